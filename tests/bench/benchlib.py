@@ -13,7 +13,8 @@ What is here, by concern:
   workspace, processes   Bench (temp dir + process registry), Managed, free_port, wait_port
   /proc readers          cpu_seconds, peak_rss_bytes, rss_bytes, settle_cpu
   body files             write_body (deterministic, incompressible, returns sha256)
-  origins                Nginx (static origin with a parseable access log), make_self_signed_cert
+  origins                Nginx (static origin with a parseable access log), TestOrigin
+                         (tests/origin/origin.py, misbehaves on request), make_self_signed_cert
   proxies                HAProxy (reference reverse proxy), DlProxy (the binary under test)
   clients                curl_fetch (one timed download), curl_concurrent (N at once, aggregate)
 """
@@ -527,6 +528,49 @@ http {{
                 return now
             last = now
             time.sleep(settle)
+
+
+class TestOrigin:
+    """tests/origin/origin.py, the origin that misbehaves on purpose (cuts, stalls, changed
+    ETags, chosen by query parameters), for the resume benchmark. It announces
+    `origin listening on 127.0.0.1:PORT` on stdout; its request log is JSON lines
+    (read_log) with bytes_sent (body bytes) and outcome (complete | cut | client_gone)."""
+
+    SCRIPT = Path(__file__).resolve().parents[1] / "origin" / "origin.py"
+    LISTEN_RE = re.compile(r"origin listening on 127\.0\.0\.1:(\d+)")
+
+    def __init__(self, bench: Bench, tls: tuple[Path, Path] | None = None, name: str = "origin"):
+        self.bench = bench
+        self.tls = tls
+        self.name = name
+        self.log = bench.dir / f"{name}.requests.jsonl"
+        self.state_dir = bench.dir / f"{name}.state"
+        self.port = 0
+        self.proc: Managed | None = None
+
+    def start(self, timeout: float = 15.0) -> "TestOrigin":
+        self.state_dir.mkdir(exist_ok=True)
+        cmd = [sys.executable, str(self.SCRIPT), "--host", LOOPBACK, "--port", "0",
+               "--log", str(self.log), "--state-dir", str(self.state_dir)]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        self.proc = self.bench.start(self.name, cmd)
+        self.port = int(self.proc.wait_line(self.LISTEN_RE, timeout).group(1))
+        return self
+
+    def url(self, path: str) -> str:
+        return f"{'https' if self.tls else 'http'}://{LOOPBACK}:{self.port}{path}"
+
+    def read_log(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # a line being written right now
+        return out
 
 
 # --------------------------------------------------------------------------------------------
