@@ -124,7 +124,8 @@ def print_report(rows: list[dict], args, info: dict, peak_rss: int) -> None:
 
 
 def run(args) -> int:
-    bl.require_tools("curl", bl.which("nginx"))
+    for tool in ("curl", "nginx"):
+        bl.which(tool)  # raises, naming the apt-get install line, when missing
     info = bl.machine_info(REPO)
     with bl.Bench("bench-clients", keep=args.keep) as bench:
         www = bench.dir / "www"

@@ -159,7 +159,8 @@ def print_report(s: dict, kinds: list[str], args, info: dict, extra: dict) -> No
 
 
 def run(args) -> int:
-    bl.require_tools("curl", bl.which("nginx"))
+    for tool in ("curl", "nginx"):
+        bl.which(tool)  # raises, naming the apt-get install line, when missing
     info = bl.machine_info(REPO)
     with bl.Bench("bench-passthrough", keep=args.keep) as bench:
         www = bench.dir / "www"
@@ -167,6 +168,11 @@ def run(args) -> int:
         sha = bl.write_body(www / "body.bin", args.size_bytes)
         nginx = bl.Nginx(bench, www).start()
         haproxy = None
+        if args.smoke and not args.no_haproxy and not bl.have("haproxy"):
+            # HAProxy is the reference, not the code under test: a smoke without it still checks
+            # dlproxy's bytes, and says so.
+            print("note: haproxy not installed; smoke runs without the HAProxy leg")
+            args.no_haproxy = True
         if not args.no_haproxy:
             haproxy = bl.HAProxy(bench, nginx.port,
                                  bufsize=None if args.haproxy_stock else 65536).start()

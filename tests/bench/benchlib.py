@@ -278,10 +278,8 @@ class Bench:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def require_tools(*names: str) -> None:
-    missing = [n for n in names if shutil.which(n) is None and not Path(n).exists()]
-    if missing:
-        raise BenchError(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy curl")
+def have(name: str) -> bool:
+    return bool(shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin"))
 
 
 def which(name: str) -> str:
