@@ -22,7 +22,7 @@ TEST_CASE("policy/text: parse_digits") {
         {"1a", std::nullopt},
     };
     for (const auto& row : rows) {
-        CAPTURE(row.in);
+        INFO(std::string(row.in));
         CHECK(parse_digits(row.in) == row.expected);
     }
 }
@@ -44,7 +44,7 @@ TEST_CASE("policy/text: parse_digits_saturating") {
         {"", UINT64_MAX, std::nullopt},
     };
     for (const auto& row : rows) {
-        CAPTURE(row.in);
+        INFO(std::string(row.in));
         CHECK(parse_digits_saturating(row.in, row.max) == row.expected);
     }
 }
@@ -65,7 +65,7 @@ TEST_CASE("policy/text: split_list keeps quoted commas together") {
         {"x=\"ends in backslash\\", std::nullopt},
     };
     for (const auto& row : rows) {
-        CAPTURE(row.in);
+        INFO(std::string(row.in));
         CHECK(split_list(row.in) == row.expected);
     }
 }
