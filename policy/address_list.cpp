@@ -9,8 +9,10 @@ namespace policy {
 
 std::string_view to_string(CidrErrc e) {
     switch (e) {
-        case CidrErrc::BadAddress: return "invalid IP address in CIDR block";
-        case CidrErrc::BadPrefix: return "invalid prefix length in CIDR block";
+        case CidrErrc::BadAddress:
+            return "invalid IP address in CIDR block";
+        case CidrErrc::BadPrefix:
+            return "invalid prefix length in CIDR block";
     }
     return "bad CIDR block";
 }
@@ -57,7 +59,8 @@ bool cidr_contains(const Cidr& block, std::span<const uint8_t> addr) {
     int rest = block.prefix % 8;
     if (rest == 0) return true;
     uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-    return (addr[static_cast<size_t>(full)] & mask) == (block.addr[static_cast<size_t>(full)] & mask);
+    return (addr[static_cast<size_t>(full)] & mask) ==
+           (block.addr[static_cast<size_t>(full)] & mask);
 }
 
 bool address_allowed(const std::vector<Cidr>& allow, std::span<const uint8_t> addr) {
@@ -66,6 +69,8 @@ bool address_allowed(const std::vector<Cidr>& allow, std::span<const uint8_t> ad
     return false;
 }
 
-std::vector<Cidr> loopback_only() { return {*parse_cidr("127.0.0.0/8"), *parse_cidr("::1/128")}; }
+std::vector<Cidr> loopback_only() {
+    return {*parse_cidr("127.0.0.0/8"), *parse_cidr("::1/128")};
+}
 
 }  // namespace policy

@@ -11,10 +11,14 @@ namespace policy {
 
 std::string_view to_string(SizeErrc e) {
     switch (e) {
-        case SizeErrc::Empty: return "empty size";
-        case SizeErrc::BadNumber: return "size is not a number";
-        case SizeErrc::BadUnit: return "unknown size unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)";
-        case SizeErrc::Overflow: return "size too large";
+        case SizeErrc::Empty:
+            return "empty size";
+        case SizeErrc::BadNumber:
+            return "size is not a number";
+        case SizeErrc::BadUnit:
+            return "unknown size unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)";
+        case SizeErrc::Overflow:
+            return "size too large";
     }
     return "bad size";
 }

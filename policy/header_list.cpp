@@ -7,7 +7,9 @@ namespace policy {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 template <class F>
 void for_each_token(std::string_view value, F&& f) {
@@ -30,8 +32,10 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -42,8 +46,8 @@ std::optional<std::string_view> find_header(const HeaderList& headers, std::stri
 }
 
 size_t count_header(const HeaderList& headers, std::string_view name) {
-    return static_cast<size_t>(std::count_if(headers.begin(), headers.end(),
-                                             [&](const Header& h) { return iequals(h.name, name); }));
+    return static_cast<size_t>(std::count_if(
+        headers.begin(), headers.end(), [&](const Header& h) { return iequals(h.name, name); }));
 }
 
 bool has_token(const HeaderList& headers, std::string_view name, std::string_view token) {
@@ -61,7 +65,7 @@ void remove_header(HeaderList& headers, std::string_view name) {
 
 bool is_fixed_hop_by_hop(std::string_view name) {
     static constexpr std::array<std::string_view, 9> kHopByHop = {
-        "connection", "proxy-connection",    "keep-alive",         "te",      "transfer-encoding",
+        "connection", "proxy-connection",    "keep-alive",         "te",     "transfer-encoding",
         "upgrade",    "proxy-authorization", "proxy-authenticate", "trailer"};
     return std::any_of(kHopByHop.begin(), kHopByHop.end(),
                        [&](std::string_view h) { return iequals(h, name); });

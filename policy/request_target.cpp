@@ -6,11 +6,14 @@ namespace policy {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
-    for (auto& c : out) c = lower(c);
+    for (auto& c : out)
+        c = lower(c);
     return out;
 }
 
@@ -85,16 +88,23 @@ Result<HostPort, TargetErrc> parse_authority(std::string_view authority) {
 
 std::string_view to_string(TargetErrc e) {
     switch (e) {
-        case TargetErrc::Empty: return "empty request target";
+        case TargetErrc::Empty:
+            return "empty request target";
         case TargetErrc::OriginForm:
             return "origin-form request target: this is a proxy, send the absolute URL "
                    "(GET http://host/path)";
-        case TargetErrc::NotAbsolute: return "request target is not an absolute URL";
-        case TargetErrc::UnsupportedScheme: return "unsupported URL scheme (only http://)";
-        case TargetErrc::Userinfo: return "userinfo (user@host) in the URL is not allowed";
-        case TargetErrc::BadHost: return "invalid host in request target";
-        case TargetErrc::BadPort: return "invalid port in request target";
-        case TargetErrc::BadCharacter: return "invalid character in request target";
+        case TargetErrc::NotAbsolute:
+            return "request target is not an absolute URL";
+        case TargetErrc::UnsupportedScheme:
+            return "unsupported URL scheme (only http://)";
+        case TargetErrc::Userinfo:
+            return "userinfo (user@host) in the URL is not allowed";
+        case TargetErrc::BadHost:
+            return "invalid host in request target";
+        case TargetErrc::BadPort:
+            return "invalid port in request target";
+        case TargetErrc::BadCharacter:
+            return "invalid character in request target";
     }
     return "invalid request target";
 }
