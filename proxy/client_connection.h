@@ -1,0 +1,155 @@
+// ClientConnection: one TCP connection from a client, parsed with llhttp.
+//
+// Each request is validated (allow list already checked at accept), then either answered by
+// dlproxy itself (errors), forwarded through an UpstreamTransfer (streaming both ways with
+// backpressure), or turned into a CONNECT tunnel. Requests are handled one at a time; a
+// pipelined next request waits in the input buffer until the current response is complete.
+//
+// Thread: the loop thread. Lifetime: created by Server on accept; deletes itself after close()
+// once its uv handles are closed. Paths that reach close(): client EOF or read/write error,
+// timeouts, a response that ends the connection, Server shutdown, a failed tunnel.
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "policy/header_list.h"
+#include "proxy/access_log.h"
+#include "proxy/upstream_transfer.h"
+
+namespace proxy {
+
+class Server;
+class Tunnel;
+
+class ClientConnection final : public UpstreamSink {
+  public:
+    explicit ClientConnection(Server& server);
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    // Accepts from the listening stream; returns false (and closes) on failure.
+    bool accept(uv_stream_t* listener);
+
+    // Idempotent. `reason` is logged at debug level.
+    void close(std::string_view reason);
+
+    // Server shutdown: close now if idle, otherwise after the current response.
+    void drain();
+
+    // Over the connection cap: answer 503 and close.
+    void refuse_overloaded();
+
+    bool busy() const { return state_ != State::Idle && state_ != State::ReadingHead; }
+
+    // Tunnel callbacks.
+    void on_tunnel_established();
+    void on_tunnel_failed(int status, std::string_view message);
+    void on_tunnel_closed(uint64_t bytes);
+    void on_tunnel_upstream_eof();
+    // Upstream bytes for the client; false when the client's queue is over the high-water mark.
+    bool tunnel_write(const char* data, size_t size);
+    // The tunnel's upstream queue drained: read from the client again.
+    void resume_client_reading();
+
+    // UpstreamSink
+    void on_upstream_head(int status, std::string_view reason,
+                          const policy::HeaderList& headers) override;
+    BodyAction on_upstream_body(const char* data, size_t size) override;
+    void on_upstream_body_drained() override;
+    void on_upstream_done(const UpstreamResult& result) override;
+
+  private:
+    enum class State { Idle, ReadingHead, ReadingBody, WaitingResponse, Tunnel, Closing };
+    enum class Framing { None, Length, Chunked, Close };
+
+    ~ClientConnection();
+
+    // Request parsing (llhttp callbacks forward here).
+    int on_message_begin();
+    int on_url(const char* at, size_t len);
+    int on_header_field(const char* at, size_t len);
+    int on_header_value(const char* at, size_t len);
+    int on_headers_complete();
+    int on_body(const char* at, size_t len);
+    int on_message_complete();
+
+    void on_read(ssize_t nread, const uv_buf_t* buf);
+    void feed(const char* data, size_t len);
+    void handle_request();
+    void start_forwarding();
+    void start_tunnel_with(std::string early_data);
+    void finish_response();
+    void reset_for_next_request();
+
+    // Responding.
+    void send_error(int status, std::string_view message);
+    void write(std::string data);
+    void on_write_done(size_t size, int status);
+    void close_after_flush();
+    void on_flushed_for_close();
+    void start_reading();
+    void stop_reading();
+    void log_access(std::string_view result);
+
+    // Timers: one per connection, re-armed per phase.
+    void arm_timer(double seconds);
+    void on_timer();
+
+    bool count_header_bytes(size_t len);
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+    static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+    static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void timer_cb(uv_timer_t* timer) noexcept;
+    static void close_cb(uv_handle_t* handle) noexcept;
+    friend struct ParserCallbacks;
+    friend struct WriteReq;
+
+    Server& server_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    int open_handles_ = 0;
+    llhttp_t parser_{};
+    State state_ = State::Idle;
+    std::string client_address_ = "-";
+    std::string read_buffer_;    // one reusable read buffer
+    std::string pending_input_;  // bytes after a paused message (pipelining)
+    bool reading_ = false;
+    bool read_blocked_ = false;  // paused by backpressure or pipelining
+
+    // The current request.
+    std::string method_;
+    std::string url_;
+    policy::HeaderList headers_;
+    bool last_was_value_ = false;
+    size_t header_bytes_ = 0;
+    bool header_too_large_ = false;
+    bool keep_alive_ = true;
+    bool http10_ = false;
+    bool request_complete_ = false;
+    std::chrono::steady_clock::time_point started_;
+
+    // The current response.
+    std::unique_ptr<UpstreamTransfer> transfer_;
+    std::string upstream_address_ = "-";
+    int status_ = 0;
+    bool head_sent_ = false;
+    Framing framing_ = Framing::None;
+    uint64_t body_bytes_ = 0;
+    uint64_t queued_bytes_ = 0;
+    bool close_after_flush_ = false;
+    bool lingering_ = false;  // FIN sent; discarding input until EOF or a short timeout
+    bool closed_ = false;
+    bool client_eof_ = false;
+    bool drain_requested_ = false;
+    bool logged_ = false;
+
+    Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
+};
+
+}  // namespace proxy

@@ -1,0 +1,278 @@
+// ClientConnection: forwarding a request upstream, relaying the response, CONNECT tunnels.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "policy/request_target.h"
+#include "proxy/client_connection.h"
+#include "proxy/http_message.h"
+#include "proxy/server.h"
+#include "proxy/tunnel.h"
+
+namespace proxy {
+
+namespace {
+
+constexpr std::string_view kVia = "dlproxy";
+
+// Headers the proxy regenerates itself or that must not travel upstream as the client sent them.
+void strip_request_framing(policy::HeaderList& headers) {
+    policy::remove_header(headers, "host");
+    policy::remove_header(headers, "content-length");
+    policy::remove_header(headers, "expect");
+}
+
+char hex_digit(unsigned v) {
+    return static_cast<char>(v < 10 ? '0' + v : 'a' + v - 10);
+}
+
+std::string chunk_header(size_t size) {
+    char buf[24];
+    int n = 0;
+    char digits[20];
+    do {
+        digits[n++] = hex_digit(static_cast<unsigned>(size & 0xf));
+        size >>= 4;
+    } while (size);
+    int i = 0;
+    while (n)
+        buf[i++] = digits[--n];
+    buf[i++] = '\r';
+    buf[i++] = '\n';
+    return std::string(buf, static_cast<size_t>(i));
+}
+
+}  // namespace
+
+void ClientConnection::start_forwarding() {
+    auto target = policy::parse_absolute_target(url_);
+    if (!target) {
+        send_error(400, std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
+        return;
+    }
+    if (server_.draining()) keep_alive_ = false;
+
+    UpstreamRequest req;
+    req.method = method_;
+    req.url = target->url();
+    req.headers = policy::end_to_end(headers_);
+    strip_request_framing(req.headers);
+    policy::add_via(req.headers, http10_ ? "1.0" : "1.1", kVia);
+    req.connect_timeout = server_.config().connect_timeout;
+    const bool chunked = (parser_.flags & F_CHUNKED) != 0;
+    const bool has_length = policy::find_header(headers_, "content-length").has_value();
+    req.has_body = chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
+                   (has_length && parser_.content_length > 0);
+    req.body_length = chunked ? -1 : static_cast<int64_t>(parser_.content_length);
+    upstream_address_ = target->host_header();
+
+    transfer_ =
+        std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
+    if (!transfer_->start(req)) {
+        transfer_.reset();
+        send_error(502, "dlproxy: could not start the upstream request");
+        return;
+    }
+    arm_timer(server_.config().upstream_header_timeout);
+    if (req.has_body && policy::has_token(headers_, "expect", "100-continue"))
+        write("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+void ClientConnection::on_upstream_head(int status, std::string_view reason,
+                                        const policy::HeaderList& upstream_headers) {
+    if (closed_) return;
+    uv_timer_stop(&timer_);
+    status_ = status;
+    policy::HeaderList headers = policy::end_to_end(upstream_headers);
+    const bool origin_chunked =
+        policy::find_header(upstream_headers, "transfer-encoding").has_value();
+    const bool has_length = policy::find_header(headers, "content-length").has_value();
+    if (response_has_no_body(method_, status)) {
+        framing_ = Framing::None;
+    } else if (has_length && !origin_chunked) {
+        framing_ = Framing::Length;
+    } else {
+        // RFC 9112 §6.3: with Transfer-Encoding, Content-Length is meaningless; re-frame.
+        policy::remove_header(headers, "content-length");
+        if (http10_) {
+            framing_ = Framing::Close;
+            keep_alive_ = false;
+        } else {
+            framing_ = Framing::Chunked;
+            headers.push_back({"Transfer-Encoding", "chunked"});
+        }
+    }
+    policy::add_via(headers, "1.1", kVia);
+    if (!keep_alive_)
+        headers.push_back({"Connection", "close"});
+    else if (http10_)
+        headers.push_back({"Connection", "keep-alive"});
+    if (transfer_) upstream_address_ = transfer_->primary_address();
+    head_sent_ = true;
+    write(format_response_head(status, reason, headers));
+}
+
+UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
+    if (closed_ || state_ == State::Closing) return BodyAction::Abort;
+    if (queued_bytes_ >= server_.config().high_water_mark) return BodyAction::Pause;
+    body_bytes_ += size;
+    if (framing_ == Framing::Chunked) {
+        std::string out = chunk_header(size);
+        out.reserve(out.size() + size + 2);
+        out.append(data, size).append("\r\n");
+        write(std::move(out));
+    } else {
+        write(std::string(data, size));
+    }
+    return BodyAction::Accept;
+}
+
+void ClientConnection::on_upstream_body_drained() {
+    if (read_blocked_ && !request_complete_) {
+        read_blocked_ = false;
+        start_reading();
+    }
+}
+
+void ClientConnection::on_upstream_done(const UpstreamResult& result) {
+    if (closed_) return;
+    uv_timer_stop(&timer_);
+    if (transfer_) upstream_address_ = transfer_->primary_address();
+    if (result.ok()) {
+        if (framing_ == Framing::Chunked) write("0\r\n\r\n");
+        finish_response();
+        return;
+    }
+    if (!head_sent_) {
+        int status = result.error == UpstreamError::Timeout ? 504 : 502;
+        spdlog::warn("{} {}: {}: {}", method_, url_, to_string(result.error), result.message);
+        send_error(status, std::string("dlproxy: ") + std::string(to_string(result.error)) + ": " +
+                               result.message);
+        return;
+    }
+    // The head has gone out: the status cannot change. Close short so the client sees a
+    // truncated transfer, never a complete-looking one.
+    spdlog::warn("{} {}: {} after {} body bytes: {}", method_, url_, to_string(result.error),
+                 body_bytes_, result.message);
+    log_access("ABORTED");
+    close_after_flush_ = true;
+    state_ = State::Closing;
+    if (queued_bytes_ == 0) close("upstream failed mid-body");
+    // else: closed from on_write_done after the queued bytes are flushed (on_flushed_for_close
+    // sends FIN: the body is still short of its announced length or lacks its last chunk).
+}
+
+void ClientConnection::finish_response() {
+    log_access("PASS");
+    if (!keep_alive_ || drain_requested_ || !request_complete_ || framing_ == Framing::Close) {
+        close_after_flush();
+        return;
+    }
+    reset_for_next_request();
+}
+
+void ClientConnection::reset_for_next_request() {
+    method_.clear();
+    url_.clear();
+    headers_.clear();
+    last_was_value_ = false;
+    header_bytes_ = 0;
+    header_too_large_ = false;
+    request_complete_ = false;
+    upstream_address_ = "-";
+    status_ = 0;
+    head_sent_ = false;
+    framing_ = Framing::None;
+    body_bytes_ = 0;
+    logged_ = false;
+    transfer_.reset();
+    state_ = State::Idle;
+    started_ = std::chrono::steady_clock::now();
+    arm_timer(server_.config().keepalive_timeout);
+    llhttp_resume(&parser_);
+    read_blocked_ = false;
+    if (!pending_input_.empty()) {
+        std::string input = std::move(pending_input_);
+        pending_input_.clear();
+        feed(input.data(), input.size());
+    }
+    if (!read_blocked_ && state_ != State::Closing) start_reading();
+}
+
+void ClientConnection::send_error(int status, std::string_view message) {
+    if (closed_) return;
+    if (head_sent_) {
+        close(message);
+        return;
+    }
+    status_ = status;
+    head_sent_ = true;
+    write(format_error_response(status, message, false, method_ == "HEAD"));
+    log_access("ERROR");
+    close_after_flush();
+}
+
+// --- CONNECT -------------------------------------------------------------------------------
+
+void ClientConnection::start_tunnel_with(std::string early_data) {
+    auto target = policy::parse_host_port(url_);
+    if (!target) {
+        send_error(400, std::string("dlproxy: CONNECT target: ") +
+                            std::string(policy::to_string(target.error())));
+        return;
+    }
+    const auto& ports = server_.config().connect_ports;
+    if (std::find(ports.begin(), ports.end(), target->port) == ports.end()) {
+        spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", client_address_,
+                     target->to_string());
+        send_error(403, "dlproxy: CONNECT to port " + std::to_string(target->port) +
+                            " is not allowed (see connect-ports)");
+        return;
+    }
+    state_ = State::Tunnel;
+    uv_timer_stop(&timer_);
+    upstream_address_ = target->to_string();
+    stop_reading();  // until the upstream connection is up
+    tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
+                         server_.config().connect_timeout);
+    tunnel_->start(std::move(early_data));
+}
+
+void ClientConnection::on_tunnel_established() {
+    status_ = 200;
+    head_sent_ = true;
+    write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
+    if (tunnel_) upstream_address_ = tunnel_->peer();
+    start_reading();
+}
+
+void ClientConnection::on_tunnel_failed(int status, std::string_view message) {
+    tunnel_ = nullptr;
+    state_ = State::WaitingResponse;
+    send_error(status, std::string("dlproxy: ") + std::string(message));
+}
+
+bool ClientConnection::tunnel_write(const char* data, size_t size) {
+    body_bytes_ += size;
+    write(std::string(data, size));
+    return queued_bytes_ < server_.config().high_water_mark;
+}
+
+void ClientConnection::on_tunnel_upstream_eof() {
+    // Half-close towards the client once everything queued has been written.
+    auto* req = new uv_shutdown_t{};
+    req->data = this;
+    if (uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
+}
+
+void ClientConnection::resume_client_reading() {
+    if (state_ == State::Tunnel) start_reading();
+}
+
+void ClientConnection::on_tunnel_closed(uint64_t) {
+    tunnel_ = nullptr;
+    log_access("TUNNEL");
+    close("tunnel closed");
+}
+
+}  // namespace proxy

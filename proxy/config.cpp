@@ -1,0 +1,291 @@
+#include "proxy/config.h"
+
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "policy/byte_size.h"
+
+namespace proxy {
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+policy::HostPort to_host_port(const std::string& text, const char* what) {
+    auto hp = policy::parse_host_port(text);
+    if (!hp)
+        throw ConfigError(std::string(what) + ": '" + text + "': " +
+                          std::string(policy::to_string(hp.error())) + " (expected ADDR:PORT)");
+    return *hp;
+}
+
+uint64_t to_size(const std::string& text, const char* what) {
+    auto size = policy::parse_byte_size(text);
+    if (!size)
+        throw ConfigError(std::string(what) + ": '" + text +
+                          "': " + std::string(policy::to_string(size.error())));
+    return *size;
+}
+
+std::vector<uint16_t> to_ports(const std::string& text) {
+    std::vector<uint16_t> ports;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) continue;
+        char* end = nullptr;
+        long port = std::strtol(item.c_str(), &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535)
+            throw ConfigError("connect-ports: '" + item + "' is not a port number");
+        ports.push_back(static_cast<uint16_t>(port));
+    }
+    return ports;
+}
+
+policy::Cidr to_cidr(const std::string& text) {
+    auto block = policy::parse_cidr(text);
+    if (!block)
+        throw ConfigError("allow: '" + text +
+                          "': " + std::string(policy::to_string(block.error())));
+    return *block;
+}
+
+void check_log_level(const std::string& level) {
+    static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    for (const char* l : kLevels)
+        if (level == l) return;
+    throw ConfigError("log-level: '" + level +
+                      "' is not one of trace, debug, info, warn, error, critical, off");
+}
+
+void check_timeout(double value, const char* what) {
+    if (!(value > 0) || value > 86400 * 7)
+        throw ConfigError(std::string(what) + ": must be a number of seconds > 0");
+}
+
+std::string join_ports(const std::vector<uint16_t>& ports) {
+    std::string out;
+    for (auto p : ports)
+        out += (out.empty() ? "" : ",") + std::to_string(p);
+    return out;
+}
+
+// A TOML value that may be written as a string ("50GiB") or an integer (bytes / seconds).
+std::string scalar_text(const toml::node& node, const std::string& key) {
+    if (auto s = node.value<std::string>()) return *s;
+    if (auto i = node.value<int64_t>()) return std::to_string(*i);
+    if (auto d = node.value<double>()) return std::to_string(*d);
+    throw ConfigError(key + ": expected a string or a number");
+}
+
+double seconds(const toml::node& node, const std::string& key) {
+    if (auto d = node.value<double>()) return *d;
+    throw ConfigError(key + ": expected a number of seconds");
+}
+
+}  // namespace
+
+void apply_toml(Config& c, const std::string& text, const std::string& origin_name) {
+    toml::table table;
+    try {
+        table = toml::parse(text, origin_name);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream msg;
+        msg << origin_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+            << e.description();
+        throw ConfigError(msg.str());
+    }
+    for (auto&& [k, node] : table) {
+        const std::string key(k.str());
+        auto str = [&]() -> std::string {
+            if (auto s = node.value<std::string>()) return *s;
+            throw ConfigError(origin_name + ": " + key + ": expected a string");
+        };
+        if (key == "listen")
+            c.listen = to_host_port(str(), "listen");
+        else if (key == "admin_listen")
+            c.admin_listen = to_host_port(str(), "admin_listen");
+        else if (key == "cache_dir")
+            c.cache_dir = str();
+        else if (key == "cache_size")
+            c.cache_size = to_size(scalar_text(node, key), "cache_size");
+        else if (key == "connect_ports") {
+            c.connect_ports.clear();
+            if (auto arr = node.as_array()) {
+                for (auto& p : *arr) {
+                    auto v = p.value<int64_t>();
+                    if (!v || *v < 1 || *v > 65535)
+                        throw ConfigError(origin_name + ": connect_ports: expected port numbers");
+                    c.connect_ports.push_back(static_cast<uint16_t>(*v));
+                }
+            } else {
+                c.connect_ports = to_ports(scalar_text(node, key));
+            }
+        } else if (key == "allow") {
+            auto arr = node.as_array();
+            if (!arr) throw ConfigError(origin_name + ": allow: expected an array of CIDR strings");
+            c.allow.clear();
+            for (auto& a : *arr) {
+                auto s = a.value<std::string>();
+                if (!s) throw ConfigError(origin_name + ": allow: expected CIDR strings");
+                c.allow.push_back(to_cidr(*s));
+            }
+        } else if (key == "log_level")
+            c.log_level = str();
+        else if (key == "access_log")
+            c.access_log = str();
+        else if (key == "high_water_mark")
+            c.high_water_mark = to_size(scalar_text(node, key), "high_water_mark");
+        else if (key == "max_header_size")
+            c.max_header_size = to_size(scalar_text(node, key), "max_header_size");
+        else if (key == "max_connections") {
+            auto v = node.value<int64_t>();
+            if (!v || *v < 1 || *v > 1000000)
+                throw ConfigError(origin_name + ": max_connections: expected 1..1000000");
+            c.max_connections = static_cast<uint32_t>(*v);
+        } else if (key == "upstream_header_timeout")
+            c.upstream_header_timeout = seconds(node, key);
+        else if (key == "connect_timeout")
+            c.connect_timeout = seconds(node, key);
+        else if (key == "client_header_timeout")
+            c.client_header_timeout = seconds(node, key);
+        else if (key == "keepalive_timeout")
+            c.keepalive_timeout = seconds(node, key);
+        else if (key == "grace_period")
+            c.grace_period = seconds(node, key);
+        else
+            throw ConfigError(origin_name + ": unknown key '" + key + "'");
+    }
+}
+
+std::string Config::to_toml() const {
+    std::ostringstream out;
+    auto q = [](const std::string& s) { return toml::value<std::string>(s); };
+    out << "# effective dlproxy configuration"
+        << (config_file.empty() ? " (embedded defaults + flags)" : " (from " + config_file + ")")
+        << "\n";
+    out << "listen = " << q(listen.to_string()) << "\n";
+    out << "admin_listen = " << q(admin_listen.to_string()) << "\n";
+    out << "cache_dir = " << q(cache_dir) << "\n";
+    out << "cache_size = " << q(policy::format_byte_size(cache_size)) << "\n";
+    out << "connect_ports = [" << join_ports(connect_ports) << "]\n";
+    out << "allow = [";
+    for (size_t i = 0; i < allow.size(); ++i)
+        out << (i ? ", " : "") << q(allow[i].to_string());
+    out << "]\n";
+    out << "log_level = " << q(log_level) << "\n";
+    out << "access_log = " << q(access_log) << "\n";
+    out << "high_water_mark = " << q(policy::format_byte_size(high_water_mark)) << "\n";
+    out << "max_header_size = " << q(policy::format_byte_size(max_header_size)) << "\n";
+    out << "max_connections = " << max_connections << "\n";
+    out << "upstream_header_timeout = " << upstream_header_timeout << "\n";
+    out << "connect_timeout = " << connect_timeout << "\n";
+    out << "client_header_timeout = " << client_header_timeout << "\n";
+    out << "keepalive_timeout = " << keepalive_timeout << "\n";
+    out << "grace_period = " << grace_period << "\n";
+    return out.str();
+}
+
+ParsedArgs parse_args(int argc, char** argv) {
+    ParsedArgs result;
+    Config& c = result.config;
+    CLI::App app{"dlproxy: a forward HTTP proxy that makes large downloads unbreakable", "dlproxy"};
+    app.set_version_flag("--version", std::string("dlproxy ") + kVersion);
+    app.get_formatter()->column_width(36);
+
+    std::string config_file, listen, admin_listen, cache_dir, cache_size, connect_ports, log_level,
+        access_log, high_water_mark, max_header_size;
+    std::vector<std::string> allow;
+    uint32_t max_connections = 0;
+    double upstream_header_timeout = 0, connect_timeout = 0, client_header_timeout = 0,
+           keepalive_timeout = 0, grace_period = 0;
+    bool print_config = false;
+
+    app.add_option("--config", config_file, "TOML config file (flags override it)");
+    app.add_option("--listen", listen,
+                   "proxy address ADDR:PORT (default 127.0.0.1:3128; port 0 = any)");
+    app.add_option("--admin-listen", admin_listen,
+                   "admin address ADDR:PORT (default 127.0.0.1:3129)");
+    app.add_option("--cache-dir", cache_dir, "cache directory (default ./dlproxy-cache)");
+    app.add_option("--cache-size", cache_size,
+                   "byte budget for the cache, e.g. 50GiB (default 50GiB)");
+    app.add_option("--connect-ports", connect_ports,
+                   "ports CONNECT may reach, e.g. 443,8443 (default 443)");
+    app.add_option("--allow", allow,
+                   "client CIDR allowed to use the proxy; repeatable (default loopback)");
+    app.add_option("--log-level", log_level,
+                   "trace|debug|info|warn|error|critical|off (default info)");
+    app.add_option("--access-log", access_log,
+                   "access log file, '-' for stdout, 'off' (default -)");
+    app.add_option("--high-water-mark", high_water_mark,
+                   "bytes queued per peer before pausing (default 1MiB)");
+    app.add_option("--max-header-size", max_header_size, "request header limit (default 64KiB)");
+    app.add_option("--max-connections", max_connections, "client connection cap (default 4096)");
+    app.add_option("--upstream-header-timeout", upstream_header_timeout,
+                   "seconds to wait for origin headers (default 60)");
+    app.add_option("--connect-timeout", connect_timeout,
+                   "seconds to connect to an origin (default 30)");
+    app.add_option("--client-header-timeout", client_header_timeout,
+                   "seconds a client has to send headers (default 30)");
+    app.add_option("--keepalive-timeout", keepalive_timeout,
+                   "idle client keep-alive seconds (default 120)");
+    app.add_option("--grace-period", grace_period,
+                   "seconds in-flight transfers get on SIGTERM (default 10)");
+    app.add_flag("--print-config", print_config,
+                 "print the effective configuration as TOML and exit");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        result.exit_code = app.exit(e);
+        return result;
+    }
+
+    if (!config_file.empty()) {
+        std::ifstream in(config_file);
+        if (!in) throw ConfigError("cannot read config file '" + config_file + "'");
+        std::stringstream text;
+        text << in.rdbuf();
+        apply_toml(c, text.str(), config_file);
+        c.config_file = config_file;
+    }
+    if (!listen.empty()) c.listen = to_host_port(listen, "--listen");
+    if (!admin_listen.empty()) c.admin_listen = to_host_port(admin_listen, "--admin-listen");
+    if (!cache_dir.empty()) c.cache_dir = cache_dir;
+    if (!cache_size.empty()) c.cache_size = to_size(cache_size, "--cache-size");
+    if (!connect_ports.empty()) c.connect_ports = to_ports(connect_ports);
+    if (!allow.empty()) {
+        c.allow.clear();
+        for (const auto& a : allow)
+            c.allow.push_back(to_cidr(a));
+    }
+    if (!log_level.empty()) c.log_level = log_level;
+    if (!access_log.empty()) c.access_log = access_log;
+    if (!high_water_mark.empty()) c.high_water_mark = to_size(high_water_mark, "--high-water-mark");
+    if (!max_header_size.empty()) c.max_header_size = to_size(max_header_size, "--max-header-size");
+    if (max_connections) c.max_connections = max_connections;
+    if (upstream_header_timeout) c.upstream_header_timeout = upstream_header_timeout;
+    if (connect_timeout) c.connect_timeout = connect_timeout;
+    if (client_header_timeout) c.client_header_timeout = client_header_timeout;
+    if (keepalive_timeout) c.keepalive_timeout = keepalive_timeout;
+    if (grace_period) c.grace_period = grace_period;
+
+    check_log_level(c.log_level);
+    check_timeout(c.upstream_header_timeout, "upstream-header-timeout");
+    check_timeout(c.connect_timeout, "connect-timeout");
+    check_timeout(c.client_header_timeout, "client-header-timeout");
+    check_timeout(c.keepalive_timeout, "keepalive-timeout");
+    check_timeout(c.grace_period, "grace-period");
+    if (c.high_water_mark < 4096) throw ConfigError("high-water-mark: must be at least 4KiB");
+    if (c.max_header_size < 1024) throw ConfigError("max-header-size: must be at least 1KiB");
+
+    if (print_config) {
+        std::fputs(c.to_toml().c_str(), stdout);
+        result.exit_code = 0;
+    }
+    return result;
+}
+
+}  // namespace proxy

@@ -1,0 +1,59 @@
+// dlproxy's configuration: embedded defaults, overridden by a TOML file (--config), overridden by
+// command-line flags. Every flag is also a config key of the same name with '_' for '-'.
+//
+// Loading may throw ConfigError (start-up code only); main() prints its message and exits 2.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "policy/address_list.h"
+#include "policy/request_target.h"
+
+namespace proxy {
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Config {
+    policy::HostPort listen{"127.0.0.1", 3128, false};
+    policy::HostPort admin_listen{"127.0.0.1", 3129, false};
+    std::string cache_dir = "dlproxy-cache";
+    uint64_t cache_size = 50ull << 30;  // bytes on disk for cached bodies
+    std::vector<uint16_t> connect_ports{443};
+    std::vector<policy::Cidr> allow = policy::loopback_only();
+    std::string log_level = "info";
+    std::string access_log = "-";  // "-" = standard output, "off" = none, else a file path
+
+    // Limits and timeouts (seconds unless stated).
+    uint64_t high_water_mark = 1 << 20;   // bytes queued towards one peer before pausing the source
+    uint64_t max_header_size = 64 << 10;  // request line + header section, bytes
+    uint32_t max_connections = 4096;
+    double upstream_header_timeout = 60;  // no response headers from the origin → 504
+    double connect_timeout = 30;          // TCP connect (and TLS handshake) to the origin
+    double client_header_timeout = 30;    // a client must finish its request headers in this time
+    double keepalive_timeout = 120;       // idle client connection between requests
+    double grace_period = 10;             // SIGTERM: let in-flight transfers finish this long
+
+    std::string config_file;  // where the settings came from ("" = embedded defaults)
+
+    // Renders the effective configuration as TOML (what --print-config shows).
+    std::string to_toml() const;
+};
+
+// Parses argv into a Config (reading --config FILE first when given). Returns nullopt-like
+// `exit_code >= 0` when the program should exit right away (--help, --version, --print-config, or
+// a usage error already reported).
+struct ParsedArgs {
+    Config config;
+    int exit_code = -1;
+};
+ParsedArgs parse_args(int argc, char** argv);
+
+// Applies a TOML document to `config` (throws ConfigError with file:line context).
+void apply_toml(Config& config, const std::string& toml_text, const std::string& origin_name);
+
+}  // namespace proxy

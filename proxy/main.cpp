@@ -1,0 +1,98 @@
+// dlproxy: start-up, logging, signals, and the event loop.
+#include <curl/curl.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "proxy/config.h"
+#include "proxy/server.h"
+
+namespace {
+
+struct Signals {
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    proxy::Server* server;
+    int received = 0;
+};
+
+void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
+    auto* s = static_cast<Signals*>(handle->data);
+    if (++s->received > 1) {
+        spdlog::warn("second signal: exiting now");
+        std::_Exit(1);
+    }
+    spdlog::info("received {}: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_signal_stop(&s->sigint);
+    uv_signal_stop(&s->sigterm);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigterm), nullptr);
+    s->server->shutdown();
+}
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_color_mt("dlproxy");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(level));
+    spdlog::flush_on(spdlog::level::trace);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    proxy::ParsedArgs args;
+    try {
+        args = proxy::parse_args(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dlproxy: %s\n", e.what());
+        return 2;
+    }
+    if (args.exit_code >= 0) return args.exit_code;
+    const proxy::Config& config = args.config;
+
+    std::signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        std::fprintf(stderr, "dlproxy: libcurl failed to initialise\n");
+        return 1;
+    }
+    try {
+        setup_logging(config.log_level);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dlproxy: cannot set up logging: %s\n", e.what());
+        return 1;
+    }
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int exit_code = 0;
+    {
+        proxy::Server server(&loop, config);
+        try {
+            server.start();
+        } catch (const std::exception& e) {
+            spdlog::critical("{}", e.what());
+            std::fprintf(stderr, "dlproxy: %s\n", e.what());
+            return 1;
+        }
+        Signals signals{};
+        signals.server = &server;
+        uv_signal_init(&loop, &signals.sigint);
+        uv_signal_init(&loop, &signals.sigterm);
+        signals.sigint.data = signals.sigterm.data = &signals;
+        uv_signal_start(&signals.sigint, &on_signal_cb, SIGINT);
+        uv_signal_start(&signals.sigterm, &on_signal_cb, SIGTERM);
+
+        uv_run(&loop, UV_RUN_DEFAULT);
+        spdlog::info("stopped");
+    }
+    if (uv_loop_close(&loop) != 0) {
+        spdlog::warn("event loop closed with handles still open");
+        exit_code = 0;
+    }
+    curl_global_cleanup();
+    return exit_code;
+}

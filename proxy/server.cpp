@@ -1,0 +1,116 @@
+#include "proxy/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "proxy/client_connection.h"
+#include "proxy/curl_multi.h"
+
+namespace proxy {
+
+namespace {
+
+std::string sockaddr_text(const sockaddr_storage& ss) {
+    char host[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        uv_ip4_name(in, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(in6, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+}
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, const Config& config)
+    : loop_(loop), config_(config), curl_(new CurlMulti(loop)), access_log_(config.access_log) {
+    uv_tcp_init(loop_, &listener_);
+    listener_.data = this;
+    uv_timer_init(loop_, &grace_timer_);
+    grace_timer_.data = this;
+}
+
+Server::~Server() = default;
+
+void Server::start() {
+    sockaddr_storage addr{};
+    const auto& l = config_.listen;
+    int rc = l.ipv6_literal
+                 ? uv_ip6_addr(l.host.c_str(), l.port, reinterpret_cast<sockaddr_in6*>(&addr))
+                 : uv_ip4_addr(l.host.c_str(), l.port, reinterpret_cast<sockaddr_in*>(&addr));
+    if (rc != 0)
+        throw std::runtime_error("listen: '" + l.to_string() + "' is not an IP address and port");
+    rc = uv_tcp_bind(&listener_, reinterpret_cast<sockaddr*>(&addr), 0);
+    if (rc == 0)
+        rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, &Server::on_connection_cb);
+    if (rc != 0)
+        throw std::runtime_error("cannot listen on " + l.to_string() + ": " + uv_strerror(rc));
+    spdlog::info("listening on {}", listen_address());
+}
+
+std::string Server::listen_address() const {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&ss), &len);
+    return sockaddr_text(ss);
+}
+
+void Server::on_connection_cb(uv_stream_t* server, int status) noexcept {
+    static_cast<Server*>(server->data)->on_connection(status);
+}
+
+void Server::on_connection(int status) {
+    if (status < 0) {
+        spdlog::warn("accept: {}", uv_strerror(status));
+        return;
+    }
+    if (draining_) return;
+    auto* conn = new ClientConnection(*this);
+    connections_.insert(conn);
+    if (!conn->accept(reinterpret_cast<uv_stream_t*>(&listener_))) return;
+    if (connections_.size() > config_.max_connections) {
+        spdlog::warn("connection limit ({}) reached: refusing a client", config_.max_connections);
+        conn->refuse_overloaded();
+    }
+}
+
+void Server::on_connection_closed(ClientConnection* conn) {
+    connections_.erase(conn);
+    if (draining_) maybe_finish_shutdown();
+}
+
+void Server::shutdown() {
+    if (draining_) return;
+    draining_ = true;
+    spdlog::info("shutting down: {} connection(s) open, grace period {} s", connections_.size(),
+                 config_.grace_period);
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    // Copy: drain() may close (and erase) connections.
+    std::vector<ClientConnection*> open(connections_.begin(), connections_.end());
+    for (auto* c : open)
+        c->drain();
+    uv_timer_start(&grace_timer_, &Server::on_grace_timeout_cb,
+                   static_cast<uint64_t>(config_.grace_period * 1000), 0);
+    maybe_finish_shutdown();
+}
+
+void Server::on_grace_timeout_cb(uv_timer_t* timer) noexcept {
+    auto* self = static_cast<Server*>(timer->data);
+    spdlog::warn("grace period over: closing {} connection(s)", self->connections_.size());
+    std::vector<ClientConnection*> open(self->connections_.begin(), self->connections_.end());
+    for (auto* c : open)
+        c->close("grace period over");
+}
+
+void Server::maybe_finish_shutdown() {
+    if (finished_ || !connections_.empty()) return;
+    finished_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
+    curl_->close();
+    curl_ = nullptr;
+}
+
+}  // namespace proxy

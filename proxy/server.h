@@ -1,0 +1,62 @@
+// Server: the listener, the registry of client connections, and orderly shutdown.
+//
+// Thread: the loop thread. One Server per process; it lives as long as the loop runs.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "proxy/access_log.h"
+#include "proxy/config.h"
+
+namespace proxy {
+
+class ClientConnection;
+class CurlMulti;
+
+class Server {
+  public:
+    Server(uv_loop_t* loop, const Config& config);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and listens; throws std::runtime_error with a clear message when it cannot.
+    void start();
+
+    // Stop accepting, let in-flight transfers finish for the grace period, then close everything.
+    // The loop ends once every handle is closed.
+    void shutdown();
+
+    uv_loop_t* loop() { return loop_; }
+    const Config& config() const { return config_; }
+    CurlMulti& curl() { return *curl_; }
+    AccessLog& access_log() { return access_log_; }
+    bool draining() const { return draining_; }
+
+    // Bound address of the proxy listener (resolves port 0).
+    std::string listen_address() const;
+
+    void on_connection_closed(ClientConnection* conn);
+
+  private:
+    static void on_connection_cb(uv_stream_t* server, int status) noexcept;
+    static void on_grace_timeout_cb(uv_timer_t* timer) noexcept;
+    void on_connection(int status);
+    void maybe_finish_shutdown();
+
+    uv_loop_t* loop_;
+    Config config_;
+    uv_tcp_t listener_{};
+    uv_timer_t grace_timer_{};
+    CurlMulti* curl_;  // frees itself after close()
+    AccessLog access_log_;
+    std::unordered_set<ClientConnection*> connections_;
+    bool draining_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace proxy

@@ -1,0 +1,297 @@
+#include "proxy/upstream_transfer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace proxy {
+
+namespace {
+
+// Large reads keep the per-byte cost of the loop low on multi-gigabyte bodies; 256 KiB is where
+// the benchmark stopped improving (docs/performance.md).
+constexpr long kCurlBufferSize = 256 * 1024;
+
+UpstreamError classify(CURLcode code) {
+    switch (code) {
+        case CURLE_OK:
+            return UpstreamError::None;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            return UpstreamError::DnsFailed;
+        case CURLE_COULDNT_CONNECT:
+            return UpstreamError::ConnectFailed;
+        case CURLE_OPERATION_TIMEDOUT:
+            return UpstreamError::Timeout;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CACERT_BADFILE:
+            return UpstreamError::TlsFailed;
+        case CURLE_SEND_ERROR:
+        case CURLE_READ_ERROR:
+        case CURLE_ABORTED_BY_CALLBACK:
+            return UpstreamError::SendFailed;
+        case CURLE_WRITE_ERROR:
+            return UpstreamError::Aborted;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            return UpstreamError::BadResponse;
+        case CURLE_RECV_ERROR:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_BAD_CONTENT_ENCODING:
+            return UpstreamError::ReceiveFailed;
+        default:
+            return UpstreamError::Other;
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(UpstreamError e) {
+    switch (e) {
+        case UpstreamError::None:
+            return "ok";
+        case UpstreamError::DnsFailed:
+            return "DNS lookup failed";
+        case UpstreamError::ConnectFailed:
+            return "connection to origin failed";
+        case UpstreamError::TlsFailed:
+            return "TLS handshake with origin failed";
+        case UpstreamError::Timeout:
+            return "origin timed out";
+        case UpstreamError::ReceiveFailed:
+            return "origin connection broke mid-response";
+        case UpstreamError::SendFailed:
+            return "request body could not be sent to origin";
+        case UpstreamError::BadResponse:
+            return "origin sent an invalid response";
+        case UpstreamError::Aborted:
+            return "aborted";
+        case UpstreamError::Other:
+            return "upstream transfer failed";
+    }
+    return "upstream transfer failed";
+}
+
+UpstreamTransfer::UpstreamTransfer(CurlMulti& multi, UpstreamSink& sink, uint64_t high_water_mark)
+    : multi_(multi), sink_(&sink), high_water_mark_(high_water_mark) {}
+
+UpstreamTransfer::~UpstreamTransfer() {
+    if (easy_) {
+        if (active_) multi_.remove(easy_);
+        curl_easy_cleanup(easy_);
+    }
+    curl_slist_free_all(header_list_);
+}
+
+bool UpstreamTransfer::start(const UpstreamRequest& req) {
+    easy_ = curl_easy_init();
+    if (!easy_) return false;
+    curl_easy_setopt(easy_, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(easy_, CURLOPT_PRIVATE, static_cast<CurlTransfer*>(this));
+    curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
+    curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy_, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, kCurlBufferSize);
+    curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy_, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(req.connect_timeout * 1000));
+    curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &UpstreamTransfer::header_cb);
+    curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &UpstreamTransfer::write_cb);
+    curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+    // Never send the environment's proxy settings onwards: we are the proxy.
+    curl_easy_setopt(easy_, CURLOPT_PROXY, "");
+
+    bool has_accept = false;
+    for (const auto& h : req.headers) {
+        if (policy::iequals(h.name, "accept")) has_accept = true;
+        std::string line = h.name + ": " + h.value;
+        if (h.value.empty()) line = h.name + ";";  // curl's syntax for a header with no value
+        header_list_ = curl_slist_append(header_list_, line.c_str());
+    }
+    // Suppress headers curl would add on its own, so the origin sees what the client sent.
+    if (!has_accept) header_list_ = curl_slist_append(header_list_, "Accept:");
+    header_list_ = curl_slist_append(header_list_, "Expect:");
+    curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, header_list_);
+
+    if (req.method == "GET") {
+        curl_easy_setopt(easy_, CURLOPT_HTTPGET, 1L);
+    } else if (req.method == "HEAD") {
+        curl_easy_setopt(easy_, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(easy_, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+    if (req.has_body) {
+        curl_easy_setopt(easy_, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(easy_, CURLOPT_READFUNCTION, &UpstreamTransfer::read_cb);
+        curl_easy_setopt(easy_, CURLOPT_READDATA, this);
+        curl_easy_setopt(easy_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
+        if (req.method != "PUT") curl_easy_setopt(easy_, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+    if (multi_.add(easy_) != CURLM_OK) return false;
+    active_ = true;
+    return true;
+}
+
+void UpstreamTransfer::push_body(const char* data, size_t size) {
+    if (size == 0) return;
+    body_.emplace_back(data, size);
+    body_queued_ += size;
+    if (send_paused_) {
+        send_paused_ = false;
+        update_pause();
+    }
+}
+
+void UpstreamTransfer::end_body() {
+    body_ended_ = true;
+    if (send_paused_) {
+        send_paused_ = false;
+        update_pause();
+    }
+}
+
+void UpstreamTransfer::pause_download() {
+    if (recv_paused_ || !active_) return;
+    recv_paused_ = true;
+    update_pause();
+}
+
+void UpstreamTransfer::resume_download() {
+    if (!recv_paused_ || !active_) return;
+    recv_paused_ = false;
+    update_pause();
+}
+
+void UpstreamTransfer::update_pause() {
+    if (!active_) return;
+    int mask = (recv_paused_ ? CURLPAUSE_RECV : 0) | (send_paused_ ? CURLPAUSE_SEND : 0);
+    // May synchronously deliver buffered body bytes to write_cb (and so to the sink).
+    curl_easy_pause(easy_, mask);
+    multi_.kick();
+}
+
+std::string UpstreamTransfer::primary_address() const {
+    char* ip = nullptr;
+    long port = 0;
+    if (!easy_ || curl_easy_getinfo(easy_, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip || !*ip)
+        return "-";
+    curl_easy_getinfo(easy_, CURLINFO_PRIMARY_PORT, &port);
+    return std::string(ip) + ":" + std::to_string(port);
+}
+
+void UpstreamTransfer::on_transfer_done(CURLcode code) {
+    active_ = false;
+    UpstreamResult result;
+    result.curl_code = code;
+    result.error = classify(code);
+    if (code == CURLE_OK && (!head_done_ || bad_head_)) result.error = UpstreamError::BadResponse;
+    if (result.error != UpstreamError::None)
+        result.message = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
+    if (sink_) sink_->on_upstream_done(result);  // may destroy this: nothing after
+}
+
+size_t UpstreamTransfer::header_cb(char* data, size_t size, size_t n, void* userp) noexcept {
+    return static_cast<UpstreamTransfer*>(userp)->on_header_line(std::string_view(data, size * n));
+}
+
+size_t UpstreamTransfer::write_cb(char* data, size_t size, size_t n, void* userp) noexcept {
+    return static_cast<UpstreamTransfer*>(userp)->on_body(data, size * n);
+}
+
+size_t UpstreamTransfer::read_cb(char* data, size_t size, size_t n, void* userp) noexcept {
+    return static_cast<UpstreamTransfer*>(userp)->on_read(data, size * n);
+}
+
+size_t UpstreamTransfer::on_header_line(std::string_view line) {
+    const size_t consumed = line.size();
+    if (!sink_) return 0;
+    if (head_done_) return consumed;  // trailers: not forwarded
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+        line.remove_suffix(1);
+    if (line.starts_with("HTTP/")) {  // a new status line (after a 1xx, the final one)
+        headers_.clear();
+        size_t sp = line.find(' ');
+        std::string_view rest = sp == std::string_view::npos ? "" : line.substr(sp + 1);
+        int status = 0;
+        auto [ptr, ec] =
+            std::from_chars(rest.data(), rest.data() + std::min<size_t>(3, rest.size()), status);
+        if (ec != std::errc() || ptr != rest.data() + 3 || status < 100 || status > 999) {
+            bad_head_ = true;
+            return 0;
+        }
+        status_ = status;
+        reason_ = std::string(policy::trim_ows(rest.substr(3)));
+        return consumed;
+    }
+    if (line.empty()) {
+        if (status_ >= 200 || status_ == 101) {
+            head_done_ = true;
+            sink_->on_upstream_head(status_, reason_, headers_);
+        }
+        return consumed;  // 1xx interim responses are not relayed
+    }
+    if ((line.front() == ' ' || line.front() == '\t') && !headers_.empty()) {
+        // obs-fold (RFC 9112 §5.2): replace with a single space.
+        headers_.back().value.append(" ").append(policy::trim_ows(line));
+        return consumed;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        bad_head_ = true;
+        return 0;
+    }
+    headers_.push_back({std::string(line.substr(0, colon)),
+                        std::string(policy::trim_ows(line.substr(colon + 1)))});
+    return consumed;
+}
+
+size_t UpstreamTransfer::on_body(const char* data, size_t size) {
+    if (!sink_ || !head_done_) return 0;
+    switch (sink_->on_upstream_body(data, size)) {
+        case UpstreamSink::BodyAction::Accept:
+            bytes_received_ += size;
+            return size;
+        case UpstreamSink::BodyAction::Pause:
+            recv_paused_ = true;
+            return CURL_WRITEFUNC_PAUSE;
+        case UpstreamSink::BodyAction::Abort:
+            return 0;
+    }
+    return 0;
+}
+
+size_t UpstreamTransfer::on_read(char* buffer, size_t max) {
+    if (!sink_) return CURL_READFUNC_ABORT;
+    size_t copied = 0;
+    while (copied < max && !body_.empty()) {
+        std::string& front = body_.front();
+        size_t n = std::min(max - copied, front.size() - body_front_offset_);
+        std::memcpy(buffer + copied, front.data() + body_front_offset_, n);
+        copied += n;
+        body_front_offset_ += n;
+        if (body_front_offset_ == front.size()) {
+            body_.pop_front();
+            body_front_offset_ = 0;
+        }
+    }
+    uint64_t before = body_queued_;
+    body_queued_ -= copied;
+    if (before >= high_water_mark_ && body_queued_ < high_water_mark_)
+        sink_->on_upstream_body_drained();
+    if (copied > 0) return copied;
+    if (body_ended_) return 0;  // end of the request body
+    send_paused_ = true;
+    return CURL_READFUNC_PAUSE;
+}
+
+}  // namespace proxy
