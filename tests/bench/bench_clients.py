@@ -106,7 +106,7 @@ def summarize(runs: list[dict], counts: list[int]) -> list[dict]:
     return rows
 
 
-def print_report(rows: list[dict], args, info: dict, peak_rss: int) -> None:
+def print_report(rows: list[dict], args, info: dict, peak_rss: int, notes: list[str]) -> None:
     print()
     print(f"{len(rows)} client counts on one cold {bl.fmt_mib(args.size_bytes)} MiB object, "
           f"{args.runs} rounds, {info['cpus']} CPUs, {info['date']} (medians; MB/s = 10^6 B/s)")
@@ -120,6 +120,8 @@ def print_report(rows: list[dict], args, info: dict, peak_rss: int) -> None:
           bl.fmt(r["dlproxy_cpu_s_per_gib"], ".3f")] for r in rows])
     print(f"dlproxy peak RSS {peak_rss / bl.MiB:.1f} MiB")
     print("origin objects = nginx $bytes_sent for the round / object size (1.00: one fetch for all)")
+    for note in notes:
+        print(f"note: {note}")
     print()
 
 
@@ -158,11 +160,13 @@ def run(args) -> int:
 
         peak_rss = bl.peak_rss_bytes(dlproxy.proc.pid)
         rows = summarize(runs, args.client_counts)
-        print_report(rows, args, info, peak_rss)
+        print_report(rows, args, info, peak_rss, dlproxy.notes())
         bl.emit_json("clients", {"size": args.size_bytes, "rounds": args.runs,
                                  "machine": info, "summary": rows,
                                  "dlproxy_peak_rss_mib": peak_rss / bl.MiB,
-                                 "flags_dropped": dlproxy.flags_dropped, "runs": runs})
+                                 "flags_dropped": dlproxy.flags_dropped,
+                                 "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
+                                 "runs": runs})
     return 0
 
 

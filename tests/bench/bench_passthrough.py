@@ -153,8 +153,8 @@ def print_report(s: dict, kinds: list[str], args, info: dict, extra: dict) -> No
         ["dlproxy peak RSS MiB", bl.fmt(s["dlproxy_peak_rss_mib"], ".1f")],
         ["dlproxy cache dir MiB after", bl.fmt(extra["cache_dir_bytes"] / bl.MiB, ".1f")],
     ])
-    if extra["flags_dropped"]:
-        print(f"note: dlproxy rejected {' '.join(extra['flags_dropped'])}; ran without it")
+    for note in extra["notes"]:
+        print(f"note: {note}")
     print()
 
 
@@ -184,6 +184,8 @@ def run(args) -> int:
 
         check_bodies(legs, bench, args.size_bytes, sha)
         if args.smoke:
+            for note in dlproxy.notes():
+                print(f"note: {note}")
             print("smoke: sizes and sha256 equal for " + ", ".join(kinds))
             return 0
 
@@ -202,6 +204,7 @@ def run(args) -> int:
         peak_rss = bl.peak_rss_bytes(dlproxy.proc.pid)
         extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir),
                  "flags_dropped": dlproxy.flags_dropped,
+                 "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
                  "haproxy_bufsize": haproxy.bufsize if haproxy else None}
         s = summarize(runs, kinds, args.size_bytes, peak_rss)
         print_report(s, kinds, args, info, extra)

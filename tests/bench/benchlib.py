@@ -644,8 +644,13 @@ class DlProxy:
     """The binary under test, started as
         dlproxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --cache-dir <dir> --log-level warn
     Its port comes from the output line matching `listening on 127.0.0.1:<port>` (the admin
-    listener's `admin endpoint on ...` line is ignored). Until the proxy has every flag, a start
-    that fails is retried without --admin-listen; `flags_dropped` records what was left out."""
+    listener's `admin endpoint on ...` line is ignored). Two fallbacks while the proxy is young,
+    each recorded so reports can say what ran:
+      - a start that exits before that line is retried without --admin-listen (`flags_dropped`);
+      - if the line does not appear within `quiet_timeout` s while the process runs, the line is
+        taken to be below the log level and the start is retried with --log-level info
+        (`log_level_used`). dlproxy logs at info only at start, stop and on rare events, so this
+        does not change per-request work."""
 
     LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
@@ -660,31 +665,50 @@ class DlProxy:
         self.port = 0
         self.proc: Managed | None = None
         self.flags_dropped: list[str] = []
+        self.log_level_used = log_level
 
-    def start(self, timeout: float = 15.0) -> "DlProxy":
+    def command(self, admin: bool, log_level: str) -> list[str]:
+        cmd = [str(self.exe), "--listen", f"{LOOPBACK}:0"]
+        if admin:
+            cmd += ["--admin-listen", f"{LOOPBACK}:0"]
+        return cmd + ["--cache-dir", str(self.cache_dir), "--log-level", log_level,
+                      *self.extra_args]
+
+    def start(self, timeout: float = 15.0, quiet_timeout: float = 3.0) -> "DlProxy":
         if not self.exe.exists():
             raise BenchError(f"{self.exe} does not exist: build it with ninja -C build")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        base = [str(self.exe), "--listen", f"{LOOPBACK}:0"]
-        tail = ["--cache-dir", str(self.cache_dir), "--log-level", self.log_level,
-                *self.extra_args]
-        variants = [(base + ["--admin-listen", f"{LOOPBACK}:0"] + tail, []),
-                    (base + tail, ["--admin-listen"])]
         errors = []
-        for cmd, dropped in variants:
-            proc = self.bench.start(self.name, cmd)
-            try:
-                m = proc.wait_line(self.LISTEN_RE, timeout, reject=lambda l: "admin" in l.lower())
-            except BenchError as e:
-                errors.append(str(e))
-                self.bench.stop(proc)
-                continue
-            self.port = int(m.group(1))
-            self.proc = proc
-            self.flags_dropped = dropped
-            wait_port(self.port, timeout, proc.alive)
-            return self
+        for admin in (True, False):
+            for level in dict.fromkeys([self.log_level, "info"]):
+                proc = self.bench.start(self.name, self.command(admin, level))
+                wait = timeout if level == "info" else quiet_timeout
+                try:
+                    m = proc.wait_line(self.LISTEN_RE, wait,
+                                       reject=lambda line: "admin" in line.lower())
+                except BenchError as e:
+                    errors.append(str(e))
+                    exited = not proc.alive()
+                    self.bench.stop(proc)
+                    if exited:
+                        break  # flags rejected or a crash: try the next flag set
+                    continue   # running but silent: try a more verbose log level
+                self.port = int(m.group(1))
+                self.proc = proc
+                self.flags_dropped = [] if admin else ["--admin-listen"]
+                self.log_level_used = level
+                wait_port(self.port, timeout, proc.alive)
+                return self
         raise BenchError("dlproxy did not start: " + " / ".join(errors))
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.flags_dropped:
+            out.append(f"dlproxy rejected {' '.join(self.flags_dropped)}; ran without it")
+        if self.log_level_used != self.log_level:
+            out.append(f"dlproxy printed no listening line at --log-level {self.log_level}; "
+                       f"ran with --log-level {self.log_level_used}")
+        return out
 
     @property
     def proxy_url(self) -> str:
