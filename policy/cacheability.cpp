@@ -133,15 +133,20 @@ bool is_strong_etag(std::string_view etag) {
 std::optional<Validator> strong_validator(const HeaderList& response) {
     if (auto etag = find_header(response, "etag"); etag && is_strong_etag(*etag))
         return Validator{Validator::Kind::ETag, std::string(trim_ows(*etag))};
+    if (!has_strong_last_modified(response)) return std::nullopt;
+    auto last_modified = find_header(response, "last-modified");
+    return Validator{Validator::Kind::LastModified, std::string(trim_ows(*last_modified))};
+}
+
+bool has_strong_last_modified(const HeaderList& response) {
     auto last_modified = find_header(response, "last-modified");
     auto date = find_header(response, "date");
-    if (!last_modified || !date) return std::nullopt;
+    if (!last_modified || !date) return false;
     auto lm = parse_http_date(*last_modified);
     auto d = parse_http_date(*date);
     // RFC 9110 §8.8.2.2: a Last-Modified is strong when the Date shows that at least 60 s passed
     // after it, so two changes within one second cannot have shared it.
-    if (!lm || !d || *d - *lm < 60) return std::nullopt;
-    return Validator{Validator::Kind::LastModified, std::string(trim_ows(*last_modified))};
+    return lm && d && *d - *lm >= 60;
 }
 
 bool has_validator(const HeaderList& response, const Validator& expected) {

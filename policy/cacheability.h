@@ -75,6 +75,9 @@ struct Validator {
 // else its Last-Modified when a Date at least 60 seconds later shows it is strong; else nullopt.
 std::optional<Validator> strong_validator(const HeaderList& response);
 
+// True when the response's Last-Modified is strong: a Date at least 60 s later (§8.8.2.2).
+bool has_strong_last_modified(const HeaderList& response);
+
 // True when `response` carries the same validator: for an ETag, a strong match; for a
 // Last-Modified, the same instant (compared as dates, so the format may differ).
 bool has_validator(const HeaderList& response, const Validator& expected);

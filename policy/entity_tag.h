@@ -26,8 +26,8 @@ bool strong_match(const EntityTag& a, const EntityTag& b);
 bool weak_match(const EntityTag& a, const EntityTag& b);
 
 // The value of If-Match / If-None-Match: "*" or a comma-separated list of entity-tags. Commas
-// inside a tag do not split it. nullopt when the value is neither; validation.h then treats the
-// condition as not met, which only ever costs a full response.
+// inside a tag do not split it. nullopt when the value is neither; validation.h then treats it as
+// a list that matches nothing.
 struct EntityTagList {
     bool any = false;  // "*"
     std::vector<EntityTag> tags;

@@ -175,7 +175,7 @@ TEST_CASE("policy/cacheability: decide_storable") {
          StoreReason::LengthUnknown},
     };
     for (const auto& row : rows) {
-        INFO(row.name);
+        INFO(std::string(row.name));
         auto d = decide_storable(row.method, row.request, row.status, row.response);
         CHECK(d.reason == row.expected);
         CHECK(d.store == (row.expected == StoreReason::Storable));
@@ -255,7 +255,7 @@ TEST_CASE("policy/cacheability: strong validators") {
         {"nothing", {}, std::nullopt},
     };
     for (const auto& row : rows) {
-        INFO(row.name);
+        INFO(std::string(row.name));
         CHECK(strong_validator(row.h) == row.expected);
     }
 }
