@@ -1,0 +1,166 @@
+#include "cache/body_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace cache {
+
+namespace {
+
+class Fd {
+  public:
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+Result<Fd> open_file(const std::filesystem::path& path, int flags) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return policy::fail(from_errno(errno));
+    return Fd(fd);
+}
+
+Result<void> make_dir(const std::filesystem::path& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return policy::fail(from_errno(errno));
+    return {};
+}
+
+Result<void> sync_dir(const std::filesystem::path& dir) {
+    auto fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+    if (!fd) return policy::fail(fd.error());
+    if (::fsync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    return {};
+}
+
+Result<void> write_all(int fd, uint64_t offset, std::span<const std::byte> bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return policy::fail(from_errno(errno));
+        }
+        bytes = bytes.subspan(static_cast<size_t>(n));
+        offset += static_cast<uint64_t>(n);
+    }
+    return {};
+}
+
+std::optional<ObjectId> id_from_file_name(const std::string& name) {
+    static constexpr std::string_view kSuffix = ".body";
+    ObjectId id;
+    if (name.size() != id.bytes.size() * 2 + kSuffix.size() || !name.ends_with(kSuffix)) {
+        return std::nullopt;
+    }
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    for (size_t i = 0; i < id.bytes.size(); ++i) {
+        int hi = nibble(name[2 * i]);
+        int lo = nibble(name[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        id.bytes[i] = std::byte(static_cast<uint8_t>(hi << 4 | lo));
+    }
+    return id;
+}
+
+}  // namespace
+
+BodyFiles::BodyFiles(std::filesystem::path data_dir, bool sync)
+    : data_dir_(std::move(data_dir)), sync_(sync) {}
+
+std::filesystem::path BodyFiles::path_for(const ObjectId& id) const {
+    std::string hex = id.hex();
+    return data_dir_ / hex.substr(0, 2) / (hex + ".body");
+}
+
+Result<void> BodyFiles::reset(const ObjectId& id) const {
+    std::filesystem::path path = path_for(id);
+    auto fd = open_file(path, O_WRONLY | O_TRUNC);
+    if (fd) return {};
+    if (fd.error().native != ENOENT) return policy::fail(fd.error());
+    if (auto made = make_dir(path.parent_path()); !made) return made;
+    fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!fd) return policy::fail(fd.error());
+    if (sync_) return sync_dir(path.parent_path());
+    return {};
+}
+
+Result<void> BodyFiles::write(const ObjectId& id, std::span<const Extent> extents) const {
+    std::filesystem::path path = path_for(id);
+    auto fd = open_file(path, O_WRONLY | O_CREAT);
+    if (!fd && fd.error().native == ENOENT) {
+        if (auto made = make_dir(path.parent_path()); !made) return made;
+        fd = open_file(path, O_WRONLY | O_CREAT);
+    }
+    if (!fd) return policy::fail(fd.error());
+    for (const Extent& e : extents) {
+        if (auto written = write_all(fd->get(), e.offset, e.bytes); !written) return written;
+    }
+    // fdatasync before the caller commits chunk records: a record never points at bytes that a
+    // power loss could take back. Errors here (EIO, ENOSPC on some file systems) fail the write.
+    if (sync_ && ::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    return {};
+}
+
+Result<void> BodyFiles::read(const ObjectId& id, uint64_t offset,
+                             std::span<std::byte> buffer) const {
+    auto fd = open_file(path_for(id), O_RDONLY);
+    if (!fd) return policy::fail(fd.error());
+    while (!buffer.empty()) {
+        ssize_t n = ::pread(fd->get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return policy::fail(from_errno(errno));
+        }
+        if (n == 0) return fail(Errc::Missing);  // the file ends before the chunk does
+        buffer = buffer.subspan(static_cast<size_t>(n));
+        offset += static_cast<uint64_t>(n);
+    }
+    return {};
+}
+
+Result<void> BodyFiles::remove(const ObjectId& id) const {
+    if (::unlink(path_for(id).c_str()) != 0 && errno != ENOENT) {
+        return policy::fail(from_errno(errno));
+    }
+    return {};
+}
+
+Result<void> BodyFiles::for_each_file(const std::function<void(const ObjectId&)>& visit) const {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator dirs(data_dir_, ec), end; !ec && dirs != end;
+         dirs.increment(ec)) {
+        if (!dirs->is_directory(ec)) continue;
+        for (std::filesystem::directory_iterator files(dirs->path(), ec); !ec && files != end;
+             files.increment(ec)) {
+            if (auto id = id_from_file_name(files->path().filename().string())) visit(*id);
+        }
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) return fail(Errc::Io, ec.value());
+    return {};
+}
+
+}  // namespace cache

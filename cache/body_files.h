@@ -1,0 +1,58 @@
+// BodyFiles: the sparse body file of each object, `<dir>/data/xx/<id-hex>.body`, where xx is the
+// first byte of the id in hex (256 directories keep each one small).
+//
+// Chunk i of an object lives at byte offset i * chunk_size of its file; chunks that were never
+// written are holes. Every call opens the file, does its work and closes it again: no descriptor
+// outlives a call, so there is nothing to share between threads and an unlinked file is never
+// written through a stale descriptor. Calls block on disk I/O (and fdatasync in Sync mode): run
+// them off the event loop.
+//
+// Errors: ENOENT and short reads → Errc::Missing, ENOSPC/EDQUOT → Errc::NoSpace, any other errno
+// → Errc::Io, each with the errno kept as Error::native.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+
+#include "cache/errors.h"
+#include "cache/object_id.h"
+
+namespace cache {
+
+struct Extent {
+    uint64_t offset = 0;
+    std::span<const std::byte> bytes;
+};
+
+class BodyFiles {
+  public:
+    // `data_dir` is `<cache dir>/data`; `sync` selects fdatasync after writes (Durability::Sync).
+    BodyFiles(std::filesystem::path data_dir, bool sync);
+
+    std::filesystem::path path_for(const ObjectId& id) const;
+
+    // Creates the file (and its xx directory) or truncates it to zero length. In Sync mode a newly
+    // created entry is made durable by syncing its directory.
+    Result<void> reset(const ObjectId& id) const;
+
+    // pwrites every extent, then (Sync mode) one fdatasync. Creates the file when missing.
+    Result<void> write(const ObjectId& id, std::span<const Extent> extents) const;
+
+    // Reads exactly buffer.size() bytes at `offset`.
+    Result<void> read(const ObjectId& id, uint64_t offset, std::span<std::byte> buffer) const;
+
+    // Unlinks the file; a file already gone is success.
+    Result<void> remove(const ObjectId& id) const;
+
+    // Calls `visit` with the id of every `<hex>.body` file present; other names are ignored.
+    Result<void> for_each_file(const std::function<void(const ObjectId&)>& visit) const;
+
+  private:
+    std::filesystem::path data_dir_;
+    bool sync_;
+};
+
+}  // namespace cache

@@ -1,0 +1,153 @@
+// Store: the cache on disk — an LMDB index (index.h) and one sparse body file per object
+// (body_files.h) under one directory:
+//
+//   <dir>/index/data.mdb, lock.mdb   objects, chunks, meta
+//   <dir>/data/xx/<object-id>.body   chunk i at offset i * chunk_size
+//
+// Contract for the proxy:
+// - Calls are synchronous and short-lived; none keeps a transaction or a file open after it
+//   returns. The proxy chooses the thread: calls that write (begin_object, write_chunk(s),
+//   read_chunk when it has to drop a bad chunk, mark_complete, update_headers, touch, remove,
+//   evict_to_budget) take LMDB's single writer lock and may fsync, so they belong on worker
+//   threads. lookup, present_chunks, list and stats only read the index and may run on the loop.
+// - A Store may be used from several threads at once. LMDB serialises writers (across processes
+//   too); readers never wait.
+// - Errors are values (errors.h); nothing here throws. The store logs only what it decides
+//   itself (a chunk dropped after failed verification, a record it skipped); the caller logs the
+//   rest.
+// - Every ObjectInfo carries the object's generation. Calls given an ObjectInfo from before the
+//   object was replaced or removed fail with Errc::Stale and change nothing, so bytes of two
+//   responses are never mixed.
+// - Crash safety: bytes are written (and in Sync mode fdatasync'ed) before the chunk record that
+//   vouches for them is committed; records are deleted before their bytes. After a kill -9 at any
+//   moment the index is consistent; unrecorded bytes are simply absent chunks. Every read verifies
+//   XXH3-64 anyway, so even bytes lost with an OS crash under NoSync read as missing, never wrong.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "cache/body_files.h"
+#include "cache/chunk_map.h"
+#include "cache/errors.h"
+#include "cache/index.h"
+#include "cache/object_info.h"
+
+namespace cache {
+
+enum class Durability {
+    Sync,    // fdatasync body bytes before recording them; LMDB commits are durable
+    NoSync,  // no fsync at all: survives a process crash, not a power loss (reads still verify)
+};
+
+struct Options {
+    uint64_t max_bytes = 0;  // the byte budget; the proxy passes it to evict_to_budget()
+    Durability durability = Durability::Sync;
+    uint32_t chunk_size = kDefaultChunkSize;  // for objects created from now on
+    uint64_t map_size = uint64_t{64} << 30;   // LMDB address space, sparse on disk
+    bool read_only = false;                   // dlproxyctl while dlproxy runs
+};
+
+struct Stats {
+    uint64_t objects = 0;
+    uint64_t complete_objects = 0;
+    uint64_t partial_objects = 0;
+    uint64_t bytes_present = 0;  // sum of recorded chunk lengths
+};
+
+struct ChunkWrite {
+    uint32_t index = 0;
+    std::span<const std::byte> bytes;  // exactly ObjectInfo::chunk_length(index) bytes
+};
+
+struct EvictionReport {
+    uint64_t objects_removed = 0;
+    uint64_t bytes_freed = 0;
+    uint64_t bytes_present = 0;  // after eviction; may stay above budget if in-use objects fill it
+};
+
+class Store {
+  public:
+    // Opens `dir`, creating it and an empty index unless read-only. Fails with BadIndex for an
+    // unreadable or foreign index, NewerSchema for one written by a newer build.
+    static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                               const Options& options);
+
+    const Options& options() const { return options_; }
+    const std::filesystem::path& dir() const { return dir_; }
+
+    // The object stored under `key`, or nullopt.
+    Result<std::optional<ObjectInfo>> lookup(std::string_view key) const;
+
+    // Creates the object for `head.key`, replacing any previous one: its chunk records go in the
+    // same transaction, then its body file is truncated. created = last_access = now.
+    // InvalidArgument for a status outside 100..999 or more than 2^32-1 chunks.
+    Result<ObjectInfo> begin_object(const ObjectHead& head, int64_t now);
+
+    // Writes complete chunks: pwrite each at index * chunk_size, one fdatasync (Sync mode), then
+    // one transaction recording them all. InvalidArgument when an index is out of range or a
+    // length is not chunk_length(index); NoSpace when the disk is full; Stale when replaced.
+    // Rewriting a present chunk is allowed (the new record wins).
+    Result<void> write_chunks(const ObjectInfo& object, std::span<const ChunkWrite> chunks);
+    Result<void> write_chunk(const ObjectInfo& object, uint32_t index,
+                             std::span<const std::byte> bytes);
+
+    // Copies chunk `index` into the front of `buffer` (at least chunk_length(index) bytes) and
+    // returns its length, only after its XXH3-64 matched the record. Missing when it has no
+    // record or its bytes are gone or short; ChecksumMismatch when they changed. In both of the
+    // latter cases the record is dropped (and the object becomes Partial), so the caller fetches
+    // those bytes again.
+    Result<size_t> read_chunk(const ObjectInfo& object, uint32_t index,
+                              std::span<std::byte> buffer);
+
+    // Which chunks have records now.
+    Result<ChunkMap> present_chunks(const ObjectInfo& object) const;
+
+    // Marks the object Complete; Incomplete unless every chunk is present. Returns the record.
+    Result<ObjectInfo> mark_complete(const ObjectInfo& object);
+
+    // After a 304 (RFC 9111 §4.3.4): replaces the stored headers (the caller merges them) and the
+    // request/response times used for age. Returns the updated record.
+    Result<ObjectInfo> update_headers(const ObjectInfo& object, const policy::HeaderList& headers,
+                                      int64_t request_time, int64_t response_time);
+
+    // A hit: hit_count + 1, last_access = now.
+    Result<void> touch(const ObjectInfo& object, int64_t now);
+
+    // Deletes the records, then the body file.
+    Result<void> remove(const ObjectInfo& object);
+
+    // Every object, in id order (for dlproxyctl).
+    Result<std::vector<ObjectInfo>> list() const;
+    Result<Stats> stats() const;
+
+    // Removes least-recently-used objects (by last_access) until bytes_present <= budget,
+    // never one whose id is in `in_use`, nor one touched or replaced while this call ran.
+    Result<EvictionReport> evict_to_budget(uint64_t budget, std::span<const ObjectId> in_use);
+
+    // Deletes body files that no object record names: leftovers of a crash between a record
+    // delete and its unlink. Run it at start-up, before serving: a file created concurrently by
+    // begin_object could otherwise be taken for an orphan. Returns how many were removed.
+    Result<uint64_t> remove_orphan_files();
+
+  private:
+    Store(std::filesystem::path dir, Index index, const Options& options);
+
+    // The object's current record, or Stale when it is gone or of another generation.
+    Result<ObjectInfo> current(const Txn& txn, const ObjectInfo& object) const;
+    // Drops chunk `index` if its record is still `expected`, adjusting the object and counters.
+    void drop_chunk(const ObjectInfo& object, uint32_t index, const detail::ChunkRecord& expected);
+    Result<void> require_writable() const;
+
+    std::filesystem::path dir_;
+    Index index_;
+    BodyFiles files_;
+    Options options_;
+};
+
+}  // namespace cache

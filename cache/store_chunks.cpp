@@ -1,0 +1,157 @@
+// Store: writing, verifying and reading chunks.
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <cerrno>
+
+#include "cache/store.h"
+
+namespace cache {
+
+namespace {
+
+uint64_t hash_of(std::span<const std::byte> bytes) {
+    return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+}  // namespace
+
+Result<void> Store::write_chunk(const ObjectInfo& object, uint32_t index,
+                                std::span<const std::byte> bytes) {
+    ChunkWrite chunk{index, bytes};
+    return write_chunks(object, std::span(&chunk, 1));
+}
+
+Result<void> Store::write_chunks(const ObjectInfo& object, std::span<const ChunkWrite> chunks) {
+    if (auto writable = require_writable(); !writable) return writable;
+    std::vector<Extent> extents;
+    std::vector<detail::ChunkRecord> records;
+    extents.reserve(chunks.size());
+    records.reserve(chunks.size());
+    for (const ChunkWrite& c : chunks) {
+        if (c.index >= object.chunk_count() || c.bytes.size() != object.chunk_length(c.index)) {
+            return fail(Errc::InvalidArgument);
+        }
+        extents.push_back({object.chunk_begin(c.index), c.bytes});
+        records.push_back(
+            {static_cast<uint32_t>(c.bytes.size()), hash_of(c.bytes), object.generation});
+    }
+    if (chunks.empty()) return {};
+
+    // Bytes first (and synced, in Sync mode), records after: a crash in between leaves bytes that
+    // no record vouches for, which read as absent.
+    if (auto written = files_.write(object.id, extents); !written) return written;
+
+    auto txn = index_.begin_write();
+    if (!txn) return policy::fail(txn.error());
+    auto stored = current(*txn, object);
+    if (!stored) return policy::fail(stored.error());
+    auto counters = index_.counters(*txn);
+    if (!counters) return policy::fail(counters.error());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        auto old = index_.get_chunk(*txn, object.id, chunks[i].index);
+        if (!old) return policy::fail(old.error());
+        if (*old) {
+            stored->bytes_present -= std::min<uint64_t>(stored->bytes_present, (*old)->length);
+            counters->forget_bytes((*old)->length);
+        }
+        if (auto put = index_.put_chunk(*txn, object.id, chunks[i].index, records[i]); !put) {
+            return put;
+        }
+        stored->bytes_present += records[i].length;
+        counters->bytes_present += records[i].length;
+    }
+    if (auto put = index_.put_object(*txn, *stored); !put) return put;
+    if (auto put = index_.put_counters(*txn, *counters); !put) return put;
+    return txn->commit();
+}
+
+Result<size_t> Store::read_chunk(const ObjectInfo& object, uint32_t index,
+                                 std::span<std::byte> buffer) {
+    if (index >= object.chunk_count()) return fail(Errc::InvalidArgument);
+    detail::ChunkRecord record;
+    {
+        auto txn = index_.begin_read();
+        if (!txn) return policy::fail(txn.error());
+        auto stored = index_.get_chunk(*txn, object.id, index);
+        if (!stored) return policy::fail(stored.error());
+        if (!*stored) return fail(Errc::Missing);
+        record = **stored;
+    }
+    if (record.generation != object.generation) return fail(Errc::Stale);
+    if (record.length != object.chunk_length(index)) {
+        spdlog::warn("cache: chunk {} of {}: record says {} bytes, the object needs {}; dropped",
+                     index, object.key, record.length, object.chunk_length(index));
+        drop_chunk(object, index, record);
+        return fail(Errc::Missing);
+    }
+    if (buffer.size() < record.length) return fail(Errc::InvalidArgument);
+
+    auto bytes = buffer.first(record.length);
+    auto read = files_.read(object.id, object.chunk_begin(index), bytes);
+    if (!read && read.error() == Errc::Missing) {
+        spdlog::warn("cache: chunk {} of {}: body file {} is {}; dropped", index, object.key,
+                     files_.path_for(object.id).string(),
+                     read.error().native == ENOENT ? "gone" : "shorter than the chunk");
+        drop_chunk(object, index, record);
+        return policy::fail(read.error());
+    }
+    if (!read) return policy::fail(read.error());
+
+    uint64_t actual = hash_of(bytes);
+    if (actual != record.xxh3) {
+        spdlog::warn("cache: chunk {} of {}: expected xxh3 {:016x}, actual {:016x}; dropped", index,
+                     object.key, record.xxh3, actual);
+        drop_chunk(object, index, record);
+        return fail(Errc::ChecksumMismatch);
+    }
+    return bytes.size();
+}
+
+void Store::drop_chunk(const ObjectInfo& object, uint32_t index,
+                       const detail::ChunkRecord& expected) {
+    // A read-only store (dlproxyctl) reports bad chunks but leaves the repair to dlproxy.
+    if (options_.read_only) return;
+    auto dropped = [&]() -> Result<void> {
+        auto txn = index_.begin_write();
+        if (!txn) return policy::fail(txn.error());
+        // Another thread may have rewritten the chunk since we read its record: keep that one.
+        auto now = index_.get_chunk(*txn, object.id, index);
+        if (!now) return policy::fail(now.error());
+        if (!*now || **now != expected) return {};
+        if (auto deleted = index_.delete_chunk(*txn, object.id, index); !deleted) {
+            return policy::fail(deleted.error());
+        }
+        auto counters = index_.counters(*txn);
+        if (!counters) return policy::fail(counters.error());
+        counters->forget_bytes(expected.length);
+        auto stored = current(*txn, object);
+        if (stored) {
+            stored->bytes_present -= std::min<uint64_t>(stored->bytes_present, expected.length);
+            if (stored->complete()) {
+                stored->state = ObjectState::Partial;
+                counters->complete_objects -= std::min<uint64_t>(counters->complete_objects, 1);
+            }
+            if (auto put = index_.put_object(*txn, *stored); !put) return put;
+        }
+        if (auto put = index_.put_counters(*txn, *counters); !put) return put;
+        return txn->commit();
+    }();
+    if (!dropped) {
+        spdlog::warn("cache: could not drop chunk {} of {}: {}", index, object.key,
+                     to_string(dropped.error()));
+    }
+}
+
+Result<ChunkMap> Store::present_chunks(const ObjectInfo& object) const {
+    auto txn = index_.begin_read();
+    if (!txn) return policy::fail(txn.error());
+    if (auto stored = current(*txn, object); !stored) return policy::fail(stored.error());
+    ChunkMap map(static_cast<uint32_t>(object.chunk_count()));
+    auto walked = index_.for_each_chunk(
+        *txn, object.id, [&](uint32_t index, const detail::ChunkRecord&) { map.set(index); });
+    if (!walked) return policy::fail(walked.error());
+    return map;
+}
+
+}  // namespace cache
