@@ -16,6 +16,7 @@ Ends with one `BENCH_JSON {...}` line with every run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def summarize(runs: list[dict], counts: list[int]) -> list[dict]:
 def print_report(rows: list[dict], args, info: dict, peak_rss: int, notes: list[str]) -> None:
     print()
     print(f"{len(rows)} client counts on one cold {bl.fmt_mib(args.size_bytes)} MiB object, "
-          f"{args.runs} rounds, {info['cpus']} CPUs, {info['date']} (medians; MB/s = 10^6 B/s)")
+          f"{args.runs} rounds, {info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, "
+          f"{info['date']} (medians; MB/s = 10^6 B/s)")
     bl.print_table(
         ["clients", "direct MB/s", "dlproxy MB/s", "dlproxy/direct", "slowest client",
          "origin objects", "origin reqs", "dlproxy CPU s/GiB"],
@@ -164,6 +166,8 @@ def run(args) -> int:
         bl.emit_json("clients", {"size": args.size_bytes, "rounds": args.runs,
                                  "machine": info, "summary": rows,
                                  "dlproxy_peak_rss_mib": peak_rss / bl.MiB,
+                                 "dlproxy_binary": dlproxy.describe(),
+                                 "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                                  "flags_dropped": dlproxy.flags_dropped,
                                  "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
                                  "runs": runs})

@@ -17,6 +17,7 @@ downloads to a file and compares its sha256 with the body's.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def summarize(runs: list[dict], kinds: list[str], size: int, peak_rss: int) -> d
 def print_report(s: dict, kinds: list[str], args, info: dict, extra: dict) -> None:
     print()
     print(f"pass-through, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
-          f"{info['cpus']} CPUs, {info['date']}")
+          f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, {info['date']}")
     bl.print_table(["kind", "median MB/s", "min", "max"],
                    [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"), bl.fmt(s["min_mb_per_s"][k], ".0f"),
                      bl.fmt(s["max_mb_per_s"][k], ".0f")] for k in kinds])
@@ -203,6 +204,8 @@ def run(args) -> int:
 
         peak_rss = bl.peak_rss_bytes(dlproxy.proc.pid)
         extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir),
+                 "dlproxy_binary": dlproxy.describe(),
+                 "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                  "flags_dropped": dlproxy.flags_dropped,
                  "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
                  "haproxy_bufsize": haproxy.bufsize if haproxy else None}

@@ -116,6 +116,7 @@ def machine_info(repo_dir: Path | None = None) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "cpus": os.cpu_count(),
         "kernel": os.uname().release,
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
         "nginx": first_line([shutil.which("nginx") or "nginx", "-v"]),
         "haproxy": first_line([shutil.which("haproxy") or "haproxy", "-v"]),
         "curl": first_line(["curl", "--version"]),
@@ -700,6 +701,19 @@ class DlProxy:
                 wait_port(self.port, timeout, proc.alive)
                 return self
         raise BenchError("dlproxy did not start: " + " / ".join(errors))
+
+    def describe(self) -> dict:
+        """Which binary ran: path, `--version`, mtime and a sha256 prefix (builds change under
+        a running benchmark when others rebuild, so a copy is safer to benchmark)."""
+        try:
+            version = subprocess.run([str(self.exe), "--version"], capture_output=True,
+                                     text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            version = None
+        return {"path": str(self.exe), "version": version,
+                "mtime": time.strftime("%Y-%m-%d %H:%M:%S %z",
+                                       time.localtime(self.exe.stat().st_mtime)),
+                "sha256_prefix": sha256_file(self.exe)[:16]}
 
     def notes(self) -> list[str]:
         out = []
