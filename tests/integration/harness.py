@@ -801,6 +801,10 @@ class EchoServer:
         except OSError:
             pass
         self.eof_seen.set()
+        with self.lock:
+            if c in self.conns:
+                self.conns.remove(c)
+        c.close()  # like any echo server: the peer is done, so are we
 
     def close_connections(self):
         """Close every accepted connection from the server side."""
