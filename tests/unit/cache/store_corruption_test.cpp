@@ -1,7 +1,9 @@
-// What the disk may do to us: damaged body files, a damaged or foreign index, a newer schema.
+// What the disk may do to us: damaged body files, a damaged or foreign index, a newer schema, a
+// full disk, a full LMDB map.
 #include <doctest/doctest.h>
 #include <lmdb.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "cache/index.h"
@@ -138,4 +140,46 @@ TEST_CASE("cache/store: a foreign LMDB environment is not taken for a cache") {
     auto store = Store::open(dir.path(), small_chunks());
     REQUIRE_FALSE(store.has_value());
     CHECK(store.error() == Errc::BadIndex);
+}
+
+TEST_CASE("cache/store: a full disk is NoSpace and records nothing") {
+    TempDir dir;
+    auto store = open_store(dir.path());
+    auto object = store->begin_object(head_for("http://a/x", 40), 2000).value();
+    // Writes through a symlink to /dev/full fail with ENOSPC, as on a full file system.
+    auto path = body_path(dir.path(), object);
+    std::filesystem::remove(path);
+    std::filesystem::create_symlink("/dev/full", path);
+    auto body = pattern_bytes(40, 8);
+    auto written = store->write_chunk(object, 0, std::span(body).first(16));
+    REQUIRE_FALSE(written.has_value());
+    CHECK(written.error() == Errc::NoSpace);
+    CHECK(written.error().native == ENOSPC);
+    CHECK(store->present_chunks(object).value().present_count() == 0u);
+    CHECK(store->stats().value().bytes_present == 0u);
+}
+
+TEST_CASE("cache/store: a full LMDB map is IndexFull and the store stays usable") {
+    TempDir dir;
+    Options options = small_chunks();
+    options.map_size = 256 * 1024;
+    auto store = open_store(dir.path(), options);
+    ObjectHead head = head_for("http://a/big", 16);
+    head.headers.push_back({"X-Padding", std::string(2000, 'p')});
+    Result<ObjectInfo> last = fail(Errc::Index);
+    int created = 0;
+    for (; created < 1000; ++created) {
+        head.key = "http://a/" + std::to_string(created);
+        last = store->begin_object(head, 2000);
+        if (!last) break;
+    }
+    REQUIRE_FALSE(last.has_value());
+    CHECK(last.error() == Errc::IndexFull);
+    CHECK(store->stats().value().objects == static_cast<uint64_t>(created));
+    // Freeing space makes room again.
+    auto first = store->lookup("http://a/0").value().value();
+    REQUIRE(store->remove(first));
+    head.key = "http://a/again";
+    head.headers.pop_back();
+    CHECK(store->begin_object(head, 2001).has_value());
 }
