@@ -1,0 +1,112 @@
+#include "policy/resume.h"
+
+#include "policy/byte_range.h"
+
+namespace policy {
+
+namespace {
+
+PartialDecision reject(PartialReason r) {
+    return PartialDecision{PartialAction::Reject, 0, r};
+}
+
+// The answer may omit the validator field (If-Range already vouched for it), but one that is
+// present must be the expected one.
+bool validator_consistent(const HeaderList& response, const Validator& expected) {
+    std::string_view field = expected.kind == Validator::Kind::ETag ? "etag" : "last-modified";
+    return !find_header(response, field) || has_validator(response, expected);
+}
+
+PartialDecision accept_206(const ResumePlan& plan, const HeaderList& response,
+                           std::optional<uint64_t> expected_complete_length) {
+    if (plan.next_offset == 0) return reject(PartialReason::UnexpectedPartial);
+    auto value = find_header(response, "content-range");
+    if (!value) return reject(PartialReason::BadContentRange);  // e.g. multipart/byteranges
+    auto cr = parse_content_range(*value);
+    if (!cr || !cr->range) return reject(PartialReason::BadContentRange);
+    if (cr->range->begin != plan.request_from) return reject(PartialReason::WrongStart);
+    if (expected_complete_length && cr->complete_length != expected_complete_length)
+        return reject(PartialReason::LengthChanged);
+    if (find_header(response, "content-length")) {
+        auto length = content_length(response);
+        if (!length || *length != cr->range->length())
+            return reject(PartialReason::BadContentRange);
+    }
+    if (plan.validator && !validator_consistent(response, *plan.validator))
+        return reject(PartialReason::ValidatorChanged);
+    // begin == request_from and the range is non-empty, so it reaches next_offset.
+    return PartialDecision{PartialAction::Append, plan.next_offset - plan.request_from,
+                           PartialReason::Continues};
+}
+
+PartialDecision accept_200(const ResumePlan& plan, const HeaderList& response,
+                           std::optional<uint64_t> expected_complete_length) {
+    if (plan.validator) {
+        if (!has_validator(response, *plan.validator))
+            return reject(PartialReason::ValidatorChanged);
+    } else if (plan.next_offset > 0) {
+        return reject(PartialReason::NoValidator);
+    }
+    if (expected_complete_length) {
+        bool known = !find_header(response, "transfer-encoding");
+        auto length = content_length(response);
+        if (!known || length != expected_complete_length)
+            return reject(PartialReason::LengthChanged);
+    }
+    return PartialDecision{PartialAction::Restart, plan.next_offset, PartialReason::SameObject};
+}
+
+}  // namespace
+
+std::string_view to_string(PartialReason r) {
+    switch (r) {
+        case PartialReason::Continues:
+            return "partial response continues the body";
+        case PartialReason::SameObject:
+            return "full response of the same object";
+        case PartialReason::UnexpectedStatus:
+            return "unexpected status for a resumed request";
+        case PartialReason::UnexpectedPartial:
+            return "206 to a request without Range";
+        case PartialReason::BadContentRange:
+            return "missing or malformed Content-Range";
+        case PartialReason::WrongStart:
+            return "Content-Range does not start where asked";
+        case PartialReason::LengthChanged:
+            return "complete length changed";
+        case PartialReason::ValidatorChanged:
+            return "validator changed";
+        case PartialReason::NoValidator:
+            return "no validator to prove the object unchanged";
+        case PartialReason::Unsatisfiable:
+            return "416: object shorter than the bytes received";
+    }
+    return "rejected";
+}
+
+ResumePlan plan_resume(uint64_t next_offset, const std::optional<Validator>& validator) {
+    ResumePlan plan;
+    plan.next_offset = next_offset;
+    plan.validator = validator;
+    if (next_offset == 0) return plan;
+    plan.request_from = next_offset - 1;  // one byte of overlap, checked by the caller
+    plan.headers.push_back({"Range", format_range_header(plan.request_from)});
+    if (validator) plan.headers.push_back({"If-Range", validator->value});
+    return plan;
+}
+
+PartialDecision accept_partial(const ResumePlan& plan, int status, const HeaderList& response,
+                               std::optional<uint64_t> expected_complete_length) {
+    switch (status) {
+        case 206:
+            return accept_206(plan, response, expected_complete_length);
+        case 200:
+            return accept_200(plan, response, expected_complete_length);
+        case 416:
+            return reject(PartialReason::Unsatisfiable);
+        default:
+            return reject(PartialReason::UnexpectedStatus);
+    }
+}
+
+}  // namespace policy

@@ -1,0 +1,70 @@
+// Resuming an interrupted upstream transfer (DESIGN.md, "Resume"): what the next attempt asks for,
+// and whether its answer continues the bytes already received.
+//
+// The request asks for one byte more than needed, `Range: bytes=<next-1>-`, as apt-cacher-ng
+// does: the overlapping byte must equal the one already held, a cheap continuity check. With a
+// strong validator the request also carries `If-Range`, so a changed object comes back as a 200
+// rather than as a 206 of the wrong bytes. The checks on the answer are nginx's slice module's:
+// status, Content-Range exactly where asked, complete length unchanged, validator unchanged.
+//
+// Without a validator (the origin sent neither a strong ETag nor a strong Last-Modified) a 206 is
+// accepted on the evidence of the complete length and the overlapping byte alone; a 200 cannot
+// be shown to be the same object and is rejected once bytes are held.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "policy/cacheability.h"
+#include "policy/header_list.h"
+
+namespace policy {
+
+struct ResumePlan {
+    uint64_t next_offset = 0;   // the first byte the fetch still needs
+    uint64_t request_from = 0;  // the first byte asked for: next_offset - 1, or 0 from the start
+    std::optional<Validator> validator;  // expected of the answer; sent as If-Range
+    HeaderList headers;  // to add to the upstream request: Range and If-Range, or nothing
+};
+
+// next_offset == 0 plans a plain request (no Range, no If-Range): nothing is held yet.
+ResumePlan plan_resume(uint64_t next_offset, const std::optional<Validator>& validator);
+
+enum class PartialAction {
+    Append,   // a 206 that continues the body: the first skip_bytes bytes of its body are already
+              // held (the overlap byte); compare them with the stored ones, then append the rest
+    Restart,  // a 200 of the same object: discard the first skip_bytes (= next_offset) bytes of
+              // its body, then append the rest
+    Reject,   // not the same object or not what was asked: invalidate, close clients short
+};
+
+enum class PartialReason {
+    Continues,          // Append
+    SameObject,         // Restart
+    UnexpectedStatus,   // neither 200, 206 nor 416 (run the status through classify() first)
+    UnexpectedPartial,  // a 206 to a request that had no Range
+    BadContentRange,    // missing, malformed, unsatisfied-form or multipart Content-Range, or a
+                        // Content-Length that disagrees with it
+    WrongStart,         // Content-Range does not begin at request_from
+    LengthChanged,      // complete length differs from the expected one (or is not given)
+    ValidatorChanged,   // the answer carries a different ETag / Last-Modified
+    NoValidator,        // a 200 after bytes were received, and nothing proves it is the same object
+    Unsatisfiable,      // 416: the object is now shorter than what was already received
+};
+
+std::string_view to_string(PartialReason r);
+
+struct PartialDecision {
+    PartialAction action = PartialAction::Reject;
+    uint64_t skip_bytes = 0;
+    PartialReason reason = PartialReason::UnexpectedStatus;
+};
+
+// Judges the answer to a request built from `plan`. `expected_complete_length` is the length of
+// the representation the fetch started from, when it was known; the expected validator is
+// plan.validator.
+PartialDecision accept_partial(const ResumePlan& plan, int status, const HeaderList& response,
+                               std::optional<uint64_t> expected_complete_length);
+
+}  // namespace policy
