@@ -274,6 +274,11 @@ int ClientConnection::on_message_complete() {
 }
 
 void ClientConnection::write(std::string data) {
+    flush_body();  // keep the byte order: batched body bytes first
+    write_raw(std::move(data));
+}
+
+void ClientConnection::write_raw(std::string data) {
     if (closed_ || data.empty()) return;
     auto* w = new WriteReq{{}, std::move(data), this};
     w->req.data = w;
@@ -302,7 +307,10 @@ void ClientConnection::on_write_done(size_t size, int status) {
     }
     const uint64_t low_water = server_.config().high_water_mark / 2;
     if (queued_bytes_ < low_water) {
-        if (transfer_) transfer_->resume_download();
+        if (transfer_) {
+            transfer_->resume_download();  // may deliver body bytes synchronously
+            flush_body();
+        }
         if (tunnel_) tunnel_->resume_reading();
     }
     if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();

@@ -26,7 +26,7 @@ namespace proxy {
 class Server;
 class Tunnel;
 
-class ClientConnection final : public UpstreamSink {
+class ClientConnection final : public UpstreamSink, public AfterActionHook {
   public:
     explicit ClientConnection(Server& server);
     ClientConnection(const ClientConnection&) = delete;
@@ -63,6 +63,9 @@ class ClientConnection final : public UpstreamSink {
     void on_upstream_body_drained() override;
     void on_upstream_done(const UpstreamResult& result) override;
 
+    // AfterActionHook: sends the body bytes batched during one curl socket action.
+    void on_after_curl_action() override { flush_body(); }
+
   private:
     enum class State { Idle, ReadingHead, ReadingBody, WaitingResponse, Tunnel, Closing };
     enum class Framing { None, Length, Chunked, Close };
@@ -89,6 +92,10 @@ class ClientConnection final : public UpstreamSink {
     // Responding.
     void send_error(int status, std::string_view message);
     void write(std::string data);
+    void write_raw(std::string data);
+    // Body bytes are batched (curl hands them over in 16 KiB pieces) and sent in one write.
+    void queue_body(const char* data, size_t size);
+    void flush_body();
     void on_write_done(size_t size, int status);
     void close_after_flush();
     void on_flushed_for_close();
@@ -142,6 +149,8 @@ class ClientConnection final : public UpstreamSink {
     Framing framing_ = Framing::None;
     uint64_t body_bytes_ = 0;
     uint64_t queued_bytes_ = 0;
+    std::string body_batch_;  // body bytes not yet handed to uv_write (unframed)
+    bool flush_scheduled_ = false;
     bool close_after_flush_ = false;
     bool lingering_ = false;  // FIN sent; discarding input until EOF or a short timeout
     bool closed_ = false;

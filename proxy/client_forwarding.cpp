@@ -14,6 +14,8 @@ namespace proxy {
 namespace {
 
 constexpr std::string_view kVia = "dlproxy";
+// Body bytes are sent in writes of up to this size (one curl read's worth).
+constexpr size_t kBodyBatchSize = 256 * 1024;
 
 // Headers the proxy regenerates itself or that must not travel upstream as the client sent them.
 void strip_request_framing(policy::HeaderList& headers) {
@@ -114,17 +116,41 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
-    if (queued_bytes_ >= server_.config().high_water_mark) return BodyAction::Pause;
+    if (queued_bytes_ + body_batch_.size() >= server_.config().high_water_mark)
+        return BodyAction::Pause;
     body_bytes_ += size;
-    if (framing_ == Framing::Chunked) {
-        std::string out = chunk_header(size);
-        out.reserve(out.size() + size + 2);
-        out.append(data, size).append("\r\n");
-        write(std::move(out));
-    } else {
-        write(std::string(data, size));
-    }
+    queue_body(data, size);
     return BodyAction::Accept;
+}
+
+void ClientConnection::queue_body(const char* data, size_t size) {
+    if (body_batch_.empty()) body_batch_.reserve(kBodyBatchSize);
+    body_batch_.append(data, size);
+    if (body_batch_.size() >= kBodyBatchSize) {
+        flush_body();
+    } else if (server_.curl().in_action()) {
+        if (!flush_scheduled_) {
+            flush_scheduled_ = true;
+            server_.curl().after_action(this);
+        }
+    } else {
+        flush_body();
+    }
+}
+
+void ClientConnection::flush_body() {
+    flush_scheduled_ = false;
+    if (body_batch_.empty() || closed_) return;
+    std::string out;
+    if (framing_ == Framing::Chunked) {
+        out = chunk_header(body_batch_.size());
+        out.reserve(out.size() + body_batch_.size() + 2);
+        out.append(body_batch_).append("\r\n");
+        body_batch_.clear();
+    } else {
+        out.swap(body_batch_);
+    }
+    write_raw(std::move(out));
 }
 
 void ClientConnection::on_upstream_body_drained() {

@@ -95,9 +95,7 @@ int CurlMulti::timer_cb(CURLM*, long timeout_ms, void* userp) noexcept {
 void CurlMulti::on_timeout_cb(uv_timer_t* timer) noexcept {
     auto* self = static_cast<CurlMulti*>(timer->data);
     if (!self->multi_) return;
-    int running = 0;
-    curl_multi_socket_action(self->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-    self->drain_completions();
+    self->socket_action(CURL_SOCKET_TIMEOUT, 0);
 }
 
 void CurlMulti::on_poll_cb(uv_poll_t* poll, int status, int events) noexcept {
@@ -108,10 +106,21 @@ void CurlMulti::on_poll_cb(uv_poll_t* poll, int status, int events) noexcept {
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    int running = 0;
     // `ctx` may be freed by curl's socket callback inside this call; use only copies after it.
-    curl_multi_socket_action(self->multi_, ctx->fd, flags, &running);
-    self->drain_completions();
+    self->socket_action(ctx->fd, flags);
+}
+
+void CurlMulti::socket_action(curl_socket_t fd, int flags) {
+    int running = 0;
+    in_action_ = true;
+    curl_multi_socket_action(multi_, fd, flags, &running);
+    in_action_ = false;
+    // Hooks first: bytes batched during the action go out before a completion's final bytes.
+    std::vector<AfterActionHook*> hooks;
+    hooks.swap(hooks_);
+    for (auto* hook : hooks)
+        hook->on_after_curl_action();
+    drain_completions();
 }
 
 void CurlMulti::drain_completions() {

@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include <vector>
+
 namespace proxy {
 
 // Implemented by whoever owns an easy handle added to the multi.
@@ -24,6 +26,16 @@ class CurlTransfer {
 
   protected:
     ~CurlTransfer() = default;
+};
+
+// Something that batches work produced by curl callbacks (e.g. body bytes coalesced into one
+// socket write) and wants to finish it once curl_multi_socket_action has returned.
+class AfterActionHook {
+  public:
+    virtual void on_after_curl_action() = 0;
+
+  protected:
+    ~AfterActionHook() = default;
 };
 
 class CurlMulti {
@@ -47,6 +59,13 @@ class CurlMulti {
 
     CURLM* handle() { return multi_; }
 
+    // True while curl_multi_socket_action (and so a curl callback) is running.
+    bool in_action() const { return in_action_; }
+    // Runs `hook` once the current socket action has returned. Only valid while in_action();
+    // the hook's owner must stay alive until then (objects are only freed in uv close callbacks,
+    // which never run inside a socket action).
+    void after_action(AfterActionHook* hook) { hooks_.push_back(hook); }
+
   private:
     ~CurlMulti();
     struct SocketContext;
@@ -59,11 +78,14 @@ class CurlMulti {
     static void on_timer_closed_cb(uv_handle_t* handle) noexcept;
 
     void drain_completions();
+    void socket_action(curl_socket_t fd, int flags);
 
     uv_loop_t* loop_;
     CURLM* multi_;
     uv_timer_t timer_;
     bool closing_ = false;
+    bool in_action_ = false;
+    std::vector<AfterActionHook*> hooks_;
 };
 
 }  // namespace proxy
