@@ -7,6 +7,7 @@ Processes
         .log() -> list of request records; .mark() -> position; .log_since(mark)
         .wait_log(count, since=0, timeout=5) -> records once `count` have arrived
         .records(since, match, count) / .requests_for(target, since, count): filtered, waiting
+        .ranges_requested(target, since) -> the Range header of each request for target
     Dlproxy(workdir, extra_args=(), cache_dir=None)     the proxy under test ($DLPROXY_BIN, else
         build/proxy/dlproxy), started as `dlproxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
         --cache-dir DIR --log-level debug EXTRA...`; stderr captured to workdir/dlproxy-N.stderr.
@@ -16,6 +17,8 @@ Processes
         .rss_kb() .hwm_kb() .status_kb(field)  (from /proc/<pid>/status)
         .stderr_text(since=0) .stderr_size()
     EchoServer()                                         in-process TCP echo server (CONNECT tests)
+
+Helpers: free_port(), clean_env() (no *_proxy variables), stop_process(proc), kill_all().
 
 Every process started here is tracked by PID and killed (SIGTERM, then SIGKILL) when it is stopped,
 when the test process exits (atexit) and when the test process gets SIGTERM (meson's timeout).
@@ -310,6 +313,11 @@ class Origin:
     def requests_for(self, target, since=0, count=None, timeout=5.0):
         """Records for exactly this request target (path+query); see records()."""
         return self.records(since, lambda r: r["target"] == target, count, timeout)
+
+    def ranges_requested(self, target, since=0):
+        """The Range header (None when absent) of each request for `target`, in order: what a
+        resume asked the origin for."""
+        return [r["headers"].get("Range") for r in self.requests_for(target, since)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -843,9 +851,14 @@ class ProxyTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
-        cls.origin = Origin(cls.work, **cls.origin_kwargs).start()
+        cls.origin = Origin(cls.work, **cls.origin_kwargs)
         cls.proxy = None
-        cls.start_proxy()
+        try:
+            cls.origin.start()
+            cls.start_proxy()
+        except BaseException:
+            cls.tearDownClass()  # unittest skips tearDownClass when setUpClass fails
+            raise
 
     @classmethod
     def start_proxy(cls):
@@ -863,7 +876,7 @@ class ProxyTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proxy:
+        if cls.proxy and cls.proxy.proc:
             cls.proxy.stop()
         cls.origin.stop()
         if not os.environ.get("DLPROXY_KEEP_WORK"):

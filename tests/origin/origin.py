@@ -101,6 +101,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import content  # noqa: E402  (sibling module; the path insert above makes it importable)
 
 PIECE = 1024 * 1024
+STATEFUL = {"status", "cut", "cut_at", "stall", "stall_at", "change_etag_after"}
 LOG_HEADERS = ("Range", "If-Range", "If-None-Match", "If-Modified-Since", "Via", "Connection",
                "Host", "Transfer-Encoding", "Content-Length")
 
@@ -148,13 +149,16 @@ class UrlState:
             json.dump({"key": key, "counters": c}, f)
         os.replace(tmp, path)
 
-    def next_index(self, key):
-        """Index of this request among all requests to `key` (0-based); counts it."""
+    def next_index(self, key, persist):
+        """Index of this request among all requests to `key` (0-based); counts it. Only URLs
+        whose behaviour depends on counts are written to the state dir (`persist`), so plain
+        traffic costs no file writes."""
         with self.lock:
             c = self._get(key)
             n = c.get("requests", 0)
             c["requests"] = n + 1
-            self._save(key, c)
+            if persist:
+                self._save(key, c)
             return n
 
     def take(self, key, name, limit):
@@ -269,7 +273,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "conn_req": self.conn_req}
         self.conn_req += 1
         try:
-            self.rec["index"] = self.index = self.server.state.next_index(target)
+            stateful = not STATEFUL.isdisjoint(self.q)
+            self.rec["index"] = self.index = self.server.state.next_index(target, stateful)
             self.route()
         except Abort:
             self.rec["outcome"] = "cut"
