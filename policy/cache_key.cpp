@@ -1,0 +1,150 @@
+#include "policy/cache_key.h"
+
+#include <algorithm>
+
+#include "policy/header_list.h"
+#include "policy/text.h"
+
+namespace policy {
+
+namespace {
+
+std::string_view strip_trailing_dot(std::string_view host) {
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    return host;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool is_unreserved(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || detail::is_digit(c) || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+bool param_matches(std::string_view name, std::string_view rule) {
+    if (!rule.empty() && rule.back() == '*')
+        return detail::istarts_with(name, rule.substr(0, rule.size() - 1));
+    return iequals(name, rule);
+}
+
+// Drops the parameters named by `drop` from a query (without its '?'), keeping the rest in order.
+std::string filter_query(std::string_view query, const std::vector<std::string_view>& drop) {
+    std::string out;
+    while (true) {
+        size_t amp = query.find('&');
+        std::string_view param = query.substr(0, amp);
+        std::string_view name = param.substr(0, param.find('='));
+        bool dropped = std::any_of(drop.begin(), drop.end(),
+                                   [&](std::string_view r) { return param_matches(name, r); });
+        if (!dropped && !param.empty()) {
+            if (!out.empty()) out.push_back('&');
+            out.append(param);
+        }
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+}  // namespace
+
+bool host_matches(std::string_view pattern, std::string_view host) {
+    pattern = strip_trailing_dot(pattern);
+    host = strip_trailing_dot(host);
+    if (pattern.empty() || host.empty()) return false;
+    if (pattern == "*") return true;
+    if (pattern.starts_with("*.")) {
+        std::string_view suffix = pattern.substr(1);  // ".example.com"
+        return host.size() > suffix.size() &&
+               iequals(host.substr(host.size() - suffix.size()), suffix);
+    }
+    return iequals(pattern, host);
+}
+
+std::vector<KeyRule> default_key_rules() {
+    const std::vector<std::string> signed_url_params = {
+        "X-Amz-*",       "Expires",           "Policy", "Signature", "Key-Pair-Id",
+        "X-Xet-Cas-Uid", "response-content-*"};
+    std::vector<KeyRule> rules;
+    for (const char* host :
+         {"*.hf.co", "*.huggingface.co", "*.r2.cloudflarestorage.com", "b2.civitai.com"})
+        rules.push_back({host, signed_url_params});
+    return rules;
+}
+
+std::string cache_key(const RequestTarget& target) {
+    return cache_key(target, default_key_rules());
+}
+
+std::string cache_key(const RequestTarget& target, std::span<const KeyRule> rules) {
+    std::string host = detail::ascii_lower(strip_trailing_dot(target.host));
+    std::string scheme = detail::ascii_lower(target.scheme);
+    uint16_t default_port = scheme == "https" ? 443 : 80;
+
+    std::string key = scheme;
+    key.append("://");
+    if (target.ipv6_literal) key.push_back('[');
+    key.append(host);
+    if (target.ipv6_literal) key.push_back(']');
+    if (target.port != 0 && target.port != default_port)
+        key.append(":").append(std::to_string(target.port));
+
+    std::string_view path_and_query = target.path;
+    path_and_query = path_and_query.substr(0, path_and_query.find('#'));
+    std::string normalized = detail::normalize_percent_encoding(path_and_query);
+    std::string_view rest = normalized;
+    size_t question = rest.find('?');
+    std::string_view path = rest.substr(0, question);
+    key.append(path.empty() ? "/" : path);
+    if (question == std::string_view::npos) return key;
+
+    std::vector<std::string_view> drop;
+    for (const auto& rule : rules)
+        if (host_matches(rule.host_pattern, host))
+            drop.insert(drop.end(), rule.drop_params.begin(), rule.drop_params.end());
+    std::string_view query = rest.substr(question + 1);
+    if (drop.empty()) {
+        key.append("?").append(query);  // "?" with an empty query stays: it may matter
+        return key;
+    }
+    std::string kept = filter_query(query, drop);
+    if (!kept.empty()) key.append("?").append(kept);
+    return key;
+}
+
+namespace detail {
+
+std::string normalize_percent_encoding(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            int hi = hex_value(s[i + 1]);
+            int lo = hex_value(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                char decoded = static_cast<char>(hi * 16 + lo);
+                if (is_unreserved(decoded)) {
+                    out.push_back(decoded);
+                } else {
+                    out.push_back('%');
+                    out.push_back(kHex[hi]);
+                    out.push_back(kHex[lo]);
+                }
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(s[i]);
+    }
+    return out;
+}
+
+}  // namespace detail
+
+}  // namespace policy

@@ -1,0 +1,152 @@
+#include "policy/cache_key.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace policy;
+
+namespace {
+
+std::string key_of(std::string_view url) {
+    auto target = parse_absolute_target(url, true);
+    REQUIRE(target);
+    return cache_key(*target);
+}
+
+}  // namespace
+
+TEST_CASE("policy/cache_key: host_matches") {
+    struct Row {
+        const char* pattern;
+        const char* host;
+        bool expected;
+    };
+    const Row rows[] = {
+        {"example.com", "example.com", true},
+        {"example.com", "EXAMPLE.com.", true},
+        {"example.com.", "example.com", true},
+        {"example.com", "a.example.com", false},
+        {"*.example.com", "a.example.com", true},
+        {"*.example.com", "a.b.example.com", true},
+        {"*.EXAMPLE.com", "A.example.COM", true},
+        {"*.example.com", "example.com", false},
+        {"*.example.com", ".example.com", false},
+        {"*.example.com", "badexample.com", false},
+        {"*.example.com", "example.com.evil.net", false},
+        {"*.hf.co", "cas-bridge.xethub.hf.co", true},
+        {"*", "anything.at.all", true},
+        {"*", "", false},
+        {"", "example.com", false},
+        {"", "", false},
+        {".", "example.com", false},
+        {"*.", "example.com", true},  // "*" with a root dot
+        {"a*.com", "abc.com", false},
+        {"a*.com", "a*.com", true},
+        {"*example.com", "aexample.com", false},
+        {"::1", "::1", true},
+    };
+    for (const auto& row : rows) {
+        INFO((std::string(row.pattern) + " ~ " + row.host));
+        CHECK(host_matches(row.pattern, row.host) == row.expected);
+    }
+}
+
+TEST_CASE("policy/cache_key: URL normalisation") {
+    struct Row {
+        const char* url;
+        const char* expected;
+    };
+    const Row rows[] = {
+        {"http://Example.COM/a", "http://example.com/a"},
+        {"HTTP://example.com:80/a", "http://example.com/a"},
+        {"https://example.com:443/a", "https://example.com/a"},
+        {"http://example.com:443/a", "http://example.com:443/a"},
+        {"https://example.com:80/a", "https://example.com:80/a"},
+        {"http://example.com:8080/a", "http://example.com:8080/a"},
+        {"http://example.com./a", "http://example.com/a"},
+        {"http://example.com", "http://example.com/"},
+        {"http://example.com?x=1", "http://example.com/?x=1"},
+        {"http://example.com/a#frag", "http://example.com/a"},
+        {"http://example.com/a?b=1#frag", "http://example.com/a?b=1"},
+        {"http://example.com/%7euser/%2fx%2F%41", "http://example.com/~user/%2Fx%2FA"},
+        {"http://example.com/%zz%4", "http://example.com/%zz%4"},
+        {"http://example.com/%", "http://example.com/%"},
+        {"http://example.com/a?", "http://example.com/a?"},
+        {"http://example.com/a?b=1&a=2", "http://example.com/a?b=1&a=2"},
+        {"http://example.com/a?Expires=1&Signature=x",
+         "http://example.com/a?Expires=1&Signature=x"},
+        {"http://[::1]:8080/x", "http://[::1]:8080/x"},
+        {"http://[::1]/x", "http://[::1]/x"},
+        {"http://example.com/a/../b/./c", "http://example.com/a/../b/./c"},
+    };
+    for (const auto& row : rows) {
+        INFO(std::string(row.url));
+        CHECK(key_of(row.url) == row.expected);
+    }
+}
+
+TEST_CASE("policy/cache_key: signed CDN URLs drop their volatile parameters") {
+    struct Row {
+        const char* url;
+        const char* expected;
+    };
+    const Row rows[] = {
+        {"https://cas-bridge.xethub.hf.co/xet-bridge-us/abc/def?X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+         "X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=cas%2F20250101%2Fus-east-1&"
+         "X-Amz-Date=20250101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=deadbeef&"
+         "X-Amz-SignedHeaders=host&X-Xet-Cas-Uid=public&response-content-disposition=inline%3B"
+         "&x-id=GetObject&Expires=1735693200&Policy=abc&Signature=xyz&Key-Pair-Id=K123",
+         "https://cas-bridge.xethub.hf.co/xet-bridge-us/abc/def?x-id=GetObject"},
+        {"https://cdn-lfs.huggingface.co/repos/a/b/sha?response-content-type=application%2F"
+         "octet-stream&Expires=1&Policy=p&Signature=s&Key-Pair-Id=k",
+         "https://cdn-lfs.huggingface.co/repos/a/b/sha"},
+        {"https://acct.r2.cloudflarestorage.com/bucket/model.safetensors?x-amz-signature=1&keep=2",
+         "https://acct.r2.cloudflarestorage.com/bucket/model.safetensors?keep=2"},
+        {"https://b2.civitai.com/file/x.bin?Signature=1&a=1&&b=2",
+         "https://b2.civitai.com/file/x.bin?a=1&b=2"},
+        {"https://cdn.hf.co/x?X-Amz-Signature", "https://cdn.hf.co/x"},
+        {"https://cdn.hf.co/x?X%2DAmz%2DSignature=1&v=1", "https://cdn.hf.co/x?v=1"},
+        {"https://cdn.hf.co/x?signatures=1", "https://cdn.hf.co/x?signatures=1"},
+        {"https://cdn.hf.co/x?=1&", "https://cdn.hf.co/x?=1"},
+        // huggingface.co itself is not a signed CDN host; its /resolve/ URLs carry no signature.
+        {"https://huggingface.co/m/resolve/main/f?Expires=1",
+         "https://huggingface.co/m/resolve/main/f?Expires=1"},
+        {"https://civitai.com/x?Signature=1", "https://civitai.com/x?Signature=1"},
+    };
+    for (const auto& row : rows) {
+        INFO(std::string(row.url));
+        CHECK(key_of(row.url) == row.expected);
+    }
+    // Two signatures of the same object are one key.
+    CHECK(key_of("https://cdn-lfs.hf.co/a?X-Amz-Signature=1&X-Amz-Date=2") ==
+          key_of("https://cdn-lfs.hf.co/a?X-Amz-Date=3&X-Amz-Signature=4"));
+}
+
+TEST_CASE("policy/cache_key: custom rules and hand-built targets") {
+    const std::vector<KeyRule> rules = {{"mirror.example", {"token", "session-*"}},
+                                        {"*.mirror.example", {"v"}}};
+    RequestTarget t;
+    t.scheme = "HTTP";
+    t.host = "Mirror.Example.";
+    t.port = 80;
+    t.path = "/f?token=1&session-id=2&v=3&keep=4#x";
+    CHECK(cache_key(t, rules) == "http://mirror.example/f?v=3&keep=4");
+    t.host = "a.mirror.example";
+    CHECK(cache_key(t, rules) == "http://a.mirror.example/f?token=1&session-id=2&keep=4");
+    CHECK(cache_key(t, {}) == "http://a.mirror.example/f?token=1&session-id=2&v=3&keep=4");
+    t.path = "";
+    CHECK(cache_key(t, rules) == "http://a.mirror.example/");
+    CHECK(default_key_rules().size() == 4);
+}
+
+TEST_CASE("policy/cache_key: normalize_percent_encoding") {
+    using policy::detail::normalize_percent_encoding;
+    CHECK(normalize_percent_encoding("") == "");
+    CHECK(normalize_percent_encoding("%41%42%2d%5F%7e") == "AB-_~");
+    CHECK(normalize_percent_encoding("%2f%3a%20%e2%82%ac") == "%2F%3A%20%E2%82%AC");
+    CHECK(normalize_percent_encoding("%%41") == "%A");
+    CHECK(normalize_percent_encoding("%4") == "%4");
+    CHECK(normalize_percent_encoding("%G1") == "%G1");
+    CHECK(normalize_percent_encoding("%00") == "%00");
+}
