@@ -70,6 +70,23 @@ class BodiesTest(ProxyTestCase):
         self.assertEqual(sha256_bytes(r.content), content.sha256_of(p, 2000000))
 
 
+class ShortBodyTest(ProxyTestCase):
+    """An origin that closes before the announced length, with nothing to resume from (no
+    validators, no ranges): the client must see a truncated transfer, never a complete one."""
+
+    def test_origin_short_body_reaches_client_truncated(self):
+        target = "/badlength?announce=1000000&send=400000"
+        out = os.path.join(self.work, "short.bin")
+        res = curl_cli(self.pport, self.url(target), out, timeout=60)
+        self.assertEqual(res.status, 200, res.stderr)
+        self.assertNotEqual(res.rc, 0, "a short origin body was delivered as if complete")
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        self.assertLess(size, 1000000)
+        with open(out, "rb") as f:
+            got = f.read()
+        self.assertEqual(got, content.content("/badlength", 0, len(got)))
+
+
 class UploadTest(ProxyTestCase):
     """Request bodies (POST/PUT, Content-Length or chunked) reach the origin intact."""
 
@@ -196,6 +213,14 @@ class HeadersTest(ProxyTestCase):
         self.assertEqual(got.get("Host"), self.origin.hostport)
         self.assertTrue(doc["request_line"].startswith("GET /headers HTTP/1.1"), doc["request_line"])
         self.assertTrue(res.headers.get_all("Via"), f"no Via on the response: {res.headers}")
+
+    def test_host_taken_from_absolute_uri(self):
+        # RFC 9112 §3.2.2: a proxy replaces a Host that disagrees with the absolute-form target
+        with RawConn(self.pport) as c:
+            r = c.request("GET", self.url("/headers"), [("Host", "bogus.example")])
+        self.assertEqual(r.status, 200, r.head)
+        got = harness.Headers(json.loads(r.body)["headers"])
+        self.assertEqual(got.get_all("Host"), [self.origin.hostport])
 
     def test_via_appended_to_existing(self):
         out = os.path.join(self.work, "via.json")
