@@ -124,7 +124,6 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     llhttp_t parser_{};
     State state_ = State::Idle;
     std::string client_address_ = "-";
-    std::string read_buffer_;    // one reusable read buffer
     std::string pending_input_;  // bytes after a paused message (pipelining)
     bool reading_ = false;
     bool read_blocked_ = false;  // paused by backpressure or pipelining

@@ -1,6 +1,8 @@
 #include "proxy/config.h"
 
 #include <toml++/toml.h>
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <sstream>
@@ -13,11 +15,16 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+// A listening address: an IP literal and a port ("127.0.0.1:3128", "[::1]:0").
 policy::HostPort to_host_port(const std::string& text, const char* what) {
     auto hp = policy::parse_host_port(text);
     if (!hp)
         throw ConfigError(std::string(what) + ": '" + text + "': " +
                           std::string(policy::to_string(hp.error())) + " (expected ADDR:PORT)");
+    unsigned char buf[16];
+    if (inet_pton(hp->ipv6_literal ? AF_INET6 : AF_INET, hp->host.c_str(), buf) != 1)
+        throw ConfigError(std::string(what) + ": '" + text +
+                          "': the address must be an IP address (e.g. 127.0.0.1:3128)");
     return *hp;
 }
 
@@ -239,7 +246,8 @@ ParsedArgs parse_args(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        result.exit_code = app.exit(e);
+        // --help and --version exit 0; usage errors exit 2 like other Unix tools.
+        result.exit_code = app.exit(e) == 0 ? 0 : 2;
         return result;
     }
 

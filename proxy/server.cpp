@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "proxy/client_connection.h"
@@ -48,7 +49,12 @@ void Server::start() {
         rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, &Server::on_connection_cb);
     if (rc != 0)
         throw std::runtime_error("cannot listen on " + l.to_string() + ": " + uv_strerror(rc));
-    spdlog::info("listening on {}", listen_address());
+    // A fixed, parseable line that scripts and tests wait for (port 0 → the chosen port). It is
+    // printed even when the log level hides info messages.
+    if (spdlog::should_log(spdlog::level::info))
+        spdlog::info("listening on {}", listen_address());
+    else
+        std::fprintf(stderr, "listening on %s\n", listen_address().c_str());
 }
 
 std::string Server::listen_address() const {
