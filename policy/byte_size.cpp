@@ -75,6 +75,12 @@ std::string format_byte_size(uint64_t bytes) {
         value /= 1024.0;
         ++unit;
     }
+    // A figure that rounds to 1024 belongs to the next unit: 1048535 is "1MiB", not "1024KiB"
+    // (which would read back as 1048576 and then format differently).
+    if (unit > 0 && unit + 1 < kNames.size() && value >= 1023.95) {
+        value /= 1024.0;
+        ++unit;
+    }
     char buf[32];
     if (unit == 0 || std::fmod(value, 1.0) < 0.05 || std::fmod(value, 1.0) > 0.95)
         std::snprintf(buf, sizeof buf, "%.0f%s", value, kNames[unit].data());

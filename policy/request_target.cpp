@@ -1,5 +1,7 @@
 #include "policy/request_target.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace policy {
@@ -56,6 +58,10 @@ Result<HostPort, TargetErrc> parse_authority(std::string_view authority) {
         if (literal.empty() || literal.size() > 45) return fail(TargetErrc::BadHost);
         for (char c : literal)
             if (!is_ipv6_char(c)) return fail(TargetErrc::BadHost);
+        // The character set alone admits "1.2.3.4" or "::1.": only a real IPv6 address is one.
+        unsigned char addr[16];
+        if (inet_pton(AF_INET6, std::string(literal).c_str(), addr) != 1)
+            return fail(TargetErrc::BadHost);
         out.host = to_lower(literal);
         out.ipv6_literal = true;
         std::string_view rest = authority.substr(close + 1);
@@ -72,6 +78,9 @@ Result<HostPort, TargetErrc> parse_authority(std::string_view authority) {
             if (port_part.empty()) return fail(TargetErrc::BadPort);
         }
         if (host.empty() || host.size() > 253) return fail(TargetErrc::BadHost);
+        // An empty label (".", "..a", "a..b") names no host; only the root label may end it.
+        if (host.front() == '.' || host.find("..") != std::string_view::npos)
+            return fail(TargetErrc::BadHost);
         for (char c : host)
             if (!is_reg_name_char(c) && c != '%') return fail(TargetErrc::BadHost);
         out.host = to_lower(host);
