@@ -6,9 +6,13 @@
 
 #include <malloc.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 
+#include "cache/store.h"
+#include "proxy/admin_api.h"
+#include "proxy/admin_server.h"
 #include "proxy/config.h"
 #include "proxy/server.h"
 
@@ -18,6 +22,7 @@ struct Signals {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     proxy::Server* server;
+    proxy::AdminServer* admin;
     int received = 0;
 };
 
@@ -32,6 +37,7 @@ void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
     uv_signal_stop(&s->sigterm);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->sigterm), nullptr);
+    s->admin->stop();
     s->server->shutdown();
 }
 
@@ -72,13 +78,30 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    // The cache: dlproxy refuses to start without it. The admin endpoint evicts and purges
+    // through it (StoreCacheAdmin, synchronously on the loop thread for now).
+    auto store = cache::Store::open(config.cache_dir, {.max_bytes = config.cache_size});
+    if (!store) {
+        std::fprintf(stderr, "dlproxy: cannot open the cache in '%s': %s\n",
+                     config.cache_dir.c_str(), cache::to_string(store.error()).c_str());
+        return 1;
+    }
+    const double start_time =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
     uv_loop_t loop;
     uv_loop_init(&loop);
     int exit_code = 0;
     {
+        proxy::StoreCacheAdmin cache_admin(**store);
+        proxy::NoFills no_fills;
+        proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, no_fills, "", start_time);
+        proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
         proxy::Server server(&loop, config);
         try {
             server.start();
+            admin.start();
+            admin_api.set_listen_addresses(server.listen_address(), admin.listen_address());
         } catch (const std::exception& e) {
             spdlog::critical("{}", e.what());
             std::fprintf(stderr, "dlproxy: %s\n", e.what());
@@ -86,6 +109,7 @@ int main(int argc, char** argv) {
         }
         Signals signals{};
         signals.server = &server;
+        signals.admin = &admin;
         uv_signal_init(&loop, &signals.sigint);
         uv_signal_init(&loop, &signals.sigterm);
         signals.sigint.data = signals.sigterm.data = &signals;

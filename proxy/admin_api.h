@@ -1,0 +1,114 @@
+// AdminApi: the admin endpoint's routes, as a function from one parsed request to one response.
+// AdminServer (admin_server.h) owns the sockets and the HTTP parsing; everything here is plain
+// values, so the routing, authorisation and JSON shapes are unit-tested without a loop.
+//
+// Contract (docs/cli.md has examples):
+//   GET  /metrics      200 text/plain; version=0.0.4 — Metrics::render_prometheus()
+//   GET  /status       200 JSON {version, uptime_seconds, config{...}, cache{...}|null,
+//                      inflight_fills[{url, bytes_done, total|null, rate_bytes_per_s, attempts,
+//                      state}]}
+//   POST /cache/evict  JSON {"url": U} | {"id": HEX32} → 200 {"evicted": 1, "bytes_freed": N};
+//                      404 when nothing is cached under it
+//   POST /cache/purge  JSON {"all": true} | {"older_than_seconds": N} | {"partial": true} (the
+//                      last two may be combined: both must hold) → 200 {"purged": N,
+//                      "bytes_freed": B}
+//   POST /cache/gc     (no body) → 200 {"objects_removed", "bytes_freed", "orphan_files_removed",
+//                      "bytes_present"}
+// Errors are one line of text/plain: 400 bad JSON or fields, 401 missing or wrong bearer token
+// (with WWW-Authenticate: Bearer), 403 peer outside the allow list, 404 unknown path or object,
+// 405 wrong method (with Allow), 413 request too large (AdminServer), 500 store failure,
+// 503 cache operations without a cache.
+//
+// Thread: the loop thread. The cache routes call CacheAdmin synchronously.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/address_list.h"
+#include "policy/header_list.h"
+#include "proxy/cache_admin.h"
+#include "proxy/config.h"
+#include "proxy/metrics.h"
+
+namespace proxy {
+
+// One object being fetched from its origin, as GET /status shows it.
+struct FillStatus {
+    std::string url;
+    uint64_t bytes_done = 0;
+    std::optional<uint64_t> total;  // complete length, when known
+    double rate_bytes_per_s = 0;
+    uint32_t attempts = 0;  // upstream attempts so far, the first included
+    std::string state;      // e.g. "transferring", "waiting_retry", "revalidating"
+};
+
+// What the running proxy reports about its fills. The proxy implements it once fills exist.
+class StatusProvider {
+  public:
+    virtual ~StatusProvider() = default;
+    virtual std::vector<FillStatus> inflight_fills() const = 0;
+};
+
+// The default: no fills.
+class NoFills : public StatusProvider {
+  public:
+    std::vector<FillStatus> inflight_fills() const override { return {}; }
+};
+
+struct AdminRequest {
+    std::string method;         // "GET", "POST", ...
+    std::string target;         // origin-form, e.g. "/metrics?x=1" (the query is ignored)
+    std::string authorization;  // the Authorization field value, "" when absent
+    std::string body;
+    std::vector<uint8_t> peer;  // the client's address: 4 bytes (IPv4) or 16 (IPv6)
+};
+
+struct AdminResponse {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    policy::HeaderList headers;  // extra fields (Allow, WWW-Authenticate)
+
+    // A one-line text/plain error body ("not found: /x\n").
+    static AdminResponse error(int status, std::string message);
+};
+
+class AdminApi {
+  public:
+    // `cache` may be null (no store): the cache routes then answer 503. `token` empty = no
+    // authentication. `start_time`: seconds since the epoch when dlproxy started. The references
+    // must outlive the AdminApi.
+    AdminApi(const Config& config, Metrics& metrics, CacheAdmin* cache,
+             const StatusProvider& status, std::string token, double start_time);
+
+    // The addresses actually bound (port 0 resolved), shown by /status instead of the configured
+    // ones once known.
+    void set_listen_addresses(std::string proxy, std::string admin);
+
+    // `now`: seconds since the epoch.
+    AdminResponse handle(const AdminRequest& request, double now);
+
+  private:
+    AdminResponse metrics_page();
+    AdminResponse status_page(double now) const;
+    AdminResponse evict(const std::string& body);
+    AdminResponse purge(const std::string& body, double now);
+    AdminResponse gc();
+    bool authorized(const std::string& authorization) const;
+
+    const Config& config_;
+    Metrics& metrics_;
+    CacheAdmin* cache_;
+    const StatusProvider& status_;
+    std::string token_;
+    double start_time_;
+    std::string bound_listen_, bound_admin_;
+};
+
+// The version string of this build ("0.1.0").
+const char* dlproxy_version();
+
+}  // namespace proxy

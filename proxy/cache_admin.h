@@ -1,0 +1,101 @@
+// CacheAdmin: the cache operations the admin endpoint and dlproxyctl offer (evict, purge, gc),
+// behind an interface so the running proxy can add what only it knows (which objects are in use)
+// while dlproxyctl, without a daemon, runs the same code on a store it opened itself.
+//
+// This header and cache_admin.cpp depend on cache/ and policy/ only (no libuv, no curl): dlproxyctl
+// compiles them without linking the proxy core.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cache/store.h"
+#include "policy/result.h"
+
+namespace proxy {
+
+enum class AdminErrc {
+    NotFound,  // no such object (HTTP 404, dlproxyctl exit 1)
+    Invalid,   // the request names nothing usable (HTTP 400, exit 2)
+    Failed,    // the store reported an error (HTTP 500, exit 1)
+};
+
+struct AdminError {
+    AdminErrc code = AdminErrc::Failed;
+    std::string message;  // one line, for the response body or the terminal
+};
+
+template <class T>
+using AdminResult = policy::Result<T, AdminError>;
+
+// What an evict or purge removed.
+struct RemovalReport {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;  // body bytes that were present
+};
+
+struct GcReport {
+    uint64_t objects_removed = 0;  // evicted to bring the cache under its byte budget
+    uint64_t bytes_freed = 0;
+    uint64_t orphan_files_removed = 0;  // body files no record named
+    uint64_t bytes_present = 0;         // after the collection
+};
+
+// Which objects `purge` removes. `all` alone, or any of the other two (both: an object must match
+// both to go).
+struct PurgeFilter {
+    bool all = false;
+    std::optional<int64_t> older_than_seconds;  // last access more than this long ago
+    bool partial = false;                       // only objects not completely cached
+
+    bool empty() const { return !all && !older_than_seconds && !partial; }
+};
+
+class CacheAdmin {
+  public:
+    virtual ~CacheAdmin() = default;
+
+    // `target` is a URL as clients request it (normalised into its cache key), a cache key, or an
+    // object id (32 hex digits). NotFound when nothing matches.
+    virtual AdminResult<RemovalReport> evict(std::string_view target) = 0;
+    // `now`: seconds since the epoch, for older_than_seconds. Invalid for an empty filter.
+    virtual AdminResult<RemovalReport> purge(const PurgeFilter& filter, int64_t now) = 0;
+    // Evicts least recently used objects down to the byte budget, then deletes orphaned files.
+    virtual AdminResult<GcReport> gc() = 0;
+    // Index totals, or nullopt when they cannot be read.
+    virtual std::optional<cache::Stats> stats() const = 0;
+};
+
+// CacheAdmin on a cache::Store, calling it synchronously on the caller's thread. The proxy's
+// admin endpoint uses it for now: the calls take LMDB's writer lock and delete files, so they
+// belong on a worker thread once the proxy has one for cache writes (see docs/cli.md). It also
+// knows nothing of objects in use: a fill whose object is purged sees Errc::Stale on its next
+// write and stops caching, while its clients keep streaming.
+class StoreCacheAdmin : public CacheAdmin {
+  public:
+    explicit StoreCacheAdmin(cache::Store& store) : store_(store) {}
+
+    AdminResult<RemovalReport> evict(std::string_view target) override;
+    AdminResult<RemovalReport> purge(const PurgeFilter& filter, int64_t now) override;
+    AdminResult<GcReport> gc() override;
+    std::optional<cache::Stats> stats() const override;
+
+  private:
+    cache::Store& store_;
+};
+
+// The object `target` names (see CacheAdmin::evict), or nullopt. Object ids are matched by a scan
+// of the index.
+cache::Result<std::optional<cache::ObjectInfo>> find_object(const cache::Store& store,
+                                                            std::string_view target);
+
+// The cache key of a URL as a client would request it ("http://Host:80/a" → "http://host/a"), or
+// nullopt when `url` is not an absolute http(s) URL.
+std::optional<std::string> cache_key_of(std::string_view url);
+
+// True for 32 hex digits.
+bool looks_like_object_id(std::string_view text);
+
+}  // namespace proxy
