@@ -28,6 +28,9 @@ class ChunkMap {
     void set(uint32_t index) {
         if (index < present_.size()) present_[index] = true;
     }
+    void reset(uint32_t index) {
+        if (index < present_.size()) present_[index] = false;
+    }
 
     uint32_t present_count() const;
     bool all_present() const { return present_count() == size(); }

@@ -14,9 +14,9 @@
 
 namespace cache {
 
-// 4 MiB: see docs/cache-format.md for the reasoning. Stored per object, so changing it later
+// 1 MiB: see docs/cache-format.md for the reasoning. Stored per object, so changing it later
 // affects only objects created afterwards.
-inline constexpr uint32_t kDefaultChunkSize = 4u << 20;
+inline constexpr uint32_t kDefaultChunkSize = 1u << 20;
 
 enum class ObjectState : uint8_t { Partial = 0, Complete = 1 };
 

@@ -143,6 +143,7 @@ void ClientConnection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_
 }
 
 void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
+    finished_cached_.clear();
     if (closed_) return;
     if (nread < 0) {
         client_eof_ = true;
@@ -192,6 +193,10 @@ void ClientConnection::feed(const char* data, size_t len) {
         pending_input_.insert(0, rest);
         stop_reading();
         read_blocked_ = true;
+        if (cached_start_pending_ && cached_) {
+            cached_start_pending_ = false;
+            cached_->start();  // may answer at once (a hit) and move on to the next request
+        }
         return;
     }
     if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
@@ -302,6 +307,7 @@ void ClientConnection::write_raw(std::string data) {
 
 void ClientConnection::on_write_done(size_t size, int status) {
     queued_bytes_ -= size;
+    finished_cached_.clear();
     if (closed_) return;
     if (status != 0) {
         close(std::string("write failed: ") + uv_strerror(status));
@@ -314,6 +320,7 @@ void ClientConnection::on_write_done(size_t size, int status) {
             flush_body();
         }
         if (tunnel_) tunnel_->resume_reading();
+        if (cached_) cached_->pump();
     }
     if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();
 }
@@ -354,7 +361,22 @@ void ClientConnection::timer_cb(uv_timer_t* timer) noexcept {
 }
 
 void ClientConnection::on_timer() {
+    finished_cached_.clear();
     if (closed_) return;
+    if (restart_pass_through_) {
+        restart_pass_through_ = false;
+        start_pass_through();
+        return;
+    }
+    if (cached_ && head_sent_) {
+        // Gap budget (docs/recovery.md): the client has had no byte for gap_budget seconds.
+        // Close short so its own retry comes back and is served from what is cached.
+        spdlog::warn("{} {}: no bytes for {} s (gap budget); closing the client short", method_,
+                     url_, server_.config().gap_budget);
+        log_access("ABORTED");
+        close("gap budget exceeded");
+        return;
+    }
     if (lingering_) {
         close("linger timeout");
         return;
@@ -373,6 +395,7 @@ void ClientConnection::on_timer() {
             if (!head_sent_) {
                 spdlog::warn("{} {}: no response headers from origin within {} s", method_, url_,
                              server_.config().upstream_header_timeout);
+                retire_cached();
                 if (transfer_) transfer_->detach();
                 transfer_.reset();
                 send_error(504, "dlproxy: origin sent no response headers in time");
@@ -390,6 +413,7 @@ void ClientConnection::close(std::string_view reason) {
     spdlog::debug("client {}: closing: {}", client_address_, reason);
     if (!logged_ && !method_.empty()) log_access("ABORTED");
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
+    retire_cached();
     if (tunnel_) {
         tunnel_->abandon();
         tunnel_ = nullptr;

@@ -19,6 +19,7 @@
 
 #include "policy/header_list.h"
 #include "proxy/access_log.h"
+#include "proxy/cached_response.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -63,6 +64,18 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void on_upstream_body_drained() override;
     void on_upstream_done(const UpstreamResult& result) override;
 
+    // CachedResponse callbacks (responses served through a Fetch).
+    void send_cached_head(int status, const policy::HeaderList& headers);
+    void send_cached_error(int status, std::string_view message,
+                           const std::string& content_range = "");
+    void send_cached_body(const char* data, size_t size);
+    uint64_t queued() const { return queued_bytes_ + body_batch_.size(); }
+    void finish_cached();
+    void on_cached_waiting(bool waiting);
+    void on_cached_failed(std::string_view why);
+    void on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                         std::string_view reason, const policy::HeaderList& headers);
+
     // AfterActionHook: sends the body bytes batched during one curl socket action.
     void on_after_curl_action() override { flush_body(); }
 
@@ -85,6 +98,9 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void feed(const char* data, size_t len);
     void handle_request();
     void start_forwarding();
+    bool cacheable_request() const;
+    void start_pass_through();
+    void retire_cached();
     void start_tunnel_with(std::string early_data);
     void finish_response();
     void reset_for_next_request();
@@ -142,6 +158,14 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
 
     // The current response.
     std::unique_ptr<UpstreamTransfer> transfer_;
+    UpstreamRequest upstream_request_;
+    std::unique_ptr<CachedResponse> cached_;
+    // Finished CachedResponses are freed at the next loop callback, never while one is on the
+    // call stack (finish_cached is reached from inside CachedResponse::pump).
+    std::vector<std::unique_ptr<CachedResponse>> finished_cached_;
+    std::string cache_result_;
+    bool restart_pass_through_ = false;
+    bool cached_start_pending_ = false;
     std::string upstream_address_ = "-";
     int status_ = 0;
     bool head_sent_ = false;

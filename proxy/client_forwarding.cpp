@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "policy/cache_key.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/http_message.h"
@@ -67,7 +68,37 @@ void ClientConnection::start_forwarding() {
                    (has_length && parser_.content_length > 0);
     req.body_length = chunked ? -1 : static_cast<int64_t>(parser_.content_length);
     upstream_address_ = target->host_header();
+    upstream_request_ = std::move(req);
 
+    if (cacheable_request()) {
+        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(),
+                                                   policy::cache_key(*target), upstream_request_,
+                                                   headers_);
+        arm_timer(server_.config().upstream_header_timeout);
+        // Started once llhttp_execute has returned (feed): a hit may complete the response
+        // synchronously, and the next pipelined request must not be parsed re-entrantly.
+        cached_start_pending_ = true;
+        return;
+    }
+    start_pass_through();
+}
+
+// GET without a body or credentials, and not marked no-store: served through the cache.
+bool ClientConnection::cacheable_request() const {
+    if (!server_.fetches() || method_ != "GET") return false;
+    if ((parser_.flags & F_CHUNKED) || parser_.content_length > 0) return false;
+    if (policy::find_header(headers_, "authorization")) return false;
+    if (policy::has_token(headers_, "cache-control", "no-store")) return false;
+    return true;
+}
+
+void ClientConnection::start_pass_through() {
+    if (server_.curl().in_action()) {  // inside a curl callback: start from the timer
+        restart_pass_through_ = true;
+        arm_timer(0);
+        return;
+    }
+    const UpstreamRequest& req = upstream_request_;
     transfer_ =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
     if (!transfer_->start(req)) {
@@ -189,7 +220,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
 }
 
 void ClientConnection::finish_response() {
-    log_access("PASS");
+    log_access(cache_result_.empty() ? "PASS" : cache_result_);
     if (!keep_alive_ || drain_requested_ || !request_complete_ || framing_ == Framing::Close) {
         close_after_flush();
         return;
@@ -211,6 +242,10 @@ void ClientConnection::reset_for_next_request() {
     framing_ = Framing::None;
     body_bytes_ = 0;
     logged_ = false;
+    cache_result_.clear();
+    restart_pass_through_ = false;
+    cached_start_pending_ = false;
+    retire_cached();
     transfer_.reset();
     state_ = State::Idle;
     started_ = std::chrono::steady_clock::now();
@@ -299,6 +334,97 @@ void ClientConnection::on_tunnel_closed(uint64_t) {
     tunnel_ = nullptr;
     log_access("TUNNEL");
     close("tunnel closed");
+}
+
+}  // namespace proxy
+
+// --- responses served through the cache ------------------------------------------------------
+
+namespace proxy {
+
+void ClientConnection::retire_cached() {
+    if (!cached_) return;
+    cached_->finish();
+    finished_cached_.push_back(std::move(cached_));
+}
+
+void ClientConnection::send_cached_head(int status, const policy::HeaderList& stored) {
+    if (closed_) return;
+    uv_timer_stop(&timer_);
+    status_ = status;
+    head_sent_ = true;
+    if (cached_) cache_result_ = std::string(cached_->result());
+    policy::HeaderList headers = stored;
+    framing_ = status == 304 ? Framing::None : Framing::Length;
+    policy::add_via(headers, "1.1", kVia);
+    if (!keep_alive_)
+        headers.push_back({"Connection", "close"});
+    else if (http10_)
+        headers.push_back({"Connection", "keep-alive"});
+    write(format_response_head(status, "", headers));
+    if (status == 304) finish_cached();
+}
+
+void ClientConnection::send_cached_error(int status, std::string_view message,
+                                         const std::string& content_range) {
+    retire_cached();
+    status_ = status;
+    head_sent_ = true;
+    std::string response = format_error_response(status, message, false);
+    if (!content_range.empty()) {
+        // Insert Content-Range after the status line (416 must carry "bytes */length").
+        size_t eol = response.find("\r\n");
+        response.insert(eol + 2, "Content-Range: " + content_range + "\r\n");
+    }
+    write(std::move(response));
+    log_access("HIT");
+    close_after_flush();
+}
+
+void ClientConnection::send_cached_body(const char* data, size_t size) {
+    body_bytes_ += size;
+    queue_body(data, size);
+}
+
+void ClientConnection::finish_cached() {
+    flush_body();
+    if (cached_) cache_result_ = std::string(cached_->result());
+    retire_cached();
+    finish_response();
+}
+
+void ClientConnection::on_cached_waiting(bool waiting) {
+    if (waiting)
+        arm_timer(server_.config().gap_budget);
+    else
+        uv_timer_stop(&timer_);
+}
+
+void ClientConnection::on_cached_failed(std::string_view why) {
+    retire_cached();
+    if (!head_sent_) {
+        send_error(502, std::string("dlproxy: ") + std::string(why));
+        return;
+    }
+    spdlog::warn("{} {}: closing the client short: {}", method_, url_, why);
+    log_access("ABORTED");
+    close_after_flush();
+}
+
+void ClientConnection::on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                       std::string_view reason,
+                                       const policy::HeaderList& headers) {
+    retire_cached();
+    if (transfer) {
+        transfer_ = std::move(transfer);
+        transfer_->set_sink(*this);
+        on_upstream_head(status, reason, headers);
+        return;
+    }
+    // Another client received the origin's answer: send our own request (from the timer: we
+    // are inside a curl callback here).
+    restart_pass_through_ = true;
+    arm_timer(0);
 }
 
 }  // namespace proxy

@@ -192,6 +192,12 @@ std::string Config::to_toml() const {
     out << "client_header_timeout = " << client_header_timeout << "\n";
     out << "keepalive_timeout = " << keepalive_timeout << "\n";
     out << "grace_period = " << grace_period << "\n";
+    out << "stall_timeout = " << stall_timeout << "\n";
+    out << "gap_budget = " << gap_budget << "\n";
+    out << "retry_base_delay = " << retry_base_delay << "\n";
+    out << "retry_max_delay = " << retry_max_delay << "\n";
+    out << "retry_max_attempts = " << retry_max_attempts << "\n";
+    out << "retry_deadline = " << retry_deadline << "\n";
     return out.str();
 }
 
@@ -207,7 +213,9 @@ ParsedArgs parse_args(int argc, char** argv) {
     std::vector<std::string> allow;
     uint32_t max_connections = 0;
     double upstream_header_timeout = 0, connect_timeout = 0, client_header_timeout = 0,
-           keepalive_timeout = 0, grace_period = 0;
+           keepalive_timeout = 0, grace_period = 0, stall_timeout = 0, gap_budget = 0,
+           retry_base_delay = 0, retry_max_delay = 0, retry_deadline = 0;
+    uint32_t retry_max_attempts = 0;
     bool print_config = false;
 
     app.add_option("--config", config_file, "TOML config file (flags override it)");
@@ -240,6 +248,12 @@ ParsedArgs parse_args(int argc, char** argv) {
                    "idle client keep-alive seconds (default 120)");
     app.add_option("--grace-period", grace_period,
                    "seconds in-flight transfers get on SIGTERM (default 10)");
+    app.add_option("--stall-timeout", stall_timeout, "seconds without origin bytes before reconnecting (default 5)");
+    app.add_option("--gap-budget", gap_budget, "seconds a client may wait silently during recovery (default 8)");
+    app.add_option("--retry-base-delay", retry_base_delay, "first backoff ceiling, seconds (default 0.25)");
+    app.add_option("--retry-max-delay", retry_max_delay, "backoff ceiling cap, seconds (default 30)");
+    app.add_option("--retry-max-attempts", retry_max_attempts, "upstream attempts per fill (default 20)");
+    app.add_option("--retry-deadline", retry_deadline, "give up a fill after this many seconds (default 600)");
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 
@@ -279,6 +293,12 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (client_header_timeout) c.client_header_timeout = client_header_timeout;
     if (keepalive_timeout) c.keepalive_timeout = keepalive_timeout;
     if (grace_period) c.grace_period = grace_period;
+    if (stall_timeout) c.stall_timeout = stall_timeout;
+    if (gap_budget) c.gap_budget = gap_budget;
+    if (retry_base_delay) c.retry_base_delay = retry_base_delay;
+    if (retry_max_delay) c.retry_max_delay = retry_max_delay;
+    if (retry_max_attempts) c.retry_max_attempts = retry_max_attempts;
+    if (retry_deadline) c.retry_deadline = retry_deadline;
 
     check_log_level(c.log_level);
     check_timeout(c.upstream_header_timeout, "upstream-header-timeout");
@@ -286,6 +306,11 @@ ParsedArgs parse_args(int argc, char** argv) {
     check_timeout(c.client_header_timeout, "client-header-timeout");
     check_timeout(c.keepalive_timeout, "keepalive-timeout");
     check_timeout(c.grace_period, "grace-period");
+    check_timeout(c.stall_timeout, "stall-timeout");
+    check_timeout(c.gap_budget, "gap-budget");
+    check_timeout(c.retry_base_delay, "retry-base-delay");
+    check_timeout(c.retry_max_delay, "retry-max-delay");
+    check_timeout(c.retry_deadline, "retry-deadline");
     if (c.high_water_mark < 4096) throw ConfigError("high-water-mark: must be at least 4KiB");
     if (c.max_header_size < 1024) throw ConfigError("max-header-size: must be at least 1KiB");
 

@@ -116,11 +116,23 @@ void CurlMulti::socket_action(curl_socket_t fd, int flags) {
     curl_multi_socket_action(multi_, fd, flags, &running);
     in_action_ = false;
     // Hooks first: bytes batched during the action go out before a completion's final bytes.
+    run_hooks();
+    drain_completions();
+}
+
+void CurlMulti::pause(CURL* easy, int mask) {
+    bool nested = in_action_;
+    in_action_ = true;
+    curl_easy_pause(easy, mask);
+    in_action_ = nested;
+    if (!nested) run_hooks();
+    kick();
+}
+
+void CurlMulti::run_hooks() {
     std::vector<AfterActionHook*> hooks;
     hooks.swap(hooks_);
-    for (auto* hook : hooks)
-        hook->on_after_curl_action();
-    drain_completions();
+    for (auto* hook : hooks) hook->on_after_curl_action();
 }
 
 void CurlMulti::drain_completions() {

@@ -49,6 +49,10 @@ class CurlMulti {
     // Removes an easy handle (never call from inside a curl callback).
     void remove(CURL* easy);
 
+    // curl_easy_pause(easy, mask), which may deliver buffered bytes to callbacks at once: runs
+    // like a socket action (in_action() is true inside it, hooks run after it).
+    void pause(CURL* easy, int mask);
+
     // Asks curl to look at its timers soon; needed after curl_easy_pause(CONT) from outside
     // a curl callback on old libcurl versions.
     void kick();
@@ -79,6 +83,7 @@ class CurlMulti {
 
     void drain_completions();
     void socket_action(curl_socket_t fd, int flags);
+    void run_hooks();
 
     uv_loop_t* loop_;
     CURLM* multi_;

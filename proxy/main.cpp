@@ -13,6 +13,7 @@
 #include "cache/store.h"
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
+#include "cache/store.h"
 #include "proxy/config.h"
 #include "proxy/server.h"
 
@@ -86,6 +87,8 @@ int main(int argc, char** argv) {
                      config.cache_dir.c_str(), cache::to_string(store.error()).c_str());
         return 1;
     }
+    if (auto orphans = (*store)->remove_orphan_files(); orphans && *orphans > 0)
+        spdlog::info("cache: removed {} orphaned body file(s)", *orphans);
     const double start_time =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
@@ -97,7 +100,7 @@ int main(int argc, char** argv) {
         proxy::NoFills no_fills;
         proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, no_fills, "", start_time);
         proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
-        proxy::Server server(&loop, config);
+        proxy::Server server(&loop, config, store->get());
         try {
             server.start();
             admin.start();

@@ -7,6 +7,7 @@
 
 #include "proxy/client_connection.h"
 #include "proxy/curl_multi.h"
+#include "proxy/fetch_registry.h"
 
 namespace proxy {
 
@@ -26,8 +27,9 @@ std::string sockaddr_text(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Server::Server(uv_loop_t* loop, const Config& config)
+Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
     : loop_(loop), config_(config), curl_(new CurlMulti(loop)), access_log_(config.access_log) {
+    if (store) fetches_ = std::make_unique<FetchRegistry>(loop_, *curl_, *store, config_);
     uv_tcp_init(loop_, &listener_);
     listener_.data = this;
     uv_timer_init(loop_, &grace_timer_);
@@ -115,6 +117,7 @@ void Server::maybe_finish_shutdown() {
     if (finished_ || !connections_.empty()) return;
     finished_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
+    if (fetches_) fetches_->close_all();
     curl_->close();
     curl_ = nullptr;
 }

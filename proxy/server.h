@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "cache/store.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
 
@@ -16,10 +17,12 @@ namespace proxy {
 
 class ClientConnection;
 class CurlMulti;
+class FetchRegistry;
 
 class Server {
   public:
-    Server(uv_loop_t* loop, const Config& config);
+    // `store` may be null: then nothing is cached and every request is passed through.
+    Server(uv_loop_t* loop, const Config& config, cache::Store* store);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -35,6 +38,7 @@ class Server {
     const Config& config() const { return config_; }
     CurlMulti& curl() { return *curl_; }
     AccessLog& access_log() { return access_log_; }
+    FetchRegistry* fetches() { return fetches_.get(); }
     bool draining() const { return draining_; }
 
     // Bound address of the proxy listener (resolves port 0).
@@ -54,6 +58,7 @@ class Server {
     uv_timer_t grace_timer_{};
     CurlMulti* curl_;  // frees itself after close()
     AccessLog access_log_;
+    std::unique_ptr<FetchRegistry> fetches_;
     std::unordered_set<ClientConnection*> connections_;
     bool draining_ = false;
     bool finished_ = false;

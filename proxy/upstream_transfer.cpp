@@ -176,8 +176,7 @@ void UpstreamTransfer::update_pause() {
     if (!active_) return;
     int mask = (recv_paused_ ? CURLPAUSE_RECV : 0) | (send_paused_ ? CURLPAUSE_SEND : 0);
     // May synchronously deliver buffered body bytes to write_cb (and so to the sink).
-    curl_easy_pause(easy_, mask);
-    multi_.kick();
+    multi_.pause(easy_, mask);
 }
 
 std::string UpstreamTransfer::primary_address() const {

@@ -90,6 +90,8 @@ class UpstreamTransfer final : public CurlTransfer {
 
     // Stops delivering anything to the sink (the owner is going away); curl callbacks abort.
     void detach() { sink_ = nullptr; }
+    // Hands the transfer to a new owner (a Fetch passing a non-cacheable answer to a client).
+    void set_sink(UpstreamSink& sink) { sink_ = &sink; }
 
     bool active() const { return active_; }
     uint64_t bytes_received() const { return bytes_received_; }

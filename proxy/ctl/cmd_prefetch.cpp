@@ -38,25 +38,25 @@ std::string clock_text(double seconds) {
     return buf;
 }
 
-void draw(const Transfer& t, uint64_t total, bool final_line) {
+// One progress report: a redrawn bar on a terminal, a plain line otherwise.
+void draw(const Transfer& t, uint64_t total) {
     double elapsed = std::max(1e-3, now_monotonic() - t.start);
     double rate = static_cast<double>(t.received) / elapsed;
     std::string sizes = human_size(t.received) + (total ? " / " + human_size(total) : "");
     std::string rate_text = human_size(static_cast<uint64_t>(rate)) + "/s";
-    if (t.tty && !final_line) {
-        constexpr int kWidth = 24;
-        int filled = total ? static_cast<int>(kWidth * t.received / total) : 0;
-        std::string bar(static_cast<size_t>(filled), '#');
-        bar.resize(kWidth, total ? '.' : '?');
-        double eta = total && rate > 0 ? static_cast<double>(total - t.received) / rate : NAN;
-        std::fprintf(stderr, "\r[%s] %3d%% %s %s ETA %s   ", bar.c_str(),
-                     total ? static_cast<int>(100 * t.received / total) : 0, sizes.c_str(),
-                     rate_text.c_str(), clock_text(eta).c_str());
+    if (!t.tty) {
+        std::fprintf(stderr, "progress: %s %s %s\n", t.url.c_str(), sizes.c_str(),
+                     rate_text.c_str());
         return;
     }
-    if (t.tty) std::fputc('\r', stderr);
-    std::fprintf(stderr, "%s: %s %s %s\n", final_line ? "done" : "progress", t.url.c_str(),
-                 sizes.c_str(), rate_text.c_str());
+    constexpr uint64_t kWidth = 24;
+    std::string bar(total ? kWidth * std::min(t.received, total) / total : 0, '#');
+    bar.resize(kWidth, total ? '.' : '?');
+    double eta =
+        total && rate > 0 ? static_cast<double>(total - std::min(t.received, total)) / rate : NAN;
+    std::fprintf(stderr, "\r[%s] %3d%% %s %s ETA %s   ", bar.c_str(),
+                 total ? static_cast<int>(100 * std::min(t.received, total) / total) : 0,
+                 sizes.c_str(), rate_text.c_str(), clock_text(eta).c_str());
 }
 
 size_t discard_cb(char*, size_t size, size_t n, void* user) noexcept {
@@ -70,7 +70,7 @@ int progress_cb(void* user, curl_off_t dltotal, curl_off_t, curl_off_t, curl_off
     double every = t->tty ? 0.2 : 5.0;
     if (now - t->last_report >= every) {
         t->last_report = now;
-        draw(*t, static_cast<uint64_t>(dltotal), false);
+        draw(*t, static_cast<uint64_t>(dltotal));
     }
     return 0;
 }

@@ -1,0 +1,248 @@
+#include "proxy/admin_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <utility>
+
+#include "proxy/admin_api.h"
+#include "proxy/admin_server.h"
+
+namespace proxy {
+
+namespace {
+
+std::string_view reason_phrase(int status) {
+    static constexpr std::pair<int, std::string_view> kPhrases[] = {{200, "OK"},
+                                                                    {400, "Bad Request"},
+                                                                    {401, "Unauthorized"},
+                                                                    {403, "Forbidden"},
+                                                                    {404, "Not Found"},
+                                                                    {405, "Method Not Allowed"},
+                                                                    {413, "Content Too Large"},
+                                                                    {500, "Internal Server Error"},
+                                                                    {503, "Service Unavailable"}};
+    for (const auto& [code, phrase] : kPhrases)
+        if (code == status) return phrase;
+    return "Unknown";
+}
+
+std::vector<uint8_t> address_bytes(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        auto* p = reinterpret_cast<const uint8_t*>(&in->sin_addr);
+        return {p, p + 4};
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+        auto* p = reinterpret_cast<const uint8_t*>(&in6->sin6_addr);
+        return {p, p + 16};
+    }
+    return {};
+}
+
+double now_seconds() {
+    using namespace std::chrono;
+    return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+namespace detail {
+
+std::string address_text(const sockaddr_storage& ss) {
+    char host[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        uv_ip4_name(in, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(in6, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+}
+
+}  // namespace detail
+
+// --- AdminConnection: accept and read ----------------------------------------------------------
+
+AdminConnection::AdminConnection(AdminServer& server) : server_(server) {
+    uv_tcp_init(server_.loop(), &tcp_);
+    uv_timer_init(server_.loop(), &timer_);
+    tcp_.data = timer_.data = write_req_.data = shutdown_req_.data = this;
+    open_handles_ = 2;
+    llhttp_init(&parser_, HTTP_REQUEST, &settings());
+    parser_.data = this;
+}
+
+const llhttp_settings_t& AdminConnection::settings() {
+    static const llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
+        st.on_url = [](llhttp_t* p, const char* at, size_t n) {
+            self(p)->target_.append(at, n);
+            return self(p)->on_head_bytes(n);
+        };
+        st.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+            self(p)->field_.append(at, n);
+            return self(p)->on_head_bytes(n);
+        };
+        st.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+            self(p)->value_.append(at, n);
+            return self(p)->on_head_bytes(n);
+        };
+        st.on_header_value_complete = [](llhttp_t* p) {
+            auto* c = self(p);
+            if (policy::iequals(c->field_, "Authorization")) c->authorization_ = c->value_;
+            c->field_.clear();
+            c->value_.clear();
+            return 0;
+        };
+        st.on_headers_complete = [](llhttp_t* p) {
+            auto* c = self(p);
+            if ((p->flags & F_CONTENT_LENGTH) && p->content_length > kMaxBody) {
+                c->respond(AdminResponse::error(413, "request body too large"), false);
+                return -1;
+            }
+            return 0;
+        };
+        st.on_body = [](llhttp_t* p, const char* at, size_t n) {
+            auto* c = self(p);
+            if (c->body_.size() + n > kMaxBody) {
+                c->respond(AdminResponse::error(413, "request body too large"), false);
+                return -1;
+            }
+            c->body_.append(at, n);
+            return 0;
+        };
+        st.on_message_complete = [](llhttp_t* p) { return self(p)->on_message_complete(); };
+        return st;
+    }();
+    return s;
+}
+
+bool AdminConnection::accept(uv_stream_t* listener) {
+    int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_));
+    if (rc == 0) rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &alloc_cb, &read_cb);
+    if (rc != 0) {
+        spdlog::warn("admin accept: {}", uv_strerror(rc));
+        close();
+        return false;
+    }
+    uv_timer_start(&timer_, &timeout_cb, kDeadlineMs, 0);
+    return true;
+}
+
+void AdminConnection::alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    auto* c = static_cast<AdminConnection*>(h->data);
+    *buf = uv_buf_init(c->read_buf_.data(), static_cast<unsigned>(c->read_buf_.size()));
+}
+
+void AdminConnection::read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept {
+    static_cast<AdminConnection*>(s->data)->on_read(n, buf);
+}
+
+void AdminConnection::on_read(ssize_t n, const uv_buf_t* buf) {
+    if (n == 0 || closing_) return;
+    if (n < 0) {
+        // EOF after our answer is the normal end; before it, the client gave up.
+        close();
+        return;
+    }
+    if (responded_) return;  // bytes after the request (or after a 413): read and dropped
+    llhttp_errno_t err = llhttp_execute(&parser_, buf->base, static_cast<size_t>(n));
+    if (err == HPE_OK || err == HPE_PAUSED || responded_) return;
+    spdlog::debug("admin: malformed request: {}", llhttp_get_error_reason(&parser_));
+    respond(AdminResponse::error(
+                400, std::string("malformed request: ") + llhttp_get_error_reason(&parser_)),
+            false);
+}
+
+int AdminConnection::on_head_bytes(size_t n) {
+    head_bytes_ += n;
+    if (head_bytes_ <= kMaxHead) return 0;
+    respond(AdminResponse::error(413, "request head too large"), false);
+    return -1;
+}
+
+int AdminConnection::on_message_complete() {
+    AdminRequest request;
+    request.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    request.target = std::move(target_);
+    request.authorization = std::move(authorization_);
+    request.body = std::move(body_);
+    sockaddr_storage peer{};
+    int len = sizeof peer;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+        request.peer = address_bytes(peer);
+    AdminResponse response;
+    try {
+        response = server_.api().handle(request, now_seconds());
+    } catch (const std::exception& e) {  // no exception may cross into libuv
+        response = AdminResponse::error(500, std::string("internal error: ") + e.what());
+    }
+    auto level = request.method == "POST" ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target,
+                detail::address_text(peer), response.status);
+    respond(response, request.method == "HEAD");
+    return HPE_PAUSED;  // one request per connection: ignore anything after it
+}
+
+// --- AdminConnection: answer and close -----------------------------------------------------------
+
+void AdminConnection::respond(const AdminResponse& response, bool head_only) {
+    if (responded_ || closing_) return;
+    responded_ = true;
+    out_ = "HTTP/1.1 " + std::to_string(response.status) + " " +
+           std::string(reason_phrase(response.status)) + "\r\n";
+    out_ += "Content-Type: " + response.content_type + "\r\n";
+    out_ += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+    out_ += "Cache-Control: no-store\r\nConnection: close\r\n";
+    for (const auto& h : response.headers)
+        out_ += h.name + ": " + h.value + "\r\n";
+    out_ += "\r\n";
+    if (!head_only) out_ += response.body;
+    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &write_cb);
+    if (rc != 0) close();
+}
+
+void AdminConnection::write_cb(uv_write_t* req, int status) noexcept {
+    auto* c = static_cast<AdminConnection*>(req->data);
+    if (status < 0 || c->closing_) {
+        c->close();
+        return;
+    }
+    int rc = uv_shutdown(&c->shutdown_req_, reinterpret_cast<uv_stream_t*>(&c->tcp_), &shutdown_cb);
+    if (rc != 0) {
+        c->close();
+        return;
+    }
+    // Wait for the client's EOF, but not for long.
+    uv_timer_start(&c->timer_, &timeout_cb, kLingerMs, 0);
+}
+
+void AdminConnection::shutdown_cb(uv_shutdown_t* req, int status) noexcept {
+    if (status < 0) static_cast<AdminConnection*>(req->data)->close();
+}
+
+void AdminConnection::timeout_cb(uv_timer_t* t) noexcept {
+    static_cast<AdminConnection*>(t->data)->close();
+}
+
+void AdminConnection::close() {
+    if (closing_) return;
+    closing_ = true;
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &close_cb);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &close_cb);
+}
+
+void AdminConnection::close_cb(uv_handle_t* h) noexcept {
+    auto* c = static_cast<AdminConnection*>(h->data);
+    if (--c->open_handles_ > 0) return;
+    c->server_.on_connection_closed(c);
+    delete c;
+}
+
+}  // namespace proxy

@@ -1,0 +1,71 @@
+// AdminConnection: one connection to the admin endpoint (admin_server.h), from accept to close.
+// Internal to AdminServer; a header of its own only to keep each file about one thing.
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace proxy {
+
+class AdminServer;
+struct AdminResponse;
+
+// One admin connection: read one request, answer it, shut down the write side, wait for the
+// client's EOF (so unread request bytes never turn our close into a reset that eats the answer),
+// close. Heap-allocated; deletes itself once both of its handles have closed.
+//
+// close() is reached from: a read error or EOF (on_read), a parse error (on_read), the deadline
+// timer (timeout_cb), a failed write or shutdown, and AdminServer::stop().
+class AdminConnection {
+  public:
+    explicit AdminConnection(AdminServer& server);
+    bool accept(uv_stream_t* listener);
+    void close();
+
+  private:
+    static constexpr size_t kMaxHead = 16 << 10;
+    static constexpr size_t kMaxBody = 64 << 10;
+    static constexpr uint64_t kDeadlineMs = 10'000;
+    static constexpr uint64_t kLingerMs = 2'000;
+
+    static AdminConnection* self(llhttp_t* p) { return static_cast<AdminConnection*>(p->data); }
+    static const llhttp_settings_t& settings();
+    static void alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept;
+    static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
+    static void write_cb(uv_write_t* req, int status) noexcept;
+    static void shutdown_cb(uv_shutdown_t* req, int status) noexcept;
+    static void timeout_cb(uv_timer_t* t) noexcept;
+    static void close_cb(uv_handle_t* h) noexcept;
+
+    void on_read(ssize_t n, const uv_buf_t* buf);
+    int on_head_bytes(size_t n);
+    int on_message_complete();
+    void respond(const AdminResponse& response, bool head_only);
+
+    AdminServer& server_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    uv_write_t write_req_{};
+    uv_shutdown_t shutdown_req_{};
+    llhttp_t parser_{};
+    std::array<char, 16 << 10> read_buf_{};
+    size_t head_bytes_ = 0;
+    std::string field_, value_, target_, authorization_, body_, out_;
+    bool responded_ = false;
+    bool closing_ = false;
+    int open_handles_ = 0;
+};
+
+namespace detail {
+
+// "127.0.0.1:3129", "[::1]:3129".
+std::string address_text(const sockaddr_storage& ss);
+
+}  // namespace detail
+
+}  // namespace proxy

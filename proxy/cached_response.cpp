@@ -1,0 +1,234 @@
+#include "proxy/cached_response.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "policy/byte_range.h"
+#include "policy/freshness.h"
+#include "policy/validation.h"
+#include "proxy/client_connection.h"
+#include "proxy/fetch_registry.h"
+#include "proxy/worker.h"
+
+namespace proxy {
+
+namespace {
+
+// Fields of a stored head that a 304 repeats (RFC 9110 §15.4.5).
+constexpr std::string_view k304Fields[] = {"cache-control", "content-location", "date", "etag",
+                                           "expires",       "last-modified",    "vary"};
+
+}  // namespace
+
+CachedResponse::CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
+                               const UpstreamRequest& request,
+                               const policy::HeaderList& client_headers)
+    : conn_(conn),
+      registry_(registry),
+      key_(std::move(key)),
+      request_(request),
+      client_headers_(client_headers) {}
+
+CachedResponse::~CachedResponse() {
+    *alive_ = false;
+    finish();
+}
+
+void CachedResponse::start() {
+    bool created = false;
+    fetch_ = &registry_.acquire(key_, request_, created);
+    // A request that joins a running fetch is a hit when the object is already complete, and
+    // a collapsed miss otherwise; the fetch's creator reports how the fetch went.
+    if (!created && fetch_->state() == Fetch::State::Ready)
+        result_ = fetch_->complete() ? "HIT" : "MISS";
+    joined_ = !created;
+    fetch_->attach(this);  // may call on_fetch_ready at once (fresh hit)
+}
+
+void CachedResponse::finish() {
+    if (fetch_ && !joined_) result_ = to_string(fetch_->result());
+    joined_ = true;  // from now on result_ holds the answer
+    done_ = true;
+    if (fetch_) {
+        Fetch* f = fetch_;
+        fetch_ = nullptr;
+        f->detach(this);
+    }
+}
+
+std::string_view CachedResponse::result() const {
+    if (joined_ || !fetch_) return result_;
+    return to_string(fetch_->result());
+}
+
+void CachedResponse::on_fetch_ready(Fetch& fetch) {
+    if (head_sent_ || done_) return;
+    send_head(fetch);
+    pump();
+}
+
+void CachedResponse::send_head(Fetch& fetch) {
+    const cache::ObjectInfo& obj = fetch.object();
+    const uint64_t length = obj.complete_length;
+    // The client whose request filled the object sees the origin's head as sent (Set-Cookie
+    // included); everyone else sees the stored one.
+    const bool first_client = !joined_ && fetch.result() == CacheResult::Miss &&
+                              !fetch.origin_headers().empty();
+    policy::HeaderList headers = first_client ? fetch.origin_headers() : obj.headers;
+    int64_t now = static_cast<int64_t>(std::time(nullptr));
+    int64_t age = policy::current_age(obj.headers, obj.request_time, obj.response_time, now);
+    policy::remove_header(headers, "age");
+    if (fetch.result() == CacheResult::Hit) headers.push_back({"Age", std::to_string(age)});
+    policy::remove_header(headers, "content-length");
+    policy::remove_header(headers, "content-range");
+    if (!policy::find_header(headers, "accept-ranges")) headers.push_back({"Accept-Ranges", "bytes"});
+
+    int status = 200;
+    policy::ByteRange range{0, length};
+    switch (policy::evaluate_preconditions("GET", client_headers_, obj.headers)) {
+        case policy::PreconditionOutcome::NotModified: {
+            policy::HeaderList h;
+            for (const auto& f : headers)
+                for (auto name : k304Fields)
+                    if (policy::iequals(f.name, name)) h.push_back(f);
+            head_sent_ = true;
+            conn_.send_cached_head(304, h);
+            pos_ = end_ = 0;
+            return;
+        }
+        case policy::PreconditionOutcome::PreconditionFailed:
+            head_sent_ = true;
+            conn_.send_cached_error(412, "dlproxy: precondition failed");
+            done_ = true;
+            return;
+        case policy::PreconditionOutcome::RangeAllowed: {
+            auto value = policy::find_header(client_headers_, "range");
+            auto resolved = policy::resolve_range_header(value.value_or(""), length);
+            if (resolved.outcome == policy::RangeOutcome::Unsatisfiable) {
+                head_sent_ = true;
+                conn_.send_cached_error(416, "dlproxy: requested range not satisfiable",
+                                        policy::format_unsatisfied_range(length));
+                done_ = true;
+                return;
+            }
+            // Several ranges are answered with the whole representation (RFC 9110 §14.2 allows it).
+            if (resolved.outcome == policy::RangeOutcome::Satisfiable &&
+                resolved.ranges.size() == 1) {
+                status = 206;
+                range = resolved.ranges.front();
+                headers.push_back({"Content-Range", policy::format_content_range(range, length)});
+            }
+            break;
+        }
+        case policy::PreconditionOutcome::Full: break;
+    }
+    headers.push_back({"Content-Length", std::to_string(range.length())});
+    pos_ = range.begin;
+    end_ = range.end;
+    head_sent_ = true;
+    conn_.send_cached_head(status, headers);
+}
+
+void CachedResponse::pump() {
+    if (!fetch_ || done_ || !head_sent_ || pumping_) return;
+    pumping_ = true;  // sending may re-enter through progress notifications
+    const cache::ObjectInfo& obj = fetch_->object();
+    const uint64_t hwm = registry_.config().high_water_mark;
+    bool stalled = false;
+    while (pos_ < end_ && conn_.queued() < hwm && !reading_disk_) {
+        auto index = static_cast<uint32_t>(obj.chunk_of(pos_));
+        uint64_t begin = obj.chunk_begin(index);
+        uint64_t length = obj.chunk_length(index);
+        if (disk_chunk_ && disk_chunk_->index == index) {
+            bytes_from_cache_ += std::min(end_, begin + length) - pos_;
+            send_from(disk_chunk_->bytes.data(), begin, length);
+            continue;
+        }
+        if (auto chunk = fetch_->memory_chunk(index)) {
+            send_from(chunk->bytes.data(), begin, length);
+            continue;
+        }
+        if (fetch_->on_disk(index)) {
+            read_from_disk(index);
+            break;
+        }
+        auto live = fetch_->live_bytes(index);
+        if (live.size() > pos_ - begin) {
+            send_from(live.data(), begin, live.size());
+            continue;
+        }
+        stalled = true;
+        break;
+    }
+    pumping_ = false;
+    if (pos_ >= end_ && !reading_disk_) {
+        waiting_ = false;
+        Fetch* f = fetch_;
+        finish();
+        (void)f;
+        conn_.finish_cached();
+        return;
+    }
+    if (stalled != waiting_) {
+        waiting_ = stalled;
+        conn_.on_cached_waiting(waiting_);
+    }
+}
+
+// Sends [pos_, min(end_, chunk_begin + available)) from a chunk's bytes.
+bool CachedResponse::send_from(const std::byte* data, uint64_t chunk_begin, uint64_t available) {
+    uint64_t stop = std::min(end_, chunk_begin + available);
+    if (stop <= pos_) return false;
+    conn_.send_cached_body(reinterpret_cast<const char*>(data + (pos_ - chunk_begin)),
+                           static_cast<size_t>(stop - pos_));
+    pos_ = stop;
+    return true;
+}
+
+void CachedResponse::read_from_disk(uint32_t index) {
+    reading_disk_ = true;
+    auto chunk = std::make_shared<Chunk>();
+    chunk->index = index;
+    const cache::ObjectInfo obj = fetch_->object();
+    chunk->bytes.resize(obj.chunk_length(index));
+    auto result = std::make_shared<cache::Result<size_t>>(size_t{0});
+    cache::Store* store = &fetch_->store();
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        registry_.loop(),
+        [store, obj, chunk, result, index] { *result = store->read_chunk(obj, index, chunk->bytes); },
+        [this, alive, chunk, result, index] {
+            if (alive.expired()) return;
+            reading_disk_ = false;
+            if (!fetch_ || done_) return;
+            if (*result) {
+                disk_chunk_ = chunk;
+            } else {
+                spdlog::warn("cache: {} chunk {}: {}", key_, index,
+                             cache::to_string(result->error()));
+                fetch_->chunk_lost(index);  // fetched again; we wait for it
+            }
+            pump();
+        });
+}
+
+void CachedResponse::on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                            std::string_view reason,
+                                            const policy::HeaderList& headers) {
+    fetch_ = nullptr;  // the fetch has dropped its listeners
+    done_ = true;
+    conn_.on_cache_bypass(std::move(transfer), status, reason, headers);
+}
+
+void CachedResponse::on_fetch_progress(Fetch&) { pump(); }
+
+void CachedResponse::on_fetch_failed(Fetch&, std::string_view why) {
+    if (done_) return;
+    Fetch* f = fetch_;
+    finish();
+    (void)f;
+    conn_.on_cached_failed(why);
+}
+
+}  // namespace proxy

@@ -1,0 +1,73 @@
+// CachedResponse: one client's response served through a Fetch — from verified disk chunks,
+// from chunks still in memory, and from the live fill — at the client's own pace.
+//
+// It answers the client's Range and conditional headers from the stored head (206, 416, 304,
+// 412), then copies bytes while the client's write queue is below the high-water mark. A slow
+// client simply reads further behind; nothing it does slows the fill or other clients.
+//
+// Thread: the loop thread. Lifetime: owned by its ClientConnection; detaches from the Fetch in
+// finish() or its destructor. Worker completions hold a weak token and are ignored once freed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "proxy/fetch.h"
+
+namespace proxy {
+
+class ClientConnection;
+class FetchRegistry;
+
+class CachedResponse final : public FetchListener {
+  public:
+    CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
+                   const UpstreamRequest& request, const policy::HeaderList& client_headers);
+    ~CachedResponse();
+    CachedResponse(const CachedResponse&) = delete;
+    CachedResponse& operator=(const CachedResponse&) = delete;
+
+    void start();
+    // Sends what is available while the client keeps up (also called when its queue drains).
+    void pump();
+    // Stops reading and detaches from the fetch.
+    void finish();
+
+    std::string_view result() const;
+    uint64_t bytes_from_cache() const { return bytes_from_cache_; }
+    bool waiting() const { return waiting_; }
+
+    void on_fetch_ready(Fetch& fetch) override;
+    void on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                std::string_view reason,
+                                const policy::HeaderList& headers) override;
+    void on_fetch_progress(Fetch& fetch) override;
+    void on_fetch_failed(Fetch& fetch, std::string_view why) override;
+
+  private:
+    void send_head(Fetch& fetch);
+    void read_from_disk(uint32_t index);
+    bool send_from(const std::byte* chunk_data, uint64_t chunk_begin, uint64_t chunk_length);
+
+    ClientConnection& conn_;
+    FetchRegistry& registry_;
+    std::string key_;
+    UpstreamRequest request_;
+    policy::HeaderList client_headers_;
+    Fetch* fetch_ = nullptr;
+    bool head_sent_ = false;
+    bool done_ = false;
+    bool reading_disk_ = false;
+    bool waiting_ = false;
+    bool pumping_ = false;
+    std::string_view result_ = "MISS";
+    bool joined_ = false;
+    uint64_t pos_ = 0;
+    uint64_t end_ = 0;
+    ChunkPtr disk_chunk_;  // the last chunk read (and verified) from disk
+    uint64_t bytes_from_cache_ = 0;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace proxy

@@ -1,0 +1,460 @@
+// Fetch: deciding what to ask the origin, judging its answers, retrying.
+// Chunk collection and commits are in fetch_fill.cpp.
+#include "proxy/fetch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "policy/byte_range.h"
+#include "policy/freshness.h"
+#include "policy/validation.h"
+#include "proxy/fetch_registry.h"
+
+namespace proxy {
+
+namespace {
+
+int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::optional<policy::Validator> to_policy(const cache::Validator& v) {
+    if (!v.etag.empty()) return policy::Validator{policy::Validator::Kind::ETag, v.etag};
+    if (!v.last_modified.empty())
+        return policy::Validator{policy::Validator::Kind::LastModified, v.last_modified};
+    return std::nullopt;
+}
+
+cache::Validator to_cache(const std::optional<policy::Validator>& v) {
+    cache::Validator out;
+    if (!v) return out;
+    if (v->kind == policy::Validator::Kind::ETag)
+        out.etag = v->value;
+    else
+        out.last_modified = v->value;
+    return out;
+}
+
+policy::FailureKind failure_kind(const UpstreamResult& r) {
+    switch (r.error) {
+        case UpstreamError::DnsFailed: return policy::FailureKind::DnsFailed;
+        case UpstreamError::ConnectFailed: return policy::FailureKind::ConnectFailed;
+        case UpstreamError::TlsFailed:
+            return r.curl_code == CURLE_PEER_FAILED_VERIFICATION
+                       ? policy::FailureKind::TlsVerifyFailed
+                       : policy::FailureKind::TlsError;
+        case UpstreamError::Timeout: return policy::FailureKind::Timeout;
+        case UpstreamError::ReceiveFailed:
+            return r.curl_code == CURLE_PARTIAL_FILE ? policy::FailureKind::EarlyEof
+                                                     : policy::FailureKind::Reset;
+        case UpstreamError::SendFailed: return policy::FailureKind::Reset;
+        case UpstreamError::BadResponse: return policy::FailureKind::ProtocolError;
+        case UpstreamError::Aborted: return policy::FailureKind::Aborted;
+        default: return policy::FailureKind::Reset;
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(CacheResult r) {
+    switch (r) {
+        case CacheResult::Hit: return "HIT";
+        case CacheResult::Miss: return "MISS";
+        case CacheResult::PartialHit: return "PARTIAL_HIT";
+        case CacheResult::Revalidated: return "REVALIDATED";
+    }
+    return "MISS";
+}
+
+Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
+    : registry_(registry), key_(std::move(key)), request_(std::move(request)) {
+    uv_timer_init(registry_.loop(), &timer_);
+    timer_.data = this;
+    // A reader may be slower than the fill; requests never carry the client's own conditionals.
+    for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
+                      "if-unmodified-since"})
+        policy::remove_header(request_.headers, name);
+}
+
+Fetch::~Fetch() { *alive_ = false; }
+
+cache::Store& Fetch::store() { return registry_.store(); }
+uv_loop_t* Fetch::loop() { return registry_.loop(); }
+
+void Fetch::start(int64_t now) {
+    if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
+    uv_timer_start(&timer_, &Fetch::timer_cb, 1000, 1000);  // stall watch + retries
+    auto found = store().lookup(key_);
+    if (!found) {
+        spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
+    } else if (*found) {
+        object_ = **found;
+        object_recorded_ = true;
+        auto map = store().present_chunks(object_);
+        if (map) present_ = *map;
+        if (object_.complete() && present_.all_present()) {
+            auto freshness = policy::evaluate_freshness(
+                object_.headers, request_.headers, {object_.request_time, object_.response_time},
+                now);
+            if (freshness.state == policy::Freshness::Fresh) {
+                become_ready(CacheResult::Hit);
+                return;
+            }
+            purpose_ = Purpose::Revalidate;
+            start_transfer(policy::conditional_headers(object_.headers), "revalidate");
+            return;
+        }
+        if (to_policy(object_.validator)) {
+            purpose_ = Purpose::Range;
+            plan_fill();
+            return;
+        }
+        // A partial object without a validator cannot be completed safely: start over.
+    }
+    purpose_ = Purpose::Full;
+    next_ = 0;
+    start_transfer({}, "fetch");
+}
+
+void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view what) {
+    if (registry_.curl().in_action()) {
+        deferred_start_.emplace(extra, std::string(what));
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+        return;
+    }
+    UpstreamRequest req = request_;
+    for (const auto& h : extra) req.headers.push_back(h);
+    transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
+                                                   registry_.config().high_water_mark);
+    last_byte_ms_ = uv_now(loop());
+    spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
+    if (!transfer_->start(req)) {
+        transfer_.reset();
+        fail("could not start the upstream request");
+    }
+}
+
+// Chooses the next run of missing chunks and asks for it with Range + If-Range.
+void Fetch::plan_fill() {
+    if (state_ == State::Failed || transfer_ || retry_pending_) return;
+    uint32_t first = 0;
+    while (first < present_.size() && (present_.contains(first) || memory_.count(first))) ++first;
+    if (first >= present_.size()) {
+        finish_object();
+        return;
+    }
+    uint32_t last = first;
+    while (last < present_.size() && !present_.contains(last) && !memory_.count(last)) ++last;
+    purpose_ = Purpose::Range;
+    next_ = object_.chunk_begin(first);
+    run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
+    fill_index_ = first;
+    fill_.clear();
+    check_overlap_ = false;
+    plan_ = policy::ResumePlan{};
+    plan_.next_offset = next_;
+    plan_.request_from = next_;
+    plan_.validator = to_policy(object_.validator);
+    plan_.headers.push_back({"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
+    if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
+    start_transfer(plan_.headers, "fill missing range");
+}
+
+void Fetch::attach(FetchListener* listener) {
+    listeners_.push_back(listener);
+    if (state_ == State::Ready) listener->on_fetch_ready(*this);
+}
+
+void Fetch::detach(FetchListener* listener) {
+    std::erase(listeners_, listener);
+    if (idle()) registry_.release(*this);
+}
+
+bool Fetch::idle() const {
+    if (!listeners_.empty() || committing_ || deferred_start_) return false;
+    // Background fill: a fill with bytes to go continues without clients.
+    if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
+    return true;
+}
+
+void Fetch::close() {
+    if (closing_) return;
+    closing_ = true;
+    if (transfer_) transfer_->detach();
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
+             [](uv_handle_t* h) { delete static_cast<Fetch*>(h->data); });
+}
+
+void Fetch::become_ready(CacheResult result) {
+    state_ = State::Ready;
+    result_ = result;
+    auto listeners = listeners_;
+    for (auto* l : listeners) l->on_fetch_ready(*this);
+}
+
+void Fetch::on_upstream_head(int status, std::string_view reason,
+                             const policy::HeaderList& headers) {
+    if (state_ == State::Failed) return;
+    // Errors worth another try, before any byte of a body is used.
+    if (status == 408 || status == 429 || status == 502 || status == 503 || status == 504) {
+        auto retry_after = policy::find_header(headers, "retry-after");
+        auto decision = policy::classify(policy::FailureKind::HttpStatus, status, retry_after,
+                                         attempt_, uv_now(loop()) - first_attempt_ms_,
+                                         registry_.retry(), registry_.random(), now_seconds());
+        if (decision.retry &&
+            (state_ == State::Ready || retry_fits_before_head(decision.delay_ms))) {
+            retire_transfer();  // its body is dropped
+            schedule_retry(policy::FailureKind::HttpStatus, status, retry_after,
+                           "status " + std::to_string(status));
+            return;
+        }
+    }
+    switch (purpose_) {
+        case Purpose::Revalidate:
+            if (status == 304 && policy::matches_304(object_.headers, headers)) {
+                auto merged = policy::merge_304(object_.headers, headers);
+                int64_t now = now_seconds();
+                auto updated = store().update_headers(object_, merged, now, now);
+                if (updated)
+                    object_ = *updated;
+                else
+                    object_.headers = merged;
+                retire_transfer();
+                become_ready(CacheResult::Revalidated);
+                return;
+            }
+            on_new_object(status, headers);
+            if (state_ == State::Handed) hand_over(status, reason, headers);
+            return;
+        case Purpose::Full:
+            on_new_object(status, headers);
+            if (state_ == State::Handed) hand_over(status, reason, headers);
+            return;
+        case Purpose::Range: {
+            auto decision = policy::accept_partial(plan_, status, headers, object_.complete_length);
+            if (decision.action == policy::PartialAction::Reject) {
+                if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
+                    // The object is gone or forbidden now: the origin's answer goes to clients.
+                    auto removed = store().remove(object_);
+                    (void)removed;
+                    hand_over(status, reason, headers);
+                    return;
+                }
+                if (state_ != State::Ready && status == 200) {
+                    // The stored partial copy is outdated and nobody has seen it: start afresh.
+                    spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it",
+                                 key_, policy::to_string(decision.reason));
+                    present_ = cache::ChunkMap();
+                    memory_.clear();
+                    purpose_ = Purpose::Full;
+                    on_new_object(status, headers);
+                    if (state_ == State::Handed) hand_over(status, reason, headers);
+                    return;
+                }
+                retire_transfer();
+                fail(std::string("object changed on the origin: ") +
+                     std::string(policy::to_string(decision.reason)));
+                return;
+            }
+            skip_ = decision.skip_bytes;
+            if (decision.action == policy::PartialAction::Restart) {
+                check_overlap_ = false;
+                spdlog::info("fetch {}: origin ignored Range; discarding the first {} bytes", key_,
+                             skip_);
+            }
+            if (state_ != State::Ready)
+                become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit
+                                                       : CacheResult::Miss);
+            return;
+        }
+    }
+}
+
+// A full (200) response for a new object: store it when allowed, otherwise hand it over.
+void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
+    auto decision = policy::decide_storable("GET", request_.headers, status, headers);
+    auto length = policy::content_length(headers);
+    if (!decision.store || !length || registry_.config().cache_size == 0) {
+        spdlog::debug("fetch {}: not cached ({})", key_, policy::to_string(decision.reason));
+        state_ = State::Handed;
+        return;
+    }
+    int64_t now = now_seconds();
+    cache::ObjectHead head;
+    head.key = key_;
+    head.status = static_cast<uint16_t>(status);
+    head.headers = policy::headers_to_store(headers);
+    policy::add_date_if_missing(head.headers, now);
+    head.validator = to_cache(policy::strong_validator(headers));
+    head.complete_length = *length;
+    head.request_time = now;
+    head.response_time = now;
+    // One short LMDB write on the loop thread, once per object; the body's writes go to workers.
+    auto created = store().begin_object(head, now);
+    if (!created) {
+        spdlog::warn("fetch {}: cannot create cache object: {}; serving without caching", key_,
+                     cache::to_string(created.error()));
+        state_ = State::Handed;
+        return;
+    }
+    object_ = *created;
+    object_recorded_ = true;
+    origin_headers_ = policy::end_to_end(headers);
+    present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
+    memory_.clear();
+    next_ = 0;
+    run_end_ = object_.complete_length;
+    fill_index_ = 0;
+    fill_.clear();
+    skip_ = 0;
+    check_overlap_ = false;
+    become_ready(CacheResult::Miss);
+    if (object_.complete_length == 0) {
+        retire_transfer();
+        finish_object();
+    }
+}
+
+void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderList& headers) {
+    auto listeners = listeners_;
+    listeners_.clear();
+    std::unique_ptr<UpstreamTransfer> transfer = std::move(transfer_);
+    for (auto* l : listeners) {
+        l->on_fetch_not_cacheable(std::move(transfer), status, reason, headers);
+        transfer.reset();
+    }
+    if (transfer) {  // nobody wanted it: drop it (freed with this fetch, outside curl callbacks)
+        transfer->detach();
+        retired_.push_back(std::move(transfer));
+    }
+    registry_.release(*this);
+}
+
+void Fetch::on_upstream_done(const UpstreamResult& result) {
+    // Called from CurlMulti after the handle left the multi: the transfer may be freed here.
+    auto transfer = std::move(transfer_);
+    if (state_ == State::Failed || state_ == State::Handed || closing_) return;
+    if (result.ok() && state_ == State::Ready) {
+        if (next_ < run_end_) {
+            schedule_retry(policy::FailureKind::EarlyEof, 0, std::nullopt, "response ended early");
+            return;
+        }
+        plan_fill();  // the next missing run, or finish
+        return;
+    }
+    if (result.ok()) {
+        fail("origin response could not be used");
+        return;
+    }
+    schedule_retry(failure_kind(result), 0, std::nullopt, result.message);
+}
+
+void Fetch::schedule_retry(policy::FailureKind kind, int status,
+                           std::optional<std::string_view> retry_after, std::string_view cause) {
+    uint64_t elapsed = uv_now(loop()) - first_attempt_ms_;
+    auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
+                                     registry_.retry(), registry_.random(), now_seconds());
+    if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
+        fail(std::string(cause) + (decision.retry ? std::string()
+                                                  : " (" + std::string(policy::to_string(
+                                                               decision.reason)) + ")"));
+        return;
+    }
+    ++attempt_;
+    retry_pending_ = true;
+    spdlog::warn("fetch {}: {} at offset {}; retry {} in {} ms ({})", key_, cause, next_, attempt_,
+                 decision.delay_ms, policy::to_string(decision.reason));
+    uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), 1000);
+}
+
+bool Fetch::retry_fits_before_head(uint64_t delay_ms) const {
+    const Config& c = registry_.config();
+    uint64_t budget_ms =
+        static_cast<uint64_t>(std::min(c.gap_budget, c.upstream_header_timeout / 2) * 1000);
+    uint64_t elapsed = uv_now(registry_.loop()) - first_attempt_ms_;
+    return attempt_ < 3 && elapsed + delay_ms <= budget_ms;
+}
+
+void Fetch::timer_cb(uv_timer_t* timer) noexcept { static_cast<Fetch*>(timer->data)->on_timer(); }
+
+void Fetch::on_timer() {
+    if (closing_) return;
+    retired_.clear();
+    if (deferred_start_) {
+        auto [extra, what] = std::move(*deferred_start_);
+        deferred_start_.reset();
+        start_transfer(extra, what);
+        return;
+    }
+    if (replan_) {
+        replan_ = false;
+        plan_fill();
+        return;
+    }
+    if (retry_pending_) {
+        retry_pending_ = false;
+        if (state_ != State::Ready) {  // nothing accepted yet: the first request again
+            start(now_seconds());
+            return;
+        }
+        // Resume from the next byte needed, one byte early to check continuity.
+        auto validator = to_policy(object_.validator);
+        plan_ = policy::plan_resume(next_, validator);
+        plan_.headers.clear();
+        if (next_ > 0) {
+            plan_.headers.push_back(
+                {"Range", policy::format_range_header(policy::ByteRange{plan_.request_from, run_end_})});
+            if (validator) plan_.headers.push_back({"If-Range", validator->value});
+        }
+        check_overlap_ = next_ > 0;
+        purpose_ = Purpose::Range;
+        start_transfer(plan_.headers, "resume");
+        return;
+    }
+    // Stall watch: no body bytes for stall_timeout while a transfer runs.
+    uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
+    if (transfer_ && state_ == State::Ready && !paused_for_commits_ &&
+        uv_now(loop()) - last_byte_ms_ > stall_ms) {
+        transfer_->detach();
+        transfer_.reset();  // safe: timers never run inside curl callbacks
+        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin");
+    }
+}
+
+void Fetch::fail(std::string why) {
+    if (state_ == State::Failed) return;
+    spdlog::warn("fetch {}: giving up: {}", key_, why);
+    state_ = State::Failed;
+    retry_pending_ = false;
+    retire_transfer();
+    auto listeners = listeners_;
+    for (auto* l : listeners) l->on_fetch_failed(*this, why);
+    // An object that changed under us must not be served from its old bytes again.
+    if (object_recorded_ && why.starts_with("object changed")) {
+        auto removed = store().remove(object_);
+        if (!removed)
+            spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
+                         cache::to_string(removed.error()));
+    }
+    if (listeners_.empty() && !committing_) registry_.release(*this);
+}
+
+void Fetch::retire_transfer() {
+    if (!transfer_) return;
+    transfer_->detach();
+    retired_.push_back(std::move(transfer_));
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+}
+
+void Fetch::schedule_replan() {
+    replan_ = true;
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+}
+
+void Fetch::notify_progress() {
+    auto listeners = listeners_;
+    for (auto* l : listeners) l->on_fetch_progress(*this);
+}
+
+}  // namespace proxy

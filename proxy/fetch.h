@@ -1,0 +1,188 @@
+// Fetch: fills one cached object from the origin and lets any number of clients read it while
+// it fills (DESIGN.md "The job, as data flowing through").
+//
+// One Fetch exists per cache key while it is in use (FetchRegistry). It starts from what the
+// store has — nothing, a partial object, or a complete one — and decides what to ask the origin:
+// the whole object, only the missing chunks (Range + If-Range), a revalidation (If-None-Match /
+// If-Modified-Since), or nothing at all for a fresh complete object. Body bytes are collected
+// into chunks; a complete chunk is kept in memory for readers and handed to a worker thread that
+// writes and syncs it and then records it in the index. When the upstream transfer breaks
+// mid-body the Fetch retries with backoff and resumes from the next byte it needs; readers just
+// wait for more bytes.
+//
+// Clients never own a Fetch: they attach as FetchListeners and read through the accessors.
+// Thread: the loop thread. Lifetime: owned by the registry; destroyed (deferred, through its
+// timer's close callback) once no listener is attached and no fill or write is in progress.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cache/store.h"
+#include "policy/cacheability.h"
+#include "policy/resume.h"
+#include "policy/retry.h"
+#include "proxy/upstream_transfer.h"
+
+namespace proxy {
+
+class FetchRegistry;
+class Fetch;
+
+struct Chunk {
+    uint32_t index = 0;
+    std::vector<std::byte> bytes;
+};
+using ChunkPtr = std::shared_ptr<const Chunk>;
+
+// How a response was served, for the access log and metrics.
+enum class CacheResult { Hit, Miss, PartialHit, Revalidated };
+std::string_view to_string(CacheResult r);
+
+class FetchListener {
+  public:
+    // The object's head is known: serve it from the fetch's accessors.
+    virtual void on_fetch_ready(Fetch& fetch) = 0;
+    // The origin's answer is not cacheable. The first listener receives the transfer carrying
+    // it (head already parsed); the others receive nullptr and must send their own request.
+    virtual void on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                        std::string_view reason,
+                                        const policy::HeaderList& headers) = 0;
+    // More bytes may be readable (or a chunk could not be read and will come again).
+    virtual void on_fetch_progress(Fetch& fetch) = 0;
+    // The object cannot be completed correctly (it changed on the origin, retries exhausted).
+    virtual void on_fetch_failed(Fetch& fetch, std::string_view why) = 0;
+
+  protected:
+    ~FetchListener() = default;
+};
+
+class Fetch final : public UpstreamSink {
+  public:
+    enum class State { Starting, Ready, Failed, Handed };
+
+    // `request`: GET of the object with the first client's end-to-end headers (no Range, no
+    // conditionals). Call start() next.
+    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request);
+    ~Fetch();
+    Fetch(const Fetch&) = delete;
+    Fetch& operator=(const Fetch&) = delete;
+
+    void start(int64_t now);
+
+    void attach(FetchListener* listener);
+    void detach(FetchListener* listener);
+
+    State state() const { return state_; }
+    const std::string& key() const { return key_; }
+    const cache::ObjectInfo& object() const { return object_; }
+    CacheResult result() const { return result_; }
+    // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
+    // such as Set-Cookie), for the client whose request caused it; empty otherwise.
+    const policy::HeaderList& origin_headers() const { return origin_headers_; }
+    bool complete() const { return present_.size() > 0 && present_.all_present(); }
+
+    // Reader access, by chunk index. A chunk is readable from memory (just filled, maybe not yet
+    // on disk), from disk (recorded in the index: read and verify it with the store), or partly
+    // from the live fill buffer; otherwise it is still to come.
+    ChunkPtr memory_chunk(uint32_t index) const;
+    bool on_disk(uint32_t index) const { return present_.contains(index); }
+    std::span<const std::byte> live_bytes(uint32_t index) const;
+    // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
+    void chunk_lost(uint32_t index);
+
+    cache::Store& store();
+    uv_loop_t* loop();
+
+    // UpstreamSink
+    void on_upstream_head(int status, std::string_view reason,
+                          const policy::HeaderList& headers) override;
+    BodyAction on_upstream_body(const char* data, size_t size) override;
+    void on_upstream_done(const UpstreamResult& result) override;
+
+    // Registry use: true when nothing needs this fetch any more.
+    bool idle() const;
+    void close();  // deferred delete via the timer's close callback
+
+  private:
+    void start_transfer(const policy::HeaderList& extra, std::string_view what);
+    void plan_fill();
+    void become_ready(CacheResult result);
+    void on_new_object(int status, const policy::HeaderList& headers);
+    void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
+    void fail(std::string why);
+    void schedule_retry(policy::FailureKind kind, int status,
+                        std::optional<std::string_view> retry_after, std::string_view cause);
+    void on_timer();
+    // Before any client has a head, retries must fit the client's patience.
+    bool retry_fits_before_head(uint64_t delay_ms) const;
+    void notify_progress();
+    // Stops using the current transfer from inside a curl callback: it cannot be freed there,
+    // so it waits in retired_ until the next timer tick.
+    void retire_transfer();
+    void schedule_replan();
+
+    // Chunk collection and commits (fetch_fill.cpp).
+    size_t append_body(const std::byte* data, size_t size);
+    void seal_chunk();
+    void maybe_commit();
+    void on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> result);
+    void finish_object();
+
+    static void timer_cb(uv_timer_t* timer) noexcept;
+
+    FetchRegistry& registry_;
+    std::string key_;
+    UpstreamRequest request_;
+    State state_ = State::Starting;
+    CacheResult result_ = CacheResult::Miss;
+    std::vector<FetchListener*> listeners_;
+
+    cache::ObjectInfo object_;
+    policy::HeaderList origin_headers_;
+    bool object_recorded_ = false;  // begin_object done (or the object came from the store)
+    bool stored_complete_ = false;
+    cache::ChunkMap present_;
+    std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
+
+    // The current upstream transfer and what it is for.
+    std::unique_ptr<UpstreamTransfer> transfer_;
+    std::vector<std::unique_ptr<UpstreamTransfer>> retired_;
+    bool replan_ = false;
+    // A transfer asked for from inside a curl callback starts from the next timer tick
+    // (libcurl refuses curl_multi_add_handle there).
+    std::optional<std::pair<policy::HeaderList, std::string>> deferred_start_;
+    bool paused_for_commits_ = false;
+    enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
+    policy::ResumePlan plan_;
+    uint64_t run_end_ = 0;     // end of the byte run the transfer is filling
+    uint64_t next_ = 0;        // next byte offset the fill needs
+    uint64_t skip_ = 0;        // body bytes of this response to drop (already held)
+    bool check_overlap_ = false;
+    std::byte overlap_byte_{};  // the byte before next_, for the continuity check
+    std::vector<std::byte> fill_;  // the chunk being filled: chunk_of(next_), from its start
+    uint32_t fill_index_ = 0;
+
+    // Commits.
+    std::vector<ChunkPtr> to_commit_;
+    bool committing_ = false;
+    bool caching_ = true;  // false after a disk error: keep serving, stop writing
+
+    // Retries.
+    uv_timer_t timer_{};
+    uint32_t attempt_ = 0;
+    uint64_t first_attempt_ms_ = 0;
+    uint64_t last_byte_ms_ = 0;
+    bool retry_pending_ = false;
+    bool closing_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace proxy

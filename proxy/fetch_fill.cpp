@@ -1,0 +1,162 @@
+// Fetch: collecting body bytes into chunks, committing them through a worker, reader access.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "proxy/fetch.h"
+#include "proxy/fetch_registry.h"
+#include "proxy/worker.h"
+
+namespace proxy {
+
+namespace {
+
+// Filled chunks waiting for the disk beyond this pause the upstream transfer: the disk sets
+// the pace rather than memory.
+constexpr uint64_t kMaxUncommittedBytes = 8u << 20;
+// Recently committed chunks kept in memory for readers following the fill closely.
+constexpr uint32_t kRecentChunks = 2;
+
+}  // namespace
+
+ChunkPtr Fetch::memory_chunk(uint32_t index) const {
+    auto it = memory_.find(index);
+    return it == memory_.end() ? nullptr : it->second;
+}
+
+std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
+    if (state_ != State::Ready || index != fill_index_ || !transfer_) return {};
+    return {fill_.data(), fill_.size()};
+}
+
+void Fetch::chunk_lost(uint32_t index) {
+    if (!present_.contains(index)) return;
+    present_.reset(index);
+    spdlog::warn("fetch {}: chunk {} unreadable on disk; fetching it again", key_, index);
+    if (!transfer_ && !retry_pending_) plan_fill();
+}
+
+UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) {
+    if (state_ != State::Ready || closing_) return BodyAction::Abort;
+    uint64_t uncommitted = 0;
+    for (auto& c : to_commit_) uncommitted += c->bytes.size();
+    if (caching_ && uncommitted >= kMaxUncommittedBytes) {
+        paused_for_commits_ = true;
+        return BodyAction::Pause;
+    }
+    last_byte_ms_ = uv_now(loop());
+    auto* bytes = reinterpret_cast<const std::byte*>(data);
+    size_t off = 0;
+    if (skip_ > 0) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(skip_, size));
+        // The last skipped byte of a resumed 206 is the overlap byte: it must equal ours.
+        if (check_overlap_ && skip_ <= n && bytes[skip_ - 1] != overlap_byte_) {
+            retire_transfer();
+            fail("object changed on the origin: the overlapping byte differs");
+            return BodyAction::Accept;
+        }
+        check_overlap_ = false;
+        skip_ -= n;
+        off = n;
+    }
+    off += append_body(bytes + off, size - off);
+    if (next_ >= run_end_ && off < size) {
+        // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
+        retire_transfer();
+        schedule_replan();
+    }
+    notify_progress();
+    return BodyAction::Accept;
+}
+
+size_t Fetch::append_body(const std::byte* data, size_t size) {
+    size_t used = 0;
+    while (used < size && next_ < run_end_) {
+        uint64_t chunk_len = object_.chunk_length(fill_index_);
+        if (fill_.capacity() < chunk_len) fill_.reserve(chunk_len);
+        size_t n = static_cast<size_t>(
+            std::min<uint64_t>({size - used, chunk_len - fill_.size(), run_end_ - next_}));
+        fill_.insert(fill_.end(), data + used, data + used + n);
+        used += n;
+        next_ += n;
+        overlap_byte_ = fill_.back();
+        if (fill_.size() == chunk_len) seal_chunk();
+    }
+    return used;
+}
+
+void Fetch::seal_chunk() {
+    auto chunk = std::make_shared<Chunk>();
+    chunk->index = fill_index_;
+    chunk->bytes = std::move(fill_);
+    memory_[fill_index_] = chunk;
+    if (caching_ && object_recorded_) to_commit_.push_back(chunk);
+    ++fill_index_;
+    fill_ = {};
+    maybe_commit();
+}
+
+void Fetch::maybe_commit() {
+    if (committing_ || to_commit_.empty() || !caching_) return;
+    committing_ = true;
+    auto batch = std::make_shared<std::vector<ChunkPtr>>(std::move(to_commit_));
+    to_commit_.clear();
+    auto result = std::make_shared<cache::Result<void>>();
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(),
+        [store, object, batch, result] {
+            std::vector<cache::ChunkWrite> writes;
+            writes.reserve(batch->size());
+            for (auto& c : *batch) writes.push_back({c->index, c->bytes});
+            *result = store->write_chunks(object, writes);
+        },
+        [this, alive, batch, result] {
+            if (alive.expired()) return;
+            on_committed(std::move(*batch), std::move(*result));
+        });
+}
+
+void Fetch::on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> result) {
+    committing_ = false;
+    if (closing_) return;
+    if (result) {
+        for (auto& c : chunks) present_.set(c->index);
+        registry_.after_commit();
+    } else {
+        spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
+                     cache::to_string(result.error()));
+        caching_ = false;
+        to_commit_.clear();
+    }
+    // Keep only the newest chunks in memory; older ones are read back from disk.
+    while (!memory_.empty() && memory_.begin()->first + kRecentChunks < fill_index_ &&
+           (present_.contains(memory_.begin()->first) || !caching_))
+        memory_.erase(memory_.begin());
+    if (paused_for_commits_ && transfer_) {
+        paused_for_commits_ = false;
+        transfer_->resume_download();
+    }
+    maybe_commit();
+    if (!transfer_ && !retry_pending_ && complete()) finish_object();
+    notify_progress();
+    if (idle()) registry_.release(*this);
+}
+
+void Fetch::finish_object() {
+    if (!complete() || object_.complete()) return;
+    // One small index update per object; the body's bytes are already on disk.
+    auto done = store().mark_complete(object_);
+    if (done) {
+        object_ = *done;
+        spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
+    } else {
+        spdlog::warn("fetch {}: cannot mark complete: {}", key_, cache::to_string(done.error()));
+    }
+    notify_progress();
+}
+
+}  // namespace proxy

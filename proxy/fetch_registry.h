@@ -1,0 +1,64 @@
+// FetchRegistry: the Fetch for each cache key currently in use (collapsed forwarding: every
+// client of one key attaches to the same Fetch), and the services fetches share.
+//
+// Thread: the loop thread. Lifetime: owned by the Server; outlives every Fetch.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "cache/store.h"
+#include "policy/retry.h"
+#include "proxy/config.h"
+#include "proxy/curl_multi.h"
+
+namespace proxy {
+
+class Fetch;
+struct UpstreamRequest;
+
+class FetchRegistry {
+  public:
+    FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store, const Config& config);
+    ~FetchRegistry();
+
+    // The Fetch for `key`, created (and started) from `request` when none is active.
+    // `created` tells whether this call made it.
+    Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created);
+
+    // A fetch reports it is no longer needed; it is closed and forgotten.
+    void release(Fetch& fetch);
+
+    // Runs the byte budget after new bytes were committed (on a worker thread, skipping objects
+    // that fetches are using).
+    void after_commit();
+
+    uv_loop_t* loop() { return loop_; }
+    CurlMulti& curl() { return curl_; }
+    cache::Store& store() { return store_; }
+    const Config& config() const { return config_; }
+    const policy::RetryConfig& retry() const { return retry_; }
+    uint64_t random() { return rng_(); }
+    size_t active() const { return fetches_.size(); }
+
+    // Closes every fetch (shutdown).
+    void close_all();
+
+  private:
+    uv_loop_t* loop_;
+    CurlMulti& curl_;
+    cache::Store& store_;
+    const Config& config_;
+    policy::RetryConfig retry_;
+    std::mt19937_64 rng_;
+    std::unordered_map<std::string, Fetch*> fetches_;
+    bool evicting_ = false;
+    uint64_t commits_since_eviction_ = 0;
+};
+
+}  // namespace proxy
