@@ -18,10 +18,10 @@
 // FUZZ_OPEN_FINDING(cond): `cond` recognises the inputs of a reported, still open finding
 // (docs/fuzzing.md lists them; fuzz/corpus/<target>/crash-<what> reproduces each). The libFuzzer
 // build skips the properties for such inputs, so that a run explores past a known bug instead of
-// stopping at it every time; the replay build does not, so the reproducer still fails when it
-// is replayed. Remove the guard together with the fix.
+// stopping at it every time, unless FUZZ_CHECK_OPEN_FINDINGS is set in the environment. The
+// replay build never skips. Remove the guard together with the fix.
 #ifdef FUZZ_LIBFUZZER
-#define FUZZ_OPEN_FINDING(cond) (cond)
+#define FUZZ_OPEN_FINDING(cond) (::fuzz::skip_open_findings() && (cond))
 #else
 #define FUZZ_OPEN_FINDING(cond) (false && (cond))
 #endif
@@ -31,6 +31,11 @@ namespace fuzz {
 [[noreturn]] inline void property_violated(const char* what, const char* file, int line) {
     std::fprintf(stderr, "%s:%d: property violated: %s\n", file, line, what);
     std::abort();
+}
+
+inline bool skip_open_findings() {
+    static const bool skip = std::getenv("FUZZ_CHECK_OPEN_FINDINGS") == nullptr;
+    return skip;
 }
 
 // Splits on '\n' (a trailing '\r' stays part of the line: it is input like any other byte).
