@@ -62,6 +62,12 @@ std::string_view to_string(RequestResult r) {
     return kResultNames[static_cast<size_t>(r)];
 }
 
+std::optional<RequestResult> request_result_from_string(std::string_view word) {
+    for (size_t i = 0; i < kRequestResultCount; ++i)
+        if (kResultNames[i] == word) return static_cast<RequestResult>(i);
+    return std::nullopt;
+}
+
 void Histogram::observe(double value) {
     if (std::isnan(value)) return;
     size_t i = 0;

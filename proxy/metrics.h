@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,8 @@ inline constexpr size_t kRequestResultCount = 9;
 
 // "HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR", "ABORTED", "DENIED".
 std::string_view to_string(RequestResult r);
+// The inverse of to_string (exact, upper case), e.g. for an access-log word; nullopt otherwise.
+std::optional<RequestResult> request_result_from_string(std::string_view word);
 
 // A monotonically increasing count.
 class Counter {

@@ -71,6 +71,12 @@ TEST_CASE("proxy/metrics: result names are the access log's words") {
     CHECK(proxy::to_string(RequestResult::PartialHit) == "PARTIAL_HIT");
     CHECK(proxy::to_string(RequestResult::Revalidated) == "REVALIDATED");
     CHECK(proxy::to_string(RequestResult::Denied) == "DENIED");
+    for (size_t i = 0; i < proxy::kRequestResultCount; ++i) {
+        auto r = static_cast<RequestResult>(i);
+        CHECK(proxy::request_result_from_string(proxy::to_string(r)) == r);
+    }
+    CHECK_FALSE(proxy::request_result_from_string("hit").has_value());
+    CHECK_FALSE(proxy::request_result_from_string("-").has_value());
 }
 
 TEST_CASE("proxy/metrics: histogram buckets are cumulative with le bounds and +Inf") {
