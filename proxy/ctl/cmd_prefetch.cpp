@@ -1,6 +1,10 @@
 // dlproxyctl prefetch: GET each URL through the running proxy and throw the body away, so the
 // proxy caches it. On a terminal a progress bar (bytes, rate, ETA) is redrawn on stderr; otherwise
 // a plain progress line is written every 5 s, and one summary line per URL in any case.
+//
+// The proxy finishes writing the cache a moment after the last byte reaches the client, so when
+// the cache directory is readable here, prefetch then waits (--wait, default 30 s) until the
+// object is complete in it: "prefetched" means "in the cache", or exit 1 says it is not.
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -8,6 +12,9 @@
 #include <cstdio>
 #include <memory>
 
+#include <thread>
+
+#include "proxy/cache_admin.h"
 #include "proxy/ctl/commands.h"
 
 namespace ctl {
@@ -17,6 +24,7 @@ namespace {
 struct PrefetchOptions {
     std::vector<std::string> urls;
     std::string proxy;
+    double wait = 30;
 };
 
 struct Transfer {
@@ -128,13 +136,44 @@ int fetch(const std::string& url, const std::string& proxy, bool quiet, nlohmann
     return exit;
 }
 
+// Waits up to `wait` seconds for `url` to be complete in `store`; sets result["cached"].
+int confirm_cached(const cache::Store& store, const std::string& url, double wait,
+                   nlohmann::json& result) {
+    auto key = proxy::cache_key_of(url);
+    double deadline = now_monotonic() + wait;
+    std::optional<cache::ObjectInfo> object;
+    while (key) {
+        auto found = store.lookup(*key);
+        object = found ? *found : std::nullopt;
+        if ((object && object->complete()) || now_monotonic() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    result["cached"] = object && object->complete();
+    if (object && object->complete()) return kOk;
+    std::string why = object ? "still " + percent_present(*object) + " present after " +
+                                   std::to_string(static_cast<int>(wait)) + " s"
+                             : "the proxy did not store it (not cacheable?)";
+    std::fprintf(stderr, "not cached: %s: %s\n", url.c_str(), why.c_str());
+    return kProblem;
+}
+
 int run_prefetch(const Context& ctx, const PrefetchOptions& opt) {
     std::string proxy = opt.proxy.empty() ? ctx.proxy_url() : opt.proxy;
+    std::unique_ptr<cache::Store> store;
+    if (opt.wait > 0) {
+        try {
+            store = ctx.open_store(/*read_only=*/true);
+        } catch (const CtlError& e) {
+            if (!ctx.json) std::fprintf(stderr, "not checking the cache: %s\n", e.what());
+        }
+    }
     nlohmann::json results = nlohmann::json::array();
     int worst = kOk;
     for (const auto& url : opt.urls) {
         nlohmann::json result;
         int code = fetch(url, proxy, ctx.json, result);
+        result["cached"] = nullptr;
+        if (code == kOk && store) code = confirm_cached(*store, url, opt.wait, result);
         results.push_back(result);
         worst = std::max(worst, code);
         if (code == kUnavailable) break;  // no proxy: the other URLs would fail the same way
@@ -153,6 +192,10 @@ void add_prefetch(CLI::App& app, Context& ctx, Runner& chosen) {
     cmd->add_option("--proxy", opt->proxy,
                     "the proxy to go through (default http://<listen from --config>, "
                     "http://127.0.0.1:3128)");
+    cmd->add_option("--wait", opt->wait,
+                    "seconds to wait for each object to be complete in the cache (default 30; "
+                    "0 = do not check)")
+        ->check(CLI::NonNegativeNumber);
     cmd->callback(
         [&ctx, &chosen, opt] { chosen = [&ctx, opt] { return run_prefetch(ctx, *opt); }; });
 }

@@ -71,8 +71,12 @@ int run_show(const Context& ctx, const std::string& target) {
     row("present", std::to_string(o.bytes_present) + " bytes: " + ranges_text(ranges));
     row("chunks", std::to_string(o.chunk_count()) + " x " + human_size(o.chunk_size) + " (" +
                       std::to_string(o.chunk_size) + " bytes)");
-    row("etag", o.validator.etag.empty() ? "-" : o.validator.etag);
-    row("last-modified", o.validator.last_modified.empty() ? "-" : o.validator.last_modified);
+    // The stored validator (what If-Range carries on a resume): a strong ETag, else Last-Modified.
+    std::string validator = o.validator.etag.empty() ? "" : "ETag " + o.validator.etag;
+    if (!o.validator.last_modified.empty())
+        validator +=
+            (validator.empty() ? "" : ", ") + ("Last-Modified " + o.validator.last_modified);
+    row("validator", validator.empty() ? "none (a resume cannot be checked)" : validator);
     row("body file", body_file);
     row("created", utc_time(o.created));
     row("last access", utc_time(o.last_access));

@@ -106,7 +106,7 @@ class OfflineTest(CtlMixin, unittest.TestCase):
             self.assertTrue(os.path.isfile(s["body_file"]))
             self.assertIn(["Content-Length", "3000000"], s["headers"])
         shown = self.ctl("show", url).stdout
-        for word in ("etag", "last-modified", "body file", "present", "chunks"):
+        for word in ("validator", "ETag", "body file", "present", "chunks"):
             self.assertIn(word, shown)
 
     def test_import_refusals(self):
@@ -398,7 +398,12 @@ class DaemonTest(CtlMixin, ProxyTestCase):
         self.ctl("export", self.url(pf), out)
         self.assertEqual(sha256_file(out), content.sha256_of(pf, 4000000))
         results = self.ctl_json("prefetch", "--proxy", type(self).proxy.proxy_url, self.url(pf))
-        self.assertEqual((results[0]["status"], results[0]["bytes"]), (200, 4000000))
+        self.assertEqual((results[0]["status"], results[0]["bytes"], results[0]["cached"]),
+                         (200, 4000000, True))
+        # a response the proxy must not store: the body arrives, but prefetch reports failure
+        r = self.ctl("prefetch", "--wait", "1", "--proxy", type(self).proxy.proxy_url,
+                     self.url("/bytes/1000/nostore?cc=no-store"), expect=1)
+        self.assertIn("not cached", r.stderr)
         r = self.ctl("prefetch", "--proxy", type(self).proxy.proxy_url,
                      self.url("/status/404"), expect=1)
         self.assertIn("HTTP 404", r.stderr)
