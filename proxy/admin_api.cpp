@@ -231,16 +231,20 @@ AdminResponse AdminApi::purge(const std::string& body, double now) {
         return AdminResponse::error(
             400, "unknown field '" + key + "' (expected all, older_than_seconds or partial)");
     PurgeFilter filter;
-    for (const char* flag : {"all", "partial"}) {
-        if (!request->contains(flag)) continue;
-        if (!(*request)[flag].is_boolean())
-            return AdminResponse::error(400, std::string(flag) + " must be true or false");
-        (std::string_view(flag) == "all" ? filter.all : filter.partial) = (*request)[flag];
-    }
+    auto flag = [&](const char* name, bool& out) {
+        if (!request->contains(name)) return true;
+        if (!(*request)[name].is_boolean()) return false;
+        out = (*request)[name].get<bool>();
+        return true;
+    };
+    if (!flag("all", filter.all)) return AdminResponse::error(400, "all must be true or false");
+    if (!flag("partial", filter.partial))
+        return AdminResponse::error(400, "partial must be true or false");
     if (request->contains("older_than_seconds")) {
+        // 1e15 s is 30 million years: anything larger is a mistake, and would overflow int64.
         const json& n = (*request)["older_than_seconds"];
-        if (!n.is_number() || n.get<double>() < 0 || !std::isfinite(n.get<double>()))
-            return AdminResponse::error(400, "older_than_seconds must be a number >= 0");
+        if (!n.is_number() || !(n.get<double>() >= 0 && n.get<double>() <= 1e15))
+            return AdminResponse::error(400, "older_than_seconds must be a number of seconds >= 0");
         filter.older_than_seconds = static_cast<int64_t>(n.get<double>());
     }
     if (filter.all && (filter.partial || filter.older_than_seconds))

@@ -145,7 +145,13 @@ void AdminConnection::read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) no
 void AdminConnection::on_read(ssize_t n, const uv_buf_t* buf) {
     if (n == 0 || closing_) return;
     if (n < 0) {
-        // EOF after our answer is the normal end; before it, the client gave up.
+        // A client may half-close right after its request (shutdown(SHUT_WR)): closing now would
+        // cancel the answer still being written, so write_cb closes instead. Otherwise EOF after
+        // our answer is the normal end, and before it the client gave up.
+        if (n == UV_EOF && responded_ && !written_) {
+            peer_eof_ = true;
+            return;
+        }
         close();
         return;
     }
@@ -209,8 +215,9 @@ void AdminConnection::respond(const AdminResponse& response, bool head_only) {
 
 void AdminConnection::write_cb(uv_write_t* req, int status) noexcept {
     auto* c = static_cast<AdminConnection*>(req->data);
-    if (status < 0 || c->closing_) {
-        c->close();
+    c->written_ = true;
+    if (status < 0 || c->closing_ || c->peer_eof_) {
+        c->close();  // the answer is with the kernel, which sends it before the FIN
         return;
     }
     int rc = uv_shutdown(&c->shutdown_req_, reinterpret_cast<uv_stream_t*>(&c->tcp_), &shutdown_cb);

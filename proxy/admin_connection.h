@@ -56,7 +56,9 @@ class AdminConnection {
     std::array<char, 16 << 10> read_buf_{};
     size_t head_bytes_ = 0;
     std::string field_, value_, target_, authorization_, body_, out_;
-    bool responded_ = false;
+    bool responded_ = false;  // an answer is being (or has been) written
+    bool written_ = false;    // ... and handed to the kernel
+    bool peer_eof_ = false;   // the client half-closed before that
     bool closing_ = false;
     int open_handles_ = 0;
 };

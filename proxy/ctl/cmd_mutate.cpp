@@ -66,7 +66,7 @@ int64_t parse_age(const std::string& text) {
                     : unit == "d"               ? 86400
                     : unit == "w"               ? 7 * 86400
                                                 : 0;
-    if (n < 0 || scale == 0)
+    if (n < 0 || scale == 0 || n > 1'000'000'000'000LL)
         throw CtlError(kUsage, "--older-than: '" + text + "' is not an age like 30d, 12h or 90s");
     return n * scale;
 }

@@ -159,9 +159,10 @@ TEST_CASE("proxy/admin_api: bad evict and purge bodies are 400 with a one-line r
         CHECK_MESSAGE(r.status == 400, body);
         CHECK(r.body.find('\n') == r.body.size() - 1);
     }
-    for (const char* body : {"", "{}", R"({"all": false})", R"({"all": 1})",
-                             R"({"older_than_seconds": -5})", R"({"older_than_seconds": "1d"})",
-                             R"({"all": true, "partial": true})", R"({"older_than": 5})"}) {
+    for (const char* body :
+         {"", "{}", R"({"all": false})", R"({"all": 1})", R"({"older_than_seconds": -5})",
+          R"({"older_than_seconds": "1d"})", R"({"older_than_seconds": 1e300})",
+          R"({"partial": "yes"})", R"({"all": true, "partial": true})", R"({"older_than": 5})"}) {
         CHECK_MESSAGE(f.call("POST", "/cache/purge", body).status == 400, body);
     }
     CHECK(f.store->list().value().size() == 2);

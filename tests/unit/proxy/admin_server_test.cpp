@@ -11,10 +11,10 @@ namespace {
 // Connects to `port`, writes `request`, collects everything until EOF, then stops `server`.
 class RawClient {
   public:
-    RawClient(uv_loop_t* loop, proxy::AdminServer& server, std::string request)
-        : server_(server), request_(std::move(request)) {
+    RawClient(uv_loop_t* loop, proxy::AdminServer& server, std::string request, bool half_close)
+        : server_(server), request_(std::move(request)), half_close_(half_close) {
         uv_tcp_init(loop, &tcp_);
-        tcp_.data = connect_.data = write_.data = this;
+        tcp_.data = connect_.data = write_.data = shutdown_.data = this;
     }
 
     void connect(int port) {
@@ -32,6 +32,10 @@ class RawClient {
         uv_buf_t buf = uv_buf_init(c->request_.data(), static_cast<unsigned>(c->request_.size()));
         uv_write(&c->write_, reinterpret_cast<uv_stream_t*>(&c->tcp_), &buf, 1,
                  [](uv_write_t*, int) {});
+        // Like `printf 'GET ...' | nc -N`: no more bytes from this side.
+        if (c->half_close_)
+            uv_shutdown(&c->shutdown_, reinterpret_cast<uv_stream_t*>(&c->tcp_),
+                        [](uv_shutdown_t*, int) {});
         uv_read_start(
             reinterpret_cast<uv_stream_t*>(&c->tcp_),
             [](uv_handle_t* h, size_t, uv_buf_t* b) {
@@ -50,9 +54,11 @@ class RawClient {
 
     proxy::AdminServer& server_;
     std::string request_;
+    bool half_close_;
     uv_tcp_t tcp_{};
     uv_connect_t connect_{};
     uv_write_t write_{};
+    uv_shutdown_t shutdown_{};
     char buf_[65536];
     std::string response_;
 };
@@ -63,19 +69,28 @@ int port_of(const proxy::AdminServer& server) {
 }
 
 // Runs one request against a fresh AdminServer (no cache) and returns the raw response.
-std::string exchange(std::string request) {
+// Many fills: a /status answer of several MiB, more than a socket buffer takes at once.
+class ManyFills : public proxy::StatusProvider {
+  public:
+    std::vector<proxy::FillStatus> inflight_fills() const override {
+        return std::vector<proxy::FillStatus>(
+            40000, {"http://origin.test/" + std::string(80, 'x'), 1, 2, 3, 1, "transferring"});
+    }
+};
+
+std::string exchange(std::string request, bool half_close = false,
+                     const proxy::StatusProvider& fills = proxy::NoFills()) {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     std::string response;
     {
         proxy::Config config;
         proxy::Metrics metrics;
-        proxy::NoFills fills;
         proxy::AdminApi api(config, metrics, nullptr, fills, "", 0);
         proxy::AdminServer server(&loop, {"127.0.0.1", 0, false}, api);
         server.start();
         CHECK(port_of(server) > 0);
-        RawClient client(&loop, server, std::move(request));
+        RawClient client(&loop, server, std::move(request), half_close);
         client.connect(port_of(server));
         uv_run(&loop, UV_RUN_DEFAULT);
         response = client.response();
@@ -92,6 +107,15 @@ TEST_CASE("proxy/admin_server: GET /metrics over TCP, answered and closed") {
     CHECK(r.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
     CHECK(r.find("Connection: close\r\n") != std::string::npos);
     CHECK(r.find("dlproxy_requests_total{result=\"HIT\"} 0\n") != std::string::npos);
+}
+
+TEST_CASE("proxy/admin_server: a client that half-closes after its request still gets the answer") {
+    auto r = exchange("GET /status HTTP/1.1\r\nHost: x\r\n\r\n", /*half_close=*/true, ManyFills());
+    REQUIRE(r.starts_with("HTTP/1.1 200 OK\r\n"));
+    auto head_end = r.find("\r\n\r\n");
+    auto length_at = r.find("Content-Length: ") + 16;
+    CHECK(r.size() - head_end - 4 == std::stoul(r.substr(length_at)));
+    CHECK(r.size() > (4u << 20));
 }
 
 TEST_CASE("proxy/admin_server: HEAD gets the head without the body") {
