@@ -13,7 +13,6 @@
 #include "cache/store.h"
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
-#include "cache/store.h"
 #include "proxy/config.h"
 #include "proxy/server.h"
 
