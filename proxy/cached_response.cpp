@@ -73,8 +73,8 @@ void CachedResponse::send_head(Fetch& fetch) {
     const uint64_t length = obj.complete_length;
     // The client whose request filled the object sees the origin's head as sent (Set-Cookie
     // included); everyone else sees the stored one.
-    const bool first_client = !joined_ && fetch.result() == CacheResult::Miss &&
-                              !fetch.origin_headers().empty();
+    const bool first_client =
+        !joined_ && fetch.result() == CacheResult::Miss && !fetch.origin_headers().empty();
     policy::HeaderList headers = first_client ? fetch.origin_headers() : obj.headers;
     int64_t now = static_cast<int64_t>(std::time(nullptr));
     int64_t age = policy::current_age(obj.headers, obj.request_time, obj.response_time, now);
@@ -82,7 +82,8 @@ void CachedResponse::send_head(Fetch& fetch) {
     if (fetch.result() == CacheResult::Hit) headers.push_back({"Age", std::to_string(age)});
     policy::remove_header(headers, "content-length");
     policy::remove_header(headers, "content-range");
-    if (!policy::find_header(headers, "accept-ranges")) headers.push_back({"Accept-Ranges", "bytes"});
+    if (!policy::find_header(headers, "accept-ranges"))
+        headers.push_back({"Accept-Ranges", "bytes"});
 
     int status = 200;
     policy::ByteRange range{0, length};
@@ -121,7 +122,8 @@ void CachedResponse::send_head(Fetch& fetch) {
             }
             break;
         }
-        case policy::PreconditionOutcome::Full: break;
+        case policy::PreconditionOutcome::Full:
+            break;
     }
     headers.push_back({"Content-Length", std::to_string(range.length())});
     pos_ = range.begin;
@@ -197,7 +199,9 @@ void CachedResponse::read_from_disk(uint32_t index) {
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         registry_.loop(),
-        [store, obj, chunk, result, index] { *result = store->read_chunk(obj, index, chunk->bytes); },
+        [store, obj, chunk, result, index] {
+            *result = store->read_chunk(obj, index, chunk->bytes);
+        },
         [this, alive, chunk, result, index] {
             if (alive.expired()) return;
             reading_disk_ = false;
@@ -221,7 +225,9 @@ void CachedResponse::on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> tr
     conn_.on_cache_bypass(std::move(transfer), status, reason, headers);
 }
 
-void CachedResponse::on_fetch_progress(Fetch&) { pump(); }
+void CachedResponse::on_fetch_progress(Fetch&) {
+    pump();
+}
 
 void CachedResponse::on_fetch_failed(Fetch&, std::string_view why) {
     if (done_) return;

@@ -71,9 +71,8 @@ void ClientConnection::start_forwarding() {
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
-        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(),
-                                                   policy::cache_key(*target), upstream_request_,
-                                                   headers_);
+        cached_ = std::make_unique<CachedResponse>(
+            *this, *server_.fetches(), policy::cache_key(*target), upstream_request_, headers_);
         arm_timer(server_.config().upstream_header_timeout);
         // Started once llhttp_execute has returned (feed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
@@ -412,8 +411,7 @@ void ClientConnection::on_cached_failed(std::string_view why) {
 }
 
 void ClientConnection::on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
-                                       std::string_view reason,
-                                       const policy::HeaderList& headers) {
+                                       std::string_view reason, const policy::HeaderList& headers) {
     retire_cached();
     if (transfer) {
         transfer_ = std::move(transfer);

@@ -1,7 +1,7 @@
 #include "proxy/config.h"
 
-#include <toml++/toml.h>
 #include <arpa/inet.h>
+#include <toml++/toml.h>
 
 #include <CLI/CLI.hpp>
 #include <fstream>
@@ -248,12 +248,18 @@ ParsedArgs parse_args(int argc, char** argv) {
                    "idle client keep-alive seconds (default 120)");
     app.add_option("--grace-period", grace_period,
                    "seconds in-flight transfers get on SIGTERM (default 10)");
-    app.add_option("--stall-timeout", stall_timeout, "seconds without origin bytes before reconnecting (default 5)");
-    app.add_option("--gap-budget", gap_budget, "seconds a client may wait silently during recovery (default 8)");
-    app.add_option("--retry-base-delay", retry_base_delay, "first backoff ceiling, seconds (default 0.25)");
-    app.add_option("--retry-max-delay", retry_max_delay, "backoff ceiling cap, seconds (default 30)");
-    app.add_option("--retry-max-attempts", retry_max_attempts, "upstream attempts per fill (default 20)");
-    app.add_option("--retry-deadline", retry_deadline, "give up a fill after this many seconds (default 600)");
+    app.add_option("--stall-timeout", stall_timeout,
+                   "seconds without origin bytes before reconnecting (default 10)");
+    app.add_option("--gap-budget", gap_budget,
+                   "seconds a client may wait silently during recovery (default 8)");
+    app.add_option("--retry-base-delay", retry_base_delay,
+                   "first backoff ceiling, seconds (default 0.25)");
+    app.add_option("--retry-max-delay", retry_max_delay,
+                   "backoff ceiling cap, seconds (default 30)");
+    app.add_option("--retry-max-attempts", retry_max_attempts,
+                   "upstream attempts per fill (default 20)");
+    app.add_option("--retry-deadline", retry_deadline,
+                   "give up a fill after this many seconds (default 600)");
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 

@@ -39,12 +39,12 @@ struct Config {
     double grace_period = 10;             // SIGTERM: let in-flight transfers finish this long
 
     // Upstream failures and resume (docs/recovery.md).
-    double stall_timeout = 5;         // no body bytes from the origin this long → reconnect
-    double gap_budget = 8;            // a client waits silently at most this long, then is closed
-    double retry_base_delay = 0.25;   // first backoff ceiling; doubles per attempt (full jitter)
-    double retry_max_delay = 30;      // backoff ceiling cap
-    uint32_t retry_max_attempts = 20; // transfers per fill, the first included
-    double retry_deadline = 600;      // give up a fill after retrying this long
+    double stall_timeout = 10;         // no body bytes from the origin this long → reconnect
+    double gap_budget = 8;             // a client waits silently at most this long, then is closed
+    double retry_base_delay = 0.25;    // first backoff ceiling; doubles per attempt (full jitter)
+    double retry_max_delay = 30;       // backoff ceiling cap
+    uint32_t retry_max_attempts = 20;  // transfers per fill, the first included
+    double retry_deadline = 600;       // give up a fill after retrying this long
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

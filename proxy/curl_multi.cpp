@@ -132,7 +132,8 @@ void CurlMulti::pause(CURL* easy, int mask) {
 void CurlMulti::run_hooks() {
     std::vector<AfterActionHook*> hooks;
     hooks.swap(hooks_);
-    for (auto* hook : hooks) hook->on_after_curl_action();
+    for (auto* hook : hooks)
+        hook->on_after_curl_action();
 }
 
 void CurlMulti::drain_completions() {

@@ -16,7 +16,9 @@ namespace proxy {
 
 namespace {
 
-int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t now_seconds() {
+    return static_cast<int64_t>(std::time(nullptr));
+}
 
 std::optional<policy::Validator> to_policy(const cache::Validator& v) {
     if (!v.etag.empty()) return policy::Validator{policy::Validator::Kind::ETag, v.etag};
@@ -37,20 +39,27 @@ cache::Validator to_cache(const std::optional<policy::Validator>& v) {
 
 policy::FailureKind failure_kind(const UpstreamResult& r) {
     switch (r.error) {
-        case UpstreamError::DnsFailed: return policy::FailureKind::DnsFailed;
-        case UpstreamError::ConnectFailed: return policy::FailureKind::ConnectFailed;
+        case UpstreamError::DnsFailed:
+            return policy::FailureKind::DnsFailed;
+        case UpstreamError::ConnectFailed:
+            return policy::FailureKind::ConnectFailed;
         case UpstreamError::TlsFailed:
             return r.curl_code == CURLE_PEER_FAILED_VERIFICATION
                        ? policy::FailureKind::TlsVerifyFailed
                        : policy::FailureKind::TlsError;
-        case UpstreamError::Timeout: return policy::FailureKind::Timeout;
+        case UpstreamError::Timeout:
+            return policy::FailureKind::Timeout;
         case UpstreamError::ReceiveFailed:
             return r.curl_code == CURLE_PARTIAL_FILE ? policy::FailureKind::EarlyEof
                                                      : policy::FailureKind::Reset;
-        case UpstreamError::SendFailed: return policy::FailureKind::Reset;
-        case UpstreamError::BadResponse: return policy::FailureKind::ProtocolError;
-        case UpstreamError::Aborted: return policy::FailureKind::Aborted;
-        default: return policy::FailureKind::Reset;
+        case UpstreamError::SendFailed:
+            return policy::FailureKind::Reset;
+        case UpstreamError::BadResponse:
+            return policy::FailureKind::ProtocolError;
+        case UpstreamError::Aborted:
+            return policy::FailureKind::Aborted;
+        default:
+            return policy::FailureKind::Reset;
     }
 }
 
@@ -58,10 +67,14 @@ policy::FailureKind failure_kind(const UpstreamResult& r) {
 
 std::string_view to_string(CacheResult r) {
     switch (r) {
-        case CacheResult::Hit: return "HIT";
-        case CacheResult::Miss: return "MISS";
-        case CacheResult::PartialHit: return "PARTIAL_HIT";
-        case CacheResult::Revalidated: return "REVALIDATED";
+        case CacheResult::Hit:
+            return "HIT";
+        case CacheResult::Miss:
+            return "MISS";
+        case CacheResult::PartialHit:
+            return "PARTIAL_HIT";
+        case CacheResult::Revalidated:
+            return "REVALIDATED";
     }
     return "MISS";
 }
@@ -76,10 +89,16 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
         policy::remove_header(request_.headers, name);
 }
 
-Fetch::~Fetch() { *alive_ = false; }
+Fetch::~Fetch() {
+    *alive_ = false;
+}
 
-cache::Store& Fetch::store() { return registry_.store(); }
-uv_loop_t* Fetch::loop() { return registry_.loop(); }
+cache::Store& Fetch::store() {
+    return registry_.store();
+}
+uv_loop_t* Fetch::loop() {
+    return registry_.loop();
+}
 
 void Fetch::start(int64_t now) {
     if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
@@ -93,9 +112,9 @@ void Fetch::start(int64_t now) {
         auto map = store().present_chunks(object_);
         if (map) present_ = *map;
         if (object_.complete() && present_.all_present()) {
-            auto freshness = policy::evaluate_freshness(
-                object_.headers, request_.headers, {object_.request_time, object_.response_time},
-                now);
+            auto freshness =
+                policy::evaluate_freshness(object_.headers, request_.headers,
+                                           {object_.request_time, object_.response_time}, now);
             if (freshness.state == policy::Freshness::Fresh) {
                 become_ready(CacheResult::Hit);
                 return;
@@ -123,7 +142,8 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
         return;
     }
     UpstreamRequest req = request_;
-    for (const auto& h : extra) req.headers.push_back(h);
+    for (const auto& h : extra)
+        req.headers.push_back(h);
     transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
                                                    registry_.config().high_water_mark);
     last_byte_ms_ = uv_now(loop());
@@ -138,13 +158,15 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
 void Fetch::plan_fill() {
     if (state_ == State::Failed || transfer_ || retry_pending_) return;
     uint32_t first = 0;
-    while (first < present_.size() && (present_.contains(first) || memory_.count(first))) ++first;
+    while (first < present_.size() && (present_.contains(first) || memory_.count(first)))
+        ++first;
     if (first >= present_.size()) {
         finish_object();
         return;
     }
     uint32_t last = first;
-    while (last < present_.size() && !present_.contains(last) && !memory_.count(last)) ++last;
+    while (last < present_.size() && !present_.contains(last) && !memory_.count(last))
+        ++last;
     purpose_ = Purpose::Range;
     next_ = object_.chunk_begin(first);
     run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
@@ -155,7 +177,8 @@ void Fetch::plan_fill() {
     plan_.next_offset = next_;
     plan_.request_from = next_;
     plan_.validator = to_policy(object_.validator);
-    plan_.headers.push_back({"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
+    plan_.headers.push_back(
+        {"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
     if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
     start_transfer(plan_.headers, "fill missing range");
 }
@@ -171,7 +194,7 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || committing_ || deferred_start_) return false;
+    if (!listeners_.empty() || committing_ || recording_ || deferred_start_) return false;
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
     return true;
@@ -190,7 +213,8 @@ void Fetch::become_ready(CacheResult result) {
     state_ = State::Ready;
     result_ = result;
     auto listeners = listeners_;
-    for (auto* l : listeners) l->on_fetch_ready(*this);
+    for (auto* l : listeners)
+        l->on_fetch_ready(*this);
 }
 
 void Fetch::on_upstream_head(int status, std::string_view reason,
@@ -290,16 +314,18 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
     head.complete_length = *length;
     head.request_time = now;
     head.response_time = now;
-    // One short LMDB write on the loop thread, once per object; the body's writes go to workers.
-    auto created = store().begin_object(head, now);
-    if (!created) {
-        spdlog::warn("fetch {}: cannot create cache object: {}; serving without caching", key_,
-                     cache::to_string(created.error()));
-        state_ = State::Handed;
-        return;
-    }
-    object_ = *created;
-    object_recorded_ = true;
+    // Readers need only the head and the geometry now; the index record (an LMDB commit with
+    // its fsync) is made on a worker, and chunks filled meanwhile wait for it in memory.
+    object_ = cache::ObjectInfo{};
+    object_.key = key_;
+    object_.status = head.status;
+    object_.headers = head.headers;
+    object_.validator = head.validator;
+    object_.complete_length = head.complete_length;
+    object_.chunk_size = store().options().chunk_size;
+    object_.request_time = object_.response_time = object_.created = object_.last_access = now;
+    object_recorded_ = false;
+    record_object(head, now);
     origin_headers_ = policy::end_to_end(headers);
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     memory_.clear();
@@ -356,9 +382,9 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
                                      registry_.retry(), registry_.random(), now_seconds());
     if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
-        fail(std::string(cause) + (decision.retry ? std::string()
-                                                  : " (" + std::string(policy::to_string(
-                                                               decision.reason)) + ")"));
+        fail(std::string(cause) +
+             (decision.retry ? std::string()
+                             : " (" + std::string(policy::to_string(decision.reason)) + ")"));
         return;
     }
     ++attempt_;
@@ -376,7 +402,9 @@ bool Fetch::retry_fits_before_head(uint64_t delay_ms) const {
     return attempt_ < 3 && elapsed + delay_ms <= budget_ms;
 }
 
-void Fetch::timer_cb(uv_timer_t* timer) noexcept { static_cast<Fetch*>(timer->data)->on_timer(); }
+void Fetch::timer_cb(uv_timer_t* timer) noexcept {
+    static_cast<Fetch*>(timer->data)->on_timer();
+}
 
 void Fetch::on_timer() {
     if (closing_) return;
@@ -403,8 +431,8 @@ void Fetch::on_timer() {
         plan_ = policy::plan_resume(next_, validator);
         plan_.headers.clear();
         if (next_ > 0) {
-            plan_.headers.push_back(
-                {"Range", policy::format_range_header(policy::ByteRange{plan_.request_from, run_end_})});
+            plan_.headers.push_back({"Range", policy::format_range_header(policy::ByteRange{
+                                                  plan_.request_from, run_end_})});
             if (validator) plan_.headers.push_back({"If-Range", validator->value});
         }
         check_overlap_ = next_ > 0;
@@ -429,7 +457,8 @@ void Fetch::fail(std::string why) {
     retry_pending_ = false;
     retire_transfer();
     auto listeners = listeners_;
-    for (auto* l : listeners) l->on_fetch_failed(*this, why);
+    for (auto* l : listeners)
+        l->on_fetch_failed(*this, why);
     // An object that changed under us must not be served from its old bytes again.
     if (object_recorded_ && why.starts_with("object changed")) {
         auto removed = store().remove(object_);
@@ -454,7 +483,8 @@ void Fetch::schedule_replan() {
 
 void Fetch::notify_progress() {
     auto listeners = listeners_;
-    for (auto* l : listeners) l->on_fetch_progress(*this);
+    for (auto* l : listeners)
+        l->on_fetch_progress(*this);
 }
 
 }  // namespace proxy

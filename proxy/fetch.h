@@ -135,6 +135,7 @@ class Fetch final : public UpstreamSink {
     void maybe_commit();
     void on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> result);
     void finish_object();
+    void record_object(const cache::ObjectHead& head, int64_t now);
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 
@@ -162,18 +163,19 @@ class Fetch final : public UpstreamSink {
     bool paused_for_commits_ = false;
     enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
-    uint64_t run_end_ = 0;     // end of the byte run the transfer is filling
-    uint64_t next_ = 0;        // next byte offset the fill needs
-    uint64_t skip_ = 0;        // body bytes of this response to drop (already held)
+    uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
+    uint64_t next_ = 0;     // next byte offset the fill needs
+    uint64_t skip_ = 0;     // body bytes of this response to drop (already held)
     bool check_overlap_ = false;
-    std::byte overlap_byte_{};  // the byte before next_, for the continuity check
+    std::byte overlap_byte_{};     // the byte before next_, for the continuity check
     std::vector<std::byte> fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 
     // Commits.
     std::vector<ChunkPtr> to_commit_;
     bool committing_ = false;
-    bool caching_ = true;  // false after a disk error: keep serving, stop writing
+    bool recording_ = false;  // begin_object or mark_complete running on a worker
+    bool caching_ = true;     // false after a disk error: keep serving, stop writing
 
     // Retries.
     uv_timer_t timer_{};

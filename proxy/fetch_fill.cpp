@@ -40,7 +40,8 @@ void Fetch::chunk_lost(uint32_t index) {
 UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) {
     if (state_ != State::Ready || closing_) return BodyAction::Abort;
     uint64_t uncommitted = 0;
-    for (auto& c : to_commit_) uncommitted += c->bytes.size();
+    for (auto& c : to_commit_)
+        uncommitted += c->bytes.size();
     if (caching_ && uncommitted >= kMaxUncommittedBytes) {
         paused_for_commits_ = true;
         return BodyAction::Pause;
@@ -91,14 +92,14 @@ void Fetch::seal_chunk() {
     chunk->index = fill_index_;
     chunk->bytes = std::move(fill_);
     memory_[fill_index_] = chunk;
-    if (caching_ && object_recorded_) to_commit_.push_back(chunk);
+    if (caching_) to_commit_.push_back(chunk);  // committed once the object is recorded
     ++fill_index_;
     fill_ = {};
     maybe_commit();
 }
 
 void Fetch::maybe_commit() {
-    if (committing_ || to_commit_.empty() || !caching_) return;
+    if (committing_ || recording_ || !object_recorded_ || to_commit_.empty() || !caching_) return;
     committing_ = true;
     auto batch = std::make_shared<std::vector<ChunkPtr>>(std::move(to_commit_));
     to_commit_.clear();
@@ -111,7 +112,8 @@ void Fetch::maybe_commit() {
         [store, object, batch, result] {
             std::vector<cache::ChunkWrite> writes;
             writes.reserve(batch->size());
-            for (auto& c : *batch) writes.push_back({c->index, c->bytes});
+            for (auto& c : *batch)
+                writes.push_back({c->index, c->bytes});
             *result = store->write_chunks(object, writes);
         },
         [this, alive, batch, result] {
@@ -124,7 +126,8 @@ void Fetch::on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> resul
     committing_ = false;
     if (closing_) return;
     if (result) {
-        for (auto& c : chunks) present_.set(c->index);
+        for (auto& c : chunks)
+            present_.set(c->index);
         registry_.after_commit();
     } else {
         spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
@@ -146,17 +149,55 @@ void Fetch::on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> resul
     if (idle()) registry_.release(*this);
 }
 
+void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
+    recording_ = true;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    cache::Store* store = &registry_.store();
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(), [store, head, now, result] { *result = store->begin_object(head, now); },
+        [this, alive, result] {
+            if (alive.expired()) return;
+            recording_ = false;
+            if (closing_) return;
+            if (*result) {
+                object_ = **result;
+                object_recorded_ = true;
+                maybe_commit();
+            } else {
+                spdlog::warn("fetch {}: cannot create cache object: {}; serving without caching",
+                             key_, cache::to_string(result->error()));
+                caching_ = false;
+                to_commit_.clear();
+            }
+            if (idle()) registry_.release(*this);
+        });
+}
+
 void Fetch::finish_object() {
-    if (!complete() || object_.complete()) return;
-    // One small index update per object; the body's bytes are already on disk.
-    auto done = store().mark_complete(object_);
-    if (done) {
-        object_ = *done;
-        spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
-    } else {
-        spdlog::warn("fetch {}: cannot mark complete: {}", key_, cache::to_string(done.error()));
-    }
-    notify_progress();
+    if (!complete() || object_.complete() || recording_ || !object_recorded_) return;
+    // The body's bytes are on disk; the record's state changes on a worker (an LMDB commit).
+    recording_ = true;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(), [store, object, result] { *result = store->mark_complete(object); },
+        [this, alive, result] {
+            if (alive.expired()) return;
+            recording_ = false;
+            if (closing_) return;
+            if (*result) {
+                object_ = **result;
+                spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
+            } else {
+                spdlog::warn("fetch {}: cannot mark complete: {}", key_,
+                             cache::to_string(result->error()));
+            }
+            notify_progress();
+            if (idle()) registry_.release(*this);
+        });
 }
 
 }  // namespace proxy

@@ -54,13 +54,15 @@ void FetchRegistry::after_commit() {
     auto stats = store_.stats();
     if (!stats || stats->bytes_present <= config_.cache_size) return;
     std::vector<cache::ObjectId> in_use;
-    for (auto& [key, fetch] : fetches_) in_use.push_back(fetch->object().id);
+    for (auto& [key, fetch] : fetches_)
+        in_use.push_back(fetch->object().id);
     evicting_ = true;
     auto result = std::make_shared<cache::Result<cache::EvictionReport>>(cache::EvictionReport{});
     cache::Store* store = &store_;
     uint64_t budget = config_.cache_size;
     run_on_worker(
-        loop_, [store, budget, in_use, result] { *result = store->evict_to_budget(budget, in_use); },
+        loop_,
+        [store, budget, in_use, result] { *result = store->evict_to_budget(budget, in_use); },
         [this, result] {
             evicting_ = false;
             if (!*result)
@@ -75,7 +77,8 @@ void FetchRegistry::after_commit() {
 void FetchRegistry::close_all() {
     auto fetches = std::move(fetches_);
     fetches_.clear();
-    for (auto& [key, fetch] : fetches) fetch->close();
+    for (auto& [key, fetch] : fetches)
+        fetch->close();
 }
 
 }  // namespace proxy
