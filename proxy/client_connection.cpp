@@ -6,6 +6,7 @@
 
 #include "policy/address_list.h"
 #include "proxy/http_message.h"
+#include "proxy/metrics.h"
 #include "proxy/server.h"
 #include "proxy/tunnel.h"
 
@@ -459,6 +460,8 @@ void ClientConnection::log_access(std::string_view result) {
     r.url = url_;
     r.upstream = upstream_address_;
     server_.access_log().write(r);
+    if (auto result = request_result_from_string(r.result)) metrics().requests(*result).inc();
+    metrics().bytes_to_clients.add(r.bytes);
 }
 
 }  // namespace proxy
