@@ -130,6 +130,13 @@ void CachedResponse::send_head(Fetch& fetch) {
     end_ = range.end;
     head_sent_ = true;
     conn_.send_cached_head(status, headers);
+    if (result() == std::string_view("HIT") && obj.generation != 0) {
+        // Hit count and last access feed LRU eviction; an index write, so on a worker.
+        cache::Store* store = &fetch.store();
+        cache::ObjectInfo object = obj;
+        run_on_worker(
+            registry_.loop(), [store, object, now] { (void)store->touch(object, now); }, [] {});
+    }
 }
 
 void CachedResponse::pump() {
