@@ -116,6 +116,8 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.admin_listen = to_host_port(str(), "admin_listen");
         else if (key == "cache_dir")
             c.cache_dir = str();
+        else if (key == "admin_token")
+            c.admin_token = str();
         else if (key == "cache_size")
             c.cache_size = to_size(scalar_text(node, key), "cache_size");
         else if (key == "connect_ports") {
@@ -176,6 +178,7 @@ std::string Config::to_toml() const {
     out << "listen = " << q(listen.to_string()) << "\n";
     out << "admin_listen = " << q(admin_listen.to_string()) << "\n";
     out << "cache_dir = " << q(cache_dir) << "\n";
+    if (!admin_token.empty()) out << "# admin_token is set (not shown)\n";
     out << "cache_size = " << q(policy::format_byte_size(cache_size)) << "\n";
     out << "connect_ports = [" << join_ports(connect_ports) << "]\n";
     out << "allow = [";
@@ -211,6 +214,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     std::string config_file, listen, admin_listen, cache_dir, cache_size, connect_ports, log_level,
         access_log, high_water_mark, max_header_size;
     std::vector<std::string> allow;
+    std::string admin_token;
     uint32_t max_connections = 0;
     double upstream_header_timeout = 0, connect_timeout = 0, client_header_timeout = 0,
            keepalive_timeout = 0, grace_period = 0, stall_timeout = 0, gap_budget = 0,
@@ -260,6 +264,8 @@ ParsedArgs parse_args(int argc, char** argv) {
                    "upstream attempts per fill (default 20)");
     app.add_option("--retry-deadline", retry_deadline,
                    "give up a fill after this many seconds (default 600)");
+    app.add_option("--admin-token", admin_token,
+                   "bearer token the admin API requires (default none)");
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 
@@ -282,6 +288,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (!listen.empty()) c.listen = to_host_port(listen, "--listen");
     if (!admin_listen.empty()) c.admin_listen = to_host_port(admin_listen, "--admin-listen");
     if (!cache_dir.empty()) c.cache_dir = cache_dir;
+    if (!admin_token.empty()) c.admin_token = admin_token;
     if (!cache_size.empty()) c.cache_size = to_size(cache_size, "--cache-size");
     if (!connect_ports.empty()) c.connect_ports = to_ports(connect_ports);
     if (!allow.empty()) {

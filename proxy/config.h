@@ -21,6 +21,7 @@ struct ConfigError : std::runtime_error {
 struct Config {
     policy::HostPort listen{"127.0.0.1", 3128, false};
     policy::HostPort admin_listen{"127.0.0.1", 3129, false};
+    std::string admin_token;  // bearer token the admin API requires; "" = none
     std::string cache_dir = "dlproxy-cache";
     uint64_t cache_size = 50ull << 30;  // bytes on disk for cached bodies
     std::vector<uint16_t> connect_ports{443};

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
     {
         proxy::StoreCacheAdmin cache_admin(**store);
         proxy::NoFills no_fills;
-        proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, no_fills, "", start_time);
+        proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, no_fills,
+                                  config.admin_token, start_time);
         proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
         proxy::Server server(&loop, config, store->get());
         try {
