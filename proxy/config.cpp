@@ -164,7 +164,22 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.keepalive_timeout = seconds(node, key);
         else if (key == "grace_period")
             c.grace_period = seconds(node, key);
-        else
+        else if (key == "stall_timeout")
+            c.stall_timeout = seconds(node, key);
+        else if (key == "gap_budget")
+            c.gap_budget = seconds(node, key);
+        else if (key == "retry_base_delay")
+            c.retry_base_delay = seconds(node, key);
+        else if (key == "retry_max_delay")
+            c.retry_max_delay = seconds(node, key);
+        else if (key == "retry_deadline")
+            c.retry_deadline = seconds(node, key);
+        else if (key == "retry_max_attempts") {
+            auto v = node.value<int64_t>();
+            if (!v || *v < 1 || *v > 1000)
+                throw ConfigError(origin_name + ": retry_max_attempts: expected 1..1000");
+            c.retry_max_attempts = static_cast<uint32_t>(*v);
+        } else
             throw ConfigError(origin_name + ": unknown key '" + key + "'");
     }
 }

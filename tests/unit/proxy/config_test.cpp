@@ -1,0 +1,90 @@
+#include "proxy/config.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using proxy::Config;
+using proxy::ConfigError;
+
+namespace {
+
+proxy::ParsedArgs parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "dlproxy");
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    return proxy::parse_args(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("proxy/config: embedded defaults") {
+    Config c;
+    CHECK(c.listen.to_string() == "127.0.0.1:3128");
+    CHECK(c.admin_listen.to_string() == "127.0.0.1:3129");
+    CHECK(c.connect_ports == std::vector<uint16_t>{443});
+    CHECK(c.allow.size() == 2);
+    CHECK(c.gap_budget == 8);
+}
+
+TEST_CASE("proxy/config: TOML keys override defaults") {
+    Config c;
+    proxy::apply_toml(c, R"(
+listen = "127.0.0.1:0"
+cache_size = "2GiB"
+connect_ports = [443, 8443]
+allow = ["10.0.0.0/8"]
+gap_budget = 3.5
+retry_max_attempts = 7
+)",
+                      "test.toml");
+    CHECK(c.listen.port == 0);
+    CHECK(c.cache_size == (2ull << 30));
+    CHECK(c.connect_ports == std::vector<uint16_t>{443, 8443});
+    REQUIRE(c.allow.size() == 1);
+    CHECK(c.allow[0].to_string() == "10.0.0.0/8");
+    CHECK(c.gap_budget == 3.5);
+    CHECK(c.retry_max_attempts == 7);
+}
+
+TEST_CASE("proxy/config: bad TOML is a ConfigError naming the problem") {
+    const char* bad[] = {
+        "listen = \"localhost:80\"",    // listen needs an IP literal
+        "listen = \"127.0.0.1\"",       // no port
+        "cache_size = \"12 parsecs\"",  // unit
+        "connect_ports = [0]",
+        "allow = [\"300.0.0.0/8\"]",
+        "max_connections = 0",
+        "no_such_key = 1",
+        "listen = ",  // syntax error
+    };
+    for (const char* text : bad) {
+        CAPTURE(text);
+        Config c;
+        CHECK_THROWS_AS(proxy::apply_toml(c, text, "bad.toml"), ConfigError);
+    }
+}
+
+TEST_CASE("proxy/config: to_toml re-parses to the same configuration") {
+    Config c;
+    proxy::apply_toml(c, "cache_size = \"3GiB\"\nconnect_ports = [443, 563]\n", "a.toml");
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "b.toml");
+    CHECK(again.to_toml() == c.to_toml());
+}
+
+TEST_CASE("proxy/config: flags override, usage errors exit 2") {
+    auto ok = parse({"--listen", "127.0.0.1:0", "--allow", "192.168.0.0/16", "--allow", "127.0.0.1",
+                     "--connect-ports", "443,8443", "--gap-budget", "2"});
+    CHECK(ok.exit_code == -1);
+    CHECK(ok.config.listen.port == 0);
+    CHECK(ok.config.allow.size() == 2);
+    CHECK(ok.config.connect_ports == std::vector<uint16_t>{443, 8443});
+    CHECK(ok.config.gap_budget == 2);
+    CHECK(parse({"--no-such-flag"}).exit_code == 2);
+    CHECK_THROWS_AS(parse({"--listen", "nowhere"}), ConfigError);
+    CHECK_THROWS_AS(parse({"--log-level", "loud"}), ConfigError);
+    CHECK_THROWS_AS(parse({"--gap-budget", "-1"}), ConfigError);
+}
