@@ -459,12 +459,18 @@ void Fetch::fail(std::string why) {
     auto listeners = listeners_;
     for (auto* l : listeners)
         l->on_fetch_failed(*this, why);
-    // An object that changed under us must not be served from its old bytes again.
-    if (object_recorded_ && why.starts_with("object changed")) {
-        auto removed = store().remove(object_);
-        if (!removed)
-            spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
-                         cache::to_string(removed.error()));
+    // An object that changed under us must not be served from its old bytes again. Nothing
+    // more of it is written (caching_ off); a record still being made on a worker is removed
+    // when it is done (record_object).
+    if (why.starts_with("object changed")) {
+        caching_ = false;
+        to_commit_.clear();
+        if (object_recorded_) {
+            auto removed = store().remove(object_);
+            if (!removed)
+                spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
+                             cache::to_string(removed.error()));
+        }
     }
     if (listeners_.empty() && !committing_) registry_.release(*this);
 }

@@ -159,6 +159,16 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
         [this, alive, result] {
             if (alive.expired()) return;
             recording_ = false;
+            if (*result && state_ == State::Failed && !caching_) {
+                // fail() found the object changed on the origin before this record existed
+                // (caching_ is off only then on this path): drop the record of the old version.
+                auto removed = registry_.store().remove(**result);
+                if (!removed)
+                    spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
+                                 cache::to_string(removed.error()));
+                if (!closing_ && idle()) registry_.release(*this);
+                return;
+            }
             if (closing_) return;
             if (*result) {
                 object_ = **result;
