@@ -145,6 +145,7 @@ void CachedResponse::pump() {
     const cache::ObjectInfo& obj = fetch_->object();
     const uint64_t hwm = registry_.config().high_water_mark;
     bool stalled = false;
+    const uint64_t started_at = pos_;
     while (pos_ < end_ && conn_.queued() < hwm && !reading_disk_) {
         auto index = static_cast<uint32_t>(obj.chunk_of(pos_));
         uint64_t begin = obj.chunk_begin(index);
@@ -179,7 +180,9 @@ void CachedResponse::pump() {
         conn_.finish_cached();
         return;
     }
-    if (stalled != waiting_) {
+    // The gap budget counts silence: re-arm it whenever bytes went out, not only when the
+    // reader starts or stops waiting.
+    if (stalled != waiting_ || (stalled && pos_ != started_at)) {
         waiting_ = stalled;
         conn_.on_cached_waiting(waiting_);
     }
