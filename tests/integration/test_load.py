@@ -140,7 +140,7 @@ class ResourceTest(ProxyTestCase):
                 time.sleep(step)
         return samples, bytes(got)
 
-    def check_slow_client(self, path):
+    def check_slow_client(self, path, limit_kb=RSS_GROWTH_LIMIT_KB):
         proxy = type(self).proxy
         # warm up allocations a transfer needs (buffers, worker threads) before the baseline
         pycurl_request(self.pport, self.url("/bytes/4194304/rss-warmup"), keep_body=False)
@@ -152,12 +152,16 @@ class ResourceTest(ProxyTestCase):
         self.assertIsNone(content.find_mismatch(path.split("?")[0], got), "slow client got wrong bytes")
         growth = max(samples) - base
         anon = proxy.status_kb("RssAnon")
-        self.assertLessEqual(growth, RSS_GROWTH_LIMIT_KB,
+        self.assertLessEqual(growth, limit_kb,
                              f"dlproxy VmRSS grew by {growth} kB (baseline {base} kB, samples "
                              f"{samples[::10]}, RssAnon now {anon} kB) serving a slow client")
 
     def test_slow_client_cacheable_body_bounded_memory(self):
-        self.check_slow_client("/bytes/134217728/slow-cacheable")
+        # A cacheable body is filled at the origin's speed while the client reads slowly from
+        # the cache, so its bound is the fill's, not the high-water mark: up to 8 MiB of chunks
+        # waiting for the disk, the chunk being filled, two recent chunks and the reader's
+        # verified chunk (docs/architecture.md). The cache issue's limit is RSS < 64 MiB.
+        self.check_slow_client("/bytes/134217728/slow-cacheable", limit_kb=24 * 1024)
 
     def test_slow_client_uncacheable_body_bounded_memory(self):
         self.check_slow_client("/bytes/134217728/slow-nostore?cc=no-store")
