@@ -5,13 +5,18 @@
 using namespace policy;
 
 TEST_CASE("policy/header_list: end_to_end drops hop-by-hop and Connection-named fields") {
-    HeaderList in = {{"Host", "a"},          {"Connection", "keep-alive, X-Secret"},
-                     {"Keep-Alive", "5"},    {"X-Secret", "1"},
-                     {"Set-Cookie", "a=1"},  {"Set-Cookie", "b=2"},
-                     {"TE", "trailers"},     {"Transfer-Encoding", "chunked"},
+    HeaderList in = {{"Host", "a"},
+                     {"Connection", "keep-alive, X-Secret"},
+                     {"Keep-Alive", "5"},
+                     {"X-Secret", "1"},
+                     {"Set-Cookie", "a=1"},
+                     {"Set-Cookie", "b=2"},
+                     {"TE", "trailers"},
+                     {"Transfer-Encoding", "chunked"},
                      {"Proxy-Connection", "keep-alive"},
                      {"Proxy-Authorization", "Basic x"},
-                     {"Upgrade", "h2c"},     {"Content-Length", "3"}};
+                     {"Upgrade", "h2c"},
+                     {"Content-Length", "3"}};
     HeaderList out = end_to_end(in);
     REQUIRE(out.size() == 4);
     CHECK(out[0].name == "Host");
