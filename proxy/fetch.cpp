@@ -111,7 +111,10 @@ void Fetch::start(int64_t now) {
         object_recorded_ = true;
         auto map = store().present_chunks(object_);
         if (map) present_ = *map;
-        if (object_.complete() && present_.all_present()) {
+        // Every chunk recorded is as good as complete, even when the record still says Partial
+        // (a crash between the last chunk commit and mark_complete): serve it and fix the record.
+        if (map && present_.size() == object_.chunk_count() && present_.all_present()) {
+            finish_object();
             auto freshness =
                 policy::evaluate_freshness(object_.headers, request_.headers,
                                            {object_.request_time, object_.response_time}, now);

@@ -33,6 +33,9 @@ std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
 void Fetch::chunk_lost(uint32_t index) {
     if (!present_.contains(index)) return;
     present_.reset(index);
+    // The store made the record Partial when it dropped the chunk; once the chunk is filled
+    // again, finish_object() must mark it complete.
+    object_.state = cache::ObjectState::Partial;
     spdlog::warn("fetch {}: chunk {} unreadable on disk; fetching it again", key_, index);
     if (!transfer_ && !retry_pending_) plan_fill();
 }
@@ -174,6 +177,8 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
                 object_ = **result;
                 object_recorded_ = true;
                 maybe_commit();
+                // A zero-length object has no chunk commit to finish it: finish it here.
+                finish_object();
             } else {
                 spdlog::warn("fetch {}: cannot create cache object: {}; serving without caching",
                              key_, cache::to_string(result->error()));
@@ -185,7 +190,9 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
 }
 
 void Fetch::finish_object() {
-    if (!complete() || object_.complete() || recording_ || !object_recorded_) return;
+    // Not complete(): that is false for a zero-length object, which has no chunks at all. The
+    // store refuses to mark an object complete whose recorded bytes fall short.
+    if (!present_.all_present() || object_.complete() || recording_ || !object_recorded_) return;
     // The body's bytes are on disk; the record's state changes on a worker (an LMDB commit).
     recording_ = true;
     auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
