@@ -9,7 +9,7 @@ Range header and the body bytes the origin sent.
 Sizes (chosen so the whole file runs in well under 3 minutes on 2 cores):
     hit            20 MiB
     ranges, conds  5 MiB + 123 bytes (not a multiple of the 1 MiB chunk)
-    partial        32 MiB at 16 MiB/s, client gone after 10 MiB, dlproxy SIGKILLed mid-fill
+    partial        32 MiB at 8 MiB/s, client gone after 10 MiB, dlproxy SIGKILLed mid-fill
     revalidation   3,000,000 bytes, Cache-Control: max-age=1
     integrity      5 MiB + 77 bytes, one byte flipped in chunk 2
     crash safety   256 MiB at 40 MiB/s; 10 SIGKILLs, each 0.05-0.6 s into a download, so at
@@ -536,7 +536,7 @@ class RestartTest(CacheAssertions, unittest.TestCase):
     # 4 -------------------------------------------------------------------------------------
     def test_partial_object_is_completed_with_the_missing_ranges_only(self):
         n = 32 * MiB
-        path = f"/bytes/{n}/partial.bin?rate={16 * MiB}"
+        path = f"/bytes/{n}/partial.bin?rate={8 * MiB}"
         url = self.origin.url(path)
         proxy = self.start_proxy()
         mark = self.origin.mark()
@@ -544,8 +544,14 @@ class RestartTest(CacheAssertions, unittest.TestCase):
         self.assertIsNone(d.error)
         self.assertEqual((d.status, d.content_length, d.received), (200, n, 10 * MiB))
         self.assertEqual(bytes(d.data), content.content(path_only(path), 0, 10 * MiB))
-        # The client has gone; the fill goes on in the background. Kill dlproxy mid-fill.
-        time.sleep(0.2)
+        # The client has gone; the fill goes on in the background (about 2.75 s still to go at
+        # 8 MiB/s). Kill dlproxy mid-fill, once the bytes the client saw are on disk.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            s = show(self.cache_dir, url)
+            if s and s["bytes_present"] >= 8 * MiB:
+                break
+            time.sleep(0.05)
         self.kill9(proxy)
         first = self.origin.requests_for(path, mark, count=1)
         self.assertEqual(len(first), 1)
