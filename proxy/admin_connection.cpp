@@ -1,5 +1,7 @@
 #include "proxy/admin_connection.h"
 
+#include "proxy/socket_address.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -47,22 +49,6 @@ double now_seconds() {
 }
 
 }  // namespace
-
-namespace detail {
-
-std::string address_text(const sockaddr_storage& ss) {
-    char host[INET6_ADDRSTRLEN] = {};
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        uv_ip4_name(in, host, sizeof host);
-        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    uv_ip6_name(in6, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-}
-
-}  // namespace detail
 
 // --- AdminConnection: accept and read ----------------------------------------------------------
 
@@ -189,7 +175,7 @@ int AdminConnection::on_message_complete() {
     }
     auto level = request.method == "POST" ? spdlog::level::info : spdlog::level::debug;
     spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target,
-                detail::address_text(peer), response.status);
+                format_socket_address(reinterpret_cast<const sockaddr*>(&peer)), response.status);
     respond(response, request.method == "HEAD");
     return HPE_PAUSED;  // one request per connection: ignore anything after it
 }

@@ -63,11 +63,4 @@ class AdminConnection {
     int open_handles_ = 0;
 };
 
-namespace detail {
-
-// "127.0.0.1:3129", "[::1]:3129".
-std::string address_text(const sockaddr_storage& ss);
-
-}  // namespace detail
-
 }  // namespace proxy

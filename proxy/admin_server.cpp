@@ -1,5 +1,7 @@
 #include "proxy/admin_server.h"
 
+#include "proxy/socket_address.h"
+
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -42,7 +44,7 @@ std::string AdminServer::listen_address() const {
     sockaddr_storage ss{};
     int len = sizeof ss;
     uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&ss), &len);
-    return detail::address_text(ss);
+    return format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 void AdminServer::stop() {

@@ -8,6 +8,7 @@
 #include "proxy/http_message.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
+#include "proxy/socket_address.h"
 #include "proxy/tunnel.h"
 
 namespace proxy {
@@ -20,22 +21,6 @@ constexpr size_t kMaxUrlLength = 16 * 1024;
 // After a final response on a closing connection, how long unread input is drained so the
 // client sees our response instead of a reset.
 constexpr double kLingerSeconds = 2.0;
-
-std::string peer_text(const sockaddr_storage& ss, std::vector<uint8_t>& raw) {
-    char host[INET6_ADDRSTRLEN] = {};
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        uv_ip4_name(in, host, sizeof host);
-        auto* b = reinterpret_cast<const uint8_t*>(&in->sin_addr);
-        raw.assign(b, b + 4);
-        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    uv_ip6_name(in6, host, sizeof host);
-    auto* b = reinterpret_cast<const uint8_t*>(&in6->sin6_addr);
-    raw.assign(b, b + 16);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-}
 
 }  // namespace
 
@@ -101,8 +86,10 @@ bool ClientConnection::accept(uv_stream_t* listener) {
     sockaddr_storage ss{};
     int len = sizeof ss;
     std::vector<uint8_t> raw;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        client_address_ = peer_text(ss, raw);
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        client_address_ = format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
+        raw = address_bytes(reinterpret_cast<const sockaddr*>(&ss));
+    }
     started_ = std::chrono::steady_clock::now();
     if (!policy::address_allowed(server_.config().allow, raw)) {
         spdlog::warn("client {} refused: not in the allow list", client_address_);

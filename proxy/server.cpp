@@ -8,24 +8,9 @@
 #include "proxy/client_connection.h"
 #include "proxy/curl_multi.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/socket_address.h"
 
 namespace proxy {
-
-namespace {
-
-std::string sockaddr_text(const sockaddr_storage& ss) {
-    char host[INET6_ADDRSTRLEN] = {};
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        uv_ip4_name(in, host, sizeof host);
-        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    uv_ip6_name(in6, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-}
-
-}  // namespace
 
 Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
     : loop_(loop), config_(config), curl_(new CurlMulti(loop)), access_log_(config.access_log) {
@@ -63,7 +48,7 @@ std::string Server::listen_address() const {
     sockaddr_storage ss{};
     int len = sizeof ss;
     uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&ss), &len);
-    return sockaddr_text(ss);
+    return format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 void Server::on_connection_cb(uv_stream_t* server, int status) noexcept {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/client_connection.h"
+#include "proxy/socket_address.h"
 
 namespace proxy {
 
@@ -11,25 +12,6 @@ struct TunnelWrite {
     std::string data;
     Tunnel* tunnel;
 };
-
-namespace {
-
-std::string address_text(const sockaddr* sa) {
-    char host[INET6_ADDRSTRLEN] = {};
-    int port = 0;
-    if (sa->sa_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-        uv_ip4_name(in, host, sizeof host);
-        port = ntohs(in->sin_port);
-        return std::string(host) + ":" + std::to_string(port);
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    uv_ip6_name(in6, host, sizeof host);
-    port = ntohs(in6->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
-}
-
-}  // namespace
 
 Tunnel::Tunnel(ClientConnection& conn, uv_loop_t* loop, policy::HostPort target,
                uint64_t high_water_mark, double connect_timeout)
@@ -99,7 +81,7 @@ void Tunnel::connect_next() {
         tcp_.data = this;
         tcp_open_ = true;
         ++pending_;
-        peer_ = address_text(ai->ai_addr);
+        peer_ = format_socket_address(ai->ai_addr);
         if (uv_tcp_connect(&connect_req_, &tcp_, ai->ai_addr, &Tunnel::on_connect_cb) == 0) {
             ++pending_;
             return;
