@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Resume under upstream faults: what cuts, stalls and 503s cost a download through dlproxy.
+
+The origin is tests/origin/origin.py (faults chosen by query parameters; its body for a path is
+deterministic, so every download is checked against the expected sha256). The client is the curl
+CLI through dlproxy (forward proxy), one download at a time, each on a new URL (a cold object).
+
+Part 1, one large object: a fault-free download of --size (default 1 GiB) through dlproxy, then
+the same bytes on another URL whose origin cuts the connection --cuts times (default 3, at about
+1/4, 1/2 and 3/4). Reports both times, the overhead in %, the sum of the backoff delays dlproxy
+chose (its `retry N in M ms` lines) and the body bytes the origin sent (its request log) against
+the object size.
+
+Part 2, randomized: --downloads (default 50) downloads of --random-size (default 256 MiB), each
+with 0-5 faults drawn at random (seeded, --seed): up to two 503s before the body (half of them with
+`Retry-After: 1`), and cuts and stalls at random offsets. Reports how many downloads delivered the
+complete, correct body, the time overhead over --baseline (default 5) fault-free downloads of the
+same size (median), and the faults dlproxy actually saw.
+
+dlproxy runs with its default retry knobs (backoff base 0.25 s, cap 30 s, 20 attempts, gap budget
+8 s) except --stall-timeout 2 (default 10): a stalled origin here pauses 5 s, and at the default
+a stall would cost 10-11 s, which says more about the knob than about resuming.
+
+    python3 tests/bench/bench_resume.py [--size 1GiB] [--cuts 3] [--random-size 256MiB]
+        [--downloads 50] [--baseline 5] [--seed 1] [--dlproxy build/proxy/dlproxy] [--keep]
+    python3 tests/bench/bench_resume.py --smoke   # CI: 32 MiB, 3 random downloads, sha256 checked
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "origin"))
+import content  # noqa: E402  (the test origin's deterministic bodies)
+
+RETRY_RE = re.compile(r"fetch (\S+): (.*) at offset (\d+); retry (\d+) in (\d+) ms")
+STALL_SECS = 5.0
+STALL_TIMEOUT = 2.0
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", default="1GiB", help="part 1 object size (default 1GiB)")
+    p.add_argument("--cuts", type=int, default=3, help="part 1 cuts (default 3)")
+    p.add_argument("--random-size", default="256MiB", help="part 2 object size (default 256MiB)")
+    p.add_argument("--downloads", type=int, default=50, help="part 2 downloads (default 50)")
+    p.add_argument("--baseline", type=int, default=5,
+                   help="part 2 fault-free downloads for the baseline (default 5)")
+    p.add_argument("--seed", type=int, default=1, help="random seed for part 2 (default 1)")
+    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
+    p.add_argument("--smoke", action="store_true",
+                   help="32 MiB, 3 random downloads, 1 baseline; exit 1 on any wrong or short body")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    args = p.parse_args()
+    if args.smoke:
+        args.size, args.random_size, args.downloads, args.baseline = "32MiB", "32MiB", 3, 1
+    args.size_bytes = bl.parse_size(args.size)
+    args.random_bytes = bl.parse_size(args.random_size)
+    if min(args.size_bytes, args.random_bytes) < 1 << 20 or args.cuts < 0 or args.downloads < 0 \
+            or args.baseline < 1:
+        p.error("sizes must be at least 1MiB, --cuts and --downloads >= 0, --baseline >= 1")
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# What the origin will do: a replay of origin.py's plan_mark() for cut/stall parameters
+# --------------------------------------------------------------------------------------------
+
+def simulate_body_faults(size: int, q: dict) -> list[tuple[str, int]]:
+    """The (kind, absolute offset) of each body fault the origin will inject for query `q`,
+    assuming the proxy resumes each time from the byte before the first one it lacks. The
+    origin decides every fault a response could hit when it sends the head (and counts it then,
+    even if another fault ends that response first), so the count is not simply cuts + stalls."""
+    taken = {"cut": 0, "stall": 0}
+    faults = []
+    begin = 0
+    for _ in range(64):
+        marks = []
+        for rel, absolute, count in (("cut", "cut_at", "cuts"), ("stall", "stall_at", "stalls")):
+            if rel in q:
+                mark = int(q[rel])
+            elif absolute in q:
+                off = int(q[absolute])
+                if not begin < off < size:
+                    continue
+                mark = off - begin
+            else:
+                continue
+            if not 0 <= mark < size - begin:
+                continue
+            limit = int(q.get(count, 1))
+            if taken[rel] >= limit:
+                continue
+            taken[rel] += 1
+            marks.append((mark, rel))
+        if not marks:
+            return faults
+        mark, kind = min(marks)
+        faults.append((kind, begin + mark))
+        begin = begin + mark - 1 if begin + mark > 0 else 0
+    raise bl.BenchError(f"fault plan does not terminate: {q}")
+
+
+def random_plan(rng: random.Random, size: int) -> tuple[dict, dict]:
+    """Query parameters for one download with 0-5 faults, and the faults planned by kind."""
+    total = rng.randint(0, 5)
+    n503 = rng.randint(0, min(2, total))
+    want_body = total - n503
+    q: dict = {}
+    if n503:
+        q.update(status="503", times=str(n503))
+        if rng.random() < 0.5:
+            q["retry_after"] = "1"
+    for _ in range(10000):
+        body: dict = {}
+        kinds = [rng.choice(("cut", "stall")) for _ in range(want_body)]
+        for kind, plural in (("cut", "cuts"), ("stall", "stalls")):
+            k = kinds.count(kind)
+            if not k:
+                continue
+            if k == 1 or rng.random() < 0.3:  # one absolute offset (hit again by each resume)
+                body[f"{kind}_at"] = str(rng.randrange(1 << 20, size - (1 << 20)))
+            else:  # every k-th of the body, measured from the start of each response
+                body[kind] = str(rng.randrange(size // (k + 2), size // (k + 1)))
+            body[plural] = str(k)
+        if "stall" in body or "stall_at" in body:
+            body["stall_secs"] = str(STALL_SECS)
+        if len(simulate_body_faults(size, body)) == want_body:
+            q.update(body)
+            break
+    else:
+        raise bl.BenchError(f"no parameter set gives {want_body} body faults")
+    planned = {"503": n503}
+    for kind, _ in simulate_body_faults(size, q):
+        planned[kind] = planned.get(kind, 0) + 1
+    return q, planned
+
+
+# --------------------------------------------------------------------------------------------
+# One download
+# --------------------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, bench: bl.Bench, origin: bl.TestOrigin, dlproxy: bl.DlProxy):
+        self.bench = bench
+        self.origin = origin
+        self.dlproxy = dlproxy
+        self.scratch = bench.dir / "scratch.bin"
+        self._expected: dict[tuple[str, int], str] = {}
+
+    def expected_sha(self, path: str, size: int) -> str:
+        if (path, size) not in self._expected:
+            self._expected[(path, size)] = content.sha256_of(path, size)
+        return self._expected[(path, size)]
+
+    def download(self, path: str, size: int, query: dict, max_time: float = 600) -> dict:
+        """One curl through dlproxy to a file; the body is hashed afterwards (untimed)."""
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        target = f"{path}?{qs}"
+        url = self.origin.url(target)
+        lines_before = len(self.dlproxy.proc.lines)
+        r = bl.curl_fetch(url, self.dlproxy.proxy_url, output=str(self.scratch), max_time=max_time)
+        ok_sha = False
+        got = self.scratch.stat().st_size if self.scratch.exists() else 0
+        if got == size:
+            ok_sha = bl.sha256_file(self.scratch) == self.expected_sha(path, size)
+        elif got:
+            with open(self.scratch, "rb") as f:
+                head = f.read()
+            if content.find_mismatch(path, head) is not None:
+                raise bl.BenchError(f"{target}: a short body ({got} bytes) with wrong bytes")
+        if got == size and not ok_sha:
+            raise bl.BenchError(f"{target}: a COMPLETE-LENGTH body with WRONG bytes")
+        self.scratch.unlink(missing_ok=True)
+        success = r.exit_code == 0 and r.http_code == 200 and got == size and ok_sha
+        retries = self.retries(url, lines_before)
+        return {
+            "target": target, "size": size, "seconds": r.seconds, "http_code": r.http_code,
+            "curl_exit": r.exit_code, "bytes": got, "success": success,
+            "error": None if success else (r.stderr.strip() or f"HTTP {r.http_code}"),
+            "retries": len(retries), "backoff_ms": sum(d for _, _, d in retries),
+            "faults_seen": fault_kinds(retries),
+        }
+
+    def retries(self, url: str, since: int) -> list[tuple[str, int, int]]:
+        """(cause, offset, delay ms) of each retry line dlproxy logged for this URL."""
+        out = []
+        for line in self.dlproxy.proc.lines[since:]:
+            m = RETRY_RE.search(line)
+            if m and m.group(1) == url:
+                out.append((m.group(2), int(m.group(3)), int(m.group(5))))
+        return out
+
+    def add_origin_stats(self, results: list[dict]) -> None:
+        """Origin requests and body bytes (200/206 responses) per download, from the origin's
+        request log. A stalled response is logged only when the origin wakes up and finds the
+        proxy gone, STALL_SECS after it stalled: call this once, at the end."""
+        by_target: dict = {}
+        for rec in self.origin.read_log():
+            by_target.setdefault(rec["target"], []).append(rec)
+        for r in results:
+            recs = by_target.get(r["target"], [])
+            r["origin_requests"] = len(recs)
+            r["origin_body_bytes"] = sum(x["bytes_sent"] for x in recs
+                                         if x.get("status") in (200, 206))
+
+
+def fault_kinds(retries: list[tuple[str, int, int]]) -> dict:
+    kinds: dict = {}
+    for cause, _, _ in retries:
+        if cause.startswith("status "):
+            k = cause.split()[1]
+        elif cause.startswith("no bytes from origin"):
+            k = "stall"
+        else:
+            k = "cut"
+        kinds[k] = kinds.get(k, 0) + 1
+    return kinds
+
+
+# --------------------------------------------------------------------------------------------
+# The two parts
+# --------------------------------------------------------------------------------------------
+
+def part_large(runner: Runner, args) -> dict:
+    size = args.size_bytes
+    path = f"/bytes/{size}/bench-large"
+    print(f"part 1: {bl.fmt_mib(size)} MiB, fault-free vs {args.cuts} cuts", flush=True)
+    runner.expected_sha(path, size)  # computed before the timed downloads
+    clean = runner.download(path, size, {"run": "clean"})
+    print(f"  fault-free  {clean['seconds']:7.2f} s  success={clean['success']}", flush=True)
+    cut = (size // (args.cuts + 1)) - 12345 if args.cuts else 0
+    q = {"run": "cuts", "cut": str(cut), "cuts": str(args.cuts)} if args.cuts else {"run": "cuts0"}
+    faulty = runner.download(path, size, q)
+    print(f"  {args.cuts} cuts      {faulty['seconds']:7.2f} s  success={faulty['success']}  "
+          f"retries={faulty['retries']}  backoff={faulty['backoff_ms']} ms", flush=True)
+    overhead = (faulty["seconds"] - clean["seconds"]) / clean["seconds"] * 100
+    return {"size": size, "cuts": args.cuts, "clean": clean, "faulty": faulty,
+            "overhead_pct": overhead}
+
+
+def part_random(runner: Runner, args) -> dict:
+    size = args.random_bytes
+    path = f"/bytes/{size}/bench-random"
+    rng = random.Random(args.seed)
+    print(f"part 2: {args.downloads} downloads of {bl.fmt_mib(size)} MiB with 0-5 random faults "
+          f"(seed {args.seed}); baseline {args.baseline} fault-free", flush=True)
+    runner.expected_sha(path, size)
+    base = []
+    for i in range(args.baseline):
+        b = runner.download(path, size, {"run": f"base{i}"})
+        if not b["success"]:
+            raise bl.BenchError(f"fault-free download failed: {b['error']}")
+        base.append(b["seconds"])
+    base_median = bl.median(base)
+    print(f"  fault-free median {base_median:.2f} s over {len(base)}", flush=True)
+    runs = []
+    for i in range(args.downloads):
+        q, planned = random_plan(rng, size)
+        r = runner.download(path, size, {"run": f"r{i}", **q})
+        r["planned"] = planned
+        runs.append(r)
+        print(f"  {i:3d} {r['seconds']:7.2f} s  {'ok  ' if r['success'] else 'FAIL'} planned "
+              f"{fmt_kinds(planned)} seen {fmt_kinds(r['faults_seen'])} backoff "
+              f"{r['backoff_ms']} ms" + ("" if r["success"] else f"  ({r['error']})"), flush=True)
+    time.sleep(STALL_SECS + 1)  # stalled responses reach the origin's log
+    runner.add_origin_stats(runs)
+    total = sum(r["seconds"] for r in runs)
+    ideal = base_median * len(runs)
+    planned_totals: dict = {}
+    seen_totals: dict = {}
+    for r in runs:
+        for k, v in r["planned"].items():
+            planned_totals[k] = planned_totals.get(k, 0) + v
+        for k, v in r["faults_seen"].items():
+            seen_totals[k] = seen_totals.get(k, 0) + v
+    return {
+        "size": size, "downloads": len(runs), "seed": args.seed,
+        "successes": sum(r["success"] for r in runs),
+        "baseline_seconds": base, "baseline_median_s": base_median,
+        "total_s": total, "fault_free_equivalent_s": ideal,
+        "overhead_pct": (total - ideal) / ideal * 100 if ideal else None,
+        "backoff_total_s": sum(r["backoff_ms"] for r in runs) / 1000,
+        "faults_planned": planned_totals, "faults_seen": seen_totals,
+        "origin_bytes_over_size": sum(r["origin_body_bytes"] for r in runs) / (size * len(runs))
+        if runs else None,
+        "runs": runs,
+    }
+
+
+def fmt_kinds(d: dict) -> str:
+    return ",".join(f"{k}x{v}" for k, v in sorted(d.items()) if v) or "none"
+
+
+def print_report(large: dict, rnd: dict, info: dict) -> None:
+    print()
+    print(f"resume benchmark, {info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, "
+          f"{info['date']}")
+    c, f = large["clean"], large["faulty"]
+    bl.print_table(
+        ["part 1", "seconds", "MB/s", "retries", "backoff s", "origin body bytes / size"],
+        [["fault-free", f"{c['seconds']:.2f}", f"{c['size'] / c['seconds'] / 1e6:.0f}",
+          c["retries"], f"{c['backoff_ms'] / 1000:.2f}",
+          f"{c['origin_body_bytes'] / c['size']:.6f}"],
+         [f"{large['cuts']} cuts", f"{f['seconds']:.2f}", f"{f['size'] / f['seconds'] / 1e6:.0f}",
+          f["retries"], f"{f['backoff_ms'] / 1000:.2f}",
+          f"{large['origin_bytes_over_size']:.6f} (+{large['origin_bytes_extra']} B)"]])
+    print(f"overhead of the cuts: {large['overhead_pct']:+.1f} %")
+    if rnd["downloads"]:
+        print()
+        print(f"part 2: {rnd['successes']}/{rnd['downloads']} complete and correct; "
+              f"{rnd['total_s']:.1f} s vs {rnd['fault_free_equivalent_s']:.1f} s fault-free "
+              f"({rnd['downloads']} x median {rnd['baseline_median_s']:.2f} s): overhead "
+              f"{rnd['overhead_pct']:+.1f} %")
+        print(f"faults planned {fmt_kinds(rnd['faults_planned'])}, seen by dlproxy "
+              f"{fmt_kinds(rnd['faults_seen'])}; backoff {rnd['backoff_total_s']:.1f} s in all; "
+              f"origin body bytes / delivered {rnd['origin_bytes_over_size']:.4f}")
+    print()
+
+
+def run(args) -> int:
+    bl.which("curl")
+    info = bl.machine_info(REPO)
+    with bl.Bench("bench-resume", keep=args.keep) as bench:
+        origin = bl.TestOrigin(bench).start()
+        budget = max(2 * max(args.size_bytes, args.random_bytes), 1 << 30)
+        dlproxy = bl.DlProxy(bench, args.dlproxy, extra_args=[
+            "--stall-timeout", str(STALL_TIMEOUT), "--cache-size", str(budget)]).start()
+        print(f"workdir {bench.dir}: origin :{origin.port}, dlproxy :{dlproxy.port}", flush=True)
+        runner = Runner(bench, origin, dlproxy)
+        large = part_large(runner, args)
+        rnd = part_random(runner, args)
+        runner.add_origin_stats([large["clean"], large["faulty"]])
+        f = large["faulty"]
+        large["origin_bytes_over_size"] = f["origin_body_bytes"] / f["size"]
+        large["origin_bytes_extra"] = f["origin_body_bytes"] - f["size"]
+        print_report(large, rnd, info)
+        bl.emit_json("resume", {"machine": info, "dlproxy_binary": dlproxy.describe(),
+                                "dlproxy_args": dlproxy.extra_args, "stall_secs": STALL_SECS,
+                                "notes": dlproxy.notes(), "large": large,
+                                "random": {k: v for k, v in rnd.items() if k != "runs"},
+                                "random_runs": rnd["runs"],
+                                "loadavg_1m_at_end": round(os.getloadavg()[0], 2)})
+        failures = [r for r in [large["clean"], large["faulty"]] + rnd["runs"] if not r["success"]]
+        if args.smoke:
+            if failures:
+                raise bl.BenchError(f"{len(failures)} download(s) did not complete: "
+                                    + "; ".join(f"{r['target']}: {r['error']}" for r in failures))
+            print("smoke: every download delivered the complete body with the right sha256")
+    return 0
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        return run(args)
+    except bl.BenchError as e:
+        print(f"bench_resume: FAIL: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        print(f"bench_resume: interrupted ({e})", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
