@@ -289,6 +289,7 @@ class StatusBeforeBodyTest(ResumeCase):
         target = f"{path}?status=503&times=always&retry_after=1"
         got = self.get("curl", target)
         self.assertIn(got.status, (502, 503), got)
+        self.assertNotEqual(len(got.data), SIZE, "an error answer the length of the object")
         # the patience before a head: min(gap budget 8 s, upstream header timeout 60 s / 2),
         # at most 3 retries of 1 s each here
         self.assertLess(got.seconds, 9, f"the client waited {got.seconds:.1f} s")
@@ -307,9 +308,10 @@ class OriginRestartTest(ResumeCase):
     machine), plus up to --retry-max-delay of backoff before the next attempt. That is near
     the default 8 s budget with no margin, and past it dlproxy would close the client short --
     the gap-budget path, tested in GapBudgetTest. This test is about the fill surviving restarts
-    on a single client connection, so the budget is set far out of the way. (Also: while the
-    gap-budget timer is not re-armed as bytes flow -- GapBudgetTest.test_steady_slow_origin --
-    the budget bounds this whole paced download, about 10 s.)
+    on a single client connection, so the budget is set far out of the way. (Before 0d51267 the
+    gap-budget timer was not re-armed while bytes flowed, see
+    GapBudgetTest.test_steady_slow_origin_is_not_closed, and the budget then bounded this whole
+    paced download, about 10 s.)
     --retry-max-attempts 100: attempts count per fill, not per outage; at these short delays each
     2 s outage costs about ten refused connects, so three outages would exhaust the default 20."""
 
@@ -441,6 +443,7 @@ class NoRangeTest(ResumeCase):
                 self.assertIsNone(ranged_start(recs[0]))
                 self.assert_resume_request(recs[1], path, SIZE, 5000010)
                 self.assertEqual((recs[1]["status"], recs[1]["served"]), (200, [0, SIZE]))
+                self.assertEqual(recs[1]["version"], "0")  # same object: same ETag, same bytes
                 self.assertEqual(recs[1]["outcome"], "complete")
 
 
