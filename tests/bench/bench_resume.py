@@ -5,11 +5,11 @@ The origin is tests/origin/origin.py (faults chosen by query parameters; its bod
 deterministic, so every download is checked against the expected sha256). The client is the curl
 CLI through dlproxy (forward proxy), one download at a time, each on a new URL (a cold object).
 
-Part 1, one large object: a fault-free download of --size (default 1 GiB) through dlproxy, then
+Part 1, one large object: a fault-free download of --size (default 1 GiB) through dlproxy, and
 the same bytes on another URL whose origin cuts the connection --cuts times (default 3, at about
-1/4, 1/2 and 3/4). Reports both times, the overhead in %, the sum of the backoff delays dlproxy
-chose (its `retry N in M ms` lines) and the body bytes the origin sent (its request log) against
-the object size.
+1/4, 1/2 and 3/4); --runs rounds (default 3), the order alternating. Reports both times (medians),
+the overhead in %, the sum of the backoff delays dlproxy chose (its `retry N in M ms` lines) and
+the body bytes the origin sent (its request log) against the object size.
 
 Part 2, randomized: --downloads (default 50) downloads of --random-size (default 256 MiB), each
 with 0-5 faults drawn at random (seeded, --seed): up to two 503s before the body (half of them with
@@ -23,7 +23,7 @@ dlproxy runs with its default retry knobs (backoff base 0.25 s, cap 30 s, 20 att
 8 s) except --stall-timeout 2 (default 10): a stalled origin here pauses 5 s, and at the default
 a stall would cost 10-11 s, which says more about the knob than about resuming.
 
-    python3 tests/bench/bench_resume.py [--size 1GiB] [--cuts 3] [--random-size 256MiB]
+    python3 tests/bench/bench_resume.py [--size 1GiB] [--cuts 3] [--runs 3] [--random-size 256MiB]
         [--downloads 50] [--baseline 5] [--seed 1] [--dlproxy build/proxy/dlproxy] [--keep]
     python3 tests/bench/bench_resume.py --smoke   # CI: 32 MiB, 3 random downloads, sha256 checked
 """
@@ -55,6 +55,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", default="1GiB", help="part 1 object size (default 1GiB)")
     p.add_argument("--cuts", type=int, default=3, help="part 1 cuts (default 3)")
+    p.add_argument("--runs", type=int, default=3,
+                   help="part 1 rounds, fault-free and cut alternating (default 3; 1 smoke)")
     p.add_argument("--random-size", default="256MiB", help="part 2 object size (default 256MiB)")
     p.add_argument("--downloads", type=int, default=50, help="part 2 downloads (default 50)")
     p.add_argument("--baseline", type=int, default=5,
@@ -67,11 +69,13 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.smoke:
         args.size, args.random_size, args.downloads, args.baseline = "32MiB", "32MiB", 3, 1
+        args.runs = 1
     args.size_bytes = bl.parse_size(args.size)
     args.random_bytes = bl.parse_size(args.random_size)
     if min(args.size_bytes, args.random_bytes) < 1 << 20 or args.cuts < 0 or args.downloads < 0 \
-            or args.baseline < 1:
-        p.error("sizes must be at least 1MiB, --cuts and --downloads >= 0, --baseline >= 1")
+            or args.baseline < 1 or args.runs < 1:
+        p.error("sizes must be at least 1MiB, --cuts and --downloads >= 0, --baseline and "
+                "--runs >= 1")
     return args
 
 
@@ -258,20 +262,41 @@ def fault_kinds(retries: list[tuple[str, int, int]]) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def part_large(runner: Runner, args) -> dict:
+    """--runs rounds of one fault-free and one cut download of a new object each. The order
+    alternates between rounds: the second of two back-to-back 1 GiB fills is measurably slower
+    (the first one's dirty pages are still being written back), which would otherwise be
+    charged to the cuts."""
     size = args.size_bytes
     path = f"/bytes/{size}/bench-large"
-    print(f"part 1: {bl.fmt_mib(size)} MiB, fault-free vs {args.cuts} cuts", flush=True)
+    print(f"part 1: {bl.fmt_mib(size)} MiB, fault-free vs {args.cuts} cuts, {args.runs} rounds",
+          flush=True)
     runner.expected_sha(path, size)  # computed before the timed downloads
-    clean = runner.download(path, size, {"run": "clean"})
-    print(f"  fault-free  {clean['seconds']:7.2f} s  success={clean['success']}", flush=True)
     cut = (size // (args.cuts + 1)) - 12345 if args.cuts else 0
-    q = {"run": "cuts", "cut": str(cut), "cuts": str(args.cuts)} if args.cuts else {"run": "cuts0"}
-    faulty = runner.download(path, size, q)
-    print(f"  {args.cuts} cuts      {faulty['seconds']:7.2f} s  success={faulty['success']}  "
-          f"retries={faulty['retries']}  backoff={faulty['backoff_ms']} ms", flush=True)
-    overhead = (faulty["seconds"] - clean["seconds"]) / clean["seconds"] * 100
-    return {"size": size, "cuts": args.cuts, "clean": clean, "faulty": faulty,
-            "overhead_pct": overhead}
+    clean, faulty = [], []
+    for n in range(args.runs):
+        kinds = ["clean", "cuts"] if n % 2 == 0 else ["cuts", "clean"]
+        for kind in kinds:
+            if kind == "clean":
+                r = runner.download(path, size, {"run": f"clean{n}"})
+                clean.append(r)
+                print(f"  round {n} fault-free  {r['seconds']:7.2f} s  success={r['success']}",
+                      flush=True)
+            else:
+                q = {"run": f"cuts{n}", "cut": str(cut), "cuts": str(args.cuts)} if args.cuts \
+                    else {"run": f"cuts{n}"}
+                r = runner.download(path, size, q)
+                faulty.append(r)
+                print(f"  round {n} {args.cuts} cuts      {r['seconds']:7.2f} s  "
+                      f"success={r['success']}  retries={r['retries']}  "
+                      f"backoff={r['backoff_ms']} ms", flush=True)
+    paired = [(f["seconds"] - c["seconds"]) / c["seconds"] * 100 for c, f in zip(clean, faulty)]
+    clean_s = bl.median(r["seconds"] for r in clean)
+    faulty_s = bl.median(r["seconds"] for r in faulty)
+    return {"size": size, "cuts": args.cuts, "rounds": args.runs, "clean": clean,
+            "faulty": faulty, "clean_median_s": clean_s, "faulty_median_s": faulty_s,
+            "overhead_pct": (faulty_s - clean_s) / clean_s * 100,
+            "overhead_pct_paired_median": bl.median(paired),
+            "backoff_median_s": bl.median(r["backoff_ms"] / 1000 for r in faulty)}
 
 
 def part_random(runner: Runner, args) -> dict:
@@ -336,16 +361,21 @@ def print_report(large: dict, rnd: dict, info: dict) -> None:
     print()
     print(f"resume benchmark, {info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, "
           f"{info['date']}")
-    c, f = large["clean"], large["faulty"]
-    bl.print_table(
-        ["part 1", "seconds", "MB/s", "retries", "backoff s", "origin body bytes / size"],
-        [["fault-free", f"{c['seconds']:.2f}", f"{c['size'] / c['seconds'] / 1e6:.0f}",
-          c["retries"], f"{c['backoff_ms'] / 1000:.2f}",
-          f"{c['origin_body_bytes'] / c['size']:.6f}"],
-         [f"{large['cuts']} cuts", f"{f['seconds']:.2f}", f"{f['size'] / f['seconds'] / 1e6:.0f}",
-          f["retries"], f"{f['backoff_ms'] / 1000:.2f}",
-          f"{large['origin_bytes_over_size']:.6f} (+{large['origin_bytes_extra']} B)"]])
-    print(f"overhead of the cuts: {large['overhead_pct']:+.1f} %")
+    rows = []
+    for label, runs in (("fault-free", large["clean"]), (f"{large['cuts']} cuts", large["faulty"])):
+        secs = [r["seconds"] for r in runs]
+        extra = [r["origin_body_bytes"] - r["size"] for r in runs]
+        rows.append([label, f"{bl.median(secs):.2f}", f"{min(secs):.2f}-{max(secs):.2f}",
+                     f"{large['size'] / bl.median(secs) / 1e6:.0f}",
+                     f"{bl.median(r['retries'] for r in runs):.0f}",
+                     f"{bl.median(r['backoff_ms'] for r in runs) / 1000:.2f}",
+                     f"{bl.median(r['origin_body_bytes'] for r in runs) / large['size']:.6f} "
+                     f"(+{min(extra)}..{max(extra)} B)"])
+    print(f"part 1: {bl.fmt_mib(large['size'])} MiB, {large['rounds']} rounds (medians)")
+    bl.print_table(["", "seconds", "min-max", "MB/s", "retries", "backoff s",
+                    "origin body bytes / size"], rows)
+    print(f"overhead of the cuts: {large['overhead_pct']:+.1f} % (of medians), "
+          f"{large['overhead_pct_paired_median']:+.1f} % (median of paired rounds)")
     if rnd["downloads"]:
         print()
         print(f"part 2: {rnd['successes']}/{rnd['downloads']} complete and correct, "
@@ -372,10 +402,7 @@ def run(args) -> int:
         runner = Runner(bench, origin, dlproxy)
         large = part_large(runner, args)
         rnd = part_random(runner, args)
-        runner.add_origin_stats([large["clean"], large["faulty"]])
-        f = large["faulty"]
-        large["origin_bytes_over_size"] = f["origin_body_bytes"] / f["size"]
-        large["origin_bytes_extra"] = f["origin_body_bytes"] - f["size"]
+        runner.add_origin_stats(large["clean"] + large["faulty"])
         print_report(large, rnd, info)
         bl.emit_json("resume", {"machine": info, "dlproxy_binary": dlproxy.describe(),
                                 "dlproxy_args": dlproxy.extra_args, "stall_secs": STALL_SECS,
@@ -383,7 +410,7 @@ def run(args) -> int:
                                 "random": {k: v for k, v in rnd.items() if k != "runs"},
                                 "random_runs": rnd["runs"],
                                 "loadavg_1m_at_end": round(os.getloadavg()[0], 2)})
-        failures = [r for r in [large["clean"], large["faulty"]] + rnd["runs"] if not r["success"]]
+        failures = [r for r in large["clean"] + large["faulty"] + rnd["runs"] if not r["success"]]
         if args.smoke:
             if failures:
                 raise bl.BenchError(f"{len(failures)} download(s) did not complete: "
