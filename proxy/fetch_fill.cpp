@@ -50,6 +50,12 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         return BodyAction::Pause;
     }
     last_byte_ms_ = uv_now(loop());
+    if (attempt_ > 0 && size > skip_) {
+        // The fill is moving again: attempts and the deadline count per outage, so a long
+        // download that recovers from many separate faults is never given up for their total.
+        attempt_ = 0;
+        first_attempt_ms_ = last_byte_ms_;
+    }
     auto* bytes = reinterpret_cast<const std::byte*>(data);
     size_t off = 0;
     if (skip_ > 0) {
