@@ -104,7 +104,11 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             << e.description();
         throw ConfigError(msg.str());
     }
-    for (auto&& [k, node] : table) {
+    for (auto&& kv : table) {
+        // Not a structured binding: clang 14 (the fuzzers' compiler) cannot capture one in a
+        // lambda.
+        const toml::key& k = kv.first;
+        toml::node& node = kv.second;
         const std::string key(k.str());
         auto str = [&]() -> std::string {
             if (auto s = node.value<std::string>()) return *s;
