@@ -174,17 +174,5 @@ def run(args) -> int:
     return 0
 
 
-def main() -> int:
-    args = parse_args()
-    try:
-        return run(args)
-    except bl.BenchError as e:
-        print(f"bench_clients: FAIL: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:
-        print(f"bench_clients: interrupted ({e})", file=sys.stderr)
-        return 130
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bl.run_main("bench_clients", parse_args, run))

@@ -217,17 +217,5 @@ def run(args) -> int:
     return 0
 
 
-def main() -> int:
-    args = parse_args()
-    try:
-        return run(args)
-    except bl.BenchError as e:
-        print(f"bench_passthrough: FAIL: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:
-        print(f"bench_passthrough: interrupted ({e})", file=sys.stderr)
-        return 130
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bl.run_main("bench_passthrough", parse_args, run))

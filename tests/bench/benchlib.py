@@ -849,3 +849,17 @@ def fetch_sha256(url: str, proxy: str | None, scratch: Path, size: int,
         return sha256_file(scratch)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def run_main(name, parse_args, run) -> int:
+    """The shared entry point of the bench scripts: parse, run, and turn a BenchError or ^C into
+    one line on stderr and an exit status (1, 130)."""
+    args = parse_args()
+    try:
+        return run(args)
+    except BenchError as e:
+        print(f"{name}: FAIL: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        print(f"{name}: interrupted ({e})", file=sys.stderr)
+        return 130
