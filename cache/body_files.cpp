@@ -1,13 +1,18 @@
 #include "cache/body_files.h"
 
+#include "cache/aligned_bytes.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace cache {
 
@@ -66,6 +71,41 @@ Result<void> write_all(int fd, uint64_t offset, std::span<const std::byte> bytes
     return {};
 }
 
+constexpr size_t kMaxIovecs = 64;
+
+bool direct_writable(const Extent& e) {
+    return !e.bytes.empty() && e.offset % kDirectIoAlignment == 0 &&
+           e.bytes.size() % kDirectIoAlignment == 0 &&
+           reinterpret_cast<uintptr_t>(e.bytes.data()) % kDirectIoAlignment == 0;
+}
+
+// pwritev of extents that follow each other in the file, resuming after short writes.
+Result<void> writev_all(int fd, std::span<const Extent> extents) {
+    std::vector<iovec> iov;
+    iov.reserve(extents.size());
+    for (const Extent& e : extents)
+        iov.push_back({const_cast<std::byte*>(e.bytes.data()), e.bytes.size()});
+    uint64_t offset = extents.front().offset;
+    size_t first = 0;
+    while (first < iov.size()) {
+        ssize_t n = ::pwritev(fd, iov.data() + first, static_cast<int>(iov.size() - first),
+                              static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return policy::fail(from_errno(errno));
+        }
+        offset += static_cast<uint64_t>(n);
+        auto left = static_cast<size_t>(n);
+        while (first < iov.size() && left >= iov[first].iov_len)
+            left -= iov[first++].iov_len;
+        if (first < iov.size()) {
+            iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
+            iov[first].iov_len -= left;
+        }
+    }
+    return {};
+}
+
 std::optional<ObjectId> id_from_file_name(const std::string& name) {
     static constexpr std::string_view kSuffix = ".body";
     ObjectId id;
@@ -108,7 +148,14 @@ Result<void> BodyFiles::reset(const ObjectId& id) const {
     return {};
 }
 
-Result<void> BodyFiles::write(const ObjectId& id, std::span<const Extent> extents) const {
+// Aligned parts of each extent are written with O_DIRECT: from our buffer straight to the
+// device, without copying into the page cache. On the 2-core VMs this runs on, a buffered pwrite
+// cost ~3 CPU s per GiB (the kernel copying into freshly faulted page-cache pages) and made a
+// cold miss 4x slower than pass-through (docs/benchmarks.md). The rest (the last chunk's tail, a
+// buffer not aligned) goes through a buffered descriptor. A file system without O_DIRECT
+// (tmpfs) answers EINVAL, after which this BodyFiles writes everything buffered.
+Result<void> BodyFiles::write(const ObjectId& id, std::span<const Extent> extents,
+                              bool sync) const {
     std::filesystem::path path = path_for(id);
     auto fd = open_file(path, O_WRONLY | O_CREAT);
     if (!fd && fd.error().native == ENOENT) {
@@ -116,12 +163,57 @@ Result<void> BodyFiles::write(const ObjectId& id, std::span<const Extent> extent
         fd = open_file(path, O_WRONLY | O_CREAT);
     }
     if (!fd) return policy::fail(fd.error());
-    for (const Extent& e : extents) {
-        if (auto written = write_all(fd->get(), e.offset, e.bytes); !written) return written;
+    std::optional<Fd> direct;
+    size_t i = 0;
+    while (i < extents.size()) {
+        // A run of aligned extents that follow each other in the file goes out as one O_DIRECT
+        // pwritev: the disks here write 4 MiB requests up to twice as fast as 1 MiB ones.
+        size_t end = i;
+        while (direct_io_.load(std::memory_order_relaxed) && end < extents.size() &&
+               end - i < kMaxIovecs && direct_writable(extents[end]) &&
+               (end == i ||
+                extents[end].offset == extents[end - 1].offset + extents[end - 1].bytes.size())) {
+            ++end;
+        }
+        if (end > i && !direct) {
+            auto opened = open_file(path, O_WRONLY | O_DIRECT);
+            if (opened) {
+                direct.emplace(std::move(*opened));
+            } else if (opened.error().native == EINVAL) {
+                direct_io_.store(false, std::memory_order_relaxed);
+                end = i;
+            } else {
+                return policy::fail(opened.error());
+            }
+        }
+        if (end > i) {
+            auto written = writev_all(direct->get(), extents.subspan(i, end - i));
+            if (written) {
+                i = end;
+                continue;
+            }
+            if (written.error().native != EINVAL) return written;
+            direct_io_.store(false, std::memory_order_relaxed);  // rewrite it buffered
+        }
+        // Buffered: a part that is not aligned (the last chunk of an object), or no O_DIRECT.
+        if (auto written = write_all(fd->get(), extents[i].offset, extents[i].bytes); !written) {
+            return written;
+        }
+        ++i;
     }
     // fdatasync before the caller commits chunk records: a record never points at bytes that a
-    // power loss could take back. Errors here (EIO, ENOSPC on some file systems) fail the write.
-    if (sync_ && ::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    // power loss could take back (O_DIRECT bytes may still sit in the device's write cache, and
+    // the file's block allocation is metadata). Errors here (EIO, ENOSPC on some file systems)
+    // fail the write.
+    if (sync && sync_ && ::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    return {};
+}
+
+Result<void> BodyFiles::sync(const ObjectId& id) const {
+    if (!sync_) return {};
+    auto fd = open_file(path_for(id), O_WRONLY);
+    if (!fd) return policy::fail(fd.error());
+    if (::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
     return {};
 }
 

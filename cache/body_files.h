@@ -11,6 +11,7 @@
 // → Errc::Io, each with the errno kept as Error::native.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -38,8 +39,13 @@ class BodyFiles {
     // created entry is made durable by syncing its directory.
     Result<void> reset(const ObjectId& id) const;
 
-    // pwrites every extent, then (Sync mode) one fdatasync. Creates the file when missing.
-    Result<void> write(const ObjectId& id, std::span<const Extent> extents) const;
+    // pwrites every extent (aligned parts with O_DIRECT), then (Sync mode) one fdatasync.
+    // Creates the file when missing.
+    // With sync = false, no fdatasync: call sync() before relying on the bytes.
+    Result<void> write(const ObjectId& id, std::span<const Extent> extents, bool sync = true) const;
+
+    // fdatasync of the object's file (Sync mode; a no-op otherwise). Missing when it is gone.
+    Result<void> sync(const ObjectId& id) const;
 
     // Reads exactly buffer.size() bytes at `offset`.
     Result<void> read(const ObjectId& id, uint64_t offset, std::span<std::byte> buffer) const;
@@ -53,6 +59,8 @@ class BodyFiles {
   private:
     std::filesystem::path data_dir_;
     bool sync_;
+    // Cleared for good when the file system refuses O_DIRECT; written from worker threads.
+    mutable std::atomic<bool> direct_io_{true};
 };
 
 }  // namespace cache

@@ -65,6 +65,13 @@ struct ChunkWrite {
     std::span<const std::byte> bytes;  // exactly ObjectInfo::chunk_length(index) bytes
 };
 
+// A chunk whose bytes are written (not yet synced) but not yet recorded: what commit_chunks needs.
+struct StagedChunk {
+    uint32_t index = 0;
+    uint32_t length = 0;
+    uint64_t hash = 0;  // XXH3-64 of the bytes written
+};
+
 struct EvictionReport {
     uint64_t objects_removed = 0;
     uint64_t bytes_freed = 0;
@@ -97,6 +104,14 @@ class Store {
     Result<void> write_chunk(const ObjectInfo& object, uint32_t index,
                              std::span<const std::byte> bytes);
 
+    // The two halves of write_chunks, so a fill can keep writing while the previous bytes sync:
+    // stage_chunks pwrites (no sync, no record) and returns what commit_chunks records after one
+    // fdatasync (Sync mode). Until committed, staged bytes read as absent. Same errors as
+    // write_chunks; commit_chunks fails with Stale when the object was replaced in between.
+    Result<std::vector<StagedChunk>> stage_chunks(const ObjectInfo& object,
+                                                  std::span<const ChunkWrite> chunks);
+    Result<void> commit_chunks(const ObjectInfo& object, std::span<const StagedChunk> staged);
+
     // Copies chunk `index` into the front of `buffer` (at least chunk_length(index) bytes) and
     // returns its length, only after its XXH3-64 matched the record. Missing when it has no
     // record or its bytes are gone or short; ChecksumMismatch when they changed. In both of the
@@ -104,6 +119,11 @@ class Store {
     // those bytes again.
     Result<size_t> read_chunk(const ObjectInfo& object, uint32_t index,
                               std::span<std::byte> buffer);
+
+    // Reads a staged (written, not yet committed) chunk and checks it against the hash computed
+    // when it was written. Nothing is dropped on a mismatch: there is no record yet.
+    Result<size_t> read_staged_chunk(const ObjectInfo& object, const StagedChunk& staged,
+                                     std::span<std::byte> buffer) const;
 
     // Which chunks have records now.
     Result<ChunkMap> present_chunks(const ObjectInfo& object) const;

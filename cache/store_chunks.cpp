@@ -23,24 +23,37 @@ Result<void> Store::write_chunk(const ObjectInfo& object, uint32_t index,
 }
 
 Result<void> Store::write_chunks(const ObjectInfo& object, std::span<const ChunkWrite> chunks) {
-    if (auto writable = require_writable(); !writable) return writable;
+    auto staged = stage_chunks(object, chunks);
+    if (!staged) return policy::fail(staged.error());
+    return commit_chunks(object, *staged);
+}
+
+Result<std::vector<StagedChunk>> Store::stage_chunks(const ObjectInfo& object,
+                                                     std::span<const ChunkWrite> chunks) {
+    if (auto writable = require_writable(); !writable) return policy::fail(writable.error());
     std::vector<Extent> extents;
-    std::vector<detail::ChunkRecord> records;
+    std::vector<StagedChunk> staged;
     extents.reserve(chunks.size());
-    records.reserve(chunks.size());
+    staged.reserve(chunks.size());
     for (const ChunkWrite& c : chunks) {
         if (c.index >= object.chunk_count() || c.bytes.size() != object.chunk_length(c.index)) {
             return fail(Errc::InvalidArgument);
         }
         extents.push_back({object.chunk_begin(c.index), c.bytes});
-        records.push_back(
-            {static_cast<uint32_t>(c.bytes.size()), hash_of(c.bytes), object.generation});
+        staged.push_back({c.index, static_cast<uint32_t>(c.bytes.size()), hash_of(c.bytes)});
     }
-    if (chunks.empty()) return {};
+    if (auto written = files_.write(object.id, extents, /*sync=*/false); !written) {
+        return policy::fail(written.error());
+    }
+    return staged;
+}
 
-    // Bytes first (and synced, in Sync mode), records after: a crash in between leaves bytes that
-    // no record vouches for, which read as absent.
-    if (auto written = files_.write(object.id, extents); !written) return written;
+Result<void> Store::commit_chunks(const ObjectInfo& object, std::span<const StagedChunk> staged) {
+    if (auto writable = require_writable(); !writable) return writable;
+    if (staged.empty()) return {};
+    // Bytes synced first (Sync mode), records after: a crash in between leaves bytes that no
+    // record vouches for, which read as absent.
+    if (auto synced = files_.sync(object.id); !synced) return synced;
 
     auto txn = index_.begin_write();
     if (!txn) return policy::fail(txn.error());
@@ -48,18 +61,20 @@ Result<void> Store::write_chunks(const ObjectInfo& object, std::span<const Chunk
     if (!stored) return policy::fail(stored.error());
     auto counters = index_.counters(*txn);
     if (!counters) return policy::fail(counters.error());
-    for (size_t i = 0; i < chunks.size(); ++i) {
-        auto old = index_.get_chunk(*txn, object.id, chunks[i].index);
+    for (const StagedChunk& c : staged) {
+        if (c.index >= object.chunk_count() || c.length != object.chunk_length(c.index)) {
+            return fail(Errc::InvalidArgument);
+        }
+        auto old = index_.get_chunk(*txn, object.id, c.index);
         if (!old) return policy::fail(old.error());
         if (*old) {
             stored->bytes_present -= std::min<uint64_t>(stored->bytes_present, (*old)->length);
             counters->forget_bytes((*old)->length);
         }
-        if (auto put = index_.put_chunk(*txn, object.id, chunks[i].index, records[i]); !put) {
-            return put;
-        }
-        stored->bytes_present += records[i].length;
-        counters->bytes_present += records[i].length;
+        detail::ChunkRecord record{c.length, c.hash, object.generation};
+        if (auto put = index_.put_chunk(*txn, object.id, c.index, record); !put) return put;
+        stored->bytes_present += c.length;
+        counters->bytes_present += c.length;
     }
     if (auto put = index_.put_object(*txn, *stored); !put) return put;
     if (auto put = index_.put_counters(*txn, *counters); !put) return put;
@@ -105,6 +120,20 @@ Result<size_t> Store::read_chunk(const ObjectInfo& object, uint32_t index,
         drop_chunk(object, index, record);
         return fail(Errc::ChecksumMismatch);
     }
+    return bytes.size();
+}
+
+Result<size_t> Store::read_staged_chunk(const ObjectInfo& object, const StagedChunk& staged,
+                                        std::span<std::byte> buffer) const {
+    if (staged.index >= object.chunk_count() ||
+        staged.length != object.chunk_length(staged.index) || buffer.size() < staged.length) {
+        return fail(Errc::InvalidArgument);
+    }
+    auto bytes = buffer.first(staged.length);
+    if (auto read = files_.read(object.id, object.chunk_begin(staged.index), bytes); !read) {
+        return policy::fail(read.error());
+    }
+    if (hash_of(bytes) != staged.hash) return fail(Errc::ChecksumMismatch);
     return bytes.size();
 }
 

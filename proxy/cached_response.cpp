@@ -159,7 +159,7 @@ void CachedResponse::pump() {
             send_from(chunk->bytes.data(), begin, length);
             continue;
         }
-        if (fetch_->on_disk(index)) {
+        if (fetch_->on_disk(index) || (fetch_->staged(index) && waiting_for_commit_ != index)) {
             read_from_disk(index);
             break;
         }
@@ -207,17 +207,24 @@ void CachedResponse::read_from_disk(uint32_t index) {
     auto result = std::make_shared<cache::Result<size_t>>(size_t{0});
     cache::Store* store = &fetch_->store();
     std::weak_ptr<bool> alive = alive_;
+    std::optional<cache::StagedChunk> staged = fetch_->staged(index);
     run_on_worker(
         registry_.loop(),
-        [store, obj, chunk, result, index] {
-            *result = store->read_chunk(obj, index, chunk->bytes);
+        [store, obj, chunk, result, index, staged] {
+            *result = staged ? store->read_staged_chunk(obj, *staged, chunk->bytes)
+                             : store->read_chunk(obj, index, chunk->bytes);
         },
-        [this, alive, chunk, result, index] {
+        [this, alive, chunk, result, index, staged] {
             if (alive.expired()) return;
             reading_disk_ = false;
             if (!fetch_ || done_) return;
             if (*result) {
                 disk_chunk_ = chunk;
+            } else if (staged) {
+                // No record to drop yet: the commit (or its absence) decides; read it then.
+                spdlog::warn("cache: {} chunk {} (written, not yet recorded): {}", key_, index,
+                             cache::to_string(result->error()));
+                waiting_for_commit_ = index;
             } else {
                 spdlog::warn("cache: {} chunk {}: {}", key_, index,
                              cache::to_string(result->error()));

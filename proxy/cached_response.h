@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proxy/fetch.h"
@@ -66,6 +67,9 @@ class CachedResponse final : public FetchListener {
     uint64_t pos_ = 0;
     uint64_t end_ = 0;
     ChunkPtr disk_chunk_;  // the last chunk read (and verified) from disk
+    // A written chunk that failed its check before it was recorded: wait for its commit, then
+    // read it as a recorded chunk (whose check drops it and has it fetched again).
+    std::optional<uint32_t> waiting_for_commit_;
     uint64_t bytes_from_cache_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

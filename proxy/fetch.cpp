@@ -157,18 +157,23 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     }
 }
 
+// Recorded, written and waiting for its record, or in memory waiting to be written.
+bool Fetch::held(uint32_t index) const {
+    return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
+}
+
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill() {
     if (state_ == State::Failed || transfer_ || retry_pending_) return;
     uint32_t first = 0;
-    while (first < present_.size() && (present_.contains(first) || memory_.count(first)))
+    while (first < present_.size() && held(first))
         ++first;
     if (first >= present_.size()) {
         finish_object();
         return;
     }
     uint32_t last = first;
-    while (last < present_.size() && !present_.contains(last) && !memory_.count(last))
+    while (last < present_.size() && !held(last))
         ++last;
     purpose_ = Purpose::Range;
     next_ = object_.chunk_begin(first);
@@ -197,7 +202,8 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || committing_ || recording_ || deferred_start_) return false;
+    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ || deferred_start_)
+        return false;
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
     return true;
@@ -466,8 +472,7 @@ void Fetch::fail(std::string why) {
     // more of it is written (caching_ off); a record still being made on a worker is removed
     // when it is done (record_object).
     if (why.starts_with("object changed")) {
-        caching_ = false;
-        to_commit_.clear();
+        drop_pending_writes();
         if (object_recorded_) {
             auto removed = store().remove(object_);
             if (!removed)
@@ -475,7 +480,7 @@ void Fetch::fail(std::string why) {
                              cache::to_string(removed.error()));
         }
     }
-    if (listeners_.empty() && !committing_) registry_.release(*this);
+    if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
 }
 
 void Fetch::retire_transfer() {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/aligned_bytes.h"
 #include "cache/store.h"
 #include "policy/cacheability.h"
 #include "policy/resume.h"
@@ -38,7 +39,7 @@ class Fetch;
 
 struct Chunk {
     uint32_t index = 0;
-    std::vector<std::byte> bytes;
+    cache::AlignedBytes bytes;  // aligned so the store can write it with O_DIRECT
 };
 using ChunkPtr = std::shared_ptr<const Chunk>;
 
@@ -94,6 +95,8 @@ class Fetch final : public UpstreamSink {
     // from the live fill buffer; otherwise it is still to come.
     ChunkPtr memory_chunk(uint32_t index) const;
     bool on_disk(uint32_t index) const { return present_.contains(index); }
+    // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
+    std::optional<cache::StagedChunk> staged(uint32_t index) const;
     std::span<const std::byte> live_bytes(uint32_t index) const;
     // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
     void chunk_lost(uint32_t index);
@@ -132,8 +135,15 @@ class Fetch final : public UpstreamSink {
     // Chunk collection and commits (fetch_fill.cpp).
     size_t append_body(const std::byte* data, size_t size);
     void seal_chunk();
+    bool held(uint32_t index) const;  // no need to fetch it
+    void maybe_stage();
     void maybe_commit();
-    void on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> result);
+    void on_committed(const std::vector<cache::StagedChunk>& chunks, cache::Result<void> result);
+    void stop_caching(const cache::Error& error);  // logs, then drop_pending_writes()
+    void drop_pending_writes();                    // caching off, nothing more written
+    bool disk_behind() const;                      // the fill must wait for the disk
+    void maybe_resume();
+    void trim_memory();
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
 
@@ -167,12 +177,17 @@ class Fetch final : public UpstreamSink {
     uint64_t next_ = 0;     // next byte offset the fill needs
     uint64_t skip_ = 0;     // body bytes of this response to drop (already held)
     bool check_overlap_ = false;
-    std::byte overlap_byte_{};     // the byte before next_, for the continuity check
-    std::vector<std::byte> fill_;  // the chunk being filled: chunk_of(next_), from its start
+    std::byte overlap_byte_{};  // the byte before next_, for the continuity check
+    cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 
-    // Commits.
-    std::vector<ChunkPtr> to_commit_;
+    // Writes and commits (fetch_fill.cpp): sealed chunks wait in to_stage_, are written by one
+    // worker job at a time, wait in staged_ for their records, which one job at a time commits.
+    std::vector<ChunkPtr> to_stage_;
+    std::vector<cache::StagedChunk> staged_;             // written, waiting for a commit
+    std::map<uint32_t, cache::StagedChunk> unrecorded_;  // written, not yet committed
+    uint64_t unwritten_bytes_ = 0;  // sealed chunks not yet written (in memory)
+    size_t stage_jobs_ = 0;         // write jobs running
     bool committing_ = false;
     bool recording_ = false;  // begin_object or mark_complete running on a worker
     bool caching_ = true;     // false after a disk error: keep serving, stop writing

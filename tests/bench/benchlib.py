@@ -465,7 +465,11 @@ http {{
         listen {LOOPBACK}:{self.port};
 {tls_listen}        root {self.root};
         location / {{ }}
-        location ~ ^/u/[^/]+/(?<name>[^/]+)$ {{ alias {self.root}/$name; }}
+        # /u/<tag>/: cacheable and fresh for an hour, so a repeat is a hit without a 304.
+        location ~ ^/u/[^/]+/(?<name>[^/]+)$ {{
+            alias {self.root}/$name;
+            add_header Cache-Control "max-age=3600" always;
+        }}
         location ~ ^/nostore/[^/]+/(?<name>[^/]+)$ {{
             alias {self.root}/$name;
             add_header Cache-Control "no-store" always;

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The cost of caching: one large body downloaded, in every round and in rotating order,
+  direct     from nginx (no proxy),
+  pass       through dlproxy, not cacheable (/nostore/<tag>/: Cache-Control: no-store),
+  cold       through dlproxy, cacheable and not yet cached (/u/<tag>/: a miss that fills the cache),
+  warm       through dlproxy again for the same /u/<tag>/ URL (a hit served from the cache),
+and `nginx` again for the warm comparison: nginx serving the same bytes from a file is what a
+warm hit competes with. Prints medians (MB/s = 10^6 bytes/s), the ratios the cache issue sets
+(cold/pass >= 0.95, warm/direct >= 1.0), dlproxy's CPU s per GiB per leg and its peak RSS.
+
+After each round the round's object is evicted through the admin API (--evict, the default), so
+every cold miss writes into a cache the size of one object, as a cold miss on a machine in
+steady state does. Without it, each round grows the page cache into memory this VM has never
+touched, and first-touch faults of fresh guest memory (not dlproxy's work) dominate: see
+docs/benchmarks.md. Ends with one `BENCH_JSON {...}` line with every run.
+
+    python3 tests/bench/bench_cache.py [--size 1GiB] [--runs 5] [--no-evict]
+    python3 tests/bench/bench_cache.py --smoke   # CI: 16 MiB, 1 round, sha256 of every leg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+KINDS = ("direct", "pass", "cold", "warm")
+ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", default="1GiB", help="body size (default 1GiB; 16MiB with --smoke)")
+    p.add_argument("--runs", type=int, default=5, help="rounds (default 5; 1 with --smoke)")
+    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
+    p.add_argument("--no-evict", action="store_true",
+                   help="keep every round's object (the page cache grows each round)")
+    p.add_argument("--smoke", action="store_true",
+                   help="16 MiB, 1 round, fail (exit 1) on any size or sha256 mismatch")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
+    args = p.parse_args()
+    if args.smoke:
+        args.size, args.runs = "16MiB", 1
+    args.size_bytes = bl.parse_size(args.size)
+    return args
+
+
+class Legs:
+    def __init__(self, nginx: bl.Nginx, dlproxy: bl.DlProxy, admin_port: int):
+        self.nginx, self.dlproxy, self.admin_port = nginx, dlproxy, admin_port
+
+    def request(self, kind: str, tag: str) -> tuple[str, str | None]:
+        if kind == "direct":
+            return self.nginx.url(f"/u/{tag}/body.bin"), None
+        prefix = "nostore" if kind == "pass" else "u"
+        return self.nginx.url(f"/{prefix}/{tag}/body.bin"), self.dlproxy.proxy_url
+
+    def fetch(self, kind: str, tag: str, size: int, output: str = "/dev/null") -> dict:
+        url, proxy = self.request(kind, tag)
+        pid = self.dlproxy.proc.pid
+        cpu0 = bl.cpu_seconds(pid)
+        log0 = sum(f"/{tag}/" in e.uri for e in self.nginx.read_access_log())
+        r = bl.curl_fetch(url, proxy, output=output)
+        r.check(size)
+        cpu = bl.settle_cpu(pid) - cpu0 if proxy else None
+        origin = len(self.nginx.entries_matching(f"/{tag}/", settle=0.1)) - log0
+        return {"kind": kind, "tag": tag, "bytes": r.size, "seconds": r.seconds,
+                "mb_per_s": r.mb_per_s, "proxy_cpu_s": cpu, "origin_requests": origin}
+
+    def evict(self, tag: str) -> dict:
+        url, _ = self.request("cold", tag)
+        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/cache/evict",
+                                     data=json.dumps({"url": url}).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+
+def run_round(legs: Legs, n: int, size: int) -> list[dict]:
+    tag = f"r{n}"
+    order = ["direct", "pass", "cold"]
+    order = order[n % 3:] + order[:n % 3]
+    # warm must follow cold; it goes right after it so both see the same page-cache state.
+    order.insert(order.index("cold") + 1, "warm")
+    out = []
+    for kind in order:
+        r = legs.fetch(kind, tag, size)
+        r["round"] = n
+        out.append(r)
+        print(f"round {n} {kind:6s} {r['mb_per_s']:8.0f} MB/s  dlproxy CPU "
+              f"{bl.fmt(r['proxy_cpu_s'], '.2f')} s  origin requests {r['origin_requests']}",
+              flush=True)
+    if kind == "warm" and out[-1]["origin_requests"] != 0:
+        raise bl.BenchError(f"round {n}: the warm download reached the origin")
+    return out
+
+
+def summarize(runs: list[dict], peak_rss: int) -> dict:
+    by = {k: [r for r in runs if r["kind"] == k] for k in KINDS}
+    med = {k: bl.median(r["mb_per_s"] for r in by[k]) for k in KINDS}
+
+    def paired(a: str, b: str) -> float | None:
+        vals = []
+        for n in sorted({r["round"] for r in runs}):
+            x = [r["mb_per_s"] for r in by[a] if r["round"] == n]
+            y = [r["mb_per_s"] for r in by[b] if r["round"] == n]
+            if x and y:
+                vals.append(x[0] / y[0])
+        return bl.median(vals)
+
+    ratios = {f"{a}/{b}": {"of_medians": bl.ratio(med[a], med[b]), "paired_median": paired(a, b)}
+              for a, b in (("cold", "pass"), ("cold", "direct"), ("pass", "direct"),
+                           ("warm", "direct"))}
+    cpu = {k: bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB) for r in by[k])
+           for k in ("pass", "cold", "warm")}
+    return {"median_mb_per_s": med, "ratios": ratios, "dlproxy_cpu_s_per_gib": cpu,
+            "dlproxy_peak_rss_mib": peak_rss / bl.MiB}
+
+
+def run(args) -> int:
+    for tool in ("curl", "nginx"):
+        bl.which(tool)
+    info = bl.machine_info(REPO)
+    with bl.Bench("bench-cache", keep=args.keep) as bench:
+        www = bench.dir / "www"
+        www.mkdir()
+        sha = bl.write_body(www / "body.bin", args.size_bytes)
+        nginx = bl.Nginx(bench, www).start()
+        dlproxy = bl.DlProxy(bench, args.dlproxy, log_level="info").start()
+        m = dlproxy.proc.wait_line(ADMIN_RE, 10)
+        legs = Legs(nginx, dlproxy, int(m.group(1)))
+        print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
+
+        if args.smoke:
+            for kind in ("direct", "pass", "cold", "warm"):
+                url, proxy = legs.request(kind, "smoke")
+                got = bl.fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin",
+                                      args.size_bytes)
+                if got != sha:
+                    raise bl.BenchError(f"{kind}: sha256 {got} != body {sha}")
+                print(f"check {kind:6s} {args.size_bytes} bytes sha256 ok", flush=True)
+            hits = nginx.entries_matching("/u/smoke/")
+            if len(hits) != 2:  # direct + cold; warm must not reach nginx
+                raise bl.BenchError(f"nginx saw {len(hits)} requests for /u/smoke/, expected 2")
+            print(f"evict: {legs.evict('smoke')}")
+            print("smoke: sizes and sha256 equal for every leg; the warm leg was a hit")
+            return 0
+
+        runs = []
+        for n in range(args.runs):
+            runs += run_round(legs, n, args.size_bytes)
+            if not args.no_evict:
+                legs.evict(f"r{n}")
+        s = summarize(runs, bl.peak_rss_bytes(dlproxy.proc.pid))
+        extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir), "evict": not args.no_evict,
+                 "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+                 "dlproxy_binary": dlproxy.describe()}
+        print()
+        print(f"cache cost, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
+              f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start / "
+              f"{extra['loadavg_1m_at_end']} at end, evict between rounds: {extra['evict']}")
+        bl.print_table(["kind", "median MB/s", "dlproxy CPU s/GiB"],
+                       [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"),
+                         bl.fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS])
+        print()
+        bl.print_table(["ratio", "of medians", "paired median"],
+                       [[name, bl.fmt(v["of_medians"], ".3f"), bl.fmt(v["paired_median"], ".3f")]
+                        for name, v in s["ratios"].items()])
+        print(f"\ndlproxy peak RSS {s['dlproxy_peak_rss_mib']:.1f} MiB")
+        bl.emit_json("cache", {"size": args.size_bytes, "rounds": args.runs, "machine": info,
+                               **s, **extra, "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(bl.run_main("bench_cache", parse_args, run))
