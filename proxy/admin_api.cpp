@@ -169,6 +169,7 @@ AdminResponse AdminApi::metrics_page() {
             metrics_.cache_objects.set(static_cast<int64_t>(stats->objects));
         }
     }
+    metrics_.inflight_fills.set(static_cast<int64_t>(status_.inflight_fills().size()));
     AdminResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render_prometheus();

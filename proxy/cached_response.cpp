@@ -9,6 +9,7 @@
 #include "policy/validation.h"
 #include "proxy/client_connection.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
 #include "proxy/worker.h"
 
 namespace proxy {
@@ -151,7 +152,9 @@ void CachedResponse::pump() {
         uint64_t begin = obj.chunk_begin(index);
         uint64_t length = obj.chunk_length(index);
         if (disk_chunk_ && disk_chunk_->index == index) {
-            bytes_from_cache_ += std::min(end_, begin + length) - pos_;
+            uint64_t from_disk = std::min(end_, begin + length) - pos_;
+            bytes_from_cache_ += from_disk;
+            metrics().bytes_from_cache.add(from_disk);
             send_from(disk_chunk_->bytes.data(), begin, length);
             continue;
         }
@@ -218,6 +221,8 @@ void CachedResponse::read_from_disk(uint32_t index) {
             if (alive.expired()) return;
             reading_disk_ = false;
             if (!fetch_ || done_) return;
+            if (!*result && result->error() == cache::Errc::ChecksumMismatch)
+                metrics().checksum_failures.inc();
             if (*result) {
                 disk_chunk_ = chunk;
             } else if (staged) {

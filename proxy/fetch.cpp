@@ -11,6 +11,7 @@
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
 
 namespace proxy {
 
@@ -102,6 +103,7 @@ uv_loop_t* Fetch::loop() {
 
 void Fetch::start(int64_t now) {
     if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
+    if (started_ms_ == 0) started_ms_ = uv_now(loop());
     uv_timer_start(&timer_, &Fetch::timer_cb, 1000, 1000);  // stall watch + retries
     auto found = store().lookup(key_);
     if (!found) {
@@ -151,6 +153,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
                                                    registry_.config().high_water_mark);
     last_byte_ms_ = uv_now(loop());
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
+    ++attempts_total_;
     if (!transfer_->start(req)) {
         transfer_.reset();
         fail("could not start the upstream request");
@@ -242,6 +245,11 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
                            "status " + std::to_string(status));
             return;
         }
+        metrics().give_ups.inc();
+        spdlog::warn("fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it",
+                     key_, status, attempt_ + 1,
+                     decision.retry ? "no time left for another"
+                                    : policy::to_string(decision.reason));
     }
     switch (purpose_) {
         case Purpose::Revalidate:
@@ -391,13 +399,16 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
                                      registry_.retry(), registry_.random(), now_seconds());
     if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
+        metrics().give_ups.inc();
         fail(std::string(cause) +
              (decision.retry ? std::string()
                              : " (" + std::string(policy::to_string(decision.reason)) + ")"));
         return;
     }
+    if (attempt_ == 0) outage_start_ms_ = uv_now(loop());
     ++attempt_;
     retry_pending_ = true;
+    metrics().retries.inc();
     spdlog::warn("fetch {}: {} at offset {}; retry {} in {} ms ({})", key_, cause, next_, attempt_,
                  decision.delay_ms, policy::to_string(decision.reason));
     uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), 1000);
@@ -446,6 +457,7 @@ void Fetch::on_timer() {
         }
         check_overlap_ = next_ > 0;
         purpose_ = Purpose::Range;
+        if (next_ > 0) metrics().resumes.inc();
         start_transfer(plan_.headers, "resume");
         return;
     }

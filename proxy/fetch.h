@@ -30,6 +30,7 @@
 #include "policy/cacheability.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
+#include "proxy/fill_status.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -103,6 +104,9 @@ class Fetch final : public UpstreamSink {
 
     cache::Store& store();
     uv_loop_t* loop();
+
+    // What GET /status shows for this fill (fetch_status.cpp).
+    FillStatus status() const;
 
     // UpstreamSink
     void on_upstream_head(int status, std::string_view reason,
@@ -197,6 +201,10 @@ class Fetch final : public UpstreamSink {
     uint32_t attempt_ = 0;
     uint64_t first_attempt_ms_ = 0;
     uint64_t last_byte_ms_ = 0;
+    uint64_t outage_start_ms_ = 0;  // when the current run of failures began
+    uint64_t started_ms_ = 0;       // when this fetch started, for the rate in status()
+    uint64_t bytes_received_ = 0;   // body bytes from the origin, all attempts
+    uint32_t attempts_total_ = 0;   // upstream requests made
     bool retry_pending_ = false;
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -6,6 +6,7 @@
 
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
 #include "proxy/worker.h"
 
 namespace proxy {
@@ -55,7 +56,10 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         return BodyAction::Pause;
     }
     last_byte_ms_ = uv_now(loop());
+    bytes_received_ += size;
     if (attempt_ > 0 && size > skip_) {
+        metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
+                                           1000.0);
         // The fill is moving again: attempts and the deadline count per outage, so a long
         // download that recovers from many separate faults is never given up for their total.
         attempt_ = 0;
@@ -73,6 +77,7 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         }
         check_overlap_ = false;
         skip_ -= n;
+        metrics().discarded_bytes.add(n);
         off = n;
     }
     off += append_body(bytes + off, size - off);

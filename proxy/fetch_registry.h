@@ -16,13 +16,14 @@
 #include "policy/retry.h"
 #include "proxy/config.h"
 #include "proxy/curl_multi.h"
+#include "proxy/fill_status.h"
 
 namespace proxy {
 
 class Fetch;
 struct UpstreamRequest;
 
-class FetchRegistry {
+class FetchRegistry final : public StatusProvider {
   public:
     FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store, const Config& config);
     ~FetchRegistry();
@@ -45,6 +46,9 @@ class FetchRegistry {
     const policy::RetryConfig& retry() const { return retry_; }
     uint64_t random() { return rng_(); }
     size_t active() const { return fetches_.size(); }
+
+    // StatusProvider: every fetch still working on its object (fetch_status.cpp).
+    std::vector<FillStatus> inflight_fills() const override;
 
     // Closes every fetch (shutdown).
     void close_all();

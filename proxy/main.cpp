@@ -14,6 +14,7 @@
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
 #include "proxy/config.h"
+#include "proxy/fetch_registry.h"
 #include "proxy/server.h"
 
 namespace {
@@ -97,10 +98,13 @@ int main(int argc, char** argv) {
     {
         proxy::StoreCacheAdmin cache_admin(**store);
         proxy::NoFills no_fills;
-        proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, no_fills,
-                                  config.admin_token, start_time);
-        proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
         proxy::Server server(&loop, config, store->get());
+        const proxy::StatusProvider& fills =
+            server.fetches() ? static_cast<const proxy::StatusProvider&>(*server.fetches())
+                             : no_fills;
+        proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, fills, config.admin_token,
+                                  start_time);
+        proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
         try {
             server.start();
             admin.start();

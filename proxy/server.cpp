@@ -8,6 +8,7 @@
 #include "proxy/client_connection.h"
 #include "proxy/curl_multi.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
 #include "proxy/socket_address.h"
 
 namespace proxy {
@@ -63,6 +64,7 @@ void Server::on_connection(int status) {
     if (draining_) return;
     auto* conn = new ClientConnection(*this);
     connections_.insert(conn);
+    metrics().client_connections.set(static_cast<int64_t>(connections_.size()));
     if (!conn->accept(reinterpret_cast<uv_stream_t*>(&listener_))) return;
     if (connections_.size() > config_.max_connections) {
         spdlog::warn("connection limit ({}) reached: refusing a client", config_.max_connections);
@@ -72,6 +74,7 @@ void Server::on_connection(int status) {
 
 void Server::on_connection_closed(ClientConnection* conn) {
     connections_.erase(conn);
+    metrics().client_connections.set(static_cast<int64_t>(connections_.size()));
     if (draining_) maybe_finish_shutdown();
 }
 

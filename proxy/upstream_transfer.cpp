@@ -1,5 +1,7 @@
 #include "proxy/upstream_transfer.h"
 
+#include "proxy/metrics.h"
+
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -259,6 +261,7 @@ size_t UpstreamTransfer::on_body(const char* data, size_t size) {
     switch (sink_->on_upstream_body(data, size)) {
         case UpstreamSink::BodyAction::Accept:
             bytes_received_ += size;
+            metrics().bytes_from_upstream.add(size);
             return size;
         case UpstreamSink::BodyAction::Pause:
             recv_paused_ = true;

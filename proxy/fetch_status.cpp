@@ -1,0 +1,55 @@
+// Fetch::status() and FetchRegistry::inflight_fills(): the fills GET /status lists.
+#include "proxy/fetch.h"
+#include "proxy/fetch_registry.h"
+
+namespace proxy {
+
+FillStatus Fetch::status() const {
+    FillStatus s;
+    s.url = request_.url;
+    s.attempts = attempts_total_;
+    if (state_ == State::Ready || stored_complete_) {
+        s.total = object_.complete_length;
+        for (uint32_t i = 0; i < present_.size(); ++i)
+            if (held(i)) s.bytes_done += object_.chunk_length(i);
+        s.bytes_done += fill_.size();
+    }
+    uint64_t elapsed_ms = uv_now(registry_.loop()) - started_ms_;
+    if (started_ms_ != 0 && elapsed_ms > 0)
+        s.rate_bytes_per_s = static_cast<double>(bytes_received_) * 1000.0 / elapsed_ms;
+    switch (state_) {
+        case State::Starting:
+            s.state = purpose_ == Purpose::Revalidate ? "revalidating" : "starting";
+            break;
+        case State::Failed:
+            s.state = "failed";
+            break;
+        case State::Handed:
+            s.state = "passed_through";
+            break;
+        case State::Ready:
+            if (retry_pending_)
+                s.state = "waiting_retry";
+            else if (transfer_ && paused_for_commits_)
+                s.state = "waiting_for_disk";
+            else if (transfer_ || deferred_start_)
+                s.state = "transferring";
+            else if (stage_jobs_ > 0 || committing_ || recording_)
+                s.state = "writing";
+            else
+                s.state = "serving";  // nothing to fetch: clients read what is stored
+            break;
+    }
+    return s;
+}
+
+std::vector<FillStatus> FetchRegistry::inflight_fills() const {
+    std::vector<FillStatus> out;
+    for (const auto& [key, fetch] : fetches_) {
+        FillStatus s = fetch->status();
+        if (s.state != "serving") out.push_back(std::move(s));
+    }
+    return out;
+}
+
+}  // namespace proxy
