@@ -19,7 +19,9 @@ bool validator_consistent(const HeaderList& response, const Validator& expected)
 
 PartialDecision accept_206(const ResumePlan& plan, const HeaderList& response,
                            std::optional<uint64_t> expected_complete_length) {
-    if (plan.next_offset == 0) return reject(PartialReason::UnexpectedPartial);
+    // A plan for a missing run that starts at byte 0 asks `Range: bytes=0-N`: what matters is
+    // whether a Range was sent, not where the run starts.
+    if (!find_header(plan.headers, "range")) return reject(PartialReason::UnexpectedPartial);
     auto value = find_header(response, "content-range");
     if (!value) return reject(PartialReason::BadContentRange);  // e.g. multipart/byteranges
     auto cr = parse_content_range(*value);

@@ -356,6 +356,11 @@ void ClientConnection::on_timer() {
         start_pass_through();
         return;
     }
+    retired_transfer_.reset();
+    if (resume_ && head_sent_ && !cached_ && state_ != State::Closing) {
+        on_resume_timer();
+        return;
+    }
     if (cached_ && head_sent_) {
         // Gap budget (docs/recovery.md): the client has had no byte for gap_budget seconds.
         // Close short so its own retry comes back and is served from what is cached.

@@ -15,9 +15,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "policy/header_list.h"
+#include "policy/resume.h"
+#include "policy/retry.h"
 #include "proxy/access_log.h"
 #include "proxy/cached_response.h"
 #include "proxy/upstream_transfer.h"
@@ -105,6 +108,20 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void finish_response();
     void reset_for_next_request();
 
+    // Pass-through resume (client_pass_resume.cpp): a GET answered 200 with a length and a strong
+    // validator is continued with Range + If-Range when its upstream breaks or stalls mid-body.
+    void maybe_enable_resume(const policy::HeaderList& upstream_headers);
+    void on_resumed_head(int status, const policy::HeaderList& headers);
+    // Body bytes of a resumed answer: drops what the client already has (checking the overlap
+    // byte). Returns how many leading bytes of `data` to skip, or nullopt to stop (closed short).
+    std::optional<size_t> resume_skip(const char* data, size_t size);
+    // The transfer failed mid-body; true when a resume is scheduled.
+    bool try_resume(policy::FailureKind kind, int status,
+                    std::optional<std::string_view> retry_after, std::string_view cause);
+    void on_resume_timer();
+    void start_resumed_transfer();
+    void give_up_resume(std::string_view why);
+
     // Responding.
     void send_error(int status, std::string_view message);
     void write(std::string data);
@@ -180,6 +197,23 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool client_eof_ = false;
     bool drain_requested_ = false;
     bool logged_ = false;
+
+    // Pass-through resume state, present while the current response can be resumed.
+    struct PassResume {
+        std::optional<policy::Validator> validator;
+        uint64_t length = 0;  // the complete length announced by the first answer
+        policy::ResumePlan plan;
+        uint32_t attempt = 0;          // retries in the current outage
+        uint64_t outage_start_ms = 0;  // first failure of the current outage
+        uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
+        uint64_t skip = 0;             // leading body bytes of the current answer to drop
+        bool check_overlap = false;    // the last skipped byte must equal overlap_byte
+        char overlap_byte = 0;         // the last body byte the client got
+        bool awaiting_head = false;    // a resumed request whose head has not arrived
+        bool retry_pending = false;    // the timer starts the next attempt
+    };
+    std::optional<PassResume> resume_;
+    std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
     Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
 };

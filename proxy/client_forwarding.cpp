@@ -113,6 +113,10 @@ void ClientConnection::start_pass_through() {
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
     if (closed_) return;
+    if (resume_ && resume_->awaiting_head) {  // the answer to a resume: the client has its head
+        on_resumed_head(status, upstream_headers);
+        return;
+    }
     uv_timer_stop(&timer_);
     status_ = status;
     policy::HeaderList headers = policy::end_to_end(upstream_headers);
@@ -142,12 +146,22 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
     write(format_response_head(status, reason, headers));
+    if (method_ == "GET" && status == 200 && framing_ == Framing::Length)
+        maybe_enable_resume(upstream_headers);
 }
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
     if (queued_bytes_ + body_batch_.size() >= server_.config().high_water_mark)
         return BodyAction::Pause;
+    if (resume_) {
+        auto skip = resume_skip(data, size);
+        if (!skip) return BodyAction::Abort;
+        data += *skip;
+        size -= *skip;
+        if (size == 0) return BodyAction::Accept;
+        resume_->overlap_byte = data[size - 1];
+    }
     body_bytes_ += size;
     queue_body(data, size);
     return BodyAction::Accept;
@@ -206,6 +220,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
                                result.message);
         return;
     }
+    if (resume_ && try_resume(failure_kind(result), 0, std::nullopt, result.message)) return;
     // The head has gone out: the status cannot change. Close short so the client sees a
     // truncated transfer, never a complete-looking one.
     spdlog::warn("{} {}: {} after {} body bytes: {}", method_, url_, to_string(result.error),
@@ -244,6 +259,7 @@ void ClientConnection::reset_for_next_request() {
     cache_result_.clear();
     restart_pass_through_ = false;
     cached_start_pending_ = false;
+    resume_.reset();
     retire_cached();
     transfer_.reset();
     state_ = State::Idle;

@@ -178,7 +178,12 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.retry_max_delay = seconds(node, key);
         else if (key == "retry_deadline")
             c.retry_deadline = seconds(node, key);
-        else if (key == "retry_max_attempts") {
+        else if (key == "resume_without_validator") {
+            if (!node.is_boolean())
+                throw ConfigError(origin_name +
+                                  ": resume_without_validator: expected true or false");
+            c.resume_without_validator = node.as_boolean()->get();
+        } else if (key == "retry_max_attempts") {
             auto v = node.value<int64_t>();
             if (!v || *v < 1 || *v > 1000)
                 throw ConfigError(origin_name + ": retry_max_attempts: expected 1..1000");
@@ -220,6 +225,7 @@ std::string Config::to_toml() const {
     out << "retry_max_delay = " << retry_max_delay << "\n";
     out << "retry_max_attempts = " << retry_max_attempts << "\n";
     out << "retry_deadline = " << retry_deadline << "\n";
+    out << "resume_without_validator = " << (resume_without_validator ? "true" : "false") << "\n";
     return out.str();
 }
 
@@ -283,6 +289,9 @@ ParsedArgs parse_args(int argc, char** argv) {
                    "upstream attempts per fill (default 20)");
     app.add_option("--retry-deadline", retry_deadline,
                    "give up a fill after this many seconds (default 600)");
+    bool resume_without_validator = false;
+    app.add_flag("--resume-without-validator", resume_without_validator,
+                 "resume responses without ETag/Last-Modified (default off)");
     app.add_option("--admin-token", admin_token,
                    "bearer token the admin API requires (default none)");
     app.add_flag("--print-config", print_config,
@@ -331,6 +340,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (retry_max_delay) c.retry_max_delay = retry_max_delay;
     if (retry_max_attempts) c.retry_max_attempts = retry_max_attempts;
     if (retry_deadline) c.retry_deadline = retry_deadline;
+    if (resume_without_validator) c.resume_without_validator = true;
 
     check_log_level(c.log_level);
     check_timeout(c.upstream_header_timeout, "upstream-header-timeout");

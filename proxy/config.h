@@ -46,6 +46,9 @@ struct Config {
     double retry_max_delay = 30;       // backoff ceiling cap
     uint32_t retry_max_attempts = 20;  // transfers per fill, the first included
     double retry_deadline = 600;       // give up a fill after retrying this long
+    // Resume a response that has no strong validator (ETag / Last-Modified), trusting only the
+    // complete length and the overlap byte. Off: such a download is closed short on a fault.
+    bool resume_without_validator = false;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

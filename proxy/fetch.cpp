@@ -38,32 +38,6 @@ cache::Validator to_cache(const std::optional<policy::Validator>& v) {
     return out;
 }
 
-policy::FailureKind failure_kind(const UpstreamResult& r) {
-    switch (r.error) {
-        case UpstreamError::DnsFailed:
-            return policy::FailureKind::DnsFailed;
-        case UpstreamError::ConnectFailed:
-            return policy::FailureKind::ConnectFailed;
-        case UpstreamError::TlsFailed:
-            return r.curl_code == CURLE_PEER_FAILED_VERIFICATION
-                       ? policy::FailureKind::TlsVerifyFailed
-                       : policy::FailureKind::TlsError;
-        case UpstreamError::Timeout:
-            return policy::FailureKind::Timeout;
-        case UpstreamError::ReceiveFailed:
-            return r.curl_code == CURLE_PARTIAL_FILE ? policy::FailureKind::EarlyEof
-                                                     : policy::FailureKind::Reset;
-        case UpstreamError::SendFailed:
-            return policy::FailureKind::Reset;
-        case UpstreamError::BadResponse:
-            return policy::FailureKind::ProtocolError;
-        case UpstreamError::Aborted:
-            return policy::FailureKind::Aborted;
-        default:
-            return policy::FailureKind::Reset;
-    }
-}
-
 }  // namespace
 
 std::string_view to_string(CacheResult r) {
@@ -246,10 +220,10 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             return;
         }
         metrics().give_ups.inc();
-        spdlog::warn("fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it",
-                     key_, status, attempt_ + 1,
-                     decision.retry ? "no time left for another"
-                                    : policy::to_string(decision.reason));
+        spdlog::warn(
+            "fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it", key_,
+            status, attempt_ + 1,
+            decision.retry ? "no time left for another" : policy::to_string(decision.reason));
     }
     switch (purpose_) {
         case Purpose::Revalidate:
@@ -448,6 +422,12 @@ void Fetch::on_timer() {
         }
         // Resume from the next byte needed, one byte early to check continuity.
         auto validator = to_policy(object_.validator);
+        if (next_ > 0 && !validator && !registry_.config().resume_without_validator) {
+            fail(
+                "cannot resume: the origin sent no ETag or Last-Modified to check the object "
+                "against (resume_without_validator is off)");
+            return;
+        }
         plan_ = policy::plan_resume(next_, validator);
         plan_.headers.clear();
         if (next_ > 0) {

@@ -11,12 +11,21 @@ namespace proxy {
 
 FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store,
                              const Config& config)
-    : loop_(loop), curl_(curl), store_(store), config_(config), rng_(std::random_device{}()) {
-    retry_.base_delay_ms = static_cast<uint64_t>(config.retry_base_delay * 1000);
-    retry_.max_delay_ms = static_cast<uint64_t>(config.retry_max_delay * 1000);
-    retry_.max_attempts = config.retry_max_attempts;
-    retry_.deadline_ms = static_cast<uint64_t>(config.retry_deadline * 1000);
-    retry_.gap_budget_ms = static_cast<uint64_t>(config.gap_budget * 1000);
+    : loop_(loop),
+      curl_(curl),
+      store_(store),
+      config_(config),
+      retry_(retry_config_from(config)),
+      rng_(std::random_device{}()) {}
+
+policy::RetryConfig retry_config_from(const Config& config) {
+    policy::RetryConfig retry;
+    retry.base_delay_ms = static_cast<uint64_t>(config.retry_base_delay * 1000);
+    retry.max_delay_ms = static_cast<uint64_t>(config.retry_max_delay * 1000);
+    retry.max_attempts = config.retry_max_attempts;
+    retry.deadline_ms = static_cast<uint64_t>(config.retry_deadline * 1000);
+    retry.gap_budget_ms = static_cast<uint64_t>(config.gap_budget * 1000);
+    return retry;
 }
 
 FetchRegistry::~FetchRegistry() = default;

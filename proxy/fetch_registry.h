@@ -23,6 +23,9 @@ namespace proxy {
 class Fetch;
 struct UpstreamRequest;
 
+// The retry knobs of a Config in the policy's units (fills and pass-through resume share them).
+policy::RetryConfig retry_config_from(const Config& config);
+
 class FetchRegistry final : public StatusProvider {
   public:
     FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store, const Config& config);

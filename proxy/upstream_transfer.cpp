@@ -296,4 +296,31 @@ size_t UpstreamTransfer::on_read(char* buffer, size_t max) {
     return CURL_READFUNC_PAUSE;
 }
 
+// How a failed transfer counts for the retry policy.
+policy::FailureKind failure_kind(const UpstreamResult& r) {
+    switch (r.error) {
+        case UpstreamError::DnsFailed:
+            return policy::FailureKind::DnsFailed;
+        case UpstreamError::ConnectFailed:
+            return policy::FailureKind::ConnectFailed;
+        case UpstreamError::TlsFailed:
+            return r.curl_code == CURLE_PEER_FAILED_VERIFICATION
+                       ? policy::FailureKind::TlsVerifyFailed
+                       : policy::FailureKind::TlsError;
+        case UpstreamError::Timeout:
+            return policy::FailureKind::Timeout;
+        case UpstreamError::ReceiveFailed:
+            return r.curl_code == CURLE_PARTIAL_FILE ? policy::FailureKind::EarlyEof
+                                                     : policy::FailureKind::Reset;
+        case UpstreamError::SendFailed:
+            return policy::FailureKind::Reset;
+        case UpstreamError::BadResponse:
+            return policy::FailureKind::ProtocolError;
+        case UpstreamError::Aborted:
+            return policy::FailureKind::Aborted;
+        default:
+            return policy::FailureKind::Reset;
+    }
+}
+
 }  // namespace proxy

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "policy/header_list.h"
+#include "policy/retry.h"
 #include "proxy/curl_multi.h"
 
 namespace proxy {
@@ -53,6 +54,9 @@ struct UpstreamResult {
     std::string message;  // curl's error buffer, for logs and one-line client errors
     bool ok() const { return error == UpstreamError::None; }
 };
+
+// The retry policy's name for a failed transfer (a cut is EarlyEof or Reset, and so on).
+policy::FailureKind failure_kind(const UpstreamResult& result);
 
 class UpstreamSink {
   public:

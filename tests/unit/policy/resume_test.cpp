@@ -44,6 +44,9 @@ TEST_CASE("policy/resume: accept_partial") {
     const auto without = plan_resume(1000, std::nullopt);
     const auto from_start = plan_resume(0, kEtag);
     const auto from_start_bare = plan_resume(0, std::nullopt);
+    // A fill of a missing run that starts at byte 0 (later chunks are stored): `bytes=0-1999`.
+    auto run_at_zero = plan_resume(0, kEtag);
+    run_at_zero.headers = {{"Range", "bytes=0-1999"}, {"If-Range", "\"v1\""}};
     const std::optional<uint64_t> len = 5000;
     const std::optional<uint64_t> unknown;
     struct Row {
@@ -203,6 +206,14 @@ TEST_CASE("policy/resume: accept_partial") {
          A::Reject,
          0,
          R::BadContentRange},
+        {"206 to a run from byte 0 (a Range was sent)",
+         &run_at_zero,
+         206,
+         {{"Content-Range", "bytes 0-1999/5000"}},
+         len,
+         A::Append,
+         0,
+         R::Continues},
         {"206 to a request without Range",
          &from_start,
          206,
