@@ -98,6 +98,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void feed(const char* data, size_t len);
     void handle_request();
     void start_forwarding();
+    bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
     bool cacheable_request() const;
     void start_pass_through();
     void retire_cached();
@@ -151,6 +152,9 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool last_was_value_ = false;
     size_t header_bytes_ = 0;
     bool header_too_large_ = false;
+    bool obs_fold_ = false;             // a folded header line: answered with 400
+    const char* feed_begin_ = nullptr;  // the buffer llhttp is parsing (obs-fold detection)
+    char previous_non_ws_ = '\0';       // last non-SP/HT byte of the buffers parsed before
     bool keep_alive_ = true;
     bool http10_ = false;
     bool request_complete_ = false;

@@ -7,6 +7,7 @@
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/http_message.h"
+#include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/tunnel.h"
 
@@ -48,11 +49,16 @@ std::string chunk_header(size_t size) {
 }  // namespace
 
 void ClientConnection::start_forwarding() {
+    // Before the target: a loop through a name that resolves to us arrives in origin-form.
+    if (refuse_loop(via_names(headers_, kVia), "it already went through dlproxy (Via)")) return;
     auto target = policy::parse_absolute_target(url_);
     if (!target) {
         send_error(400, std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
         return;
     }
+    if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
     if (server_.draining()) keep_alive_ = false;
 
     UpstreamRequest req;
@@ -265,11 +271,22 @@ void ClientConnection::send_error(int status, std::string_view message) {
         close(message);
         return;
     }
+    // A request refused mid-body may have a transfer under way: its answer must not follow ours.
+    if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
     write(format_error_response(status, message, false, method_ == "HEAD"));
     log_access("ERROR");
     close_after_flush();
+}
+
+// RFC 8586 / RFC 5842 §7.2: 508 Loop Detected; nothing is forwarded.
+bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
+    if (!loop) return false;
+    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, method_, url_,
+                 why);
+    send_error(508, std::string("dlproxy: forwarding loop refused: ") + std::string(why));
+    return true;
 }
 
 // --- CONNECT -------------------------------------------------------------------------------
@@ -281,6 +298,10 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
                             std::string(policy::to_string(target.error())));
         return;
     }
+    if (refuse_loop(via_names(headers_, kVia) ||
+                        targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
     const auto& ports = server_.config().connect_ports;
     if (std::find(ports.begin(), ports.end(), target->port) == ports.end()) {
         spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", client_address_,
