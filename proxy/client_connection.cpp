@@ -380,6 +380,10 @@ void ClientConnection::on_timer() {
         close("linger timeout");
         return;
     }
+    if (transfer_ && head_sent_ && !tunnel_) {
+        check_pass_through_stall();
+        return;
+    }
     switch (state_) {
         case State::Idle:
             close("keep-alive timeout");

@@ -99,6 +99,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void handle_request();
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
+    void check_pass_through_stall();                    // timer: the origin went silent?
     bool cacheable_request() const;
     void start_pass_through();
     void retire_cached();
@@ -175,6 +176,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool head_sent_ = false;
     Framing framing_ = Framing::None;
     uint64_t body_bytes_ = 0;
+    uint64_t last_upstream_byte_ms_ = 0;  // pass-through: uv_now of the origin's last body bytes
     uint64_t queued_bytes_ = 0;
     std::string body_batch_;  // body bytes not yet handed to uv_write (unframed)
     bool flush_scheduled_ = false;

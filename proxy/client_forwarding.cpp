@@ -148,6 +148,29 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
     write(format_response_head(status, reason, headers));
+    // Pass-through has no resume to fall back on: a body that stops coming is cut after
+    // stall_timeout instead of holding the client (and its connection) forever.
+    last_upstream_byte_ms_ = uv_now(server_.loop());
+    arm_timer(server_.config().stall_timeout);
+}
+
+void ClientConnection::check_pass_through_stall() {
+    const uint64_t now = uv_now(server_.loop());
+    const auto stall_ms = static_cast<uint64_t>(server_.config().stall_timeout * 1000);
+    // Over half the high-water mark the download is (or may be) paused for a slow client: the
+    // silence is the client's, not the origin's.
+    const bool client_slow = queued() >= server_.config().high_water_mark / 2;
+    const uint64_t idle = now - last_upstream_byte_ms_;
+    if (client_slow || idle < stall_ms) {
+        if (client_slow) last_upstream_byte_ms_ = now;
+        arm_timer(static_cast<double>(client_slow ? stall_ms : stall_ms - idle) / 1000);
+        return;
+    }
+    spdlog::warn(
+        "{} {}: origin sent no body bytes for {} s after {} bytes; closing the client short",
+        method_, url_, server_.config().stall_timeout, body_bytes_);
+    log_access("ABORTED");
+    close("origin stalled");
 }
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
@@ -155,6 +178,7 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
     if (queued_bytes_ + body_batch_.size() >= server_.config().high_water_mark)
         return BodyAction::Pause;
     body_bytes_ += size;
+    last_upstream_byte_ms_ = uv_now(server_.loop());
     queue_body(data, size);
     return BodyAction::Accept;
 }
