@@ -135,9 +135,12 @@ void Fetch::on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> resul
     committing_ = false;
     if (closing_) return;
     if (result) {
-        for (auto& c : chunks)
+        uint64_t bytes = 0;
+        for (auto& c : chunks) {
             present_.set(c->index);
-        registry_.after_commit();
+            bytes += c->bytes.size();
+        }
+        registry_.after_commit(bytes);
     } else {
         spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
                      cache::to_string(result.error()));

@@ -34,9 +34,9 @@ class FetchRegistry {
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
-    // Runs the byte budget after new bytes were committed (on a worker thread, skipping objects
-    // that fetches are using).
-    void after_commit();
+    // Runs the byte budget after `bytes` of new chunks were committed (on a worker thread,
+    // skipping objects that fetches are using).
+    void after_commit(uint64_t bytes);
 
     uv_loop_t* loop() { return loop_; }
     CurlMulti& curl() { return curl_; }
@@ -59,6 +59,7 @@ class FetchRegistry {
     std::unordered_map<std::string, Fetch*> fetches_;
     bool evicting_ = false;
     uint64_t commits_since_eviction_ = 0;
+    uint64_t bytes_since_eviction_ = 0;
 };
 
 }  // namespace proxy
