@@ -125,7 +125,16 @@ void Fetch::maybe_commit() {
                 writes.push_back({c->index, c->bytes});
             *result = store->write_chunks(object, writes);
         },
-        [this, alive, batch, result] {
+        [this, alive, batch, result, registry = &registry_] {
+            // The budget counts these bytes even when this fetch is gone: the last chunk of a
+            // small object often lands after its client was served and the fetch closed. The
+            // registry lives as long as the loop.
+            if (*result) {
+                uint64_t bytes = 0;
+                for (auto& c : *batch)
+                    bytes += c->bytes.size();
+                registry->after_commit(bytes);
+            }
             if (alive.expired()) return;
             on_committed(std::move(*batch), std::move(*result));
         });
@@ -135,12 +144,8 @@ void Fetch::on_committed(std::vector<ChunkPtr> chunks, cache::Result<void> resul
     committing_ = false;
     if (closing_) return;
     if (result) {
-        uint64_t bytes = 0;
-        for (auto& c : chunks) {
+        for (auto& c : chunks)
             present_.set(c->index);
-            bytes += c->bytes.size();
-        }
-        registry_.after_commit(bytes);
     } else {
         spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
                      cache::to_string(result.error()));
@@ -210,7 +215,8 @@ void Fetch::finish_object() {
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(), [store, object, result] { *result = store->mark_complete(object); },
-        [this, alive, result] {
+        [this, alive, result, registry = &registry_] {
+            registry->after_complete();
             if (alive.expired()) return;
             recording_ = false;
             if (closing_) return;

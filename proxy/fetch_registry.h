@@ -37,6 +37,9 @@ class FetchRegistry {
     // Runs the byte budget after `bytes` of new chunks were committed (on a worker thread,
     // skipping objects that fetches are using).
     void after_commit(uint64_t bytes);
+    // An object was marked complete: when the last eviction could not reach the budget because
+    // objects were still being filled, this one may be evictable now.
+    void after_complete();
 
     uv_loop_t* loop() { return loop_; }
     CurlMulti& curl() { return curl_; }
@@ -50,6 +53,7 @@ class FetchRegistry {
     void close_all();
 
   private:
+    void check_budget();
     uv_loop_t* loop_;
     CurlMulti& curl_;
     cache::Store& store_;
@@ -58,6 +62,8 @@ class FetchRegistry {
     std::mt19937_64 rng_;
     std::unordered_map<std::string, Fetch*> fetches_;
     bool evicting_ = false;
+    bool check_again_ = false;  // commits arrived while an eviction ran
+    bool over_budget_ = false;  // the last eviction ended over the budget
     uint64_t commits_since_eviction_ = 0;
     uint64_t bytes_since_eviction_ = 0;
 };
