@@ -147,8 +147,11 @@ class Store {
     Result<Stats> stats() const;
 
     // Removes least-recently-used objects (by last_access) until bytes_present <= budget,
-    // never one whose id is in `in_use`, nor one touched or replaced while this call ran.
-    Result<EvictionReport> evict_to_budget(uint64_t budget, std::span<const ObjectId> in_use);
+    // never one whose id is in `in_use`, nor one touched or replaced while this call ran, nor an
+    // incomplete one created at or after `fill_since` (Unix seconds): the caller's `in_use` is
+    // taken before this call runs, so objects whose fill began since are not in it.
+    Result<EvictionReport> evict_to_budget(uint64_t budget, std::span<const ObjectId> in_use,
+                                           int64_t fill_since = INT64_MAX);
 
     // Deletes body files that no object record names: leftovers of a crash between a record
     // delete and its unlink. Run it at start-up, before serving: a file created concurrently by

@@ -17,7 +17,8 @@ struct Seen {
 
 }  // namespace
 
-Result<EvictionReport> Store::evict_to_budget(uint64_t budget, std::span<const ObjectId> in_use) {
+Result<EvictionReport> Store::evict_to_budget(uint64_t budget, std::span<const ObjectId> in_use,
+                                              int64_t fill_since) {
     if (auto writable = require_writable(); !writable) return policy::fail(writable.error());
 
     // Choose from a read snapshot so the writer lock is not held while scanning every record.
@@ -33,6 +34,9 @@ Result<EvictionReport> Store::evict_to_budget(uint64_t budget, std::span<const O
         if (counters->bytes_present <= budget) return report;
         std::vector<EvictionCandidate> candidates;
         auto walked = index_.for_each_object(*txn, [&](ObjectInfo&& o) {
+            // Evicting an object being filled loses its record while its chunks are still
+            // written: the fill stops caching and its body file is left behind (an orphan).
+            if (!o.complete() && o.created >= fill_since) return;
             candidates.push_back({o.id, o.last_access, o.bytes_present});
             seen.push_back({o.id, o.generation, o.last_access});
         });

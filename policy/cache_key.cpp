@@ -140,6 +140,13 @@ std::string normalize_percent_encoding(std::string_view s) {
                 continue;
             }
         }
+        if (s[i] == '%') {
+            // A stray '%' is written as %25: kept as it is, it could pair with the two characters
+            // that follow once they are decoded ("%%415" would become "%A5", the key of byte
+            // 0xA5), and two different URLs would share a key (docs/fuzzing.md, finding 4).
+            out.append("%25");
+            continue;
+        }
         out.push_back(s[i]);
     }
     return out;

@@ -51,7 +51,8 @@ std::string cache_key(const RequestTarget& target, std::span<const KeyRule> rule
 namespace detail {
 
 // RFC 3986 §6.2.2.1–2: upper-case hex in percent-encodings, unreserved characters decoded. A '%'
-// not followed by two hex digits is left as it is.
+// not followed by two hex digits is written as "%25", so the result never holds a '%' that is not
+// the start of a pct-encoding and normalising it again changes nothing.
 std::string normalize_percent_encoding(std::string_view s);
 
 }  // namespace detail

@@ -20,8 +20,10 @@ std::string to_lower(std::string_view s) {
 }
 
 bool is_reg_name_char(char c) {
-    // RFC 3986 reg-name: unreserved / pct-encoded / sub-delims. We admit the unreserved set and
-    // '%' only: sub-delims in a DNS name are never legitimate and only help smuggling tricks.
+    // RFC 3986 reg-name: unreserved / pct-encoded / sub-delims. We admit the unreserved set only:
+    // sub-delims in a DNS name are never legitimate and only help smuggling tricks, and
+    // pct-encoded names are decoded by libcurl, so "%31%32%37.0.0.1" would reach 127.0.0.1
+    // under another cache key and past the loop check, and "%00" would cut a name short.
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
 }
@@ -82,7 +84,7 @@ Result<HostPort, TargetErrc> parse_authority(std::string_view authority) {
         if (host.front() == '.' || host.find("..") != std::string_view::npos)
             return fail(TargetErrc::BadHost);
         for (char c : host)
-            if (!is_reg_name_char(c) && c != '%') return fail(TargetErrc::BadHost);
+            if (!is_reg_name_char(c)) return fail(TargetErrc::BadHost);
         out.host = to_lower(host);
     }
     if (!port_part.empty()) {

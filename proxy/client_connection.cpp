@@ -7,6 +7,7 @@
 #include "policy/address_list.h"
 #include "proxy/http_message.h"
 #include "proxy/metrics.h"
+#include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/socket_address.h"
 #include "proxy/tunnel.h"
@@ -167,7 +168,9 @@ void ClientConnection::feed(const char* data, size_t len) {
         return;
     }
     if (state_ == State::Closing) return;
+    feed_begin_ = data;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    previous_non_ws_ = last_non_whitespace(std::string_view(data, len), previous_non_ws_);
     if (err == HPE_OK) return;
     const char* stop = llhttp_get_error_pos(&parser_);
     size_t consumed = stop ? static_cast<size_t>(stop - data) : len;
@@ -190,6 +193,9 @@ void ClientConnection::feed(const char* data, size_t len) {
     if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
     if (header_too_large_) {
         send_error(431, "dlproxy: request header section exceeds max-header-size");
+    } else if (obs_fold_) {
+        spdlog::info("client {}: obs-fold in the request header section", client_address_);
+        send_error(400, "dlproxy: malformed request: folded header line (obs-fold)");
     } else if (err == HPE_USER && url_.size() > kMaxUrlLength) {
         send_error(414, "dlproxy: request target too long");
     } else {
@@ -232,6 +238,11 @@ int ClientConnection::on_header_field(const char* at, size_t len) {
 
 int ClientConnection::on_header_value(const char* at, size_t len) {
     if (!count_header_bytes(len)) return -1;
+    // RFC 9112 §5.2: a server may reject obs-fold with 400; llhttp would unfold it.
+    if (value_starts_folded_line(at, feed_begin_, previous_non_ws_)) {
+        obs_fold_ = true;
+        return -1;
+    }
     headers_.back().value.append(at, len);
     last_was_value_ = true;
     return 0;
@@ -372,6 +383,10 @@ void ClientConnection::on_timer() {
     }
     if (lingering_) {
         close("linger timeout");
+        return;
+    }
+    if (transfer_ && head_sent_ && !tunnel_) {
+        check_pass_through_stall();
         return;
     }
     switch (state_) {

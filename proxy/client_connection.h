@@ -101,6 +101,8 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void feed(const char* data, size_t len);
     void handle_request();
     void start_forwarding();
+    bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
+    void check_pass_through_stall();                    // timer: the origin went silent?
     bool cacheable_request() const;
     void start_pass_through();
     void retire_cached();
@@ -168,6 +170,9 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool last_was_value_ = false;
     size_t header_bytes_ = 0;
     bool header_too_large_ = false;
+    bool obs_fold_ = false;             // a folded header line: answered with 400
+    const char* feed_begin_ = nullptr;  // the buffer llhttp is parsing (obs-fold detection)
+    char previous_non_ws_ = '\0';       // last non-SP/HT byte of the buffers parsed before
     bool keep_alive_ = true;
     bool http10_ = false;
     bool request_complete_ = false;
@@ -188,6 +193,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool head_sent_ = false;
     Framing framing_ = Framing::None;
     uint64_t body_bytes_ = 0;
+    uint64_t last_upstream_byte_ms_ = 0;  // pass-through: uv_now of the origin's last body bytes
     uint64_t queued_bytes_ = 0;
     std::string body_batch_;  // body bytes not yet handed to uv_write (unframed)
     bool flush_scheduled_ = false;

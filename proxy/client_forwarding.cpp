@@ -7,6 +7,7 @@
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/http_message.h"
+#include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/tunnel.h"
 
@@ -48,11 +49,16 @@ std::string chunk_header(size_t size) {
 }  // namespace
 
 void ClientConnection::start_forwarding() {
+    // Before the target: a loop through a name that resolves to us arrives in origin-form.
+    if (refuse_loop(via_names(headers_, kVia), "it already went through dlproxy (Via)")) return;
     auto target = policy::parse_absolute_target(url_);
     if (!target) {
         send_error(400, std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
         return;
     }
+    if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
     if (server_.draining()) keep_alive_ = false;
 
     UpstreamRequest req;
@@ -147,7 +153,31 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     head_sent_ = true;
     write(format_response_head(status, reason, headers));
     if (method_ == "GET" && status == 200 && framing_ == Framing::Length)
-        maybe_enable_resume(upstream_headers);
+        maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
+    if (resume_) return;
+    // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
+    // client (and its connection) forever.
+    last_upstream_byte_ms_ = uv_now(server_.loop());
+    arm_timer(server_.config().stall_timeout);
+}
+
+void ClientConnection::check_pass_through_stall() {
+    const uint64_t now = uv_now(server_.loop());
+    const auto stall_ms = static_cast<uint64_t>(server_.config().stall_timeout * 1000);
+    // Over half the high-water mark the download is (or may be) paused for a slow client: the
+    // silence is the client's, not the origin's.
+    const bool client_slow = queued() >= server_.config().high_water_mark / 2;
+    const uint64_t idle = now - last_upstream_byte_ms_;
+    if (client_slow || idle < stall_ms) {
+        if (client_slow) last_upstream_byte_ms_ = now;
+        arm_timer(static_cast<double>(client_slow ? stall_ms : stall_ms - idle) / 1000);
+        return;
+    }
+    spdlog::warn(
+        "{} {}: origin sent no body bytes for {} s after {} bytes; closing the client short",
+        method_, url_, server_.config().stall_timeout, body_bytes_);
+    log_access("ABORTED");
+    close("origin stalled");
 }
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
@@ -163,6 +193,7 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
         resume_->overlap_byte = data[size - 1];
     }
     body_bytes_ += size;
+    last_upstream_byte_ms_ = uv_now(server_.loop());
     queue_body(data, size);
     return BodyAction::Accept;
 }
@@ -281,11 +312,22 @@ void ClientConnection::send_error(int status, std::string_view message) {
         close(message);
         return;
     }
+    // A request refused mid-body may have a transfer under way: its answer must not follow ours.
+    if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
     write(format_error_response(status, message, false, method_ == "HEAD"));
     log_access("ERROR");
     close_after_flush();
+}
+
+// RFC 8586 / RFC 5842 §7.2: 508 Loop Detected; nothing is forwarded.
+bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
+    if (!loop) return false;
+    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, method_, url_,
+                 why);
+    send_error(508, std::string("dlproxy: forwarding loop refused: ") + std::string(why));
+    return true;
 }
 
 // --- CONNECT -------------------------------------------------------------------------------
@@ -297,6 +339,10 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
                             std::string(policy::to_string(target.error())));
         return;
     }
+    if (refuse_loop(via_names(headers_, kVia) ||
+                        targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
     const auto& ports = server_.config().connect_ports;
     if (std::find(ports.begin(), ports.end(), target->port) == ports.end()) {
         spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", client_address_,

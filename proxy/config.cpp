@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "policy/byte_size.h"
+#include "proxy/toml_guard.h"
 
 namespace proxy {
 
@@ -82,8 +83,8 @@ std::string join_ports(const std::vector<uint16_t>& ports) {
 // A TOML value that may be written as a string ("50GiB") or an integer (bytes / seconds).
 std::string scalar_text(const toml::node& node, const std::string& key) {
     if (auto s = node.value<std::string>()) return *s;
-    if (auto i = node.value<int64_t>()) return std::to_string(*i);
-    if (auto d = node.value<double>()) return std::to_string(*d);
+    if (node.is_integer()) return std::to_string(*node.value_exact<int64_t>());
+    if (auto d = node.value_exact<double>()) return std::to_string(*d);
     throw ConfigError(key + ": expected a string or a number");
 }
 
@@ -95,6 +96,8 @@ double seconds(const toml::node& node, const std::string& key) {
 }  // namespace
 
 void apply_toml(Config& c, const std::string& text, const std::string& origin_name) {
+    // toml++ 3.3.0 has undefined behaviour on some non-ASCII characters (toml_guard.h).
+    if (auto bad = toml_unsupported_character(text)) throw ConfigError(origin_name + ":" + *bad);
     toml::table table;
     try {
         table = toml::parse(text, origin_name);
@@ -128,7 +131,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.connect_ports.clear();
             if (auto arr = node.as_array()) {
                 for (auto& p : *arr) {
-                    auto v = p.value<int64_t>();
+                    auto v = integer_value(p);
                     if (!v || *v < 1 || *v > 65535)
                         throw ConfigError(origin_name + ": connect_ports: expected port numbers");
                     c.connect_ports.push_back(static_cast<uint16_t>(*v));
@@ -154,7 +157,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
         else if (key == "max_header_size")
             c.max_header_size = to_size(scalar_text(node, key), "max_header_size");
         else if (key == "max_connections") {
-            auto v = node.value<int64_t>();
+            auto v = integer_value(node);
             if (!v || *v < 1 || *v > 1000000)
                 throw ConfigError(origin_name + ": max_connections: expected 1..1000000");
             c.max_connections = static_cast<uint32_t>(*v);
@@ -184,7 +187,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
                                   ": resume_without_validator: expected true or false");
             c.resume_without_validator = node.as_boolean()->get();
         } else if (key == "retry_max_attempts") {
-            auto v = node.value<int64_t>();
+            auto v = integer_value(node);
             if (!v || *v < 1 || *v > 1000)
                 throw ConfigError(origin_name + ": retry_max_attempts: expected 1..1000");
             c.retry_max_attempts = static_cast<uint32_t>(*v);

@@ -222,7 +222,16 @@ void Fetch::maybe_commit() {
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(), [store, object, batch, result] { *result = store->commit_chunks(object, *batch); },
-        [this, alive, batch, result] {
+        [this, alive, batch, result, registry = &registry_] {
+            // The budget counts these bytes even when this fetch is gone: the last chunk of a
+            // small object often lands after its client was served and the fetch closed. The
+            // registry lives as long as the loop.
+            if (*result) {
+                uint64_t bytes = 0;
+                for (auto& c : *batch)
+                    bytes += c.length;
+                registry->after_commit(bytes);
+            }
             if (alive.expired()) return;
             on_committed(*batch, std::move(*result));
         });
@@ -237,7 +246,6 @@ void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
             present_.set(c.index);
             unrecorded_.erase(c.index);
         }
-        registry_.after_commit();
     } else if (!result) {
         stop_caching(result.error());
     }
@@ -297,7 +305,8 @@ void Fetch::finish_object() {
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(), [store, object, result] { *result = store->mark_complete(object); },
-        [this, alive, result] {
+        [this, alive, result, registry = &registry_] {
+            registry->after_complete();
             if (alive.expired()) return;
             recording_ = false;
             if (closing_) return;

@@ -55,13 +55,34 @@ void FetchRegistry::release(Fetch& fetch) {
     fetch.close();
 }
 
-void FetchRegistry::after_commit() {
-    if (evicting_ || config_.cache_size == 0) return;
-    // Checking the budget costs a stats read; do it every 64 commits (~64 MiB) or so.
-    if (++commits_since_eviction_ < 64) return;
+void FetchRegistry::after_commit(uint64_t bytes) {
+    if (config_.cache_size == 0) return;
+    // Checking the budget costs a stats read; do it every 64 commits (~64 MiB), or sooner once a
+    // sixteenth of the budget has been written since, so that a small budget holds under a flood
+    // of small objects too (tests/integration/test_limits.py).
+    bytes_since_eviction_ += bytes;
+    if (++commits_since_eviction_ < 64 && bytes_since_eviction_ < config_.cache_size / 16) return;
+    check_budget();
+}
+
+void FetchRegistry::after_complete() {
+    if (over_budget_) check_budget();
+}
+
+void FetchRegistry::check_budget() {
+    if (evicting_) {
+        // Check again when this run ends: if the last commits of a burst came now, nothing else
+        // would, and the cache would stay over its budget until the next download.
+        check_again_ = true;
+        return;
+    }
     commits_since_eviction_ = 0;
+    bytes_since_eviction_ = 0;
     auto stats = store_.stats();
-    if (!stats || stats->bytes_present <= config_.cache_size) return;
+    if (!stats || stats->bytes_present <= config_.cache_size) {
+        over_budget_ = false;
+        return;
+    }
     std::vector<cache::ObjectId> in_use;
     for (auto& [key, fetch] : fetches_)
         in_use.push_back(fetch->object().id);
@@ -69,17 +90,27 @@ void FetchRegistry::after_commit() {
     auto result = std::make_shared<cache::Result<cache::EvictionReport>>(cache::EvictionReport{});
     cache::Store* store = &store_;
     uint64_t budget = config_.cache_size;
+    // Fills that start between now and the worker's snapshot are not in `in_use`; a second of
+    // margin covers the clock's granularity.
+    const int64_t fill_since = static_cast<int64_t>(std::time(nullptr)) - 1;
     run_on_worker(
         loop_,
-        [store, budget, in_use, result] { *result = store->evict_to_budget(budget, in_use); },
+        [store, budget, in_use, fill_since, result] {
+            *result = store->evict_to_budget(budget, in_use, fill_since);
+        },
         [this, result] {
             evicting_ = false;
+            over_budget_ = *result && result->value().bytes_present > config_.cache_size;
             if (!*result)
                 spdlog::warn("cache eviction failed: {}", cache::to_string(result->error()));
             else if (result->value().objects_removed > 0)
                 spdlog::info("cache eviction: removed {} object(s), {} bytes; {} bytes remain",
                              result->value().objects_removed, result->value().bytes_freed,
                              result->value().bytes_present);
+            if (check_again_) {
+                check_again_ = false;
+                check_budget();
+            }
         });
 }
 

@@ -38,9 +38,12 @@ class FetchRegistry final : public StatusProvider {
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
-    // Runs the byte budget after new bytes were committed (on a worker thread, skipping objects
-    // that fetches are using).
-    void after_commit();
+    // Runs the byte budget after `bytes` of new chunks were committed (on a worker thread,
+    // skipping objects that fetches are using).
+    void after_commit(uint64_t bytes);
+    // An object was marked complete: when the last eviction could not reach the budget because
+    // objects were still being filled, this one may be evictable now.
+    void after_complete();
 
     uv_loop_t* loop() { return loop_; }
     CurlMulti& curl() { return curl_; }
@@ -57,6 +60,7 @@ class FetchRegistry final : public StatusProvider {
     void close_all();
 
   private:
+    void check_budget();
     uv_loop_t* loop_;
     CurlMulti& curl_;
     cache::Store& store_;
@@ -65,7 +69,10 @@ class FetchRegistry final : public StatusProvider {
     std::mt19937_64 rng_;
     std::unordered_map<std::string, Fetch*> fetches_;
     bool evicting_ = false;
+    bool check_again_ = false;  // commits arrived while an eviction ran
+    bool over_budget_ = false;  // the last eviction ended over the budget
     uint64_t commits_since_eviction_ = 0;
+    uint64_t bytes_since_eviction_ = 0;
 };
 
 }  // namespace proxy

@@ -70,6 +70,8 @@ std::string_view reason_phrase(int status) {
             return "Gateway Timeout";
         case 505:
             return "HTTP Version Not Supported";
+        case 508:
+            return "Loop Detected";
         default:
             return "";
     }

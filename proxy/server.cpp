@@ -37,6 +37,7 @@ void Server::start() {
         rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, &Server::on_connection_cb);
     if (rc != 0)
         throw std::runtime_error("cannot listen on " + l.to_string() + ": " + uv_strerror(rc));
+    if (auto bound = policy::parse_host_port(listen_address())) bound_listen_ = *bound;
     // A fixed, parseable line that scripts and tests wait for (port 0 → the chosen port). It is
     // printed even when the log level hides info messages.
     if (spdlog::should_log(spdlog::level::info))

@@ -43,6 +43,8 @@ class Server {
 
     // Bound address of the proxy listener (resolves port 0).
     std::string listen_address() const;
+    // The same, parsed; set by start(). Requests addressed to it are forwarding loops.
+    const policy::HostPort& bound_listen() const { return bound_listen_; }
 
     void on_connection_closed(ClientConnection* conn);
 
@@ -55,6 +57,7 @@ class Server {
     uv_loop_t* loop_;
     Config config_;
     uv_tcp_t listener_{};
+    policy::HostPort bound_listen_;
     uv_timer_t grace_timer_{};
     CurlMulti* curl_;  // frees itself after close()
     AccessLog access_log_;

@@ -15,6 +15,12 @@ namespace {
 // the benchmark stopped improving (docs/performance.md).
 constexpr long kCurlBufferSize = 256 * 1024;
 
+// A response head larger than this is refused (502): real ones are a few KiB (signed-URL
+// redirects ~4 KiB). curl limits single lines only, so without it an origin sending header lines
+// or 1xx responses without end would grow headers_ until the header timeout. Interim responses
+// count towards it, which bounds a 1xx storm too.
+constexpr uint64_t kMaxResponseHead = 256 * 1024;
+
 UpstreamError classify(CURLcode code) {
     switch (code) {
         case CURLE_OK:
@@ -195,8 +201,14 @@ void UpstreamTransfer::on_transfer_done(CURLcode code) {
     UpstreamResult result;
     result.curl_code = code;
     result.error = classify(code);
-    if (code == CURLE_OK && (!head_done_ || bad_head_)) result.error = UpstreamError::BadResponse;
-    if (result.error != UpstreamError::None)
+    // bad_head_: we refused the head (curl then reports a write error, which is not the cause).
+    if (bad_head_ || (code == CURLE_OK && !head_done_)) result.error = UpstreamError::BadResponse;
+    if (head_bytes_ > kMaxResponseHead)
+        result.message = "response header section over " + std::to_string(kMaxResponseHead) +
+                         " bytes (1xx responses included)";
+    else if (bad_head_)
+        result.message = "malformed response head";
+    else if (result.error != UpstreamError::None)
         result.message = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
     if (sink_) sink_->on_upstream_done(result);  // may destroy this: nothing after
 }
@@ -217,6 +229,11 @@ size_t UpstreamTransfer::on_header_line(std::string_view line) {
     const size_t consumed = line.size();
     if (!sink_) return 0;
     if (head_done_) return consumed;  // trailers: not forwarded
+    head_bytes_ += consumed;
+    if (head_bytes_ > kMaxResponseHead) {
+        bad_head_ = true;
+        return 0;
+    }
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
         line.remove_suffix(1);
     if (line.starts_with("HTTP/")) {  // a new status line (after a 1xx, the final one)

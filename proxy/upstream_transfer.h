@@ -127,6 +127,7 @@ class UpstreamTransfer final : public CurlTransfer {
     policy::HeaderList headers_;
     bool head_done_ = false;
     bool bad_head_ = false;
+    uint64_t head_bytes_ = 0;  // status lines and fields so far, interim (1xx) responses included
 
     // Request body queue.
     std::deque<std::string> body_;

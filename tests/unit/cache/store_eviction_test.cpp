@@ -74,6 +74,32 @@ TEST_CASE("cache/store: evict_to_budget removes least recently used objects, not
     CHECK(idle->objects_removed == 0u);
 }
 
+TEST_CASE("cache/store: evict_to_budget spares incomplete objects whose fill began since") {
+    TempDir dir;
+    auto store = open_store(dir.path(), small_chunks(16));
+    auto old_done = store->begin_object(head_for("http://a/old", 32), 1000).value();
+    write_all_chunks(*store, old_done, pattern_bytes(32, 1));
+    REQUIRE(store->mark_complete(old_done));
+    auto new_done = store->begin_object(head_for("http://a/new-done", 32), 2000).value();
+    write_all_chunks(*store, new_done, pattern_bytes(32, 2));
+    REQUIRE(store->mark_complete(new_done));
+    // Being filled: created at 2000, no chunk yet (not in the caller's in_use list).
+    auto filling = store->begin_object(head_for("http://a/filling", 32), 2000).value();
+    const auto filling_bytes = pattern_bytes(32, 3);
+    REQUIRE(store->write_chunk(filling, 0, std::span(filling_bytes).first(16)));
+    REQUIRE(store->touch(filling, 1500));  // the oldest access: first in line without the rule
+    auto report = store->evict_to_budget(0, {}, 2000);
+    REQUIRE(report.has_value());
+    CHECK(report->objects_removed == 2u);
+    CHECK(store->lookup("http://a/filling").value().has_value());
+    CHECK_FALSE(store->lookup("http://a/new-done").value().has_value());
+    CHECK_FALSE(store->lookup("http://a/old").value().has_value());
+    // Once older than `fill_since`, an incomplete object is evictable like any other.
+    auto later = store->evict_to_budget(0, {}, 2001);
+    REQUIRE(later.has_value());
+    CHECK_FALSE(store->lookup("http://a/filling").value().has_value());
+}
+
 TEST_CASE("cache/store: remove_orphan_files deletes only files no record names") {
     TempDir dir;
     auto store = open_store(dir.path());
