@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "policy/cache_key.h"
+#include "policy/intercept.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/http_message.h"
@@ -48,11 +49,27 @@ std::string chunk_header(size_t size) {
 }  // namespace
 
 void ClientConnection::start_forwarding() {
-    auto target = policy::parse_absolute_target(url_);
-    if (!target) {
-        send_error(400, std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
-        return;
+    policy::RequestTarget parsed;
+    if (tls_) {
+        // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
+        auto target = policy::tunnel_target(intercepted_, url_);
+        if (!target) {
+            send_error(400,
+                       std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
+            return;
+        }
+        parsed = std::move(*target);
+        url_ = parsed.url();  // logs show the https URL
+    } else {
+        auto target = policy::parse_absolute_target(url_);
+        if (!target) {
+            send_error(400,
+                       std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
+            return;
+        }
+        parsed = std::move(*target);
     }
+    const policy::RequestTarget* target = &parsed;
     if (server_.draining()) keep_alive_ = false;
 
     UpstreamRequest req;
@@ -62,6 +79,7 @@ void ClientConnection::start_forwarding() {
     strip_request_framing(req.headers);
     policy::add_via(req.headers, http10_ ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
+    req.ca_bundle = server_.upstream_ca_bundle();
     const bool chunked = (parser_.flags & F_CHUNKED) != 0;
     const bool has_length = policy::find_header(headers_, "content-length").has_value();
     req.has_body = chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
@@ -275,6 +293,10 @@ void ClientConnection::send_error(int status, std::string_view message) {
 // --- CONNECT -------------------------------------------------------------------------------
 
 void ClientConnection::start_tunnel_with(std::string early_data) {
+    if (tls_) {
+        send_error(400, "dlproxy: CONNECT inside an intercepted TLS tunnel");
+        return;
+    }
     auto target = policy::parse_host_port(url_);
     if (!target) {
         send_error(400, std::string("dlproxy: CONNECT target: ") +
@@ -287,6 +309,10 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
                      target->to_string());
         send_error(403, "dlproxy: CONNECT to port " + std::to_string(target->port) +
                             " is not allowed (see connect-ports)");
+        return;
+    }
+    if (server_.tls() && policy::should_intercept(server_.config().intercept, target->host)) {
+        start_intercept(*target, std::move(early_data));
         return;
     }
     state_ = State::Tunnel;
