@@ -12,6 +12,7 @@ no key is checked in. Hosts: `127.0.0.1` is intercepted, `localhost` (the same o
 so one origin serves both the intercepted and the tunnelled cases.
 """
 
+import hashlib
 import json
 import os
 import socket
@@ -219,6 +220,49 @@ class HttpsCase(ProxyTestCase):
                     self.assertEqual(r.num_connects, 0, "a new connection for a later request")
         finally:
             c.close()
+
+    def test_upload_and_uncacheable_requests_pass_through_the_tunnel(self):
+        body = os.urandom(3 * MiB)
+        s = harness.requests_session(self.proxy.port)
+        r = s.post(self.origin.url("/echo"), data=body, verify=self.bundle, timeout=60)
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.headers["X-Request-Body-Sha256"], harness.sha256_bytes(body))
+        self.assertEqual(r.content, body)
+        # Authorization: never served from or stored in the cache, so both reach the origin.
+        path = "/bytes/2000/authorized"
+        mark = self.origin.mark()
+        for _ in range(2):
+            r = s.get(self.origin.url(path), headers={"Authorization": "Bearer t"},
+                      verify=self.bundle, timeout=60)
+            self.assertEqual(r.content, content.content(path, 0, 2000))
+        self.assertEqual(len(self.origin.requests_for(path, mark, count=2)), 2)
+        s.close()
+
+    def test_slow_reader_is_bounded_by_the_high_water_mark(self):
+        size = 64 * MiB
+        path = f"/bytes/{size}/slow-reader"
+        s = connect_tunnel(self.proxy.port, LOCALHOST, self.origin.port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        ctx = ssl.create_default_context(cafile=self.ca_pem)
+        with ctx.wrap_socket(s, server_hostname=LOCALHOST) as tls:
+            rss_before = self.proxy.rss_kb()
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            time.sleep(3)  # the fill goes on to disk; this client is not reading
+            grown_mib = (self.proxy.rss_kb() - rss_before) / 1024
+            self.assertLess(grown_mib, 24, "ciphertext piled up in memory for a slow client")
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += tls.recv(65536)
+            head, body = buf.split(b"\r\n\r\n", 1)
+            self.assertIn(b" 200 ", head.split(b"\r\n")[0] + b" ")
+            h = hashlib.sha256(body)
+            n = len(body)
+            while n < size:
+                data = tls.recv(1 << 20)
+                self.assertTrue(data, f"closed after {n} bytes")
+                h.update(data)
+                n += len(data)
+            self.assertEqual(h.hexdigest(), content.sha256_of(path, size))
 
     def test_leaf_certificate_minted_for_the_connect_target(self):
         s = connect_tunnel(self.proxy.port, LOCALHOST, self.origin.port)
