@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "policy/header_list.h"
@@ -106,6 +107,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void on_client_eof(ssize_t nread);
     void feed(const char* data, size_t len);
     void handle_request();
+    std::optional<policy::RequestTarget> resolve_target();
     void start_forwarding();
     bool cacheable_request() const;
     void start_pass_through();

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "policy/cache_key.h"
 #include "policy/intercept.h"
@@ -48,28 +49,29 @@ std::string chunk_header(size_t size) {
 
 }  // namespace
 
-void ClientConnection::start_forwarding() {
-    policy::RequestTarget parsed;
+// The request's target as an absolute URL; nullopt once a 400 has been answered.
+std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
+    std::string_view error;
     if (tls_) {
         // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
         auto target = policy::tunnel_target(intercepted_, url_);
-        if (!target) {
-            send_error(400,
-                       std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
-            return;
+        if (target) {
+            url_ = target->url();  // logs show the https URL
+            return std::move(*target);
         }
-        parsed = std::move(*target);
-        url_ = parsed.url();  // logs show the https URL
+        error = policy::to_string(target.error());
     } else {
         auto target = policy::parse_absolute_target(url_);
-        if (!target) {
-            send_error(400,
-                       std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
-            return;
-        }
-        parsed = std::move(*target);
+        if (target) return std::move(*target);
+        error = policy::to_string(target.error());
     }
-    const policy::RequestTarget* target = &parsed;
+    send_error(400, "dlproxy: " + std::string(error));
+    return std::nullopt;
+}
+
+void ClientConnection::start_forwarding() {
+    auto target = resolve_target();
+    if (!target) return;
     if (server_.draining()) keep_alive_ = false;
 
     UpstreamRequest req;
