@@ -4,6 +4,8 @@
 // `init` creates the CA (dlproxy also does on its first start with interception on); `show`
 // prints where it is and how to make each kind of client trust it. Neither ever prints the key.
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 
 #include "proxy/ctl/commands.h"
 #include "proxy/tls/certificate_authority.h"
@@ -14,6 +16,15 @@ namespace {
 
 using proxy::tls::CaError;
 using proxy::tls::CertificateAuthority;
+
+// Absolute, so that the printed recipes still work from another directory.
+std::string ca_dir_of(const Context& ctx) {
+    std::error_code ec;
+    auto dir =
+        std::filesystem::absolute(proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir), ec);
+    return ec ? proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir)
+              : dir.lexically_normal().string();
+}
 
 std::unique_ptr<CertificateAuthority> load_ca(const std::string& dir) {
     try {
@@ -70,14 +81,14 @@ void add_ca(CLI::App& app, Context& ctx, Runner& chosen) {
     ca->require_subcommand(1);
     auto* init = ca->add_subcommand(
         "init", "create the CA (ca.key, ca.pem, bundle.pem) in --ca-dir (default <cache-dir>/ca)");
-    static bool force = false;
-    init->add_flag("--force", force,
+    auto force = std::make_shared<bool>(false);
+    init->add_flag("--force", *force,
                    "replace an existing CA (clients must then trust the new one)");
-    init->callback([&ctx, &chosen] {
-        chosen = [&ctx] {
-            const std::string dir = proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir);
+    init->callback([&ctx, &chosen, force] {
+        chosen = [&ctx, force] {
+            const std::string dir = ca_dir_of(ctx);
             try {
-                CertificateAuthority::create(dir, force);
+                CertificateAuthority::create(dir, *force);
             } catch (const CaError& e) {
                 throw CtlError(kProblem, e.what());
             }
@@ -86,11 +97,7 @@ void add_ca(CLI::App& app, Context& ctx, Runner& chosen) {
         };
     });
     auto* show_cmd = ca->add_subcommand("show", "where the CA is and how to trust it per client");
-    show_cmd->callback([&ctx, &chosen] {
-        chosen = [&ctx] {
-            return show(ctx, proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir));
-        };
-    });
+    show_cmd->callback([&ctx, &chosen] { chosen = [&ctx] { return show(ctx, ca_dir_of(ctx)); }; });
 }
 
 }  // namespace ctl
