@@ -118,7 +118,8 @@ class HttpsCase(ProxyTestCase):
         try:
             cls.origin.start()
             cls.rogue.start()
-            ports = f"{cls.origin.port},{cls.rogue.port}"
+            cls.dead_port = harness.free_port()  # nothing listens there
+            ports = f"{cls.origin.port},{cls.rogue.port},{cls.dead_port}"
             cls.proxy_args = ("--intercept", LOCALHOST, "--upstream-ca-file", cls.pki["oca.pem"],
                               "--connect-ports", ports) + FAST_RETRY
             cls.start_proxy()
@@ -310,6 +311,16 @@ class HttpsCase(ProxyTestCase):
         r = curl_cli(self.proxy.port, url, out, ("--cacert", self.pki["oca.pem"]))
         self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
         self.assertEqual(sha256_file(out), content.sha256_of("/bytes/4096/tunnel-curl", 4096))
+
+    def test_unreachable_origin_is_a_502_inside_the_tunnel(self):
+        # An intercepted CONNECT is answered before the origin is contacted: the failure comes
+        # back as the answer to the request inside the tunnel, with its reason.
+        url = f"https://{LOCALHOST}:{self.dead_port}/bytes/1000/dead"
+        r = curl_cli(self.proxy.port, url, os.path.join(self.work, "dead.bin"),
+                     ("--cacert", self.bundle))
+        self.assertEqual(r.status, 502, r)
+        with open(r.out, errors="replace") as f:
+            self.assertIn("dlproxy", f.read())
 
     def test_untrusted_origin_certificate_is_a_502(self):
         mark = self.rogue.mark()
