@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unittest
 
@@ -205,6 +206,33 @@ class HttpsCase(ProxyTestCase):
         for g in gets[1:]:
             self.assertTrue(g["headers"].get("Range", "").startswith("bytes="), g)
             self.assertIn("If-Range", g["headers"])
+
+    def test_concurrent_clients_share_one_origin_transfer(self):
+        # Collapsed forwarding over TLS: four clients, each in its own intercepted tunnel, ask
+        # for one URL at once; the origin (paced so they overlap) sends the body once.
+        size = 4 * MiB
+        path = f"/bytes/{size}/collapsed"
+        target = f"{path}?rate={8 * MiB}"
+        mark = self.origin.mark()
+        results = [None] * 4
+
+        def fetch(i):
+            s = harness.requests_session(self.proxy.port)
+            try:
+                r = s.get(self.origin.url(target), verify=self.bundle, timeout=60)
+                results[i] = (r.status_code, harness.sha256_bytes(r.content))
+            finally:
+                s.close()
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(results, [(200, content.sha256_of(path, size))] * 4)
+        time.sleep(0.3)
+        gets = self.gets_for(target, mark)
+        self.assertEqual(len(gets), 1, gets)
 
     def test_keep_alive_inside_the_tunnel(self):
         c = pycurl.Curl()
