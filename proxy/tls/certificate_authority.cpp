@@ -227,8 +227,10 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::load(const std::stri
     const CaPaths paths = ca_paths(dir);
     if (created) *created = false;
     const bool have_key = exists(paths.key), have_cert = exists(paths.cert);
-    if (!have_key && !have_cert && create_missing) {
-        create(dir, false);
+    // create() writes the certificate first, so a crash in between leaves ca.pem without
+    // ca.key. That certificate can sign nothing: replace it rather than refuse to start forever.
+    if (!have_key && create_missing) {
+        create(dir, have_cert);
         if (created) *created = true;
     } else if (!have_key || !have_cert) {
         throw CaError(!have_key && !have_cert

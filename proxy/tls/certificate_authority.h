@@ -51,11 +51,11 @@ constexpr long kLeafLifetimeSeconds = 7 * 24 * 3600;
 
 class CertificateAuthority {
   public:
-    // Loads the CA from `dir`; when ca.key and ca.pem are both absent and `create` is set,
-    // creates them first. Rewrites bundle.pem when it is missing or out of date. Throws CaError
-    // when the key is readable by group or others, when the files are unreadable, inconsistent
-    // or only half there, or when they cannot be created. `created` (optional) reports whether a
-    // new CA was made.
+    // Loads the CA from `dir`; when ca.key is absent and `create` is set, creates the CA first
+    // (a ca.pem without its key, left by a crash during creation, is replaced). Rewrites bundle.pem
+    // when it is missing or out of date. Throws CaError when the key is readable by group or
+    // others, when the files are unreadable, inconsistent or only half there, or when they cannot
+    // be created. `created` (optional) reports whether a new CA was made.
     static std::unique_ptr<CertificateAuthority> load(const std::string& dir, bool create,
                                                       bool* created = nullptr);
 

@@ -89,6 +89,18 @@ TEST_CASE("proxy/tls/certificate_authority: refuses a readable key and a half CA
     CHECK_NOTHROW(CertificateAuthority::load(dir, false));
     std::filesystem::remove(dir + "/ca.pem");
     CHECK_THROWS_AS(CertificateAuthority::load(dir, true), CaError);  // never silently replaced
+
+    // A certificate without its key (a crash while creating) is replaced when creating is
+    // allowed, refused otherwise.
+    TempDir tmp2;
+    const std::string dir2 = tmp2.path + "/ca";
+    CertificateAuthority::create(dir2, false);
+    std::filesystem::remove(dir2 + "/ca.key");
+    CHECK_THROWS_AS(CertificateAuthority::load(dir2, false), CaError);
+    bool created = false;
+    CHECK_NOTHROW(CertificateAuthority::load(dir2, true, &created));
+    CHECK(created);
+    CHECK(mode_of(dir2 + "/ca.key") == 0600);
 }
 
 TEST_CASE("proxy/tls/certificate_authority: leaves verify for their host only") {
