@@ -62,8 +62,8 @@ TlsServerContext::TlsServerContext(std::unique_ptr<CertificateAuthority> ca, siz
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
     // Server order (AES-GCM first) unless the client puts ChaCha20 first, which clients without
     // AES instructions do.
-    SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                  SSL_OP_PRIORITIZE_CHACHA);
+    SSL_CTX_set_options(
+        ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
     // An idle keep-alive connection keeps no record buffers (about 34 KiB each otherwise).
     SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_tlsext_servername_callback(ctx_, &TlsSession::servername_cb);
