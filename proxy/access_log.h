@@ -2,7 +2,8 @@
 //
 // Format (space-separated key=value after the spdlog timestamp, values without spaces except the
 // quoted URL): dur_ms client result status bytes method "url" upstream. `result` is an outcome
-// word: PASS (forwarded, not cached), TUNNEL, ERROR (answered by dlproxy), ABORTED (client or
+// word: PASS (forwarded, not cached), TUNNEL, INTERCEPT (a CONNECT answered as a TLS server; its
+// requests get lines of their own), ERROR (answered by dlproxy), ABORTED (client or
 // origin went away mid-body), DENIED.
 #pragma once
 

@@ -10,6 +10,7 @@
 #include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/socket_address.h"
+#include "proxy/tls/tls_session.h"
 #include "proxy/tunnel.h"
 
 namespace proxy {
@@ -64,6 +65,10 @@ struct WriteReq {
 };
 
 ClientConnection::ClientConnection(Server& server) : server_(server) {
+    reset_parser();
+}
+
+void ClientConnection::reset_parser() {
     llhttp_init(&parser_, HTTP_REQUEST, &ParserCallbacks::settings());
     parser_.data = this;
 }
@@ -135,28 +140,36 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     finished_cached_.clear();
     if (closed_) return;
     if (nread < 0) {
-        client_eof_ = true;
-        stop_reading();
-        if (state_ == State::Tunnel && tunnel_ && nread == UV_EOF) {
-            tunnel_->client_eof();
-            return;
-        }
-        if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead ||
-            nread != UV_EOF) {
-            close(nread == UV_EOF ? "client closed" : uv_strerror(static_cast<int>(nread)));
-            return;
-        }
-        // EOF after a complete request: answer it, then close.
-        if (request_complete_) {
-            keep_alive_ = false;
-        } else {
-            close("client closed mid-request");
-        }
+        on_client_eof(nread);
         return;
     }
     if (nread == 0) return;
     if (lingering_) return;  // discarding input after our final response
+    if (tls_) {
+        on_tls_input(buf->base, static_cast<size_t>(nread));
+        return;
+    }
     feed(buf->base, static_cast<size_t>(nread));
+}
+
+// The client's end of the stream: a socket EOF or error, or a TLS close_notify (UV_EOF).
+void ClientConnection::on_client_eof(ssize_t nread) {
+    client_eof_ = true;
+    stop_reading();
+    if (state_ == State::Tunnel && tunnel_ && nread == UV_EOF) {
+        tunnel_->client_eof();
+        return;
+    }
+    if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead || nread != UV_EOF) {
+        close(nread == UV_EOF ? "client closed" : uv_strerror(static_cast<int>(nread)));
+        return;
+    }
+    // EOF after a complete request: answer it, then close.
+    if (request_complete_) {
+        keep_alive_ = false;
+    } else {
+        close("client closed mid-request");
+    }
 }
 
 void ClientConnection::feed(const char* data, size_t len) {
@@ -286,6 +299,20 @@ void ClientConnection::write(std::string data) {
 
 void ClientConnection::write_raw(std::string data) {
     if (closed_ || data.empty()) return;
+    if (tls_) {
+        std::string wire;
+        if (!tls_->encrypt(data, wire)) {
+            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+            close("TLS write failed");
+            return;
+        }
+        data = std::move(wire);
+    }
+    write_wire(std::move(data));
+}
+
+void ClientConnection::write_wire(std::string data) {
+    if (closed_ || data.empty()) return;
     auto* w = new WriteReq{{}, std::move(data), this};
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -327,6 +354,7 @@ void ClientConnection::on_write_done(size_t size, int status) {
 void ClientConnection::close_after_flush() {
     state_ = State::Closing;
     close_after_flush_ = true;
+    send_tls_close_notify();
     if (queued_bytes_ == 0) on_flushed_for_close();
 }
 

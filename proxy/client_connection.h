@@ -2,8 +2,11 @@
 //
 // Each request is validated (allow list already checked at accept), then either answered by
 // dlproxy itself (errors), forwarded through an UpstreamTransfer (streaming both ways with
-// backpressure), or turned into a CONNECT tunnel. Requests are handled one at a time; a
-// pipelined next request waits in the input buffer until the current response is complete.
+// backpressure), or turned into a CONNECT tunnel. A CONNECT to an intercepted host instead
+// turns this connection into a TLS server (client_intercept.cpp): from then on bytes read are
+// decrypted before llhttp sees them, every write is encrypted, and the requests read are
+// https requests to the CONNECT target, handled like any other. Requests are handled one at a time;
+// a pipelined next request waits in the input buffer until the current response is complete.
 //
 // Thread: the loop thread. Lifetime: created by Server on accept; deletes itself after close()
 // once its uv handles are closed. Paths that reach close(): client EOF or read/write error,
@@ -19,6 +22,7 @@
 #include <string>
 
 #include "policy/header_list.h"
+#include "policy/request_target.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
 #include "proxy/access_log.h"
@@ -29,6 +33,9 @@ namespace proxy {
 
 class Server;
 class Tunnel;
+namespace tls {
+class TlsSession;
+}
 
 class ClientConnection final : public UpstreamSink, public AfterActionHook {
   public:
@@ -97,9 +104,12 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     int on_body(const char* at, size_t len);
     int on_message_complete();
 
+    void reset_parser();
     void on_read(ssize_t nread, const uv_buf_t* buf);
+    void on_client_eof(ssize_t nread);
     void feed(const char* data, size_t len);
     void handle_request();
+    std::optional<policy::RequestTarget> resolve_target();
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
     void check_pass_through_stall();                    // timer: the origin went silent?
@@ -107,6 +117,10 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void start_pass_through();
     void retire_cached();
     void start_tunnel_with(std::string early_data);
+    // Intercepted CONNECT (client_intercept.cpp).
+    void start_intercept(const policy::HostPort& target, std::string early_data);
+    void on_tls_input(const char* data, size_t len);
+    void send_tls_close_notify();
     void finish_response();
     void reset_for_next_request();
 
@@ -127,7 +141,8 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     // Responding.
     void send_error(int status, std::string_view message);
     void write(std::string data);
-    void write_raw(std::string data);
+    void write_raw(std::string data);   // encrypted first inside an intercepted tunnel
+    void write_wire(std::string data);  // bytes as they go on the socket
     // Body bytes are batched (curl hands them over in 16 KiB pieces) and sent in one write.
     void queue_body(const char* data, size_t size);
     void flush_body();
@@ -222,6 +237,10 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
     Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
+
+    // Set for the rest of the connection once an intercepted CONNECT is answered.
+    std::unique_ptr<tls::TlsSession> tls_;
+    policy::HostPort intercepted_;  // the CONNECT target: every request goes there
 };
 
 }  // namespace proxy

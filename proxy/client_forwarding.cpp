@@ -2,8 +2,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "policy/cache_key.h"
+#include "policy/intercept.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/http_message.h"
@@ -48,14 +50,31 @@ std::string chunk_header(size_t size) {
 
 }  // namespace
 
+// The request's target as an absolute URL; nullopt once a 400 has been answered.
+std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
+    std::string_view error;
+    if (tls_) {
+        // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
+        auto target = policy::tunnel_target(intercepted_, url_);
+        if (target) {
+            url_ = target->url();  // logs show the https URL
+            return std::move(*target);
+        }
+        error = policy::to_string(target.error());
+    } else {
+        auto target = policy::parse_absolute_target(url_);
+        if (target) return std::move(*target);
+        error = policy::to_string(target.error());
+    }
+    send_error(400, "dlproxy: " + std::string(error));
+    return std::nullopt;
+}
+
 void ClientConnection::start_forwarding() {
     // Before the target: a loop through a name that resolves to us arrives in origin-form.
     if (refuse_loop(via_names(headers_, kVia), "it already went through dlproxy (Via)")) return;
-    auto target = policy::parse_absolute_target(url_);
-    if (!target) {
-        send_error(400, std::string("dlproxy: ") + std::string(policy::to_string(target.error())));
-        return;
-    }
+    auto target = resolve_target();
+    if (!target) return;
     if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
                     "it is addressed to this proxy"))
         return;
@@ -68,6 +87,7 @@ void ClientConnection::start_forwarding() {
     strip_request_framing(req.headers);
     policy::add_via(req.headers, http10_ ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
+    req.ca_bundle = server_.upstream_ca_bundle();
     const bool chunked = (parser_.flags & F_CHUNKED) != 0;
     const bool has_length = policy::find_header(headers_, "content-length").has_value();
     req.has_body = chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
@@ -333,6 +353,10 @@ bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
 // --- CONNECT -------------------------------------------------------------------------------
 
 void ClientConnection::start_tunnel_with(std::string early_data) {
+    if (tls_) {
+        send_error(400, "dlproxy: CONNECT inside an intercepted TLS tunnel");
+        return;
+    }
     auto target = policy::parse_host_port(url_);
     if (!target) {
         send_error(400, std::string("dlproxy: CONNECT target: ") +
@@ -349,6 +373,10 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
                      target->to_string());
         send_error(403, "dlproxy: CONNECT to port " + std::to_string(target->port) +
                             " is not allowed (see connect-ports)");
+        return;
+    }
+    if (server_.tls() && policy::should_intercept(server_.config().intercept, target->host)) {
+        start_intercept(*target, std::move(early_data));
         return;
     }
     state_ = State::Tunnel;

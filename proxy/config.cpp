@@ -68,6 +68,14 @@ void check_log_level(const std::string& level) {
                       "' is not one of trace, debug, info, warn, error, critical, off");
 }
 
+std::vector<std::string> to_patterns(const std::vector<std::string>& patterns,
+                                     const std::string& what) {
+    for (const auto& p : patterns)
+        if (auto error = policy::intercept_pattern_error(p); !error.empty())
+            throw ConfigError(what + ": '" + p + "': " + error);
+    return patterns;
+}
+
 void check_timeout(double value, const char* what) {
     if (!(value > 0) || value > 86400 * 7)
         throw ConfigError(std::string(what) + ": must be a number of seconds > 0");
@@ -191,7 +199,26 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             if (!v || *v < 1 || *v > 1000)
                 throw ConfigError(origin_name + ": retry_max_attempts: expected 1..1000");
             c.retry_max_attempts = static_cast<uint32_t>(*v);
-        } else
+        } else if (key == "intercept") {
+            auto arr = node.as_array();
+            if (!arr)
+                throw ConfigError(origin_name + ": intercept: expected an array of host patterns");
+            std::vector<std::string> patterns;
+            for (auto& a : *arr) {
+                auto s = a.value<std::string>();
+                if (!s) throw ConfigError(origin_name + ": intercept: expected strings");
+                patterns.push_back(*s);
+            }
+            c.intercept = to_patterns(patterns, origin_name + ": intercept");
+        } else if (key == "no_intercept") {
+            auto v = node.value<bool>();
+            if (!v) throw ConfigError(origin_name + ": no_intercept: expected true or false");
+            if (*v) c.intercept.clear();
+        } else if (key == "ca_dir")
+            c.ca_dir = str();
+        else if (key == "upstream_ca_file")
+            c.upstream_ca_file = str();
+        else
             throw ConfigError(origin_name + ": unknown key '" + key + "'");
     }
 }
@@ -229,6 +256,12 @@ std::string Config::to_toml() const {
     out << "retry_max_attempts = " << retry_max_attempts << "\n";
     out << "retry_deadline = " << retry_deadline << "\n";
     out << "resume_without_validator = " << (resume_without_validator ? "true" : "false") << "\n";
+    out << "intercept = [";
+    for (size_t i = 0; i < intercept.size(); ++i)
+        out << (i ? ", " : "") << q(intercept[i]);
+    out << "]" << (intercept.empty() ? "  # interception off" : "") << "\n";
+    out << "ca_dir = " << q(ca_dir) << (ca_dir.empty() ? "  # <cache_dir>/ca" : "") << "\n";
+    out << "upstream_ca_file = " << q(upstream_ca_file) << "\n";
     return out.str();
 }
 
@@ -241,7 +274,9 @@ ParsedArgs parse_args(int argc, char** argv) {
 
     std::string config_file, listen, admin_listen, cache_dir, cache_size, connect_ports, log_level,
         access_log, high_water_mark, max_header_size;
-    std::vector<std::string> allow;
+    std::vector<std::string> allow, intercept;
+    std::string ca_dir, upstream_ca_file;
+    bool no_intercept = false;
     std::string admin_token;
     uint32_t max_connections = 0;
     double upstream_header_timeout = 0, connect_timeout = 0, client_header_timeout = 0,
@@ -297,6 +332,13 @@ ParsedArgs parse_args(int argc, char** argv) {
                  "resume responses without ETag/Last-Modified (default off)");
     app.add_option("--admin-token", admin_token,
                    "bearer token the admin API requires (default none)");
+    app.add_option("--intercept", intercept,
+                   "decrypt CONNECTs to hosts matching PATTERN (host or *.domain); repeatable, "
+                   "replaces the default model-host list");
+    app.add_flag("--no-intercept", no_intercept, "tunnel every CONNECT untouched");
+    app.add_option("--ca-dir", ca_dir, "interception CA directory (default <cache-dir>/ca)");
+    app.add_option("--upstream-ca-file", upstream_ca_file,
+                   "extra PEM CA file trusted for origins, besides the system store");
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 
@@ -327,6 +369,12 @@ ParsedArgs parse_args(int argc, char** argv) {
         for (const auto& a : allow)
             c.allow.push_back(to_cidr(a));
     }
+    if (!intercept.empty() && no_intercept)
+        throw ConfigError("--intercept and --no-intercept contradict each other");
+    if (!intercept.empty()) c.intercept = to_patterns(intercept, "--intercept");
+    if (no_intercept) c.intercept.clear();
+    if (!ca_dir.empty()) c.ca_dir = ca_dir;
+    if (!upstream_ca_file.empty()) c.upstream_ca_file = upstream_ca_file;
     if (!log_level.empty()) c.log_level = log_level;
     if (!access_log.empty()) c.access_log = access_log;
     if (!high_water_mark.empty()) c.high_water_mark = to_size(high_water_mark, "--high-water-mark");

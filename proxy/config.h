@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/address_list.h"
+#include "policy/intercept.h"
 #include "policy/request_target.h"
 
 namespace proxy {
@@ -49,6 +50,13 @@ struct Config {
     // Resume a response that has no strong validator (ETag / Last-Modified), trusting only the
     // complete length and the overlap byte. Off: such a download is closed short on a fault.
     bool resume_without_validator = false;
+
+    // HTTPS (docs/https.md). CONNECTs to hosts matching `intercept` are decrypted with a leaf
+    // certificate from the local CA and served like http requests; every other CONNECT is
+    // tunnelled untouched. An empty list (--no-intercept) intercepts nothing.
+    std::vector<std::string> intercept = policy::default_intercept_patterns();
+    std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
+    std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "proxy/client_connection.h"
@@ -10,6 +12,7 @@
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
 #include "proxy/socket_address.h"
+#include "proxy/tls/tls_session.h"
 
 namespace proxy {
 
@@ -24,7 +27,58 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
 
 Server::~Server() = default;
 
+namespace {
+
+std::string read_text(const std::string& path, const char* what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(std::string(what) + ": cannot read '" + path + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+void Server::setup_tls() {
+    if (!config_.upstream_ca_file.empty()) {
+        // CURLOPT_CAINFO_BLOB replaces the default CA file, so the system store goes first and
+        // the extra CAs are added to it, never substituted for it.
+        std::string extra = read_text(config_.upstream_ca_file, "upstream-ca-file");
+        if (extra.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+            throw std::runtime_error("upstream-ca-file: '" + config_.upstream_ca_file +
+                                     "' holds no PEM certificate");
+        std::string bundle;
+        std::ifstream system(tls::system_ca_file(), std::ios::binary);
+        if (system) {
+            std::stringstream text;
+            text << system.rdbuf();
+            bundle = text.str();
+            if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
+        }
+        upstream_ca_bundle_ = std::make_shared<const std::string>(bundle + extra);
+        spdlog::info("origins are verified against the system store and {}",
+                     config_.upstream_ca_file);
+    }
+    if (config_.intercept.empty()) return;
+    const std::string dir = tls::effective_ca_dir(config_.cache_dir, config_.ca_dir);
+    try {
+        bool created = false;
+        auto ca = tls::CertificateAuthority::load(dir, true, &created);
+        if (created)
+            spdlog::warn(
+                "created a new interception CA in {}: clients must trust {} (see "
+                "`dlproxyctl ca show`)",
+                dir, ca->paths().cert);
+        spdlog::info("intercepting HTTPS to {} host pattern(s) with CA {} ({})",
+                     config_.intercept.size(), ca->subject(), ca->paths().cert);
+        tls_ = std::make_unique<tls::TlsServerContext>(std::move(ca));
+    } catch (const tls::CaError& e) {
+        throw std::runtime_error(std::string("interception CA: ") + e.what());
+    }
+}
+
 void Server::start() {
+    setup_tls();
     sockaddr_storage addr{};
     const auto& l = config_.listen;
     int rc = l.ipv6_literal

@@ -15,6 +15,10 @@
 
 namespace proxy {
 
+namespace tls {
+class TlsServerContext;
+}
+
 class ClientConnection;
 class CurlMulti;
 class FetchRegistry;
@@ -27,7 +31,9 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds and listens; throws std::runtime_error with a clear message when it cannot.
+    // Loads (or creates) the interception CA when interception is on and reads the extra
+    // upstream CA file, then binds and listens. Throws std::runtime_error with a clear message
+    // when any of that fails.
     void start();
 
     // Stop accepting, let in-flight transfers finish for the grace period, then close everything.
@@ -40,6 +46,13 @@ class Server {
     AccessLog& access_log() { return access_log_; }
     FetchRegistry* fetches() { return fetches_.get(); }
     bool draining() const { return draining_; }
+    // Null when interception is off.
+    tls::TlsServerContext* tls() { return tls_.get(); }
+    // The CAs origins are verified against when --upstream-ca-file is set (the system store
+    // followed by that file, for CURLOPT_CAINFO_BLOB); null = libcurl's default store.
+    const std::shared_ptr<const std::string>& upstream_ca_bundle() const {
+        return upstream_ca_bundle_;
+    }
 
     // Bound address of the proxy listener (resolves port 0).
     std::string listen_address() const;
@@ -53,6 +66,7 @@ class Server {
     static void on_grace_timeout_cb(uv_timer_t* timer) noexcept;
     void on_connection(int status);
     void maybe_finish_shutdown();
+    void setup_tls();
 
     uv_loop_t* loop_;
     Config config_;
@@ -62,6 +76,8 @@ class Server {
     CurlMulti* curl_;  // frees itself after close()
     AccessLog access_log_;
     std::unique_ptr<FetchRegistry> fetches_;
+    std::unique_ptr<tls::TlsServerContext> tls_;
+    std::shared_ptr<const std::string> upstream_ca_bundle_;
     std::unordered_set<ClientConnection*> connections_;
     bool draining_ = false;
     bool finished_ = false;

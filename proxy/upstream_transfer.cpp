@@ -116,6 +116,14 @@ bool UpstreamTransfer::start(const UpstreamRequest& req) {
     curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
     curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &UpstreamTransfer::write_cb);
     curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+    // Origins are always verified (libcurl's default: peer and host name); a failure ends the
+    // transfer with CURLE_PEER_FAILED_VERIFICATION and the client gets a 502, never a retry
+    // without verification.
+    if (req.ca_bundle) {
+        ca_bundle_ = req.ca_bundle;
+        curl_blob blob{const_cast<char*>(ca_bundle_->data()), ca_bundle_->size(), CURL_BLOB_NOCOPY};
+        curl_easy_setopt(easy_, CURLOPT_CAINFO_BLOB, &blob);
+    }
     // Never send the environment's proxy settings onwards: we are the proxy.
     curl_easy_setopt(easy_, CURLOPT_PROXY, "");
 

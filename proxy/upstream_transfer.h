@@ -31,6 +31,9 @@ struct UpstreamRequest {
     bool has_body = false;
     int64_t body_length = -1;  // -1: unknown length, sent chunked
     double connect_timeout = 30;
+    // CAs to verify an https origin against (PEM); null = libcurl's default store. Shared:
+    // every request carries the same bundle.
+    std::shared_ptr<const std::string> ca_bundle;
 };
 
 enum class UpstreamError {
@@ -117,6 +120,7 @@ class UpstreamTransfer final : public CurlTransfer {
     UpstreamSink* sink_;
     uint64_t high_water_mark_;
     CURL* easy_ = nullptr;
+    std::shared_ptr<const std::string> ca_bundle_;  // CURLOPT_CAINFO_BLOB borrows it
     curl_slist* header_list_ = nullptr;
     char error_buffer_[CURL_ERROR_SIZE] = {};
     bool active_ = false;

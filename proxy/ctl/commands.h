@@ -23,6 +23,7 @@ void add_stats(CLI::App& app, Context& ctx, Runner& chosen);
 void add_export(CLI::App& app, Context& ctx, Runner& chosen);
 void add_import(CLI::App& app, Context& ctx, Runner& chosen);
 void add_prefetch(CLI::App& app, Context& ctx, Runner& chosen);
+void add_ca(CLI::App& app, Context& ctx, Runner& chosen);  // ca init, ca show
 
 // Pretty-printed JSON on stdout, invalid UTF-8 replaced.
 void print_json(const nlohmann::json& value);

@@ -42,6 +42,8 @@ void Context::load_config() {
         const std::string key(k.str());
         if (key == "cache_dir") {
             cache_dir = toml_string(node, key);
+        } else if (key == "ca_dir") {
+            ca_dir = toml_string(node, key);
         } else if (key == "cache_size") {
             auto size = policy::parse_byte_size(toml_string(node, key));
             if (!size) throw CtlError(kUsage, config_file + ": cache_size: not a byte size");

@@ -31,6 +31,7 @@ struct CtlError : std::runtime_error {
 struct Context {
     // Global options, defaults as dlproxy's.
     std::string cache_dir = "dlproxy-cache";
+    std::string ca_dir;  // "" = <cache_dir>/ca
     uint64_t cache_size = 50ull << 30;
     std::string admin_listen = "127.0.0.1:3129";
     std::string listen = "127.0.0.1:3128";
@@ -41,7 +42,8 @@ struct Context {
     bool json = false;
     int verbose = 0;
 
-    // Reads cache_dir, cache_size, listen, admin_listen and admin_token from `config_file`;
+    // Reads cache_dir, ca_dir, cache_size, listen, admin_listen and admin_token from
+    // `config_file`;
     // other keys are dlproxy's business and are ignored. main() applies the flags afterwards, so
     // they win. CtlError(kUsage) for an unreadable file or a bad value.
     void load_config();

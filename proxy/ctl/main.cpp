@@ -29,7 +29,7 @@ void print_json(const nlohmann::json& value) {
 namespace {
 
 struct GlobalFlags {
-    std::string cache_dir, cache_size, admin, admin_token, config;
+    std::string cache_dir, ca_dir, cache_size, admin, admin_token, config;
 };
 
 // The store logs what it decides itself (a chunk dropped after a failed check) through spdlog;
@@ -48,6 +48,7 @@ void apply_flags(ctl::Context& ctx, const GlobalFlags& flags) {
     ctx.config_file = flags.config;
     ctx.load_config();
     if (!flags.cache_dir.empty()) ctx.cache_dir = flags.cache_dir;
+    if (!flags.ca_dir.empty()) ctx.ca_dir = flags.ca_dir;
     if (!flags.cache_size.empty()) {
         auto size = policy::parse_byte_size(flags.cache_size);
         if (!size) throw ctl::CtlError(ctl::kUsage, "--cache-size: '" + flags.cache_size + "'");
@@ -73,6 +74,7 @@ int run(int argc, char** argv) {
         "Exit codes: 0 ok, 1 the operation found a problem (corruption, not found, refused),\n"
         "2 usage error, 3 cannot open the store / the daemon is unreachable when required.");
     app.add_option("--cache-dir", flags.cache_dir, "cache directory (default dlproxy-cache)");
+    app.add_option("--ca-dir", flags.ca_dir, "interception CA directory (default <cache-dir>/ca)");
     app.add_option("--cache-size", flags.cache_size, "byte budget for gc without a daemon");
     app.add_option("--config", flags.config,
                    "dlproxy's TOML config: cache_dir, cache_size, listen, admin_listen");
@@ -92,6 +94,7 @@ int run(int argc, char** argv) {
     ctl::add_export(app, ctx, chosen);
     ctl::add_import(app, ctx, chosen);
     ctl::add_prefetch(app, ctx, chosen);
+    ctl::add_ca(app, ctx, chosen);
 
     try {
         app.parse(argc, argv);

@@ -88,3 +88,38 @@ TEST_CASE("proxy/config: flags override, usage errors exit 2") {
     CHECK_THROWS_AS(parse({"--log-level", "loud"}), ConfigError);
     CHECK_THROWS_AS(parse({"--gap-budget", "-1"}), ConfigError);
 }
+
+TEST_CASE("proxy/config: interception keys and flags") {
+    Config c;
+    CHECK(c.intercept == policy::default_intercept_patterns());
+    CHECK(c.ca_dir.empty());
+    proxy::apply_toml(c, R"(
+intercept = ["127.0.0.1", "*.example.com"]
+ca_dir = "/var/lib/dlproxy/ca"
+upstream_ca_file = "/etc/corp-root.pem"
+)",
+                      "i.toml");
+    CHECK(c.intercept == std::vector<std::string>{"127.0.0.1", "*.example.com"});
+    CHECK(c.ca_dir == "/var/lib/dlproxy/ca");
+    CHECK(c.upstream_ca_file == "/etc/corp-root.pem");
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "again.toml");
+    CHECK(again.intercept == c.intercept);
+    CHECK(again.to_toml() == c.to_toml());
+
+    Config off;
+    proxy::apply_toml(off, "no_intercept = true", "off.toml");
+    CHECK(off.intercept.empty());
+    Config off_again;
+    proxy::apply_toml(off_again, off.to_toml(), "off2.toml");
+    CHECK(off_again.intercept.empty());
+    CHECK_THROWS_AS(proxy::apply_toml(off, "intercept = [\"a b\"]", "bad.toml"), ConfigError);
+    CHECK_THROWS_AS(proxy::apply_toml(off, "intercept = \"hf.co\"", "bad.toml"), ConfigError);
+
+    auto flags = parse({"--intercept", "hf.co", "--intercept", "*.hf.co", "--ca-dir", "/tmp/ca"});
+    CHECK(flags.config.intercept == std::vector<std::string>{"hf.co", "*.hf.co"});
+    CHECK(flags.config.ca_dir == "/tmp/ca");
+    CHECK(parse({"--no-intercept"}).config.intercept.empty());
+    CHECK_THROWS_AS(parse({"--intercept", "hf.co", "--no-intercept"}), ConfigError);
+    CHECK_THROWS_AS(parse({"--intercept", "*"}), ConfigError);
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""HTTPS throughput (issue 6): one large download from an nginx TLS origin directly, through
+dlproxy intercepting it on a cold cache (two TLS legs: client-dlproxy and dlproxy-origin, plus
+the cache fill), and through dlproxy again on the now warm cache (one TLS leg, bytes from disk).
+Every round runs all three; prints median MB/s (10^6 bytes/s) per kind, the paired ratios
+cold/direct and warm/direct, dlproxy's CPU seconds per GiB, then one `BENCH_JSON {...}` line.
+
+    python3 tests/bench/bench_https.py [--size 1GiB] [--runs 5] [--dlproxy build/proxy/dlproxy]
+    python3 tests/bench/bench_https.py --smoke    # CI: 16 MiB, 1 round, correctness only
+
+The origin's certificate is a throwaway self-signed one (benchlib.make_self_signed_cert) that
+dlproxy trusts through --upstream-ca-file and the direct curl through --cacert; the proxied curls
+trust dlproxy's CA (its ca.pem). Every round uses a fresh URL /u/r<N>/body.bin, so `cold` is
+always a miss and `warm` (the same URL right after) always a hit. Targets (docs/https.md):
+cold >= 0.40 x direct, warm >= 0.9 x direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+KINDS = ("direct", "cold", "warm")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", default="1GiB", help="body size (default 1GiB; 16MiB with --smoke)")
+    p.add_argument("--runs", type=int, default=5, help="timed rounds (default 5; 1 with --smoke)")
+    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
+    p.add_argument("--smoke", action="store_true",
+                   help="16 MiB, 1 round, fail (exit 1) on any size or sha256 mismatch")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
+    args = p.parse_args()
+    if args.smoke:
+        args.size, args.runs = "16MiB", 1
+    args.size_bytes = bl.parse_size(args.size)
+    if args.runs < 1 or args.size_bytes < 1:
+        p.error("--runs and --size must be positive")
+    return args
+
+
+class Legs:
+    def __init__(self, nginx: bl.Nginx, dlproxy: bl.DlProxy, origin_cert: Path, proxy_ca: Path):
+        self.nginx, self.dlproxy = nginx, dlproxy
+        self.origin_cert, self.proxy_ca = origin_cert, proxy_ca
+
+    def request(self, kind: str, tag: str) -> tuple[str, str | None, list[str]]:
+        url = self.nginx.url(f"/u/{tag}/body.bin", https=True)
+        if kind == "direct":
+            return url, None, ["--cacert", str(self.origin_cert)]
+        return url, self.dlproxy.proxy_url, ["--cacert", str(self.proxy_ca)]
+
+    def fetch(self, kind: str, tag: str, size: int) -> dict:
+        url, proxy, extra = self.request(kind, tag)
+        pid = self.dlproxy.proc.pid
+        cpu0 = bl.cpu_seconds(pid)
+        r = bl.curl_fetch(url, proxy, extra=extra)
+        r.check(size)
+        cpu = bl.settle_cpu(pid) - cpu0
+        return {"kind": kind, "tag": tag, "bytes": r.size, "seconds": r.seconds,
+                "mb_per_s": r.mb_per_s, "proxy_cpu_s": cpu if proxy else None}
+
+
+def check_bodies(legs: Legs, bench: bl.Bench, size: int, sha: str) -> None:
+    """Untimed: direct, then the same new URL cold and warm through dlproxy; sha256 each."""
+    for kind in KINDS:
+        url, proxy, extra = legs.request(kind, "check")
+        got = bl.fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin", size, extra)
+        if got != sha:
+            raise bl.BenchError(f"{kind}: sha256 {got} != body {sha}")
+        print(f"check {kind:6s} {size} bytes sha256 ok", flush=True)
+    hits = [e for e in legs.nginx.entries_matching("/u/check/") if e.status in (200, 206)]
+    if len(hits) != 2:  # direct + cold; warm must not reach the origin
+        raise bl.BenchError(f"the origin served /u/check/ {len(hits)} times, expected 2 "
+                            "(direct and cold): the warm download was not a cache hit")
+
+
+def summarize(runs: list[dict]) -> dict:
+    by_kind = {k: [r for r in runs if r["kind"] == k] for k in KINDS}
+    med = {k: bl.median(r["mb_per_s"] for r in by_kind[k]) for k in KINDS}
+
+    def paired(a: str) -> float | None:
+        vals = []
+        for n in sorted({r["round"] for r in runs}):
+            x = [r["mb_per_s"] for r in by_kind[a] if r["round"] == n]
+            y = [r["mb_per_s"] for r in by_kind["direct"] if r["round"] == n]
+            if x and y:
+                vals.append(x[0] / y[0])
+        return bl.median(vals)
+
+    return {
+        "median_mb_per_s": med,
+        "min_mb_per_s": {k: min(r["mb_per_s"] for r in by_kind[k]) for k in KINDS},
+        "max_mb_per_s": {k: max(r["mb_per_s"] for r in by_kind[k]) for k in KINDS},
+        "ratios": {f"{k}/direct": {"of_medians": bl.ratio(med[k], med["direct"]),
+                                   "paired_median": paired(k)} for k in ("cold", "warm")},
+        "dlproxy_cpu_s_per_gib": {k: bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB)
+                                               for r in by_kind[k]) for k in ("cold", "warm")},
+    }
+
+
+def run(args) -> int:
+    for tool in ("curl", "nginx", "openssl"):
+        bl.which(tool)
+    info = bl.machine_info(REPO)
+    with bl.Bench("bench-https", keep=args.keep) as bench:
+        www = bench.dir / "www"
+        www.mkdir()
+        sha = bl.write_body(www / "body.bin", args.size_bytes)
+        cert, key = bl.make_self_signed_cert(bench.dir)
+        nginx = bl.Nginx(bench, www, tls=(cert, key)).start()
+        dlproxy = bl.DlProxy(bench, args.dlproxy, extra_args=[
+            "--intercept", bl.LOOPBACK, "--upstream-ca-file", str(cert),
+            "--connect-ports", str(nginx.https_port)]).start()
+        legs = Legs(nginx, dlproxy, cert, dlproxy.cache_dir / "ca" / "ca.pem")
+        print(f"workdir {bench.dir}: nginx https :{nginx.https_port}, dlproxy :{dlproxy.port}",
+              flush=True)
+        check_bodies(legs, bench, args.size_bytes, sha)
+        if args.smoke:
+            for note in dlproxy.notes():
+                print(f"note: {note}")
+            print("smoke: sizes and sha256 equal for direct, cold and warm; warm was a hit")
+            return 0
+
+        runs = []
+        for n in range(args.runs):
+            # direct before or after the proxied pair, alternating (warm must follow cold).
+            order = ["direct", "cold", "warm"] if n % 2 == 0 else ["cold", "warm", "direct"]
+            for kind in order:
+                r = legs.fetch(kind, f"r{n}", args.size_bytes)
+                r["round"] = n
+                runs.append(r)
+                print(f"round {n} {kind:6s} {r['mb_per_s']:8.0f} MB/s  "
+                      f"dlproxy CPU {bl.fmt(r['proxy_cpu_s'], '.2f')} s", flush=True)
+
+        s = summarize(runs)
+        extra = {"loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+                 "dlproxy_binary": dlproxy.describe(),
+                 "dlproxy_peak_rss_mib": bl.peak_rss_bytes(dlproxy.proc.pid) / bl.MiB}
+        print()
+        print(f"https, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
+              f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, "
+              f"{extra['loadavg_1m_at_end']} at end, {info['date']}")
+        bl.print_table(["kind", "median MB/s", "min", "max", "dlproxy CPU s/GiB"],
+                       [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"),
+                         bl.fmt(s["min_mb_per_s"][k], ".0f"), bl.fmt(s["max_mb_per_s"][k], ".0f"),
+                         bl.fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".2f")] for k in KINDS])
+        print()
+        bl.print_table(["ratio", "of medians", "paired median", "target"],
+                       [["cold/direct", bl.fmt(s["ratios"]["cold/direct"]["of_medians"], ".3f"),
+                         bl.fmt(s["ratios"]["cold/direct"]["paired_median"], ".3f"), ">= 0.40"],
+                        ["warm/direct", bl.fmt(s["ratios"]["warm/direct"]["of_medians"], ".3f"),
+                         bl.fmt(s["ratios"]["warm/direct"]["paired_median"], ".3f"), ">= 0.90"]])
+        print()
+        bl.emit_json("https", {"size": args.size_bytes, "rounds": args.runs, "machine": info,
+                               **s, **extra, "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(bl.run_main("bench_https", parse_args, run))
