@@ -11,6 +11,7 @@ std::vector<EvictionCandidate> choose_victims(std::vector<EvictionCandidate> can
     if (total_bytes <= budget) return victims;
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
         if (a.last_access != b.last_access) return a.last_access < b.last_access;
+        if (a.generation != b.generation) return a.generation < b.generation;
         return a.id < b.id;
     });
     for (const EvictionCandidate& c : candidates) {

@@ -17,10 +17,13 @@ struct EvictionCandidate {
     ObjectId id;
     int64_t last_access = 0;  // seconds
     uint64_t bytes = 0;
+    // The store-wide creation order (ObjectInfo::generation): last_access has one-second
+    // resolution, and within a second the object written last must be the one kept.
+    uint64_t generation = 0;
 };
 
 // The candidates to remove, in eviction order, so that `total_bytes` minus their bytes is at most
-// `budget`: oldest last_access first (ties by id, so the choice is deterministic), skipping every
+// `budget`: oldest last_access first (ties: older generation first, then id), skipping every
 // id in `in_use`. Stops as soon as the budget is met; returns everything evictable when it cannot
 // be met. An empty result when total_bytes <= budget.
 std::vector<EvictionCandidate> choose_victims(std::vector<EvictionCandidate> candidates,

@@ -37,7 +37,7 @@ Result<EvictionReport> Store::evict_to_budget(uint64_t budget, std::span<const O
             // Evicting an object being filled loses its record while its chunks are still
             // written: the fill stops caching and its body file is left behind (an orphan).
             if (!o.complete() && o.created >= fill_since) return;
-            candidates.push_back({o.id, o.last_access, o.bytes_present});
+            candidates.push_back({o.id, o.last_access, o.bytes_present, o.generation});
             seen.push_back({o.id, o.generation, o.last_access});
         });
         if (!walked) return policy::fail(walked.error());

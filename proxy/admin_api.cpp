@@ -28,6 +28,8 @@ AdminResponse from_error(const AdminError& e) {
             return AdminResponse::error(404, e.message);
         case AdminErrc::Invalid:
             return AdminResponse::error(400, e.message);
+        case AdminErrc::InUse:
+            return AdminResponse::error(409, e.message);
         case AdminErrc::Failed:
             break;
     }
@@ -180,6 +182,7 @@ AdminResponse AdminApi::status_page(double now) const {
     json fills = json::array();
     for (const auto& f : status_.inflight_fills()) {
         fills.push_back({{"url", f.url},
+                         {"key", f.key},
                          {"bytes_done", f.bytes_done},
                          {"total", f.total ? json(*f.total) : json(nullptr)},
                          {"rate_bytes_per_s", f.rate_bytes_per_s},

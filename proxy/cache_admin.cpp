@@ -61,6 +61,13 @@ cache::Result<std::optional<cache::ObjectInfo>> find_object(const cache::Store& 
     return store.lookup(target);
 }
 
+bool StoreCacheAdmin::in_use(const cache::ObjectId& id) const {
+    if (!in_use_) return false;
+    for (const auto& used : in_use_())
+        if (used == id) return true;
+    return false;
+}
+
 AdminResult<RemovalReport> StoreCacheAdmin::evict(std::string_view target) {
     if (target.empty()) return policy::fail(AdminError{AdminErrc::Invalid, "empty URL or id"});
     auto found = find_object(store_, target);
@@ -69,6 +76,11 @@ AdminResult<RemovalReport> StoreCacheAdmin::evict(std::string_view target) {
         return policy::fail(AdminError{AdminErrc::NotFound, "not cached: " + std::string(target)});
     }
     const cache::ObjectInfo& object = **found;
+    if (in_use(object.id)) {
+        return policy::fail(
+            AdminError{AdminErrc::InUse, "in use: dlproxy is filling or serving " + object.key +
+                                             "; evict it once that download is over"});
+    }
     if (auto removed = store_.remove(object); !removed) {
         // Stale: replaced or removed since the lookup — either way this version is gone.
         if (removed.error() != cache::Errc::Stale) {
@@ -91,6 +103,7 @@ AdminResult<RemovalReport> StoreCacheAdmin::purge(const PurgeFilter& filter, int
     RemovalReport report;
     for (const auto& object : *all) {
         if (!matches(filter, object, now)) continue;
+        if (in_use(object.id)) continue;  // a fill's object; the next purge takes it
         auto removed = store_.remove(object);
         if (!removed && removed.error() == cache::Errc::Stale) continue;  // replaced meanwhile
         if (!removed) return policy::fail(store_error("remove failed", removed.error()));

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cache/store.h"
 #include "policy/result.h"
@@ -20,6 +22,7 @@ enum class AdminErrc {
     NotFound,  // no such object (HTTP 404, dlproxyctl exit 1)
     Invalid,   // the request names nothing usable (HTTP 400, exit 2)
     Failed,    // the store reported an error (HTTP 500, exit 1)
+    InUse,     // the object is being filled or read by the running proxy (HTTP 409, exit 1)
 };
 
 struct AdminError {
@@ -77,6 +80,12 @@ class StoreCacheAdmin : public CacheAdmin {
   public:
     explicit StoreCacheAdmin(cache::Store& store) : store_(store) {}
 
+    // The running proxy tells which objects its fetches are using: evict refuses them (InUse)
+    // and purge skips them, so an admin never pulls an object from under a fill.
+    void set_in_use(std::function<std::vector<cache::ObjectId>()> in_use) {
+        in_use_ = std::move(in_use);
+    }
+
     AdminResult<RemovalReport> evict(std::string_view target) override;
     AdminResult<RemovalReport> purge(const PurgeFilter& filter, int64_t now) override;
     AdminResult<GcReport> gc() override;
@@ -84,6 +93,8 @@ class StoreCacheAdmin : public CacheAdmin {
 
   private:
     cache::Store& store_;
+    std::function<std::vector<cache::ObjectId>()> in_use_;
+    bool in_use(const cache::ObjectId& id) const;
 };
 
 // The object `target` names (see CacheAdmin::evict), or nullopt. Object ids are matched by a scan

@@ -30,6 +30,14 @@ policy::RetryConfig retry_config_from(const Config& config) {
 
 FetchRegistry::~FetchRegistry() = default;
 
+std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
+    std::vector<cache::ObjectId> in_use;
+    in_use.reserve(fetches_.size());
+    for (const auto& [key, fetch] : fetches_)
+        in_use.push_back(fetch->object().id);
+    return in_use;
+}
+
 Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request,
                               bool& created) {
     auto it = fetches_.find(key);
@@ -83,9 +91,7 @@ void FetchRegistry::check_budget() {
         over_budget_ = false;
         return;
     }
-    std::vector<cache::ObjectId> in_use;
-    for (auto& [key, fetch] : fetches_)
-        in_use.push_back(fetch->object().id);
+    std::vector<cache::ObjectId> in_use = objects_in_use();
     evicting_ = true;
     auto result = std::make_shared<cache::Result<cache::EvictionReport>>(cache::EvictionReport{});
     cache::Store* store = &store_;

@@ -53,6 +53,9 @@ class FetchRegistry final : public StatusProvider {
     uint64_t random() { return rng_(); }
     size_t active() const { return fetches_.size(); }
 
+    // The objects fetches are using now (not to be evicted from under them).
+    std::vector<cache::ObjectId> objects_in_use() const;
+
     // StatusProvider: every fetch still working on its object (fetch_status.cpp).
     std::vector<FillStatus> inflight_fills() const override;
 

@@ -7,6 +7,7 @@ namespace proxy {
 FillStatus Fetch::status() const {
     FillStatus s;
     s.url = request_.url;
+    s.key = key_;
     s.attempts = attempts_total_;
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;

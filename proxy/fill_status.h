@@ -17,6 +17,7 @@ struct FillStatus {
     double rate_bytes_per_s = 0;
     uint32_t attempts = 0;  // upstream attempts so far, the first included
     std::string state;      // e.g. "transferring", "waiting_retry", "revalidating"
+    std::string key;        // the cache key (what dlproxyctl ls matches objects by)
 };
 
 // What the running proxy reports about its fills. The proxy implements it once fills exist.

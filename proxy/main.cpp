@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
         proxy::StoreCacheAdmin cache_admin(**store);
         proxy::NoFills no_fills;
         proxy::Server server(&loop, config, store->get());
+        if (auto* fetches = server.fetches())
+            cache_admin.set_in_use([fetches] { return fetches->objects_in_use(); });
         const proxy::StatusProvider& fills =
             server.fetches() ? static_cast<const proxy::StatusProvider&>(*server.fetches())
                              : no_fills;

@@ -1,8 +1,10 @@
 // dlproxyctl ls: every cached object, one line each.
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "proxy/ctl/commands.h"
+#include "proxy/ctl/http_client.h"
 
 namespace ctl {
 
@@ -14,7 +16,28 @@ struct LsOptions {
     std::string grep;
 };
 
+// Keys of the objects a running dlproxy is filling now (GET /status), or none without a daemon.
+std::set<std::string> filling_keys(const Context& ctx) {
+    std::set<std::string> keys;
+    if (ctx.no_admin) return keys;
+    AdminClient admin(ctx.effective_admin_url(), ctx.admin_token);
+    HttpReply reply = admin.get("/status");
+    if (!reply.answered() || reply.status != 200) return keys;
+    auto status = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+    if (!status.is_object() || !status.contains("inflight_fills")) return keys;
+    for (const auto& f : status["inflight_fills"])
+        if (f.is_object() && f.contains("key") && f["key"].is_string())
+            keys.insert(f["key"].get<std::string>());
+    return keys;
+}
+
 int run_ls(const Context& ctx, const LsOptions& opt) {
+    const std::set<std::string> filling = filling_keys(ctx);
+    // complete / partial from the index; partial objects a running dlproxy is fetching: filling.
+    auto state_of = [&](const cache::ObjectInfo& o) -> std::string_view {
+        if (!o.complete() && filling.contains(o.key)) return "filling";
+        return state_name(o);
+    };
     auto store = ctx.open_store(/*read_only=*/true);
     auto listed = store->list();
     if (!listed) {
@@ -22,7 +45,7 @@ int run_ls(const Context& ctx, const LsOptions& opt) {
     }
     std::vector<cache::ObjectInfo>& all = *listed;
     std::erase_if(all, [&](const cache::ObjectInfo& o) {
-        if (!opt.state.empty() && state_name(o) != opt.state) return true;
+        if (!opt.state.empty() && state_of(o) != opt.state) return true;
         return !opt.grep.empty() && o.key.find(opt.grep) == std::string::npos;
     });
     // url ascending; the others largest / most recent first, ties by url.
@@ -50,7 +73,7 @@ int run_ls(const Context& ctx, const LsOptions& opt) {
                            {"status", o.status},
                            {"size", o.complete_length},
                            {"bytes_present", o.bytes_present},
-                           {"state", state_name(o)},
+                           {"state", state_of(o)},
                            {"hits", o.hit_count},
                            {"created", o.created},
                            {"last_access", o.last_access}});
@@ -68,7 +91,7 @@ int run_ls(const Context& ctx, const LsOptions& opt) {
     for (const auto& o : all) {
         std::snprintf(line, sizeof line, "%-9s %7s %-8s %6llu  %-20s  ",
                       human_size(o.complete_length).c_str(), percent_present(o).c_str(),
-                      std::string(state_name(o)).c_str(),
+                      std::string(state_of(o)).c_str(),
                       static_cast<unsigned long long>(o.hit_count),
                       utc_time(o.last_access).c_str());
         out += line;
@@ -92,8 +115,9 @@ void add_ls(CLI::App& app, Context& ctx, Runner& chosen) {
                                    "last access, URL");
     cmd->add_option("--sort", opt->sort, "order: url (default), size, access, hits")
         ->check(CLI::IsMember({"url", "size", "access", "hits"}));
-    cmd->add_option("--state", opt->state, "only complete or partial objects")
-        ->check(CLI::IsMember({"complete", "partial"}));
+    cmd->add_option("--state", opt->state,
+                    "only complete, partial or filling (being fetched by dlproxy) objects")
+        ->check(CLI::IsMember({"complete", "partial", "filling"}));
     cmd->add_option("--grep", opt->grep, "only URLs containing TEXT");
     cmd->callback([&ctx, &chosen, opt] { chosen = [&ctx, opt] { return run_ls(ctx, *opt); }; });
 }

@@ -31,7 +31,8 @@ std::optional<json> via_admin(const Context& ctx, const std::string& path, const
         throw CtlError(kUnavailable,
                        "the daemon at " + admin.base_url() + " did not answer: " + reply.error);
     }
-    if (reply.status == 404) throw CtlError(kProblem, first_line(reply.body));
+    if (reply.status == 404 || reply.status == 409)
+        throw CtlError(kProblem, first_line(reply.body));
     if (reply.status == 400) throw CtlError(kUsage, first_line(reply.body));
     if (reply.status != 200) {
         throw CtlError(kProblem, "the daemon refused: " + std::to_string(reply.status) + " " +

@@ -368,6 +368,38 @@ class DaemonTest(CtlMixin, ProxyTestCase):
         for word in ("hit ratio", "bytes from cache", "bytes from upstream", "resumes"):
             self.assertIn(word, text)
 
+    def test_an_object_being_filled_is_shown_filling_and_not_evicted(self):
+        # 16 MiB paced at 4 MiB/s: a fill of about 4 s to look at while it runs.
+        path = "/bytes/16777216/filling.bin?rate=4194304"
+        url = self.origin.url(path)
+        out = os.path.join(self.work, "filling.out")
+        import threading
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault(
+            "r", curl_cli(type(self).proxy.port, url, out, timeout=60)))
+        t.start()
+        try:
+            obj = None
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                obj = {o["url"]: o for o in self.ctl_json("ls")}.get(url)
+                if obj and obj["bytes_present"] > 0:
+                    break
+                time.sleep(0.1)
+            self.assertIsNotNone(obj, "the fill never appeared in ls")
+            self.assertEqual(obj["state"], "filling")
+            self.assertIn(url, self.ctl("ls", "--state", "filling").stdout)
+            r = self.ctl("evict", url, expect=1)
+            self.assertIn("in use", r.stderr)
+            self.assertEqual(self.ctl_json("purge", "--all")["purged"] >= 0, True)
+            self.assertIn(url, self.objects(), "purge --all removed an object being filled")
+        finally:
+            t.join(60)
+        self.assertEqual(done["r"].rc, 0)
+        self.assertEqual(sha256_file(out), content.sha256_of("/bytes/16777216/filling.bin",
+                                                             16777216))
+        self.assertEqual(self.wait_cached(url)["state"], "complete")
+
     def wait_cached(self, url, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

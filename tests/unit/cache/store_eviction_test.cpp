@@ -37,6 +37,16 @@ TEST_CASE("cache/eviction_choice: oldest first, in-use skipped, stop at the budg
     }
 }
 
+TEST_CASE("cache/eviction_choice: within one second the older generation goes first") {
+    ObjectId a, b;
+    a.bytes[0] = std::byte{2};  // a sorts after b by id, but was written first
+    b.bytes[0] = std::byte{1};
+    std::vector<EvictionCandidate> all = {{b, 10, 10, 8}, {a, 10, 10, 7}};
+    auto victims = choose_victims(all, 20, 10, {});
+    REQUIRE(victims.size() == 1);
+    CHECK(victims[0].id == a);
+}
+
 TEST_CASE("cache/store: evict_to_budget removes least recently used objects, not in-use ones") {
     TempDir dir;
     auto store = open_store(dir.path());
