@@ -103,7 +103,8 @@ class TimeoutsTest(ProxyTestCase):
             with RawConn(self.pport) as c:
                 r = c.request("GET", self.url("/bytes/1000/served"), [("Host", self.origin.hostport)])
             self.assertEqual(r.status, 200)
-            self.assertLess(time.monotonic() - t, 2.0)
+            # Served while the slow clients still hang: before their header timeout cuts them.
+            self.assertLess(time.monotonic() - t, self.HEADER_TIMEOUT)
             for c in slow:
                 data = read_all(c, timeout=self.HEADER_TIMEOUT + 4)
                 self.assertIsNotNone(data)
