@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "policy/byte_size.h"
+#include "proxy/config_fill.h"
 
 namespace proxy {
 
@@ -183,7 +184,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             if (!v || *v < 1 || *v > 1000)
                 throw ConfigError(origin_name + ": retry_max_attempts: expected 1..1000");
             c.retry_max_attempts = static_cast<uint32_t>(*v);
-        } else
+        } else if (!apply_fill_key(c, key, node, origin_name))
             throw ConfigError(origin_name + ": unknown key '" + key + "'");
     }
 }
@@ -220,6 +221,7 @@ std::string Config::to_toml() const {
     out << "retry_max_delay = " << retry_max_delay << "\n";
     out << "retry_max_attempts = " << retry_max_attempts << "\n";
     out << "retry_deadline = " << retry_deadline << "\n";
+    write_fill_toml(*this, out);
     return out.str();
 }
 
@@ -240,6 +242,7 @@ ParsedArgs parse_args(int argc, char** argv) {
            retry_base_delay = 0, retry_max_delay = 0, retry_deadline = 0;
     uint32_t retry_max_attempts = 0;
     bool print_config = false;
+    FillFlags fill_flags;
 
     app.add_option("--config", config_file, "TOML config file (flags override it)");
     app.add_option("--listen", listen,
@@ -285,6 +288,7 @@ ParsedArgs parse_args(int argc, char** argv) {
                    "give up a fill after this many seconds (default 600)");
     app.add_option("--admin-token", admin_token,
                    "bearer token the admin API requires (default none)");
+    add_fill_options(app, fill_flags);
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 
@@ -331,6 +335,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (retry_max_delay) c.retry_max_delay = retry_max_delay;
     if (retry_max_attempts) c.retry_max_attempts = retry_max_attempts;
     if (retry_deadline) c.retry_deadline = retry_deadline;
+    apply_fill_flags(c, fill_flags);
 
     check_log_level(c.log_level);
     check_timeout(c.upstream_header_timeout, "upstream-header-timeout");

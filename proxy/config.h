@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/address_list.h"
+#include "policy/background_fill.h"
 #include "policy/request_target.h"
 
 namespace proxy {
@@ -46,6 +47,9 @@ struct Config {
     double retry_max_delay = 30;       // backoff ceiling cap
     uint32_t retry_max_attempts = 20;  // transfers per fill, the first included
     double retry_deadline = 600;       // give up a fill after retrying this long
+
+    // A fill whose clients have all gone (docs/many-clients.md; flags in config_fill.cpp).
+    policy::BackgroundFillConfig background_fill;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

@@ -116,6 +116,8 @@ class Fetch final : public UpstreamSink {
 
     // Registry use: true when nothing needs this fetch any more.
     bool idle() const;
+    // Fetching from the origin with no client attached (fetch_background.cpp).
+    bool filling_without_clients() const;
     void close();  // deferred delete via the timer's close callback
 
   private:
@@ -135,6 +137,14 @@ class Fetch final : public UpstreamSink {
     // so it waits in retired_ until the next timer tick.
     void retire_transfer();
     void schedule_replan();
+
+    // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
+    // configured. A stopped fill keeps what it has and starts again when a client attaches.
+    void on_last_detach();
+    void stop_fill(std::string_view why);
+    void restart_fill();
+    bool filling() const;
+    uint64_t bytes_held() const;
 
     // Chunk collection and commits (fetch_fill.cpp).
     size_t append_body(const std::byte* data, size_t size);
@@ -206,6 +216,7 @@ class Fetch final : public UpstreamSink {
     uint64_t bytes_received_ = 0;   // body bytes from the origin, all attempts
     uint32_t attempts_total_ = 0;   // upstream requests made
     bool retry_pending_ = false;
+    bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

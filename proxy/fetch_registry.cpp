@@ -46,6 +46,13 @@ void FetchRegistry::release(Fetch& fetch) {
     fetch.close();
 }
 
+uint32_t FetchRegistry::fills_without_clients(const Fetch* except) const {
+    uint32_t n = 0;
+    for (const auto& [key, fetch] : fetches_)
+        if (fetch != except && fetch->filling_without_clients()) ++n;
+    return n;
+}
+
 void FetchRegistry::after_commit() {
     if (evicting_ || config_.cache_size == 0) return;
     // Checking the budget costs a stats read; do it every 64 commits (~64 MiB) or so.
