@@ -17,8 +17,8 @@ std::string_view to_string(BackgroundFillMode m) {
 }
 
 std::optional<BackgroundFillMode> parse_background_fill_mode(std::string_view text) {
-    for (auto m : {BackgroundFillMode::Always, BackgroundFillMode::Never,
-                   BackgroundFillMode::Threshold})
+    for (auto m :
+         {BackgroundFillMode::Always, BackgroundFillMode::Never, BackgroundFillMode::Threshold})
         if (text == to_string(m)) return m;
     return std::nullopt;
 }

@@ -155,14 +155,19 @@ void CachedResponse::pump() {
             uint64_t from_disk = std::min(end_, begin + length) - pos_;
             bytes_from_cache_ += from_disk;
             metrics().bytes_from_cache.add(from_disk);
-            send_from(disk_chunk_->bytes.data(), begin, length);
+            send_chunk(disk_chunk_, begin, length);
             continue;
         }
         if (auto chunk = fetch_->memory_chunk(index)) {
-            send_from(chunk->bytes.data(), begin, length);
+            send_chunk(chunk, begin, length);
             continue;
         }
         if (fetch_->on_disk(index) || (fetch_->staged(index) && waiting_for_commit_ != index)) {
+            // Another client of this fetch may have just read (and verified) it.
+            if (auto shared = fetch_->shared_read(index)) {
+                disk_chunk_ = std::move(shared);
+                continue;
+            }
             read_from_disk(index);
             break;
         }
@@ -201,6 +206,14 @@ bool CachedResponse::send_from(const std::byte* data, uint64_t chunk_begin, uint
     return true;
 }
 
+void CachedResponse::send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uint64_t available) {
+    uint64_t stop = std::min(end_, chunk_begin + available);
+    if (stop <= pos_) return;
+    conn_.send_cached_chunk(chunk, static_cast<size_t>(pos_ - chunk_begin),
+                            static_cast<size_t>(stop - pos_));
+    pos_ = stop;
+}
+
 void CachedResponse::read_from_disk(uint32_t index) {
     reading_disk_ = true;
     auto chunk = std::make_shared<Chunk>();
@@ -225,6 +238,7 @@ void CachedResponse::read_from_disk(uint32_t index) {
                 metrics().checksum_failures.inc();
             if (*result) {
                 disk_chunk_ = chunk;
+                fetch_->share_read(chunk);
             } else if (staged) {
                 // No record to drop yet: the commit (or its absence) decides; read it then.
                 spdlog::warn("cache: {} chunk {} (written, not yet recorded): {}", key_, index,

@@ -10,8 +10,7 @@ namespace {
 
 policy::BackgroundFillMode to_mode(const std::string& text, const std::string& what) {
     auto mode = policy::parse_background_fill_mode(text);
-    if (!mode)
-        throw ConfigError(what + ": '" + text + "' is not one of always, never, threshold");
+    if (!mode) throw ConfigError(what + ": '" + text + "' is not one of always, never, threshold");
     return *mode;
 }
 
@@ -23,7 +22,8 @@ double to_percent(double value, const std::string& what) {
 uint64_t to_size(const std::string& text, const std::string& what) {
     auto size = policy::parse_byte_size(text);
     if (!size)
-        throw ConfigError(what + ": '" + text + "': " + std::string(policy::to_string(size.error())));
+        throw ConfigError(what + ": '" + text +
+                          "': " + std::string(policy::to_string(size.error())));
     return *size;
 }
 

@@ -99,6 +99,10 @@ class Fetch final : public UpstreamSink {
     // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
     std::optional<cache::StagedChunk> staged(uint32_t index) const;
     std::span<const std::byte> live_bytes(uint32_t index) const;
+    // Chunks read from disk and verified by one client, offered to the others while any
+    // client still holds them: clients reading in step share one buffer.
+    ChunkPtr shared_read(uint32_t index) const;
+    void share_read(const ChunkPtr& chunk);
     // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
     void chunk_lost(uint32_t index);
 
@@ -176,6 +180,7 @@ class Fetch final : public UpstreamSink {
     bool stored_complete_ = false;
     cache::ChunkMap present_;
     std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
+    std::map<uint32_t, std::weak_ptr<const Chunk>> reads_;  // see shared_read()
 
     // The current upstream transfer and what it is for.
     std::unique_ptr<UpstreamTransfer> transfer_;

@@ -27,8 +27,8 @@ uint64_t Fetch::bytes_held() const {
 void Fetch::on_last_detach() {
     if (!filling()) return;
     uint32_t running = registry_.fills_without_clients(this);
-    auto decision = policy::decide_background_fill(registry_.config().background_fill,
-                                                   bytes_held(), object_.complete_length, running);
+    auto decision = policy::decide_background_fill(registry_.config().background_fill, bytes_held(),
+                                                   object_.complete_length, running);
     if (decision.keep_filling) {
         spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
                      policy::to_string(decision.reason));

@@ -39,6 +39,16 @@ std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
     return {fill_.data(), fill_.size()};
 }
 
+ChunkPtr Fetch::shared_read(uint32_t index) const {
+    auto it = reads_.find(index);
+    return it == reads_.end() ? nullptr : it->second.lock();
+}
+
+void Fetch::share_read(const ChunkPtr& chunk) {
+    std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
+    reads_[chunk->index] = chunk;
+}
+
 void Fetch::chunk_lost(uint32_t index) {
     if (!present_.contains(index)) return;
     present_.reset(index);

@@ -221,6 +221,7 @@ class ManyClientsTest(ClientsCase):
             self.assertEqual(status, 206 if ranged else 200, p)
             self.assertEqual(sha, sha256_bytes(content.content(p, a, b - a)), f"{p} [{a},{b})")
         hwm = self.proxy.hwm_kb()
+        print(f"\n  dlproxy VmHWM after 200 clients: {hwm} kB", file=sys.stderr)
         self.assertLess(hwm, RSS_LIMIT_KB, f"dlproxy VmHWM {hwm} kB")
 
         # Cold objects were fetched once each; warm ones not at all.
