@@ -248,10 +248,10 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             return;
         }
         metrics().give_ups.inc();
-        spdlog::warn(
-            "fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it", key_,
-            status, attempt_ + 1,
-            decision.retry ? "no time left for another" : policy::to_string(decision.reason));
+        spdlog::warn("fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it",
+                     key_, status, attempt_ + 1,
+                     decision.retry ? "no time left for another"
+                                    : policy::to_string(decision.reason));
     }
     switch (purpose_) {
         case Purpose::Revalidate:
