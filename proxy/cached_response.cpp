@@ -16,6 +16,8 @@ namespace proxy {
 
 namespace {
 
+constexpr uint64_t kLiveQueueLimit = 256 * 1024;
+
 // Fields of a stored head that a 304 repeats (RFC 9110 §15.4.5).
 constexpr std::string_view k304Fields[] = {"cache-control", "content-location", "date", "etag",
                                            "expires",       "last-modified",    "vary"};
@@ -168,11 +170,18 @@ void CachedResponse::pump() {
                 disk_chunk_ = std::move(shared);
                 continue;
             }
+            // ...or be reading it now: wait for that read (end_read wakes us) instead of
+            // holding a second copy. Clients that start together otherwise all read chunk 0.
+            if (fetch_->read_in_flight(index)) break;
             read_from_disk(index);
             break;
         }
         auto live = fetch_->live_bytes(index);
         if (live.size() > pos_ - begin) {
+            // Live bytes are copied (the fill buffer keeps changing), so a reader at the live
+            // head queues only a little: the socket buffer holds the rest, and 100 slow readers
+            // following fills do not each hold a high-water mark of copies.
+            if (conn_.queued() >= kLiveQueueLimit) break;
             send_from(live.data(), begin, live.size());
             continue;
         }
@@ -224,13 +233,19 @@ void CachedResponse::read_from_disk(uint32_t index) {
     cache::Store* store = &fetch_->store();
     std::weak_ptr<bool> alive = alive_;
     std::optional<cache::StagedChunk> staged = fetch_->staged(index);
+    Fetch* fetch = fetch_;
+    std::weak_ptr<bool> fetch_alive = fetch_->alive_token();
+    fetch->begin_read(index);
     run_on_worker(
         registry_.loop(),
         [store, obj, chunk, result, index, staged] {
             *result = staged ? store->read_staged_chunk(obj, *staged, chunk->bytes)
                              : store->read_chunk(obj, index, chunk->bytes);
         },
-        [this, alive, chunk, result, index, staged] {
+        [this, alive, fetch, fetch_alive, chunk, result, index, staged] {
+            // The fetch learns the outcome even when this reader has gone meanwhile: others
+            // may be waiting for this read.
+            if (!fetch_alive.expired()) fetch->end_read(index, *result ? chunk : nullptr);
             if (alive.expired()) return;
             reading_disk_ = false;
             if (!fetch_ || done_) return;
@@ -238,7 +253,6 @@ void CachedResponse::read_from_disk(uint32_t index) {
                 metrics().checksum_failures.inc();
             if (*result) {
                 disk_chunk_ = chunk;
-                fetch_->share_read(chunk);
             } else if (staged) {
                 // No record to drop yet: the commit (or its absence) decides; read it then.
                 spdlog::warn("cache: {} chunk {} (written, not yet recorded): {}", key_, index,

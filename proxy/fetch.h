@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -102,7 +103,13 @@ class Fetch final : public UpstreamSink {
     // Chunks read from disk and verified by one client, offered to the others while any
     // client still holds them: clients reading in step share one buffer.
     ChunkPtr shared_read(uint32_t index) const;
-    void share_read(const ChunkPtr& chunk);
+    // A reader is reading chunk `index` from disk; others wait for it rather than read it too.
+    // end_read (with the chunk, or nullptr when the read failed) wakes every listener.
+    bool read_in_flight(uint32_t index) const { return reads_in_flight_.contains(index); }
+    void begin_read(uint32_t index) { reads_in_flight_.insert(index); }
+    void end_read(uint32_t index, const ChunkPtr& chunk);
+    // Expires when this fetch is freed: for worker completions that outlive their reader.
+    std::weak_ptr<bool> alive_token() const { return alive_; }
     // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
     void chunk_lost(uint32_t index);
 
@@ -181,6 +188,7 @@ class Fetch final : public UpstreamSink {
     cache::ChunkMap present_;
     std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
     std::map<uint32_t, std::weak_ptr<const Chunk>> reads_;  // see shared_read()
+    std::multiset<uint32_t> reads_in_flight_;
 
     // The current upstream transfer and what it is for.
     std::unique_ptr<UpstreamTransfer> transfer_;

@@ -44,9 +44,14 @@ ChunkPtr Fetch::shared_read(uint32_t index) const {
     return it == reads_.end() ? nullptr : it->second.lock();
 }
 
-void Fetch::share_read(const ChunkPtr& chunk) {
-    std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
-    reads_[chunk->index] = chunk;
+void Fetch::end_read(uint32_t index, const ChunkPtr& chunk) {
+    if (auto it = reads_in_flight_.find(index); it != reads_in_flight_.end())
+        reads_in_flight_.erase(it);
+    if (chunk) {
+        std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
+        reads_[index] = chunk;
+    }
+    if (!closing_) notify_progress();
 }
 
 void Fetch::chunk_lost(uint32_t index) {
