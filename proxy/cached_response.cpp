@@ -16,6 +16,8 @@ namespace proxy {
 
 namespace {
 
+constexpr uint64_t kLiveQueueLimit = 256 * 1024;
+
 // Fields of a stored head that a 304 repeats (RFC 9110 §15.4.5).
 constexpr std::string_view k304Fields[] = {"cache-control", "content-location", "date", "etag",
                                            "expires",       "last-modified",    "vary"};
@@ -155,19 +157,31 @@ void CachedResponse::pump() {
             uint64_t from_disk = std::min(end_, begin + length) - pos_;
             bytes_from_cache_ += from_disk;
             metrics().bytes_from_cache.add(from_disk);
-            send_from(disk_chunk_->bytes.data(), begin, length);
+            send_chunk(disk_chunk_, begin, length);
             continue;
         }
         if (auto chunk = fetch_->memory_chunk(index)) {
-            send_from(chunk->bytes.data(), begin, length);
+            send_chunk(chunk, begin, length);
             continue;
         }
         if (fetch_->on_disk(index) || (fetch_->staged(index) && waiting_for_commit_ != index)) {
+            // Another client of this fetch may have just read (and verified) it.
+            if (auto shared = fetch_->shared_read(index)) {
+                disk_chunk_ = std::move(shared);
+                continue;
+            }
+            // ...or be reading it now: wait for that read (end_read wakes us) instead of
+            // holding a second copy. Clients that start together otherwise all read chunk 0.
+            if (fetch_->read_in_flight(index)) break;
             read_from_disk(index);
             break;
         }
         auto live = fetch_->live_bytes(index);
         if (live.size() > pos_ - begin) {
+            // Live bytes are copied (the fill buffer keeps changing), so a reader at the live
+            // head queues only a little: the socket buffer holds the rest, and 100 slow readers
+            // following fills do not each hold a high-water mark of copies.
+            if (conn_.queued() >= kLiveQueueLimit) break;
             send_from(live.data(), begin, live.size());
             continue;
         }
@@ -201,6 +215,14 @@ bool CachedResponse::send_from(const std::byte* data, uint64_t chunk_begin, uint
     return true;
 }
 
+void CachedResponse::send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uint64_t available) {
+    uint64_t stop = std::min(end_, chunk_begin + available);
+    if (stop <= pos_) return;
+    conn_.send_cached_chunk(chunk, static_cast<size_t>(pos_ - chunk_begin),
+                            static_cast<size_t>(stop - pos_));
+    pos_ = stop;
+}
+
 void CachedResponse::read_from_disk(uint32_t index) {
     reading_disk_ = true;
     auto chunk = std::make_shared<Chunk>();
@@ -211,13 +233,19 @@ void CachedResponse::read_from_disk(uint32_t index) {
     cache::Store* store = &fetch_->store();
     std::weak_ptr<bool> alive = alive_;
     std::optional<cache::StagedChunk> staged = fetch_->staged(index);
+    Fetch* fetch = fetch_;
+    std::weak_ptr<bool> fetch_alive = fetch_->alive_token();
+    fetch->begin_read(index);
     run_on_worker(
         registry_.loop(),
         [store, obj, chunk, result, index, staged] {
             *result = staged ? store->read_staged_chunk(obj, *staged, chunk->bytes)
                              : store->read_chunk(obj, index, chunk->bytes);
         },
-        [this, alive, chunk, result, index, staged] {
+        [this, alive, fetch, fetch_alive, chunk, result, index, staged] {
+            // The fetch learns the outcome even when this reader has gone meanwhile: others
+            // may be waiting for this read.
+            if (!fetch_alive.expired()) fetch->end_read(index, *result ? chunk : nullptr);
             if (alive.expired()) return;
             reading_disk_ = false;
             if (!fetch_ || done_) return;

@@ -11,6 +11,14 @@ namespace {
 
 constexpr std::string_view kVia = "dlproxy";
 
+// A body write borrowing a chunk's bytes (send_cached_chunk).
+struct ChunkWriteReq {
+    uv_write_t req;
+    ChunkPtr chunk;
+    ClientConnection* conn;
+    size_t size;
+};
+
 }  // namespace
 
 void ClientConnection::retire_cached() {
@@ -55,6 +63,35 @@ void ClientConnection::send_cached_error(int status, std::string_view message,
 void ClientConnection::send_cached_body(const char* data, size_t size) {
     body_bytes_ += size;
     queue_body(data, size);
+}
+
+// Cached bodies are always framed by Content-Length, so chunk bytes go out as they are. Without
+// this, 200 slow clients each held a private copy of up to a high-water mark of body bytes
+// besides the chunk it came from (test_clients.py ManyClientsTest went past 256 MiB).
+void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
+    if (closed_ || size == 0) return;
+    flush_body();  // keep the byte order: batched body bytes first
+    body_bytes_ += size;
+    auto* w = new ChunkWriteReq{{}, std::move(chunk), this, size};
+    w->req.data = w;
+    // uv_write only reads the buffer; libuv's API is not const-correct.
+    auto* data = const_cast<std::byte*>(w->chunk->bytes.data() + offset);
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data), static_cast<unsigned>(size));
+    queued_bytes_ += size;
+    int rc = uv_write(&w->req, stream(), &buf, 1, &ClientConnection::chunk_write_cb);
+    if (rc != 0) {
+        queued_bytes_ -= size;
+        delete w;
+        close(uv_strerror(rc));
+    }
+}
+
+void ClientConnection::chunk_write_cb(uv_write_t* req, int status) noexcept {
+    auto* w = static_cast<ChunkWriteReq*>(req->data);
+    ClientConnection* self = w->conn;
+    size_t size = w->size;
+    delete w;
+    self->on_write_done(size, status);
 }
 
 void ClientConnection::finish_cached() {

@@ -79,6 +79,9 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void send_cached_error(int status, std::string_view message,
                            const std::string& content_range = "");
     void send_cached_body(const char* data, size_t size);
+    // Sends `size` bytes of `chunk` from `offset` without copying them: the write holds the
+    // chunk, so clients reading the same chunk share one buffer (client_cached.cpp).
+    void send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size);
     uint64_t queued() const { return queued_bytes_ + body_batch_.size(); }
     void finish_cached();
     void on_cached_waiting(bool waiting);
@@ -164,6 +167,7 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
     static void timer_cb(uv_timer_t* timer) noexcept;
     static void close_cb(uv_handle_t* handle) noexcept;
+    static void chunk_write_cb(uv_write_t* req, int status) noexcept;
     friend struct ParserCallbacks;
     friend struct WriteReq;
 

@@ -9,6 +9,7 @@
 
 #include "policy/byte_size.h"
 #include "proxy/toml_guard.h"
+#include "proxy/config_fill.h"
 
 namespace proxy {
 
@@ -218,7 +219,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.ca_dir = str();
         else if (key == "upstream_ca_file")
             c.upstream_ca_file = str();
-        else
+        else if (!apply_fill_key(c, key, node, origin_name))
             throw ConfigError(origin_name + ": unknown key '" + key + "'");
     }
 }
@@ -262,6 +263,7 @@ std::string Config::to_toml() const {
     out << "]" << (intercept.empty() ? "  # interception off" : "") << "\n";
     out << "ca_dir = " << q(ca_dir) << (ca_dir.empty() ? "  # <cache_dir>/ca" : "") << "\n";
     out << "upstream_ca_file = " << q(upstream_ca_file) << "\n";
+    write_fill_toml(*this, out);
     return out.str();
 }
 
@@ -284,6 +286,7 @@ ParsedArgs parse_args(int argc, char** argv) {
            retry_base_delay = 0, retry_max_delay = 0, retry_deadline = 0;
     uint32_t retry_max_attempts = 0;
     bool print_config = false;
+    FillFlags fill_flags;
 
     app.add_option("--config", config_file, "TOML config file (flags override it)");
     app.add_option("--listen", listen,
@@ -339,6 +342,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     app.add_option("--ca-dir", ca_dir, "interception CA directory (default <cache-dir>/ca)");
     app.add_option("--upstream-ca-file", upstream_ca_file,
                    "extra PEM CA file trusted for origins, besides the system store");
+    add_fill_options(app, fill_flags);
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as TOML and exit");
 
@@ -392,6 +396,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (retry_max_attempts) c.retry_max_attempts = retry_max_attempts;
     if (retry_deadline) c.retry_deadline = retry_deadline;
     if (resume_without_validator) c.resume_without_validator = true;
+    apply_fill_flags(c, fill_flags);
 
     check_log_level(c.log_level);
     check_timeout(c.upstream_header_timeout, "upstream-header-timeout");

@@ -11,6 +11,7 @@
 
 #include "policy/address_list.h"
 #include "policy/intercept.h"
+#include "policy/background_fill.h"
 #include "policy/request_target.h"
 
 namespace proxy {
@@ -57,6 +58,9 @@ struct Config {
     std::vector<std::string> intercept = policy::default_intercept_patterns();
     std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
     std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
+
+    // A fill whose clients have all gone (docs/many-clients.md; flags in config_fill.cpp).
+    policy::BackgroundFillConfig background_fill;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

@@ -170,11 +170,13 @@ void Fetch::plan_fill() {
 
 void Fetch::attach(FetchListener* listener) {
     listeners_.push_back(listener);
+    if (fill_stopped_) restart_fill();
     if (state_ == State::Ready) listener->on_fetch_ready(*this);
 }
 
 void Fetch::detach(FetchListener* listener) {
     std::erase(listeners_, listener);
+    if (listeners_.empty()) on_last_detach();
     if (idle()) registry_.release(*this);
 }
 

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -99,6 +100,16 @@ class Fetch final : public UpstreamSink {
     // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
     std::optional<cache::StagedChunk> staged(uint32_t index) const;
     std::span<const std::byte> live_bytes(uint32_t index) const;
+    // Chunks read from disk and verified by one client, offered to the others while any
+    // client still holds them: clients reading in step share one buffer.
+    ChunkPtr shared_read(uint32_t index) const;
+    // A reader is reading chunk `index` from disk; others wait for it rather than read it too.
+    // end_read (with the chunk, or nullptr when the read failed) wakes every listener.
+    bool read_in_flight(uint32_t index) const { return reads_in_flight_.contains(index); }
+    void begin_read(uint32_t index) { reads_in_flight_.insert(index); }
+    void end_read(uint32_t index, const ChunkPtr& chunk);
+    // Expires when this fetch is freed: for worker completions that outlive their reader.
+    std::weak_ptr<bool> alive_token() const { return alive_; }
     // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
     void chunk_lost(uint32_t index);
 
@@ -116,6 +127,8 @@ class Fetch final : public UpstreamSink {
 
     // Registry use: true when nothing needs this fetch any more.
     bool idle() const;
+    // Fetching from the origin with no client attached (fetch_background.cpp).
+    bool filling_without_clients() const;
     void close();  // deferred delete via the timer's close callback
 
   private:
@@ -135,6 +148,14 @@ class Fetch final : public UpstreamSink {
     // so it waits in retired_ until the next timer tick.
     void retire_transfer();
     void schedule_replan();
+
+    // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
+    // configured. A stopped fill keeps what it has and starts again when a client attaches.
+    void on_last_detach();
+    void stop_fill(std::string_view why);
+    void restart_fill();
+    bool filling() const;
+    uint64_t bytes_held() const;
 
     // Chunk collection and commits (fetch_fill.cpp).
     size_t append_body(const std::byte* data, size_t size);
@@ -166,6 +187,8 @@ class Fetch final : public UpstreamSink {
     bool stored_complete_ = false;
     cache::ChunkMap present_;
     std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
+    std::map<uint32_t, std::weak_ptr<const Chunk>> reads_;  // see shared_read()
+    std::multiset<uint32_t> reads_in_flight_;
 
     // The current upstream transfer and what it is for.
     std::unique_ptr<UpstreamTransfer> transfer_;
@@ -206,6 +229,7 @@ class Fetch final : public UpstreamSink {
     uint64_t bytes_received_ = 0;   // body bytes from the origin, all attempts
     uint32_t attempts_total_ = 0;   // upstream requests made
     bool retry_pending_ = false;
+    bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -39,6 +39,21 @@ std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
     return {fill_.data(), fill_.size()};
 }
 
+ChunkPtr Fetch::shared_read(uint32_t index) const {
+    auto it = reads_.find(index);
+    return it == reads_.end() ? nullptr : it->second.lock();
+}
+
+void Fetch::end_read(uint32_t index, const ChunkPtr& chunk) {
+    if (auto it = reads_in_flight_.find(index); it != reads_in_flight_.end())
+        reads_in_flight_.erase(it);
+    if (chunk) {
+        std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
+        reads_[index] = chunk;
+    }
+    if (!closing_) notify_progress();
+}
+
 void Fetch::chunk_lost(uint32_t index) {
     if (!present_.contains(index)) return;
     present_.reset(index);

@@ -63,6 +63,13 @@ void FetchRegistry::release(Fetch& fetch) {
     fetch.close();
 }
 
+uint32_t FetchRegistry::fills_without_clients(const Fetch* except) const {
+    uint32_t n = 0;
+    for (const auto& [key, fetch] : fetches_)
+        if (fetch != except && fetch->filling_without_clients()) ++n;
+    return n;
+}
+
 void FetchRegistry::after_commit(uint64_t bytes) {
     if (config_.cache_size == 0) return;
     // Checking the budget costs a stats read; do it every 64 commits (~64 MiB), or sooner once a

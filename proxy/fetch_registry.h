@@ -38,6 +38,9 @@ class FetchRegistry final : public StatusProvider {
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
+    // Fills running without any client, `except` not counted (max_background_fills).
+    uint32_t fills_without_clients(const Fetch* except) const;
+
     // Runs the byte budget after `bytes` of new chunks were committed (on a worker thread,
     // skipping objects that fetches are using).
     void after_commit(uint64_t bytes);

@@ -1,0 +1,112 @@
+#include "proxy/config_fill.h"
+
+#include "proxy/toml_guard.h"
+
+#include <cstdlib>
+
+#include "policy/byte_size.h"
+
+namespace proxy {
+
+namespace {
+
+policy::BackgroundFillMode to_mode(const std::string& text, const std::string& what) {
+    auto mode = policy::parse_background_fill_mode(text);
+    if (!mode) throw ConfigError(what + ": '" + text + "' is not one of always, never, threshold");
+    return *mode;
+}
+
+double to_percent(double value, const std::string& what) {
+    if (!(value >= 0 && value <= 100)) throw ConfigError(what + ": expected a percentage 0..100");
+    return value;
+}
+
+uint64_t to_size(const std::string& text, const std::string& what) {
+    auto size = policy::parse_byte_size(text);
+    if (!size)
+        throw ConfigError(what + ": '" + text +
+                          "': " + std::string(policy::to_string(size.error())));
+    return *size;
+}
+
+uint32_t to_count(int64_t value, const std::string& what) {
+    if (value < 0 || value > 100000) throw ConfigError(what + ": expected 0..100000");
+    return static_cast<uint32_t>(value);
+}
+
+double parse_number(const std::string& text, const std::string& what) {
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') throw ConfigError(what + ": '" + text + "' is not a number");
+    return v;
+}
+
+}  // namespace
+
+void add_fill_options(CLI::App& app, FillFlags& flags) {
+    app.add_option("--background-fill", flags.mode,
+                   "a fill whose clients have all gone: always|never|threshold (default always)");
+    app.add_option("--background-fill-min-percent", flags.min_percent,
+                   "threshold: continue when this % is present (default 50)");
+    app.add_option("--background-fill-max-remaining", flags.max_remaining,
+                   "threshold: continue when at most this much remains (default 64MiB)");
+    app.add_option("--max-background-fills", flags.max_fills,
+                   "fills running without clients at once; the newest beyond stops (default 16)");
+}
+
+void apply_fill_flags(Config& c, const FillFlags& flags) {
+    auto& fill = c.background_fill;
+    if (!flags.mode.empty()) fill.mode = to_mode(flags.mode, "--background-fill");
+    if (!flags.min_percent.empty())
+        fill.min_percent =
+            to_percent(parse_number(flags.min_percent, "--background-fill-min-percent"),
+                       "--background-fill-min-percent");
+    if (!flags.max_remaining.empty())
+        fill.max_remaining = to_size(flags.max_remaining, "--background-fill-max-remaining");
+    if (!flags.max_fills.empty()) {
+        double v = parse_number(flags.max_fills, "--max-background-fills");
+        if (v != static_cast<double>(static_cast<int64_t>(v)))
+            throw ConfigError("--max-background-fills: expected a whole number");
+        fill.max_fills = to_count(static_cast<int64_t>(v), "--max-background-fills");
+    }
+}
+
+bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
+                    const std::string& origin_name) {
+    auto& fill = c.background_fill;
+    const std::string what = origin_name + ": " + key;
+    if (key == "background_fill") {
+        auto s = node.value<std::string>();
+        if (!s) throw ConfigError(what + ": expected a string");
+        fill.mode = to_mode(*s, what);
+    } else if (key == "background_fill_min_percent") {
+        auto v = node.value<double>();
+        if (!v) throw ConfigError(what + ": expected a number");
+        fill.min_percent = to_percent(*v, what);
+    } else if (key == "background_fill_max_remaining") {
+        if (auto s = node.value<std::string>())
+            fill.max_remaining = to_size(*s, what);
+        else if (auto i = integer_value(node); i && *i >= 0)
+            fill.max_remaining = static_cast<uint64_t>(*i);
+        else
+            throw ConfigError(what + ": expected a size such as \"64MiB\" or a byte count");
+    } else if (key == "max_background_fills") {
+        auto v = integer_value(node);  // never converts a float (toml++ 3.3.0 UB, fuzz finding 6)
+        if (!v) throw ConfigError(what + ": expected a whole number");
+        fill.max_fills = to_count(*v, what);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void write_fill_toml(const Config& c, std::ostream& out) {
+    const auto& fill = c.background_fill;
+    out << "background_fill = \"" << policy::to_string(fill.mode) << "\"\n";
+    out << "background_fill_min_percent = " << fill.min_percent << "\n";
+    out << "background_fill_max_remaining = \"" << policy::format_byte_size(fill.max_remaining)
+        << "\"\n";
+    out << "max_background_fills = " << fill.max_fills << "\n";
+}
+
+}  // namespace proxy
