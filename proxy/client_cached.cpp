@@ -71,6 +71,12 @@ void ClientConnection::send_cached_body(const char* data, size_t size) {
 void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
     if (closed_ || size == 0) return;
     flush_body();  // keep the byte order: batched body bytes first
+    if (tls_) {
+        // Inside an intercepted tunnel the bytes must be encrypted first: no borrowing.
+        body_bytes_ += size;
+        write_raw(std::string(reinterpret_cast<const char*>(chunk->bytes.data() + offset), size));
+        return;
+    }
     body_bytes_ += size;
     auto* w = new ChunkWriteReq{{}, std::move(chunk), this, size};
     w->req.data = w;

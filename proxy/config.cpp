@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "policy/byte_size.h"
-#include "proxy/toml_guard.h"
 #include "proxy/config_fill.h"
+#include "proxy/toml_guard.h"
 
 namespace proxy {
 
