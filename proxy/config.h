@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "policy/address_list.h"
-#include "policy/intercept.h"
 #include "policy/background_fill.h"
+#include "policy/intercept.h"
 #include "policy/request_target.h"
 
 namespace proxy {
