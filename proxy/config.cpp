@@ -226,7 +226,7 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
 
 std::string Config::to_toml() const {
     std::ostringstream out;
-    auto q = [](const std::string& s) { return toml::value<std::string>(s); };
+    auto q = [](const std::string& s) { return toml_basic_string(s); };
     out << "# effective dlproxy configuration"
         << (config_file.empty() ? " (embedded defaults + flags)" : " (from " + config_file + ")")
         << "\n";

@@ -56,6 +56,62 @@ std::optional<std::string> toml_unsupported_character(std::string_view text) {
     return std::nullopt;
 }
 
+std::string toml_basic_string(std::string_view text) {
+    std::string out = "\"";
+    char buf[16];
+    auto escape = [&](char32_t c) {
+        if (c <= 0xFFFF)
+            std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(c));
+        else
+            std::snprintf(buf, sizeof buf, "\\U%08X", static_cast<unsigned>(c));
+        out += buf;
+    };
+    size_t i = 0;
+    while (i < text.size()) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x80) {
+            switch (byte) {
+                case '"':
+                    out += "\\\"";
+                    break;
+                case '\\':
+                    out += "\\\\";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                default:
+                    if (byte < 0x20 || byte == 0x7F)
+                        escape(byte);
+                    else
+                        out += static_cast<char>(byte);
+            }
+            ++i;
+            continue;
+        }
+        // Strict UTF-8: the shortest form, no surrogates, at most U+10FFFF.
+        size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 0;
+        char32_t c = length == 4 ? byte & 0x07 : length == 3 ? byte & 0x0F : byte & 0x1F;
+        bool ok = length > 0 && byte < 0xF5 && i + length <= text.size();
+        for (size_t k = 1; ok && k < length; ++k) {
+            auto next = static_cast<unsigned char>(text[i + k]);
+            ok = (next & 0xC0) == 0x80;
+            c = (c << 6) | (next & 0x3F);
+        }
+        static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && c >= kMin[length] && c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF);
+        escape(ok ? c : 0xFFFD);
+        i += ok ? length : 1;
+    }
+    return out + "\"";
+}
+
 std::optional<int64_t> integer_value(const toml::node& node) {
     if (node.is_integer()) return node.value_exact<int64_t>();
     if (auto d = node.value_exact<double>()) {

@@ -30,6 +30,13 @@ bool toml_whitespace_check_undefined(char32_t c);
 // a byte that does not start a well-formed sequence is skipped, as toml++ stops there anyway.
 std::optional<std::string> toml_unsupported_character(std::string_view text);
 
+// `text` as a TOML basic string ("..."), with every character outside printable ASCII written
+// as an escape (\t, \n, \uXXXX, \UXXXXXXXX): --print-config output must parse again, and
+// toml_unsupported_character() refuses some raw non-ASCII characters (finding 9, docs/fuzzing.md)
+// that are fine escaped. A byte that is not part of well-formed UTF-8 (possible in a command-line
+// flag) is written as U+FFFD: TOML strings cannot carry it.
+std::string toml_basic_string(std::string_view text);
+
 // The node's value as an integer: an integer node, or a float with an integral value that fits
 // int64_t. nullopt for anything else. Never asks toml++ to convert an out-of-range float.
 std::optional<int64_t> integer_value(const toml::node& node);

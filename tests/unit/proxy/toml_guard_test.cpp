@@ -82,3 +82,24 @@ TEST_CASE("proxy/toml_guard: huge floats in integer settings are ConfigErrors") 
     CHECK(c.max_connections == 100);
     CHECK(c.connect_ports == std::vector<uint16_t>{443});
 }
+
+TEST_CASE("proxy/toml_guard: rendered strings are escaped and parse back to the same value") {
+    CHECK(proxy::toml_basic_string("plain/path") == "\"plain/path\"");
+    CHECK(proxy::toml_basic_string("a\"b\\c\td\n") == "\"a\\\"b\\\\c\\td\\n\"");
+    CHECK(proxy::toml_basic_string("\xc3\xa9") == "\"\\u00E9\"");
+    CHECK(proxy::toml_basic_string("\xf0\x9f\x98\x80") == "\"\\U0001F600\"");
+    CHECK(proxy::toml_basic_string(std::string("\x01\x7f", 2)) == "\"\\u0001\\u007F\"");
+    CHECK(proxy::toml_basic_string("\xff") == "\"\\uFFFD\"");                        // not UTF-8
+    CHECK(proxy::toml_basic_string("\xc0\xaf") == "\"\\uFFFD\\uFFFD\"");             // overlong '/'
+    CHECK(proxy::toml_basic_string("\xed\xa0\x80") == "\"\\uFFFD\\uFFFD\\uFFFD\"");  // surrogate
+    // fuzz finding 9: a cache_dir with a tab and U+00E9 rendered raw was refused on reading.
+    for (std::string value : {std::string("/var/cach\"quoted\" \t \xc3\xa9"),
+                              std::string("\xcb\x9a"), std::string("x\\y'z")}) {
+        CAPTURE(value);
+        proxy::Config c;
+        c.cache_dir = value;
+        proxy::Config again;
+        proxy::apply_toml(again, c.to_toml(), "rendered.toml");
+        CHECK(again.cache_dir == value);
+    }
+}
