@@ -189,6 +189,9 @@ void CachedResponse::pump() {
         break;
     }
     pumping_ = false;
+    // Nobody holds the next byte: the fetch decides whether to wait for its fill or to fetch
+    // the rest of this range separately (policy/range_wait.h).
+    if (stalled && fetch_) fetch_->want_range(pos_, end_);
     if (pos_ >= end_ && !reading_disk_) {
         waiting_ = false;
         Fetch* f = fetch_;

@@ -61,6 +61,11 @@ struct Config {
 
     // A fill whose clients have all gone (docs/many-clients.md; flags in config_fill.cpp).
     policy::BackgroundFillConfig background_fill;
+    // A Range starting in a region the fill has not reached (docs/many-clients.md): waited for
+    // when the fill is at most this many bytes before it, else fetched by a separate upstream
+    // range request, at most max_range_fetches per object at once (0: always wait).
+    uint64_t range_wait_distance = 16ull << 20;
+    uint32_t max_range_fetches = 4;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

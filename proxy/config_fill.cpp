@@ -2,6 +2,7 @@
 
 #include "proxy/toml_guard.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "policy/byte_size.h"
@@ -41,6 +42,16 @@ double parse_number(const std::string& text, const std::string& what) {
     return v;
 }
 
+// A flag's whole number in 0..max, checked before any conversion (a cast of NaN or 1e300 to an
+// integer is undefined).
+uint32_t whole_number(const std::string& text, const std::string& what, double max) {
+    double v = parse_number(text, what);
+    if (!(v >= 0 && v <= max) || v != std::trunc(v))
+        throw ConfigError(what + ": expected a whole number 0.." +
+                          std::to_string(static_cast<uint32_t>(max)));
+    return static_cast<uint32_t>(v);
+}
+
 }  // namespace
 
 void add_fill_options(CLI::App& app, FillFlags& flags) {
@@ -52,6 +63,12 @@ void add_fill_options(CLI::App& app, FillFlags& flags) {
                    "threshold: continue when at most this much remains (default 64MiB)");
     app.add_option("--max-background-fills", flags.max_fills,
                    "fills running without clients at once; the newest beyond stops (default 16)");
+    app.add_option("--range-wait-distance", flags.range_wait_distance,
+                   "a Range this far or less ahead of the fill waits for it; further ahead it "
+                   "is fetched separately (default 16MiB)");
+    app.add_option("--max-range-fetches", flags.max_range_fetches,
+                   "separate upstream range fetches per object at once (default 4; 0: always "
+                   "wait for the fill)");
 }
 
 void apply_fill_flags(Config& c, const FillFlags& flags) {
@@ -63,12 +80,12 @@ void apply_fill_flags(Config& c, const FillFlags& flags) {
                        "--background-fill-min-percent");
     if (!flags.max_remaining.empty())
         fill.max_remaining = to_size(flags.max_remaining, "--background-fill-max-remaining");
-    if (!flags.max_fills.empty()) {
-        double v = parse_number(flags.max_fills, "--max-background-fills");
-        if (v != static_cast<double>(static_cast<int64_t>(v)))
-            throw ConfigError("--max-background-fills: expected a whole number");
-        fill.max_fills = to_count(static_cast<int64_t>(v), "--max-background-fills");
-    }
+    if (!flags.max_fills.empty())
+        fill.max_fills = whole_number(flags.max_fills, "--max-background-fills", 100000);
+    if (!flags.range_wait_distance.empty())
+        c.range_wait_distance = to_size(flags.range_wait_distance, "--range-wait-distance");
+    if (!flags.max_range_fetches.empty())
+        c.max_range_fetches = whole_number(flags.max_range_fetches, "--max-range-fetches", 64);
 }
 
 bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
@@ -94,6 +111,17 @@ bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
         auto v = integer_value(node);  // never converts a float (toml++ 3.3.0 UB, fuzz finding 6)
         if (!v) throw ConfigError(what + ": expected a whole number");
         fill.max_fills = to_count(*v, what);
+    } else if (key == "range_wait_distance") {
+        if (auto s = node.value<std::string>())
+            c.range_wait_distance = to_size(*s, what);
+        else if (auto i = integer_value(node); i && *i >= 0)
+            c.range_wait_distance = static_cast<uint64_t>(*i);
+        else
+            throw ConfigError(what + ": expected a size such as \"16MiB\" or a byte count");
+    } else if (key == "max_range_fetches") {
+        auto v = integer_value(node);
+        if (!v || *v < 0 || *v > 64) throw ConfigError(what + ": expected a whole number 0..64");
+        c.max_range_fetches = static_cast<uint32_t>(*v);
     } else {
         return false;
     }
@@ -107,6 +135,8 @@ void write_fill_toml(const Config& c, std::ostream& out) {
     out << "background_fill_max_remaining = \"" << policy::format_byte_size(fill.max_remaining)
         << "\"\n";
     out << "max_background_fills = " << fill.max_fills << "\n";
+    out << "range_wait_distance = \"" << policy::format_byte_size(c.range_wait_distance) << "\"\n";
+    out << "max_range_fetches = " << c.max_range_fetches << "\n";
 }
 
 }  // namespace proxy

@@ -12,6 +12,7 @@
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
+#include "proxy/range_fill.h"
 
 namespace proxy {
 
@@ -66,6 +67,10 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
 
 Fetch::~Fetch() {
     *alive_ = false;
+}
+
+std::optional<policy::Validator> Fetch::validator() const {
+    return to_policy(object_.validator);
 }
 
 cache::Store& Fetch::store() {
@@ -142,15 +147,17 @@ bool Fetch::held(uint32_t index) const {
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill() {
     if (state_ == State::Failed || transfer_ || retry_pending_) return;
+    // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
+    // ends, this runs again.
     uint32_t first = 0;
-    while (first < present_.size() && held(first))
+    while (first < present_.size() && (held(first) || claimed(first)))
         ++first;
     if (first >= present_.size()) {
         finish_object();
         return;
     }
     uint32_t last = first;
-    while (last < present_.size() && !held(last))
+    while (last < present_.size() && !held(last) && !claimed(last))
         ++last;
     purpose_ = Purpose::Range;
     next_ = object_.chunk_begin(first);
@@ -192,6 +199,8 @@ void Fetch::close() {
     if (closing_) return;
     closing_ = true;
     if (transfer_) transfer_->detach();
+    for (auto& f : range_fills_)
+        f->stop();
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
              [](uv_handle_t* h) { delete static_cast<Fetch*>(h->data); });
@@ -405,6 +414,7 @@ void Fetch::timer_cb(uv_timer_t* timer) noexcept {
 void Fetch::on_timer() {
     if (closing_) return;
     retired_.clear();
+    tend_range_fills();
     if (deferred_start_) {
         auto [extra, what] = std::move(*deferred_start_);
         deferred_start_.reset();
@@ -459,6 +469,7 @@ void Fetch::fail(std::string why) {
     state_ = State::Failed;
     retry_pending_ = false;
     retire_transfer();
+    end_range_fills("the fill failed");
     auto listeners = listeners_;
     for (auto* l : listeners)
         l->on_fetch_failed(*this, why);

@@ -38,6 +38,7 @@ namespace proxy {
 
 class FetchRegistry;
 class Fetch;
+class RangeFill;
 
 struct Chunk {
     uint32_t index = 0;
@@ -116,6 +117,11 @@ class Fetch final : public UpstreamSink {
     cache::Store& store();
     uv_loop_t* loop();
 
+    // A reader needs byte `from` (of [from, to)) and nobody holds it: wait for the fill to get
+    // there, or fetch that region with a separate range request (fetch_range.cpp,
+    // policy/range_wait.h).
+    void want_range(uint64_t from, uint64_t to);
+
     // What GET /status shows for this fill (fetch_status.cpp).
     FillStatus status() const;
 
@@ -132,6 +138,8 @@ class Fetch final : public UpstreamSink {
     void close();  // deferred delete via the timer's close callback
 
   private:
+    friend class RangeFill;
+
     void start_transfer(const policy::HeaderList& extra, std::string_view what);
     void plan_fill();
     void become_ready(CacheResult result);
@@ -171,6 +179,19 @@ class Fetch final : public UpstreamSink {
     void trim_memory();
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
+
+    // The stored object's strong validator, for If-Range.
+    std::optional<policy::Validator> validator() const;
+
+    // Separate range fills (fetch_range.cpp).
+    bool claimed(uint32_t index) const;  // a range fill is going to fill it
+    bool main_fill_running() const;
+    void start_range_fill(RangeFill& fill);
+    void accept_range_chunk(ChunkPtr chunk);
+    void range_fill_over(RangeFill& fill, std::string_view why, bool failed);
+    void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
+    void end_range_fills(std::string_view why);
+    bool recent(uint32_t index) const;  // just filled: kept in memory for close followers
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 
@@ -218,6 +239,12 @@ class Fetch final : public UpstreamSink {
     bool committing_ = false;
     bool recording_ = false;  // begin_object or mark_complete running on a worker
     bool caching_ = true;     // false after a disk error: keep serving, stop writing
+
+    std::vector<std::unique_ptr<RangeFill>> range_fills_;
+    // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an
+    // origin that refuses them is not asked again on every reader wake-up.
+    uint32_t range_failures_ = 0;
+    uint64_t range_blocked_until_ms_ = 0;
 
     // Retries.
     uv_timer_t timer_{};

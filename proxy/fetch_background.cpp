@@ -25,6 +25,9 @@ uint64_t Fetch::bytes_held() const {
 }
 
 void Fetch::on_last_detach() {
+    // Range fills serve the clients that asked for them; a background fill covers their
+    // regions in its turn.
+    end_range_fills("no clients left");
     if (!filling()) return;
     uint32_t running = registry_.fills_without_clients(this);
     auto decision = policy::decide_background_fill(registry_.config().background_fill, bytes_held(),

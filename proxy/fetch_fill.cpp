@@ -7,6 +7,7 @@
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
+#include "proxy/range_fill.h"
 #include "proxy/worker.h"
 
 namespace proxy {
@@ -35,8 +36,11 @@ ChunkPtr Fetch::memory_chunk(uint32_t index) const {
 }
 
 std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
-    if (state_ != State::Ready || index != fill_index_ || !transfer_) return {};
-    return {fill_.data(), fill_.size()};
+    if (state_ != State::Ready) return {};
+    if (index == fill_index_ && transfer_) return {fill_.data(), fill_.size()};
+    for (const auto& f : range_fills_)
+        if (auto live = f->live_bytes(index); !live.empty()) return live;
+    return {};
 }
 
 ChunkPtr Fetch::shared_read(uint32_t index) const {
@@ -125,14 +129,23 @@ void Fetch::seal_chunk() {
     auto chunk = std::make_shared<Chunk>();
     chunk->index = fill_index_;
     chunk->bytes = std::move(fill_);
-    memory_[fill_index_] = chunk;
-    if (caching_) {  // written once the object is recorded
-        to_stage_.push_back(chunk);
-        unwritten_bytes_ += chunk->bytes.size();
+    if (!held(fill_index_)) {  // a range fill may have filled it meanwhile
+        memory_[fill_index_] = chunk;
+        if (caching_) {  // written once the object is recorded
+            to_stage_.push_back(chunk);
+            unwritten_bytes_ += chunk->bytes.size();
+        }
     }
     ++fill_index_;
     fill_ = {};
     maybe_stage();
+    if (next_ < run_end_ && (held(fill_index_) || claimed(fill_index_))) {
+        // A range fill has (or is fetching) what comes next: end this run here and plan the
+        // next one, which skips what is held or claimed.
+        run_end_ = next_;
+        retire_transfer();
+        schedule_replan();
+    }
 }
 
 // Writing and committing are two pipelined worker jobs: while one batch of chunks syncs and
@@ -202,18 +215,35 @@ bool Fetch::disk_behind() const {
 }
 
 void Fetch::maybe_resume() {
-    if (paused_for_commits_ && transfer_ && (!caching_ || !disk_behind())) {
+    if (caching_ && disk_behind()) return;
+    if (paused_for_commits_ && transfer_) {
         paused_for_commits_ = false;
         transfer_->resume_download();
     }
+    for (auto& f : range_fills_)
+        f->resume();
 }
 
-// Keeps the newest chunks in memory; older ones are read back from disk once written.
+bool Fetch::recent(uint32_t index) const {
+    auto near = [index](uint32_t position) {
+        return index < position && index + kRecentChunks >= position;
+    };
+    if (near(fill_index_)) return true;
+    for (const auto& f : range_fills_)
+        if (f->running() && near(f->position())) return true;
+    return false;
+}
+
+// Keeps the newest chunks of each fill (main and range fills) in memory; the others are read
+// back from disk once written. Unwritten chunks stay: they are bounded by kMaxUnwrittenBytes.
 void Fetch::trim_memory() {
-    while (!memory_.empty() && memory_.begin()->first + kRecentChunks < fill_index_) {
-        uint32_t oldest = memory_.begin()->first;
-        if (caching_ && !present_.contains(oldest) && !unrecorded_.contains(oldest)) break;
-        memory_.erase(memory_.begin());
+    for (auto it = memory_.begin(); it != memory_.end();) {
+        uint32_t index = it->first;
+        bool written = !caching_ || present_.contains(index) || unrecorded_.contains(index);
+        if (written && !recent(index))
+            it = memory_.erase(it);
+        else
+            ++it;
     }
 }
 

@@ -103,6 +103,9 @@ std::string Metrics::render_prometheus() const {
     counter(out, "retries_total", "Upstream attempts after the first.", retries);
     counter(out, "resumes_total", "Retries that continued with a Range request.", resumes);
     counter(out, "give_ups_total", "Fills abandoned after the retry budget ran out.", give_ups);
+    counter(out, "range_fetches_total",
+            "Separate upstream range requests for a client Range far ahead of its fill.",
+            range_fetches);
     counter(out, "discarded_bytes_total", "Bytes received from origins and thrown away.",
             discarded_bytes);
     counter(out, "checksum_failures_total", "Cached chunks that failed verification on read.",

@@ -109,6 +109,7 @@ class Metrics {
     Counter give_ups;             // fills abandoned after the retry budget ran out
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter checksum_failures;    // cached chunks that failed verification on read
+    Counter range_fetches;        // separate upstream range fetches ahead of a fill
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index

@@ -1,0 +1,127 @@
+// Fetch: separate upstream range fills for clients whose Range starts far ahead of the fill
+// (issue 5 item 3; policy/range_wait.h decides, proxy/range_fill.h fetches).
+//
+// Division of labour: a range fill claims a run of chunks nobody holds, from the client's
+// first missing chunk to its range's end (or the first chunk held or claimed by another).
+// The main fill skips claimed chunks when it plans, and stops its current run when it reaches
+// one, so the origin sends each byte about once. A range fill that fails or stalls just ends:
+// its unfilled chunks are unclaimed and the main fill, which retries, fetches them later.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "policy/range_wait.h"
+#include "proxy/fetch.h"
+#include "proxy/fetch_registry.h"
+#include "proxy/range_fill.h"
+
+namespace proxy {
+
+bool Fetch::claimed(uint32_t index) const {
+    for (const auto& f : range_fills_)
+        if (f->claims(index)) return true;
+    return false;
+}
+
+bool Fetch::main_fill_running() const {
+    return transfer_ || retry_pending_ || replan_ || deferred_start_;
+}
+
+void Fetch::want_range(uint64_t from, uint64_t to) {
+    const Config& config = registry_.config();
+    if (state_ != State::Ready || closing_ || !caching_ || fill_stopped_ ||
+        config.max_range_fetches == 0 || from >= to || from >= object_.complete_length)
+        return;
+    if (uv_now(loop()) < range_blocked_until_ms_) return;
+    auto first = static_cast<uint32_t>(object_.chunk_of(from));
+    const bool main_running = main_fill_running();
+    if (held(first) || claimed(first) || (main_running && first == fill_index_)) return;
+    // Without a strong validator for If-Range, a second request could return a different
+    // version of the object: its bytes would be spliced into this one.
+    auto v = validator();
+    if (!v) return;
+    policy::RangeWaitInput in;
+    in.wanted = from;
+    // The main fill is heading there when its current run (or the retry of it) covers `from`.
+    if ((transfer_ || retry_pending_) && first > fill_index_ && from < run_end_)
+        in.fill_position = next_;
+    in.wait_distance = config.range_wait_distance;
+    in.max_fetches = config.max_range_fetches;
+    for (const auto& f : range_fills_)
+        if (f->running()) ++in.fetches_running;
+    auto decision = policy::decide_range_wait(in);
+    if (!decision.fetch_separately) return;
+
+    auto last = static_cast<uint32_t>(object_.chunk_of(std::min(to, object_.complete_length) - 1));
+    uint32_t end = first;
+    while (end <= last && !held(end) && !claimed(end) && !(main_running && end == fill_index_))
+        ++end;
+    spdlog::info(
+        "fetch {}: a client needs byte {}, the fill is at {}: fetching chunks {}..{} "
+        "separately ({})",
+        key_, from, in.fill_position ? std::to_string(*in.fill_position) : "-", first, end - 1,
+        policy::to_string(decision.reason));
+    range_fills_.push_back(std::make_unique<RangeFill>(*this, first, end));
+    if (registry_.curl().in_action()) {
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // curl refuses new handles here
+        return;
+    }
+    start_range_fill(*range_fills_.back());
+}
+
+void Fetch::start_range_fill(RangeFill& fill) {
+    auto v = validator();
+    if (!v || !fill.start(request_, *v)) fill.end("could not start the upstream request");
+}
+
+void Fetch::accept_range_chunk(ChunkPtr chunk) {
+    uint32_t index = chunk->index;
+    if (held(index) || closing_) return;
+    memory_[index] = chunk;
+    if (caching_) {
+        to_stage_.push_back(chunk);
+        unwritten_bytes_ += chunk->bytes.size();
+    }
+    maybe_stage();
+    notify_progress();
+}
+
+void Fetch::range_fill_over(RangeFill& fill, std::string_view why, bool failed) {
+    if (closing_) return;
+    if (failed) {
+        range_failures_ = std::min<uint32_t>(range_failures_ + 1, 6);
+        range_blocked_until_ms_ = uv_now(loop()) + (1000ull << (range_failures_ - 1));
+    }
+    if (why == "done")
+        spdlog::info("fetch {}: separate range fetch done (up to chunk {})", key_,
+                     fill.position() - 1);
+    else
+        spdlog::info(
+            "fetch {}: separate range fetch ended at chunk {}: {}; the main fill takes "
+            "over",
+            key_, fill.position(), why);
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // freed from the timer
+    // Chunks it did not fill are the main fill's again; if that is idle, it plans now.
+    if (state_ == State::Ready && !fill_stopped_ && !main_fill_running() && !listeners_.empty())
+        schedule_replan();
+}
+
+void Fetch::tend_range_fills() {
+    std::erase_if(range_fills_, [](const auto& f) { return !f->running(); });
+    uint64_t now = uv_now(loop());
+    uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
+    for (size_t i = 0; i < range_fills_.size(); ++i) {
+        RangeFill& f = *range_fills_[i];
+        if (!f.started())
+            start_range_fill(f);
+        else if (!f.paused() && now - f.last_byte_ms() > stall_ms)
+            f.end("no bytes from origin");
+    }
+}
+
+void Fetch::end_range_fills(std::string_view why) {
+    for (auto& f : range_fills_)
+        f->end(why);
+}
+
+}  // namespace proxy

@@ -1,0 +1,131 @@
+#include "proxy/range_fill.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "policy/byte_range.h"
+#include "proxy/fetch.h"
+#include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
+
+namespace proxy {
+
+RangeFill::RangeFill(Fetch& fetch, uint32_t first, uint32_t end)
+    : fetch_(fetch), fill_index_(first), end_(end) {}
+
+RangeFill::~RangeFill() {
+    if (transfer_) transfer_->detach();
+}
+
+bool RangeFill::start(UpstreamRequest request, const policy::Validator& validator) {
+    const cache::ObjectInfo& obj = fetch_.object();
+    next_ = obj.chunk_begin(fill_index_);
+    end_byte_ = std::min<uint64_t>(obj.chunk_begin(end_), obj.complete_length);
+    plan_.next_offset = next_;
+    plan_.request_from = next_;
+    plan_.validator = validator;
+    plan_.headers = {{"Range", policy::format_range_header(policy::ByteRange{next_, end_byte_})},
+                     {"If-Range", validator.value}};
+    for (const auto& h : plan_.headers)
+        request.headers.push_back(h);
+    FetchRegistry& registry = fetch_.registry_;
+    transfer_ = std::make_unique<UpstreamTransfer>(registry.curl(), *this,
+                                                   registry.config().high_water_mark);
+    last_byte_ms_ = uv_now(fetch_.loop());
+    if (!transfer_->start(request)) {
+        transfer_.reset();
+        over_ = true;
+        return false;
+    }
+    metrics().range_fetches.inc();
+    spdlog::info("fetch {}: separate range fetch of bytes {}-{} (chunks {}..{})", fetch_.key(),
+                 next_, end_byte_ - 1, fill_index_, end_ - 1);
+    return true;
+}
+
+void RangeFill::stop() {
+    over_ = true;
+    paused_ = false;
+    if (transfer_) transfer_->detach();  // freed with this object, from the fetch's timer
+    fill_ = {};
+}
+
+void RangeFill::end(std::string_view why, bool failed) {
+    if (over_) return;
+    stop();
+    fetch_.range_fill_over(*this, why, failed);
+}
+
+std::span<const std::byte> RangeFill::live_bytes(uint32_t index) const {
+    if (over_ || !accepted_ || index != fill_index_) return {};
+    return {fill_.data(), fill_.size()};
+}
+
+void RangeFill::resume() {
+    if (!paused_ || over_) return;
+    paused_ = false;
+    last_byte_ms_ = uv_now(fetch_.loop());
+    transfer_->resume_download();
+}
+
+void RangeFill::on_upstream_head(int status, std::string_view, const policy::HeaderList& headers) {
+    if (over_) return;
+    auto decision = policy::accept_partial(plan_, status, headers, fetch_.object().complete_length);
+    if (decision.action != policy::PartialAction::Append || decision.skip_bytes != 0) {
+        // A 200 (the validator no longer matches, or Range is ignored), an error status, or a
+        // 206 of something else: the main fill will find out what the origin has now.
+        end("answer not usable: status " + std::to_string(status) + ", " +
+            std::string(policy::to_string(decision.reason)));
+        return;
+    }
+    accepted_ = true;
+}
+
+UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t size) {
+    if (over_ || !accepted_) return BodyAction::Abort;
+    if (fetch_.caching_ && fetch_.disk_behind()) {
+        paused_ = true;
+        return BodyAction::Pause;
+    }
+    last_byte_ms_ = uv_now(fetch_.loop());
+    const cache::ObjectInfo& obj = fetch_.object();
+    auto* bytes = reinterpret_cast<const std::byte*>(data);
+    size_t used = 0;
+    while (used < size && next_ < end_byte_) {
+        if (fill_.empty() && fetch_.held(fill_index_)) {
+            end("the main fill reached the region",
+                false);  // nothing more of this region is needed
+            return BodyAction::Accept;
+        }
+        uint64_t chunk_len = obj.chunk_length(fill_index_);
+        if (fill_.capacity() < chunk_len) fill_.reserve(chunk_len);
+        size_t n = static_cast<size_t>(
+            std::min<uint64_t>({size - used, chunk_len - fill_.size(), end_byte_ - next_}));
+        fill_.append(bytes + used, n);
+        used += n;
+        next_ += n;
+        if (fill_.size() == chunk_len) {
+            auto chunk = std::make_shared<Chunk>();
+            chunk->index = fill_index_;
+            chunk->bytes = std::move(fill_);
+            fill_ = {};
+            ++fill_index_;
+            fetch_.accept_range_chunk(std::move(chunk));
+            if (over_) return BodyAction::Accept;
+        }
+    }
+    fetch_.notify_progress();  // readers may use the live bytes
+    return BodyAction::Accept;
+}
+
+void RangeFill::on_upstream_done(const UpstreamResult& result) {
+    if (over_) return;
+    if (result.ok() && next_ >= end_byte_) {
+        end("done", false);
+        return;
+    }
+    end(result.ok() ? std::string("response ended early") : result.message);
+}
+
+}  // namespace proxy
