@@ -123,3 +123,33 @@ upstream_ca_file = "/etc/corp-root.pem"
     CHECK_THROWS_AS(parse({"--intercept", "hf.co", "--no-intercept"}), ConfigError);
     CHECK_THROWS_AS(parse({"--intercept", "*"}), ConfigError);
 }
+
+TEST_CASE("proxy/config: background-fill and range-fetch keys and flags") {
+    Config c;
+    CHECK(c.range_wait_distance == 16ull << 20);
+    CHECK(c.max_range_fetches == 4);
+    proxy::apply_toml(c, "range_wait_distance = \"64MiB\"\nmax_range_fetches = 0\n", "x.toml");
+    CHECK(c.range_wait_distance == 64ull << 20);
+    CHECK(c.max_range_fetches == 0);
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "rendered.toml");
+    CHECK(again.range_wait_distance == c.range_wait_distance);
+    CHECK(again.max_range_fetches == 0);
+    for (const char* text : {"max_range_fetches = 65", "max_range_fetches = -1",
+                             "range_wait_distance = \"lots\"", "max_range_fetches = 1.5"}) {
+        CAPTURE(text);
+        Config bad;
+        CHECK_THROWS_AS(proxy::apply_toml(bad, text, "x.toml"), ConfigError);
+    }
+    auto p = parse({"--range-wait-distance", "1MiB", "--max-range-fetches", "2"});
+    CHECK(p.exit_code < 0);
+    CHECK(p.config.range_wait_distance == 1ull << 20);
+    CHECK(p.config.max_range_fetches == 2);
+    // Whole numbers only, checked before any conversion (NaN or 1e300 cast to an integer is UB).
+    for (std::string value : {"nan", "1e300", "-1", "2.5", "65"}) {
+        CAPTURE(value);
+        CHECK_THROWS_AS(parse({"--max-range-fetches", value}), ConfigError);
+        CHECK_THROWS_AS(parse({"--max-background-fills", value == "65" ? "100001" : value}),
+                        ConfigError);
+    }
+}
