@@ -5,7 +5,11 @@
   cold       through dlproxy, cacheable and not yet cached (/u/<tag>/: a miss that fills the cache),
   warm       through dlproxy again for the same /u/<tag>/ URL (a hit served from the cache),
 and `nginx` again for the warm comparison: nginx serving the same bytes from a file is what a
-warm hit competes with. Prints medians (MB/s = 10^6 bytes/s), the ratios the cache issue sets
+warm hit competes with. A fifth leg, `disk`, measures what a cold miss can at best reach here:
+the same number of bytes written into the cache's file system the way dlproxy writes them
+(O_DIRECT, 16 MiB `pwritev`s of page-aligned buffers, one `fdatasync` per 32 MiB as the Sync
+durability mode's commits do), no network involved; `cold/disk` says how much of the disk's
+rate the cold miss uses. Prints medians (MB/s = 10^6 bytes/s), the ratios the cache issue sets
 (cold/pass >= 0.95, warm/direct >= 1.0), dlproxy's CPU s per GiB per leg and its peak RSS.
 
 After each round the round's object is evicted through the admin API (--evict, the default), so
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
+import time
 import re
 import sys
 import urllib.request
@@ -32,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-KINDS = ("direct", "pass", "cold", "warm")
+KINDS = ("direct", "pass", "cold", "warm", "disk")
 ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
 
@@ -83,15 +89,45 @@ class Legs:
             return json.loads(resp.read())
 
 
+def disk_write(directory: Path, size: int, tag: str) -> dict:
+    """Writes `size` bytes as a cold miss's chunk writes do, without the network: the ceiling."""
+    batch, sync_every = 16 << 20, 32 << 20
+    bufs = [mmap.mmap(-1, 1 << 20) for _ in range(batch >> 20)]  # page-aligned
+    for b in bufs:  # incompressible bytes (a zero or repeated page may be elided)
+        b.write(os.urandom(1 << 20))
+    path = directory / f"bench-disk-{tag}.tmp"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
+    try:
+        t0, off, unsynced = time.monotonic(), 0, 0
+        while off < size:
+            n = min(batch, size - off)
+            views = bufs[:(n + (1 << 20) - 1) >> 20]
+            off += os.pwritev(fd, views, off)
+            unsynced += n
+            if unsynced >= sync_every:
+                os.fdatasync(fd)
+                unsynced = 0
+        os.fdatasync(fd)
+        seconds = time.monotonic() - t0
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"kind": "disk", "tag": tag, "bytes": off, "seconds": seconds,
+            "mb_per_s": off / seconds / 1e6, "proxy_cpu_s": None, "origin_requests": 0}
+
+
 def run_round(legs: Legs, n: int, size: int) -> list[dict]:
     tag = f"r{n}"
-    order = ["direct", "pass", "cold"]
-    order = order[n % 3:] + order[:n % 3]
+    order = ["direct", "pass", "cold", "disk"]
+    order = order[n % 4:] + order[:n % 4]
     # warm must follow cold; it goes right after it so both see the same page-cache state.
     order.insert(order.index("cold") + 1, "warm")
     out = []
     for kind in order:
-        r = legs.fetch(kind, tag, size)
+        if kind == "disk":
+            r = disk_write(legs.dlproxy.cache_dir, size, tag)
+        else:
+            r = legs.fetch(kind, tag, size)
         r["round"] = n
         out.append(r)
         print(f"round {n} {kind:6s} {r['mb_per_s']:8.0f} MB/s  dlproxy CPU "
@@ -117,8 +153,8 @@ def summarize(runs: list[dict], peak_rss: int) -> dict:
 
     ratios = {f"{a}/{b}": {"of_medians": bl.ratio(med[a], med[b]), "paired_median": paired(a, b)}
               for a, b in (("cold", "pass"), ("cold", "direct"), ("pass", "direct"),
-                           ("warm", "direct"))}
-    cpu = {k: bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB) for r in by[k])
+                           ("warm", "direct"), ("cold", "disk"), ("disk", "pass"))}
+    cpu = {k: bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB) for r in by[k] if r["proxy_cpu_s"])
            for k in ("pass", "cold", "warm")}
     return {"median_mb_per_s": med, "ratios": ratios, "dlproxy_cpu_s_per_gib": cpu,
             "dlproxy_peak_rss_mib": peak_rss / bl.MiB}
