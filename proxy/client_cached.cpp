@@ -72,9 +72,9 @@ void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t s
     if (closed_ || size == 0) return;
     flush_body();  // keep the byte order: batched body bytes first
     if (tls_) {
-        // Inside an intercepted tunnel the bytes must be encrypted first: no borrowing.
+        // Inside an intercepted tunnel the bytes are encrypted first, straight from the chunk.
         body_bytes_ += size;
-        write_raw(std::string(reinterpret_cast<const char*>(chunk->bytes.data() + offset), size));
+        write_encrypted({reinterpret_cast<const char*>(chunk->bytes.data() + offset), size});
         return;
     }
     body_bytes_ += size;

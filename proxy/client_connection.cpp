@@ -300,15 +300,21 @@ void ClientConnection::write(std::string data) {
 void ClientConnection::write_raw(std::string data) {
     if (closed_ || data.empty()) return;
     if (tls_) {
-        std::string wire;
-        if (!tls_->encrypt(data, wire)) {
-            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
-            close("TLS write failed");
-            return;
-        }
-        data = std::move(wire);
+        write_encrypted(data);
+        return;
     }
     write_wire(std::move(data));
+}
+
+void ClientConnection::write_encrypted(std::string_view plain) {
+    if (closed_ || plain.empty()) return;
+    std::string wire;
+    if (!tls_->encrypt(plain, wire)) {
+        spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+        close("TLS write failed");
+        return;
+    }
+    write_wire(std::move(wire));
 }
 
 void ClientConnection::write_wire(std::string data) {

@@ -144,8 +144,9 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     // Responding.
     void send_error(int status, std::string_view message);
     void write(std::string data);
-    void write_raw(std::string data);   // encrypted first inside an intercepted tunnel
-    void write_wire(std::string data);  // bytes as they go on the socket
+    void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
+    void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first
+    void write_wire(std::string data);             // bytes as they go on the socket
     // Body bytes are batched (curl hands them over in 16 KiB pieces) and sent in one write.
     void queue_body(const char* data, size_t size);
     void flush_body();
