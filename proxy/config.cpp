@@ -30,6 +30,12 @@ policy::HostPort to_host_port(const std::string& text, const char* what) {
     return *hp;
 }
 
+bool to_durability(const std::string& text, const std::string& what) {
+    if (text == "sync") return true;
+    if (text == "nosync") return false;
+    throw ConfigError(what + ": '" + text + "' is not one of sync, nosync");
+}
+
 uint64_t to_size(const std::string& text, const char* what) {
     auto size = policy::parse_byte_size(text);
     if (!size)
@@ -136,6 +142,8 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
             c.admin_token = str();
         else if (key == "cache_size")
             c.cache_size = to_size(scalar_text(node, key), "cache_size");
+        else if (key == "cache_durability")
+            c.cache_sync = to_durability(str(), origin_name + ": cache_durability");
         else if (key == "connect_ports") {
             c.connect_ports.clear();
             if (auto arr = node.as_array()) {
@@ -235,6 +243,7 @@ std::string Config::to_toml() const {
     out << "cache_dir = " << q(cache_dir) << "\n";
     if (!admin_token.empty()) out << "# admin_token is set (not shown)\n";
     out << "cache_size = " << q(policy::format_byte_size(cache_size)) << "\n";
+    out << "cache_durability = " << q(cache_sync ? "sync" : "nosync") << "\n";
     out << "connect_ports = [" << join_ports(connect_ports) << "]\n";
     out << "allow = [";
     for (size_t i = 0; i < allow.size(); ++i)
@@ -274,8 +283,8 @@ ParsedArgs parse_args(int argc, char** argv) {
     app.set_version_flag("--version", std::string("dlproxy ") + kVersion);
     app.get_formatter()->column_width(36);
 
-    std::string config_file, listen, admin_listen, cache_dir, cache_size, connect_ports, log_level,
-        access_log, high_water_mark, max_header_size;
+    std::string config_file, listen, admin_listen, cache_dir, cache_size, cache_durability,
+        connect_ports, log_level, access_log, high_water_mark, max_header_size;
     std::vector<std::string> allow, intercept;
     std::string ca_dir, upstream_ca_file;
     bool no_intercept = false;
@@ -296,6 +305,9 @@ ParsedArgs parse_args(int argc, char** argv) {
     app.add_option("--cache-dir", cache_dir, "cache directory (default ./dlproxy-cache)");
     app.add_option("--cache-size", cache_size,
                    "byte budget for the cache, e.g. 50GiB (default 50GiB)");
+    app.add_option("--cache-durability", cache_durability,
+                   "sync: chunks synced before they are recorded (default); nosync: no syncs, "
+                   "faster on slow disks, a power loss may cost recent chunks");
     app.add_option("--connect-ports", connect_ports,
                    "ports CONNECT may reach, e.g. 443,8443 (default 443)");
     app.add_option("--allow", allow,
@@ -367,6 +379,8 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (!cache_dir.empty()) c.cache_dir = cache_dir;
     if (!admin_token.empty()) c.admin_token = admin_token;
     if (!cache_size.empty()) c.cache_size = to_size(cache_size, "--cache-size");
+    if (!cache_durability.empty())
+        c.cache_sync = to_durability(cache_durability, "--cache-durability");
     if (!connect_ports.empty()) c.connect_ports = to_ports(connect_ports);
     if (!allow.empty()) {
         c.allow.clear();

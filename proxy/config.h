@@ -26,6 +26,11 @@ struct Config {
     std::string admin_token;  // bearer token the admin API requires; "" = none
     std::string cache_dir = "dlproxy-cache";
     uint64_t cache_size = 50ull << 30;  // bytes on disk for cached bodies
+    // true ("sync"): chunk bytes are fdatasync'd before their records, records committed
+    // durably: a power loss loses no recorded chunk. false ("nosync"): no syncs; a process crash
+    // loses nothing, a power loss may lose recent chunks, which reads then find missing or
+    // failing their checksums and fetch again (docs/cache-format.md "Durability").
+    bool cache_sync = true;
     std::vector<uint16_t> connect_ports{443};
     std::vector<policy::Cidr> allow = policy::loopback_only();
     std::string log_level = "info";

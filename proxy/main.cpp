@@ -81,7 +81,10 @@ int main(int argc, char** argv) {
 
     // The cache: dlproxy refuses to start without it. The admin endpoint evicts and purges
     // through it (StoreCacheAdmin, synchronously on the loop thread for now).
-    auto store = cache::Store::open(config.cache_dir, {.max_bytes = config.cache_size});
+    auto store = cache::Store::open(
+        config.cache_dir,
+        {.max_bytes = config.cache_size,
+         .durability = config.cache_sync ? cache::Durability::Sync : cache::Durability::NoSync});
     if (!store) {
         std::fprintf(stderr, "dlproxy: cannot open the cache in '%s': %s\n",
                      config.cache_dir.c_str(), cache::to_string(store.error()).c_str());

@@ -47,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--size", default="1GiB", help="body size (default 1GiB; 16MiB with --smoke)")
     p.add_argument("--runs", type=int, default=5, help="rounds (default 5; 1 with --smoke)")
     p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
+    p.add_argument("--nosync", action="store_true",
+                   help="run dlproxy with --cache-durability nosync (no fdatasync before records)")
     p.add_argument("--no-evict", action="store_true",
                    help="keep every round's object (the page cache grows each round)")
     p.add_argument("--smoke", action="store_true",
@@ -169,7 +171,8 @@ def run(args) -> int:
         www.mkdir()
         sha = bl.write_body(www / "body.bin", args.size_bytes)
         nginx = bl.Nginx(bench, www).start()
-        dlproxy = bl.DlProxy(bench, args.dlproxy, log_level="info").start()
+        dlproxy = bl.DlProxy(bench, args.dlproxy, log_level="info", extra_args=(
+            ["--cache-durability", "nosync"] if args.nosync else [])).start()
         m = dlproxy.proc.wait_line(ADMIN_RE, 10)
         legs = Legs(nginx, dlproxy, int(m.group(1)))
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
@@ -196,12 +199,14 @@ def run(args) -> int:
                 legs.evict(f"r{n}")
         s = summarize(runs, bl.peak_rss_bytes(dlproxy.proc.pid))
         extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir), "evict": not args.no_evict,
+                 "durability": "nosync" if args.nosync else "sync",
                  "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                  "dlproxy_binary": dlproxy.describe()}
         print()
         print(f"cache cost, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
               f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start / "
-              f"{extra['loadavg_1m_at_end']} at end, evict between rounds: {extra['evict']}")
+              f"{extra['loadavg_1m_at_end']} at end, evict between rounds: {extra['evict']}, "
+              f"durability {extra['durability']}")
         bl.print_table(["kind", "median MB/s", "dlproxy CPU s/GiB"],
                        [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"),
                          bl.fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS])

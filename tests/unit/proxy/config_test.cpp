@@ -153,3 +153,19 @@ TEST_CASE("proxy/config: background-fill and range-fetch keys and flags") {
                         ConfigError);
     }
 }
+
+TEST_CASE("proxy/config: cache durability") {
+    Config c;
+    CHECK(c.cache_sync);
+    proxy::apply_toml(c, "cache_durability = \"nosync\"", "x.toml");
+    CHECK_FALSE(c.cache_sync);
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "rendered.toml");
+    CHECK_FALSE(again.cache_sync);
+    Config bad;
+    CHECK_THROWS_AS(proxy::apply_toml(bad, "cache_durability = \"fast\"", "x.toml"), ConfigError);
+    CHECK_THROWS_AS(proxy::apply_toml(bad, "cache_durability = 1", "x.toml"), ConfigError);
+    CHECK(parse({"--cache-durability", "sync"}).config.cache_sync);
+    CHECK_FALSE(parse({"--cache-durability", "nosync"}).config.cache_sync);
+    CHECK_THROWS_AS(parse({"--cache-durability", "none"}), ConfigError);
+}
