@@ -1,0 +1,108 @@
+// Fetch: retries with backoff, and the once-a-second timer that runs them, restarts deferred
+// transfers, tends range fills and watches for stalls.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "policy/byte_range.h"
+#include "proxy/fetch.h"
+#include "proxy/fetch_registry.h"
+#include "proxy/metrics.h"
+
+namespace proxy {
+
+namespace {
+
+int64_t now_seconds() {
+    return static_cast<int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+void Fetch::schedule_retry(policy::FailureKind kind, int status,
+                           std::optional<std::string_view> retry_after, std::string_view cause) {
+    uint64_t elapsed = uv_now(loop()) - first_attempt_ms_;
+    auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
+                                     registry_.retry(), registry_.random(), now_seconds());
+    if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
+        metrics().give_ups.inc();
+        fail(std::string(cause) +
+             (decision.retry ? std::string()
+                             : " (" + std::string(policy::to_string(decision.reason)) + ")"));
+        return;
+    }
+    if (attempt_ == 0) outage_start_ms_ = uv_now(loop());
+    ++attempt_;
+    retry_pending_ = true;
+    metrics().retries.inc();
+    spdlog::warn("fetch {}: {} at offset {}; retry {} in {} ms ({})", key_, cause, next_, attempt_,
+                 decision.delay_ms, policy::to_string(decision.reason));
+    uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), 1000);
+}
+
+bool Fetch::retry_fits_before_head(uint64_t delay_ms) const {
+    const Config& c = registry_.config();
+    uint64_t budget_ms =
+        static_cast<uint64_t>(std::min(c.gap_budget, c.upstream_header_timeout / 2) * 1000);
+    uint64_t elapsed = uv_now(registry_.loop()) - first_attempt_ms_;
+    return attempt_ < 3 && elapsed + delay_ms <= budget_ms;
+}
+
+void Fetch::timer_cb(uv_timer_t* timer) noexcept {
+    static_cast<Fetch*>(timer->data)->on_timer();
+}
+
+void Fetch::on_timer() {
+    if (closing_) return;
+    retired_.clear();
+    tend_range_fills();
+    if (deferred_start_) {
+        auto [extra, what] = std::move(*deferred_start_);
+        deferred_start_.reset();
+        start_transfer(extra, what);
+        return;
+    }
+    if (replan_) {
+        replan_ = false;
+        plan_fill();
+        return;
+    }
+    if (retry_pending_) {
+        retry_pending_ = false;
+        if (state_ != State::Ready) {  // nothing accepted yet: the first request again
+            start(now_seconds());
+            return;
+        }
+        // Resume from the next byte needed, one byte early to check continuity.
+        auto validator = this->validator();
+        if (next_ > 0 && !validator && !registry_.config().resume_without_validator) {
+            fail(
+                "cannot resume: the origin sent no ETag or Last-Modified to check the object "
+                "against (resume_without_validator is off)");
+            return;
+        }
+        plan_ = policy::plan_resume(next_, validator);
+        plan_.headers.clear();
+        if (next_ > 0) {
+            plan_.headers.push_back({"Range", policy::format_range_header(policy::ByteRange{
+                                                  plan_.request_from, run_end_})});
+            if (validator) plan_.headers.push_back({"If-Range", validator->value});
+        }
+        check_overlap_ = next_ > 0;
+        purpose_ = Purpose::Range;
+        if (next_ > 0) metrics().resumes.inc();
+        start_transfer(plan_.headers, "resume");
+        return;
+    }
+    // Stall watch: no body bytes for stall_timeout while a transfer runs.
+    uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
+    if (transfer_ && state_ == State::Ready && !paused_for_commits_ &&
+        uv_now(loop()) - last_byte_ms_ > stall_ms) {
+        transfer_->detach();
+        transfer_.reset();  // safe: timers never run inside curl callbacks
+        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin");
+    }
+}
+
+}  // namespace proxy
