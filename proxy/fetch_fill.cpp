@@ -220,8 +220,10 @@ void Fetch::maybe_resume() {
         paused_for_commits_ = false;
         transfer_->resume_download();
     }
-    for (auto& f : range_fills_)
-        f->resume();
+    // By index: a resumed transfer may deliver bytes at once, waking readers that start new
+    // range fills (push_back) before this loop ends.
+    for (size_t i = 0; i < range_fills_.size(); ++i)
+        range_fills_[i]->resume();
 }
 
 bool Fetch::recent(uint32_t index) const {

@@ -120,8 +120,8 @@ void Fetch::tend_range_fills() {
 }
 
 void Fetch::end_range_fills(std::string_view why) {
-    for (auto& f : range_fills_)
-        f->end(why);
+    for (size_t i = 0; i < range_fills_.size(); ++i)
+        range_fills_[i]->end(why, false);
 }
 
 }  // namespace proxy
