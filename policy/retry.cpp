@@ -30,12 +30,6 @@ bool kind_retryable(FailureKind kind) {
     return false;
 }
 
-// RFC 9110 §15.5.9 (408), RFC 6585 §4 (429), §15.6.3–5 (502, 503, 504): the origin or a gateway
-// says "not now". 500 and 501 say "not ever" as far as a retry loop can tell.
-bool status_retryable(int status) {
-    return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
-}
-
 uint64_t sat_add(uint64_t a, uint64_t b) {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
@@ -45,6 +39,12 @@ uint64_t sat_mul(uint64_t a, uint64_t b) {
 }
 
 }  // namespace
+
+// RFC 9110 §15.5.9 (408), RFC 6585 §4 (429), §15.6.3–5 (502, 503, 504): the origin or a gateway
+// says "not now". 500 and 501 say "not ever" as far as a retry loop can tell.
+bool retryable_status(int status) {
+    return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
+}
 
 std::string_view to_string(FailureKind k) {
     switch (k) {
@@ -123,7 +123,7 @@ RetryDecision classify(FailureKind kind, int http_status,
                        int64_t now) {
     auto stop = [](RetryReason r) { return RetryDecision{false, 0, r}; };
     if (kind == FailureKind::HttpStatus) {
-        if (!status_retryable(http_status)) return stop(RetryReason::StatusNotRetryable);
+        if (!retryable_status(http_status)) return stop(RetryReason::StatusNotRetryable);
     } else if (!kind_retryable(kind)) {
         return stop(RetryReason::KindNotRetryable);
     }

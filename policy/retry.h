@@ -56,6 +56,9 @@ enum class RetryReason {
 
 std::string_view to_string(RetryReason r);
 
+// 408, 429, 502, 503, 504: statuses worth another try (classify() decides when and whether).
+bool retryable_status(int status);
+
 struct RetryDecision {
     bool retry = false;
     uint64_t delay_ms = 0;  // meaningful when retry

@@ -1,5 +1,6 @@
 #include "proxy/cache_admin.h"
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 
@@ -100,10 +101,14 @@ AdminResult<RemovalReport> StoreCacheAdmin::purge(const PurgeFilter& filter, int
     }
     auto all = store_.list();
     if (!all) return policy::fail(store_error("cannot list the cache", all.error()));
+    // Asked once per purge (each call walks the running fetches).
+    std::vector<cache::ObjectId> used;
+    if (in_use_) used = in_use_();
     RemovalReport report;
     for (const auto& object : *all) {
         if (!matches(filter, object, now)) continue;
-        if (in_use(object.id)) continue;  // a fill's object; the next purge takes it
+        // A fill's object; the next purge takes it.
+        if (std::find(used.begin(), used.end(), object.id) != used.end()) continue;
         auto removed = store_.remove(object);
         if (!removed && removed.error() == cache::Errc::Stale) continue;  // replaced meanwhile
         if (!removed) return policy::fail(store_error("remove failed", removed.error()));

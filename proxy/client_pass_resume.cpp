@@ -167,7 +167,7 @@ void ClientConnection::on_resumed_head(int status, const policy::HeaderList& hea
     PassResume& r = *resume_;
     r.awaiting_head = false;
     r.last_byte_ms = uv_now(server_.loop());
-    if (status == 408 || status == 429 || status == 502 || status == 503 || status == 504) {
+    if (policy::retryable_status(status)) {
         if (!try_resume(policy::FailureKind::HttpStatus, status,
                         policy::find_header(headers, "retry-after"),
                         "status " + std::to_string(status)))

@@ -218,7 +218,7 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
                              const policy::HeaderList& headers) {
     if (state_ == State::Failed) return;
     // Errors worth another try, before any byte of a body is used.
-    if (status == 408 || status == 429 || status == 502 || status == 503 || status == 504) {
+    if (policy::retryable_status(status)) {
         auto retry_after = policy::find_header(headers, "retry-after");
         auto decision = policy::classify(policy::FailureKind::HttpStatus, status, retry_after,
                                          attempt_, uv_now(loop()) - first_attempt_ms_,

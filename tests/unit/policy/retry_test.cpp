@@ -189,3 +189,10 @@ TEST_CASE("policy/retry: gap budget") {
     CHECK(gap_exceeded(9000, 0, config));
     CHECK(gap_exceeded(UINT64_MAX, UINT64_MAX, config));
 }
+
+TEST_CASE("policy/retry: retryable statuses") {
+    for (int s : {408, 429, 502, 503, 504})
+        CHECK(policy::retryable_status(s));
+    for (int s : {200, 206, 400, 401, 403, 404, 416, 500, 501, 505})
+        CHECK_FALSE(policy::retryable_status(s));
+}
