@@ -8,7 +8,8 @@ namespace proxy {
 namespace {
 
 constexpr std::array<std::string_view, kRequestResultCount> kResultNames{
-    "HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR", "ABORTED", "DENIED"};
+    "HIT",    "MISS",  "PARTIAL_HIT", "REVALIDATED", "PASS",
+    "TUNNEL", "ERROR", "ABORTED",     "DENIED",      "INTERCEPT"};
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
     out.append("# HELP dlproxy_").append(name).append(" ").append(help).append("\n");

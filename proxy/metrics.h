@@ -40,10 +40,12 @@ enum class RequestResult : uint8_t {
     Error,        // answered by dlproxy with an error status
     Aborted,      // the client or the origin went away mid-body
     Denied,       // refused by the allow list
+    Intercept,    // a CONNECT answered as a TLS server (its requests count on their own)
 };
-inline constexpr size_t kRequestResultCount = 9;
+inline constexpr size_t kRequestResultCount = 10;
 
-// "HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR", "ABORTED", "DENIED".
+// "HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR", "ABORTED", "DENIED",
+// "INTERCEPT".
 std::string_view to_string(RequestResult r);
 // The inverse of to_string (exact, upper case), e.g. for an access-log word; nullopt otherwise.
 std::optional<RequestResult> request_result_from_string(std::string_view word);

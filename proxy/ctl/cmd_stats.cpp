@@ -2,9 +2,9 @@
 // traffic figures from GET /metrics.
 //
 // Hit ratio = (HIT + PARTIAL_HIT + REVALIDATED) / (those + MISS): the share of cacheable
-// requests the cache answered at least in part. PASS, TUNNEL, ERROR, ABORTED and DENIED are not
-// cache decisions and are left out. The byte ratio is bytes_from_cache / (bytes_from_cache +
-// bytes_from_upstream).
+// requests the cache answered at least in part. PASS, TUNNEL, ERROR, ABORTED, DENIED and INTERCEPT
+// are not cache decisions and are left out. The byte ratio is bytes_from_cache / (bytes_from_cache
+// + bytes_from_upstream).
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -56,7 +56,7 @@ std::optional<json> daemon_figures(const Context& ctx) {
     json requests = json::object();
     double total = 0;
     for (const char* r : {"HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR",
-                          "ABORTED", "DENIED"}) {
+                          "ABORTED", "DENIED", "INTERCEPT"}) {
         double n = get(std::string("requests_total{result=\"") + r + "\"}");
         requests[r] = static_cast<uint64_t>(n);
         total += n;

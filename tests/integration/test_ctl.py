@@ -313,7 +313,7 @@ class DaemonTest(CtlMixin, ProxyTestCase):
         self.assertRegex(type(self).proxy.stderr_text(), r"admin endpoint on 127\.0\.0\.1:\d+")
         samples = self.check_metrics()
         for result in ("HIT", "MISS", "PARTIAL_HIT", "REVALIDATED", "PASS", "TUNNEL", "ERROR",
-                       "ABORTED", "DENIED"):
+                       "ABORTED", "DENIED", "INTERCEPT"):
             self.assertIn(("dlproxy_requests_total", (("result", result),)), samples)
         self.assertIn(("dlproxy_recovery_seconds_bucket", (("le", "+Inf"),)), samples)
         self.assertIn(("dlproxy_cache_bytes", ()), samples)

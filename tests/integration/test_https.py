@@ -24,6 +24,7 @@ import textwrap
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -182,6 +183,25 @@ class HttpsCase(ProxyTestCase):
         time.sleep(0.3)
         self.assertEqual(self.gets_for(path, mark), [], "the second download reached the origin")
         self.assertIn("dlproxy", r.headers.get("Via", ""))
+
+    def intercept_count(self):
+        url = f"http://{LOCALHOST}:{type(self).proxy.admin_port}/metrics"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith('dlproxy_requests_total{result="INTERCEPT"} '):
+                    return float(line.split()[-1])
+        self.fail("no INTERCEPT sample on /metrics")
+
+    def test_intercepted_connects_are_counted(self):
+        before = self.intercept_count()
+        path = f"/bytes/{MiB}/counted"
+        r = self.curl(path)
+        self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
+        deadline = time.monotonic() + 5  # counted when the tunnel closes
+        while self.intercept_count() < before + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.intercept_count(), before + 1)
 
     def test_requests_with_bundle_env_then_hit(self):
         path = f"/bytes/{SIZE}/requests"

@@ -71,6 +71,8 @@ TEST_CASE("proxy/metrics: result names are the access log's words") {
     CHECK(proxy::to_string(RequestResult::PartialHit) == "PARTIAL_HIT");
     CHECK(proxy::to_string(RequestResult::Revalidated) == "REVALIDATED");
     CHECK(proxy::to_string(RequestResult::Denied) == "DENIED");
+    CHECK(proxy::to_string(RequestResult::Intercept) == "INTERCEPT");
+    CHECK(proxy::request_result_from_string("INTERCEPT") == RequestResult::Intercept);
     for (size_t i = 0; i < proxy::kRequestResultCount; ++i) {
         auto r = static_cast<RequestResult>(i);
         CHECK(proxy::request_result_from_string(proxy::to_string(r)) == r);
