@@ -43,21 +43,12 @@ ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", default="1GiB", help="body size (default 1GiB; 16MiB with --smoke)")
-    p.add_argument("--runs", type=int, default=5, help="rounds (default 5; 1 with --smoke)")
-    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
+    p = bl.bench_parser(__doc__, size="1GiB", runs=5)
     p.add_argument("--nosync", action="store_true",
                    help="run dlproxy with --cache-durability nosync (no fdatasync before records)")
     p.add_argument("--no-evict", action="store_true",
                    help="keep every round's object (the page cache grows each round)")
-    p.add_argument("--smoke", action="store_true",
-                   help="16 MiB, 1 round, fail (exit 1) on any size or sha256 mismatch")
-    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
-    args = p.parse_args()
-    if args.smoke:
-        args.size, args.runs = "16MiB", 1
-    args.size_bytes = bl.parse_size(args.size)
+    args = bl.parse_bench_args(p)
     return args
 
 

@@ -28,24 +28,16 @@ KINDS = ("direct", "dlproxy")
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", default="256MiB", help="object size (default 256MiB; 16MiB smoke)")
-    p.add_argument("--runs", type=int, default=3, help="rounds (default 3; 1 with --smoke)")
+    p = bl.bench_parser(__doc__, size="256MiB", runs=3,
+                        smoke_help="16 MiB, 1 round; every client's body is hashed; exit 1 on a mismatch")
     p.add_argument("--clients", default="1,4,16", help="comma-separated client counts")
-    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
-    p.add_argument("--smoke", action="store_true",
-                   help="16 MiB, 1 round; every client's body is hashed; exit 1 on a mismatch")
-    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
-    args = p.parse_args()
-    if args.smoke:
-        args.size, args.runs = "16MiB", 1
-    args.size_bytes = bl.parse_size(args.size)
+    args = bl.parse_bench_args(p)
     try:
         args.client_counts = [int(c) for c in args.clients.split(",")]
     except ValueError:
         p.error("--clients takes comma-separated integers, e.g. 1,4,16")
-    if args.runs < 1 or args.size_bytes < 1 or min(args.client_counts) < 1:
-        p.error("--runs, --size and --clients must be positive")
+    if min(args.client_counts) < 1:
+        p.error("--clients must be positive")
     return args
 
 

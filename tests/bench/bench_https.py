@@ -30,19 +30,8 @@ KINDS = ("direct", "cold", "warm")
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", default="1GiB", help="body size (default 1GiB; 16MiB with --smoke)")
-    p.add_argument("--runs", type=int, default=5, help="timed rounds (default 5; 1 with --smoke)")
-    p.add_argument("--dlproxy", type=Path, default=REPO / "build/proxy/dlproxy")
-    p.add_argument("--smoke", action="store_true",
-                   help="16 MiB, 1 round, fail (exit 1) on any size or sha256 mismatch")
-    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
-    args = p.parse_args()
-    if args.smoke:
-        args.size, args.runs = "16MiB", 1
-    args.size_bytes = bl.parse_size(args.size)
-    if args.runs < 1 or args.size_bytes < 1:
-        p.error("--runs and --size must be positive")
+    p = bl.bench_parser(__doc__, size="1GiB", runs=5)
+    args = bl.parse_bench_args(p)
     return args
 
 

@@ -21,6 +21,7 @@ What is here, by concern:
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import dataclasses
 import hashlib
@@ -54,6 +55,37 @@ _SIZE_UNITS = {
     "m": 1000 ** 2, "mb": 1000 ** 2, "mib": 1 << 20,
     "g": 1000 ** 3, "gb": 1000 ** 3, "gib": 1 << 30,
 }
+
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+def bench_parser(doc: str, size: str = "1GiB", runs: int = 5,
+                 smoke_help: str = "16 MiB, 1 round, fail (exit 1) on any size or sha256 mismatch"
+                 ) -> argparse.ArgumentParser:
+    """The options every benchmark shares: --size, --runs, --dlproxy, --smoke, --keep."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--size", default=size, help=f"body size (default {size}; 16MiB with --smoke)")
+    p.add_argument("--runs", type=int, default=runs,
+                   help=f"timed rounds (default {runs}; 1 with --smoke)")
+    p.add_argument("--dlproxy", type=Path, default=REPO_DIR / "build/proxy/dlproxy")
+    p.add_argument("--smoke", action="store_true", help=smoke_help)
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
+    return p
+
+
+def parse_bench_args(p: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parses; --smoke means 16 MiB and 1 round; sets size_bytes; --runs and --size positive."""
+    args = p.parse_args()
+    if args.smoke:
+        args.size, args.runs = "16MiB", 1
+    try:
+        args.size_bytes = parse_size(args.size)
+    except ValueError as e:
+        p.error(str(e))
+    if args.runs < 1 or args.size_bytes < 1:
+        p.error("--runs and --size must be positive")
+    return args
 
 
 def parse_size(text: str) -> int:
