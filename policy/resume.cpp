@@ -1,5 +1,7 @@
 #include "policy/resume.h"
 
+#include <algorithm>
+
 #include "policy/byte_range.h"
 
 namespace policy {
@@ -109,6 +111,20 @@ PartialDecision accept_partial(const ResumePlan& plan, int status, const HeaderL
         default:
             return reject(PartialReason::UnexpectedStatus);
     }
+}
+
+PrefixStep drop_held_prefix(HeldPrefix& prefix, const unsigned char* piece, size_t size) {
+    PrefixStep step;
+    step.dropped = static_cast<size_t>(std::min<uint64_t>(prefix.skip, size));
+    if (step.dropped == 0) return step;
+    const bool last_here = step.dropped == prefix.skip;
+    if (prefix.check_overlap && last_here && piece[step.dropped - 1] != prefix.overlap_byte) {
+        step.mismatch = true;
+        return step;
+    }
+    if (last_here) prefix.check_overlap = false;
+    prefix.skip -= step.dropped;
+    return step;
 }
 
 }  // namespace policy

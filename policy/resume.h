@@ -12,6 +12,7 @@
 // be shown to be the same object and is rejected once bytes are held.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -66,5 +67,23 @@ struct PartialDecision {
 // plan.validator.
 PartialDecision accept_partial(const ResumePlan& plan, int status, const HeaderList& response,
                                std::optional<uint64_t> expected_complete_length);
+
+// The leading bytes of an accepted answer that are already held (PartialDecision::skip_bytes),
+// dropped piece by piece as they arrive; with `check_overlap` (an Append) the last of them is
+// the overlap byte and must equal `overlap_byte`, the last byte held. Shared by the cache fill
+// and the pass-through resume.
+struct HeldPrefix {
+    uint64_t skip = 0;
+    bool check_overlap = false;
+    unsigned char overlap_byte = 0;
+};
+
+struct PrefixStep {
+    size_t dropped = 0;     // leading bytes of this piece to drop
+    bool mismatch = false;  // the overlap byte differs: not the same object, stop
+};
+
+// Consumes the held prefix from `piece` (updates `prefix`).
+PrefixStep drop_held_prefix(HeldPrefix& prefix, const unsigned char* piece, size_t size);
 
 }  // namespace policy

@@ -232,11 +232,11 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
         uint32_t attempt = 0;          // retries in the current outage
         uint64_t outage_start_ms = 0;  // first failure of the current outage
         uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
-        uint64_t skip = 0;             // leading body bytes of the current answer to drop
-        bool check_overlap = false;    // the last skipped byte must equal overlap_byte
-        char overlap_byte = 0;         // the last body byte the client got
-        bool awaiting_head = false;    // a resumed request whose head has not arrived
-        bool retry_pending = false;    // the timer starts the next attempt
+        // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
+        // the client got.
+        policy::HeldPrefix prefix;
+        bool awaiting_head = false;  // a resumed request whose head has not arrived
+        bool retry_pending = false;  // the timer starts the next attempt
     };
     std::optional<PassResume> resume_;
     std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer

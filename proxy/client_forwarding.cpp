@@ -210,7 +210,7 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
         data += *skip;
         size -= *skip;
         if (size == 0) return BodyAction::Accept;
-        resume_->overlap_byte = data[size - 1];
+        resume_->prefix.overlap_byte = static_cast<unsigned char>(data[size - 1]);
     }
     body_bytes_ += size;
     last_upstream_byte_ms_ = uv_now(server_.loop());

@@ -62,16 +62,14 @@ void ClientConnection::maybe_enable_resume(const policy::HeaderList& upstream_he
 std::optional<size_t> ClientConnection::resume_skip(const char* data, size_t size) {
     PassResume& r = *resume_;
     r.last_byte_ms = uv_now(server_.loop());
-    size_t n = static_cast<size_t>(std::min<uint64_t>(r.skip, size));
-    if (n > 0) {
-        if (r.check_overlap && n == r.skip && data[n - 1] != r.overlap_byte) {
-            give_up_resume("the object changed on the origin: the overlapping byte differs");
-            return std::nullopt;
-        }
-        if (n == r.skip) r.check_overlap = false;
-        r.skip -= n;
-        metrics().discarded_bytes.add(n);
+    auto step =
+        policy::drop_held_prefix(r.prefix, reinterpret_cast<const unsigned char*>(data), size);
+    if (step.mismatch) {
+        give_up_resume("the object changed on the origin: the overlapping byte differs");
+        return std::nullopt;
     }
+    size_t n = step.dropped;
+    metrics().discarded_bytes.add(n);
     if (r.attempt > 0 && size > n) {  // bytes flow again: the outage is over
         metrics().recovery_seconds.observe(static_cast<double>(r.last_byte_ms - r.outage_start_ms) /
                                            1000.0);
@@ -180,11 +178,11 @@ void ClientConnection::on_resumed_head(int status, const policy::HeaderList& hea
                        std::string(policy::to_string(decision.reason)));
         return;
     }
-    r.skip = decision.skip_bytes;
-    r.check_overlap = decision.action == policy::PartialAction::Append && r.skip > 0;
+    r.prefix.skip = decision.skip_bytes;
+    r.prefix.check_overlap = decision.action == policy::PartialAction::Append && r.prefix.skip > 0;
     if (decision.action == policy::PartialAction::Restart)
         spdlog::info("{} {}: origin ignored Range; discarding the first {} bytes", method_, url_,
-                     r.skip);
+                     r.prefix.skip);
 }
 
 void ClientConnection::give_up_resume(std::string_view why) {

@@ -164,7 +164,7 @@ void Fetch::plan_fill() {
     run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
     fill_index_ = first;
     fill_.clear();
-    check_overlap_ = false;
+    prefix_.check_overlap = false;
     plan_ = policy::ResumePlan{};
     plan_.next_offset = next_;
     plan_.request_from = next_;
@@ -283,11 +283,11 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
                      std::string(policy::to_string(decision.reason)));
                 return;
             }
-            skip_ = decision.skip_bytes;
+            prefix_.skip = decision.skip_bytes;
             if (decision.action == policy::PartialAction::Restart) {
-                check_overlap_ = false;
+                prefix_.check_overlap = false;
                 spdlog::info("fetch {}: origin ignored Range; discarding the first {} bytes", key_,
-                             skip_);
+                             prefix_.skip);
             }
             if (state_ != State::Ready)
                 become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit
@@ -335,8 +335,8 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
     run_end_ = object_.complete_length;
     fill_index_ = 0;
     fill_.clear();
-    skip_ = 0;
-    check_overlap_ = false;
+    prefix_.skip = 0;
+    prefix_.check_overlap = false;
     become_ready(CacheResult::Miss);
     if (object_.complete_length == 0) {
         retire_transfer();

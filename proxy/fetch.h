@@ -223,9 +223,9 @@ class Fetch final : public UpstreamSink {
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
     uint64_t next_ = 0;     // next byte offset the fill needs
-    uint64_t skip_ = 0;     // body bytes of this response to drop (already held)
-    bool check_overlap_ = false;
-    std::byte overlap_byte_{};  // the byte before next_, for the continuity check
+    // Body bytes of this response already held, dropped as they arrive; overlap_byte is the
+    // byte before next_, for the continuity check.
+    policy::HeldPrefix prefix_;
     cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 

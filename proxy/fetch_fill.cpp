@@ -76,7 +76,7 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
     }
     last_byte_ms_ = uv_now(loop());
     bytes_received_ += size;
-    if (attempt_ > 0 && size > skip_) {
+    if (attempt_ > 0 && size > prefix_.skip) {
         metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
                                            1000.0);
         // The fill is moving again: attempts and the deadline count per outage, so a long
@@ -85,20 +85,16 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         first_attempt_ms_ = last_byte_ms_;
     }
     auto* bytes = reinterpret_cast<const std::byte*>(data);
-    size_t off = 0;
-    if (skip_ > 0) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(skip_, size));
-        // The last skipped byte of a resumed 206 is the overlap byte: it must equal ours.
-        if (check_overlap_ && skip_ <= n && bytes[skip_ - 1] != overlap_byte_) {
-            retire_transfer();
-            fail("object changed on the origin: the overlapping byte differs");
-            return BodyAction::Accept;
-        }
-        check_overlap_ = false;
-        skip_ -= n;
-        metrics().discarded_bytes.add(n);
-        off = n;
+    // The bytes of a resumed answer already held; the last of them must equal ours.
+    auto step =
+        policy::drop_held_prefix(prefix_, reinterpret_cast<const unsigned char*>(data), size);
+    if (step.mismatch) {
+        retire_transfer();
+        fail("object changed on the origin: the overlapping byte differs");
+        return BodyAction::Accept;
     }
+    metrics().discarded_bytes.add(step.dropped);
+    size_t off = step.dropped;
     off += append_body(bytes + off, size - off);
     if (next_ >= run_end_ && off < size) {
         // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
@@ -119,7 +115,7 @@ size_t Fetch::append_body(const std::byte* data, size_t size) {
         fill_.append(data + used, n);
         used += n;
         next_ += n;
-        overlap_byte_ = fill_.back();
+        prefix_.overlap_byte = static_cast<unsigned char>(fill_.back());
         if (fill_.size() == chunk_len) seal_chunk();
     }
     return used;

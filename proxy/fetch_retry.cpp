@@ -89,7 +89,7 @@ void Fetch::on_timer() {
                                                   plan_.request_from, run_end_})});
             if (validator) plan_.headers.push_back({"If-Range", validator->value});
         }
-        check_overlap_ = next_ > 0;
+        prefix_.check_overlap = next_ > 0;
         purpose_ = Purpose::Range;
         if (next_ > 0) metrics().resumes.inc();
         start_transfer(plan_.headers, "resume");

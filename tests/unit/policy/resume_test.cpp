@@ -343,3 +343,40 @@ TEST_CASE("policy/resume: resuming at the last byte of a huge object") {
     CHECK(d.action == A::Append);
     CHECK(d.skip_bytes == 1);
 }
+
+TEST_CASE("policy/resume: the held prefix is dropped across pieces, the overlap byte checked") {
+    using policy::drop_held_prefix;
+    using policy::HeldPrefix;
+    const unsigned char body[] = {'a', 'b', 'c', 'd', 'e'};
+    {  // an Append: one overlap byte, equal
+        HeldPrefix p{1, true, 'a'};
+        auto s = drop_held_prefix(p, body, 5);
+        CHECK(s.dropped == 1);
+        CHECK_FALSE(s.mismatch);
+        CHECK(p.skip == 0);
+        CHECK_FALSE(p.check_overlap);
+        CHECK(drop_held_prefix(p, body, 5).dropped == 0);  // nothing more to drop
+    }
+    {  // the overlap byte differs: not the same object
+        HeldPrefix p{1, true, 'z'};
+        CHECK(drop_held_prefix(p, body, 5).mismatch);
+    }
+    {  // a prefix spanning pieces: the overlap byte is checked where it arrives, not before
+        HeldPrefix p{4, true, 'b'};
+        auto first = drop_held_prefix(p, body, 3);  // a b c: the 4th byte is still to come
+        CHECK(first.dropped == 3);
+        CHECK_FALSE(first.mismatch);
+        CHECK(p.skip == 1);
+        CHECK(p.check_overlap);
+        auto second = drop_held_prefix(p, body + 1, 4);  // 'b' is the overlap byte
+        CHECK(second.dropped == 1);
+        CHECK_FALSE(second.mismatch);
+        CHECK(p.skip == 0);
+    }
+    {  // a Restart (200 of the same object): the prefix is dropped unchecked
+        HeldPrefix p{5, false, 0};
+        auto s = drop_held_prefix(p, body, 5);
+        CHECK(s.dropped == 5);
+        CHECK_FALSE(s.mismatch);
+    }
+}
