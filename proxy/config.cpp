@@ -104,7 +104,9 @@ std::string scalar_text(const toml::node& node, const std::string& key) {
 }
 
 double seconds(const toml::node& node, const std::string& key) {
-    if (auto d = node.value<double>()) return *d;
+    // + 0.0 turns -0.0 into 0: "-0" would render as -0 and read back as the integer 0, so
+    // --print-config would not reproduce itself (fuzz finding 10).
+    if (auto d = node.value<double>()) return *d + 0.0;
     throw ConfigError(key + ": expected a number of seconds");
 }
 
@@ -235,6 +237,8 @@ void apply_toml(Config& c, const std::string& text, const std::string& origin_na
 std::string Config::to_toml() const {
     std::ostringstream out;
     auto q = [](const std::string& s) { return toml_basic_string(s); };
+    // -0.0 (a flag given as -0) would print as -0 and read back as the integer 0.
+    auto num = [](double v) { return v + 0.0; };
     out << "# effective dlproxy configuration"
         << (config_file.empty() ? " (embedded defaults + flags)" : " (from " + config_file + ")")
         << "\n";
@@ -254,17 +258,17 @@ std::string Config::to_toml() const {
     out << "high_water_mark = " << q(policy::format_byte_size(high_water_mark)) << "\n";
     out << "max_header_size = " << q(policy::format_byte_size(max_header_size)) << "\n";
     out << "max_connections = " << max_connections << "\n";
-    out << "upstream_header_timeout = " << upstream_header_timeout << "\n";
-    out << "connect_timeout = " << connect_timeout << "\n";
-    out << "client_header_timeout = " << client_header_timeout << "\n";
-    out << "keepalive_timeout = " << keepalive_timeout << "\n";
-    out << "grace_period = " << grace_period << "\n";
-    out << "stall_timeout = " << stall_timeout << "\n";
-    out << "gap_budget = " << gap_budget << "\n";
-    out << "retry_base_delay = " << retry_base_delay << "\n";
-    out << "retry_max_delay = " << retry_max_delay << "\n";
+    out << "upstream_header_timeout = " << num(upstream_header_timeout) << "\n";
+    out << "connect_timeout = " << num(connect_timeout) << "\n";
+    out << "client_header_timeout = " << num(client_header_timeout) << "\n";
+    out << "keepalive_timeout = " << num(keepalive_timeout) << "\n";
+    out << "grace_period = " << num(grace_period) << "\n";
+    out << "stall_timeout = " << num(stall_timeout) << "\n";
+    out << "gap_budget = " << num(gap_budget) << "\n";
+    out << "retry_base_delay = " << num(retry_base_delay) << "\n";
+    out << "retry_max_delay = " << num(retry_max_delay) << "\n";
     out << "retry_max_attempts = " << retry_max_attempts << "\n";
-    out << "retry_deadline = " << retry_deadline << "\n";
+    out << "retry_deadline = " << num(retry_deadline) << "\n";
     out << "resume_without_validator = " << (resume_without_validator ? "true" : "false") << "\n";
     out << "intercept = [";
     for (size_t i = 0; i < intercept.size(); ++i)

@@ -19,7 +19,7 @@ policy::BackgroundFillMode to_mode(const std::string& text, const std::string& w
 
 double to_percent(double value, const std::string& what) {
     if (!(value >= 0 && value <= 100)) throw ConfigError(what + ": expected a percentage 0..100");
-    return value;
+    return value + 0.0;  // -0.0 as 0 (fuzz finding 10)
 }
 
 uint64_t to_size(const std::string& text, const std::string& what) {

@@ -169,3 +169,14 @@ TEST_CASE("proxy/config: cache durability") {
     CHECK_FALSE(parse({"--cache-durability", "nosync"}).config.cache_sync);
     CHECK_THROWS_AS(parse({"--cache-durability", "none"}), ConfigError);
 }
+
+TEST_CASE("proxy/config: a negative zero renders as 0 (fuzz finding 10)") {
+    Config c;
+    proxy::apply_toml(c, "grace_period = -0e300\nbackground_fill_min_percent = -0.0\n", "x.toml");
+    std::string rendered = c.to_toml();
+    CHECK(rendered.find("grace_period = 0\n") != std::string::npos);
+    CHECK(rendered.find("background_fill_min_percent = 0\n") != std::string::npos);
+    Config again;
+    proxy::apply_toml(again, rendered, "rendered.toml");
+    CHECK(again.to_toml() == rendered);
+}
