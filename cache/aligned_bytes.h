@@ -6,6 +6,7 @@
 // memory. A buffer that is not aligned still works: it is written through the page cache.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -53,6 +54,14 @@ class AlignedBytes {
         size_ = n;
     }
     void append(const std::byte* bytes, size_t n);
+    // Appends the first bytes of [bytes, bytes + n) until size() reaches `target` (reserving it
+    // first); returns how many were taken. Filling a chunk from pieces of a body.
+    size_t fill_to(size_t target, const std::byte* bytes, size_t n) {
+        if (capacity_ < target) reserve(target);
+        size_t take = size_ < target ? std::min(n, target - size_) : 0;
+        append(bytes, take);
+        return take;
+    }
     void clear() { size_ = 0; }
     void swap(AlignedBytes& other) noexcept {
         std::swap(data_, other.data_);

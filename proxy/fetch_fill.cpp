@@ -108,11 +108,10 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
 size_t Fetch::append_body(const std::byte* data, size_t size) {
     size_t used = 0;
     while (used < size && next_ < run_end_) {
-        uint64_t chunk_len = object_.chunk_length(fill_index_);
-        if (fill_.capacity() < chunk_len) fill_.reserve(chunk_len);
-        size_t n = static_cast<size_t>(
-            std::min<uint64_t>({size - used, chunk_len - fill_.size(), run_end_ - next_}));
-        fill_.append(data + used, n);
+        auto chunk_len = static_cast<size_t>(object_.chunk_length(fill_index_));
+        size_t n =
+            fill_.fill_to(chunk_len, data + used,
+                          static_cast<size_t>(std::min<uint64_t>(size - used, run_end_ - next_)));
         used += n;
         next_ += n;
         prefix_.overlap_byte = static_cast<unsigned char>(fill_.back());

@@ -94,15 +94,14 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
     size_t used = 0;
     while (used < size && next_ < end_byte_) {
         if (fill_.empty() && fetch_.held(fill_index_)) {
-            end("the main fill reached the region",
-                false);  // nothing more of this region is needed
+            // Nothing more of this region is needed.
+            end("the main fill reached the region", false);
             return BodyAction::Accept;
         }
-        uint64_t chunk_len = obj.chunk_length(fill_index_);
-        if (fill_.capacity() < chunk_len) fill_.reserve(chunk_len);
-        size_t n = static_cast<size_t>(
-            std::min<uint64_t>({size - used, chunk_len - fill_.size(), end_byte_ - next_}));
-        fill_.append(bytes + used, n);
+        auto chunk_len = static_cast<size_t>(obj.chunk_length(fill_index_));
+        size_t n =
+            fill_.fill_to(chunk_len, bytes + used,
+                          static_cast<size_t>(std::min<uint64_t>(size - used, end_byte_ - next_)));
         used += n;
         next_ += n;
         if (fill_.size() == chunk_len) {

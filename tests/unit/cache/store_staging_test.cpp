@@ -128,3 +128,17 @@ TEST_CASE("cache/store: whole chunks go out as O_DIRECT runs, the short last one
                                      (object.id.hex() + ".body")) == size);
     REQUIRE(store->mark_complete(object));
 }
+
+TEST_CASE("cache/aligned_bytes: fill_to takes bytes up to the target and no further") {
+    std::byte data[8];
+    for (int i = 0; i < 8; ++i)
+        data[i] = std::byte(i);
+    cache::AlignedBytes b;
+    CHECK(b.fill_to(5, data, 3) == 3);
+    CHECK(b.size() == 3);
+    CHECK(b.capacity() >= 5);
+    CHECK(b.fill_to(5, data + 3, 5) == 2);  // only two more fit
+    CHECK(b.size() == 5);
+    CHECK(b.data()[4] == std::byte(4));
+    CHECK(b.fill_to(5, data, 8) == 0);  // full
+}
