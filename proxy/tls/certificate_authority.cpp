@@ -18,6 +18,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "proxy/tls/openssl_error.h"
+
 namespace proxy::tls {
 
 namespace {
@@ -26,15 +28,6 @@ namespace fs = std::filesystem;
 
 constexpr long kCaLifetimeSeconds = 10L * 365 * 24 * 3600;
 constexpr long kBackdateSeconds = 3600;
-
-std::string openssl_error() {
-    unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    return buf;
-}
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -80,7 +73,7 @@ std::string to_pem(Writer&& write) {
     BIO* bio = BIO_new(BIO_s_mem());
     if (!bio || !write(bio)) {
         BIO_free(bio);
-        throw CaError("cannot encode PEM: " + openssl_error());
+        throw CaError("cannot encode PEM: " + openssl_error("unknown OpenSSL error"));
     }
     char* data = nullptr;
     long size = BIO_get_mem_data(bio, &data);
@@ -190,7 +183,8 @@ void CertificateAuthority::create(const std::string& dir, bool force) {
     }
     PkeyPtr key = new_p256_key();
     X509Ptr cert(X509_new());
-    if (!key || !cert) throw CaError("cannot generate the CA key: " + openssl_error());
+    if (!key || !cert)
+        throw CaError("cannot generate the CA key: " + openssl_error("unknown OpenSSL error"));
     X509* c = cert.get();
     X509_NAME* name = X509_get_subject_name(c);
     const std::string cn = ca_common_name();
@@ -207,7 +201,8 @@ void CertificateAuthority::create(const std::string& dir, bool force) {
         add_ext(c, c, NID_subject_key_identifier, "hash") &&
         add_ext(c, c, NID_authority_key_identifier, "keyid:always") &&
         X509_sign(c, key.get(), EVP_sha256()) > 0;
-    if (!ok) throw CaError("cannot build the CA certificate: " + openssl_error());
+    if (!ok)
+        throw CaError("cannot build the CA certificate: " + openssl_error("unknown OpenSSL error"));
 
     std::string key_pem = to_pem([&](BIO* b) {
         return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
@@ -246,12 +241,15 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::load(const std::stri
     BIO* bio = BIO_new_file(paths.key.c_str(), "r");
     if (bio) ca->key_.reset(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
     BIO_free(bio);
-    if (!ca->key_) throw CaError("cannot read the CA key '" + paths.key + "': " + openssl_error());
+    if (!ca->key_)
+        throw CaError("cannot read the CA key '" + paths.key +
+                      "': " + openssl_error("unknown OpenSSL error"));
     bio = BIO_new_file(paths.cert.c_str(), "r");
     if (bio) ca->cert_.reset(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
     BIO_free(bio);
     if (!ca->cert_)
-        throw CaError("cannot read the CA certificate '" + paths.cert + "': " + openssl_error());
+        throw CaError("cannot read the CA certificate '" + paths.cert +
+                      "': " + openssl_error("unknown OpenSSL error"));
     if (X509_check_private_key(ca->cert_.get(), ca->key_.get()) != 1) {
         ERR_clear_error();
         throw CaError("'" + paths.key + "' is not the key of '" + paths.cert + "'");

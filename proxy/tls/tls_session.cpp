@@ -4,6 +4,8 @@
 
 #include <climits>
 
+#include "proxy/tls/openssl_error.h"
+
 namespace proxy::tls {
 
 namespace {
@@ -13,15 +15,6 @@ constexpr std::time_t kLeafRefreshSeconds = 24 * 3600;
 constexpr size_t kRecord = 16 * 1024;  // the most plaintext one TLS record carries
 // Upper bound of a record's framing: header, explicit nonce (TLS 1.2) or content type (1.3), tag.
 constexpr size_t kRecordOverhead = 32;
-
-std::string openssl_error() {
-    unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) return "";
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    return buf;
-}
 
 std::string_view ssl_error_name(int e) {
     switch (e) {
