@@ -157,6 +157,10 @@ void CachedResponse::pump() {
             uint64_t from_disk = std::min(end_, begin + length) - pos_;
             bytes_from_cache_ += from_disk;
             metrics().bytes_from_cache.add(from_disk);
+            // Read the next chunk while this one is sent: inside a TLS tunnel sending means
+            // encrypting on this thread, and reading after it would leave one of the two
+            // idle at any time (warm HTTPS ran at 0.78x direct that way).
+            read_ahead(index + 1);
             send_chunk(disk_chunk_, begin, length);
             continue;
         }
@@ -224,6 +228,15 @@ void CachedResponse::send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uin
     conn_.send_cached_chunk(chunk, static_cast<size_t>(pos_ - chunk_begin),
                             static_cast<size_t>(stop - pos_));
     pos_ = stop;
+}
+
+void CachedResponse::read_ahead(uint32_t index) {
+    const cache::ObjectInfo& obj = fetch_->object();
+    if (reading_disk_ || obj.chunk_begin(index) >= end_) return;
+    if (!fetch_->on_disk(index) || fetch_->memory_chunk(index) || fetch_->read_in_flight(index) ||
+        fetch_->shared_read(index))
+        return;
+    read_from_disk(index);
 }
 
 void CachedResponse::read_from_disk(uint32_t index) {

@@ -49,6 +49,8 @@ class CachedResponse final : public FetchListener {
   private:
     void send_head(Fetch& fetch);
     void read_from_disk(uint32_t index);
+    // Starts reading chunk `index` when the response needs it and nothing else provides it.
+    void read_ahead(uint32_t index);
     bool send_from(const std::byte* chunk_data, uint64_t chunk_begin, uint64_t chunk_length);
     // The same from a whole chunk, without copying its bytes.
     void send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uint64_t chunk_length);

@@ -306,15 +306,21 @@ void ClientConnection::write_raw(std::string data) {
     write_wire(std::move(data));
 }
 
+// One TLS record per socket write, as TLS servers usually write (nginx, OpenSSL's socket BIO).
+// Together with the unsent-bytes limit set on intercepted sockets (client_intercept.cpp) this
+// keeps the client's kernel from doing our transmit work: see docs/https.md, "Throughput".
 void ClientConnection::write_encrypted(std::string_view plain) {
-    if (closed_ || plain.empty()) return;
-    std::string wire;
-    if (!tls_->encrypt(plain, wire)) {
-        spdlog::info("client {}: TLS {}", client_address_, tls_->error());
-        close("TLS write failed");
-        return;
+    while (!closed_ && !plain.empty()) {
+        const std::string_view record = plain.substr(0, tls::TlsSession::kMaxRecordPlain);
+        plain.remove_prefix(record.size());
+        std::string wire;
+        if (!tls_->encrypt(record, wire)) {
+            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+            close("TLS write failed");
+            return;
+        }
+        write_wire(std::move(wire));
     }
-    write_wire(std::move(wire));
 }
 
 void ClientConnection::write_wire(std::string data) {

@@ -65,6 +65,9 @@ class TlsSession {
         Failed,  // handshake or record error: error() says which; close the connection
     };
 
+    // The most plaintext one TLS record carries (RFC 8446 §5.1).
+    static constexpr size_t kMaxRecordPlain = 16 * 1024;
+
     ~TlsSession();
     TlsSession(const TlsSession&) = delete;
     TlsSession& operator=(const TlsSession&) = delete;
@@ -87,7 +90,6 @@ class TlsSession {
   private:
     friend class TlsServerContext;
     TlsSession(SSL* ssl, std::string host);
-    void drain(std::string& wire);
     Status fail(std::string_view what, int ssl_error);
     static int servername_cb(SSL* ssl, int* alert, void* arg) noexcept;
     static int alpn_cb(SSL* ssl, const unsigned char** out, unsigned char* out_len,
@@ -95,7 +97,7 @@ class TlsSession {
 
     SSL* ssl_;
     BIO* rbio_;  // ciphertext in (owned by ssl_)
-    BIO* wbio_;  // ciphertext out (owned by ssl_)
+    BIO* wbio_;  // ciphertext out, straight to the caller's string (owned by ssl_)
     std::string host_;
     bool handshake_done_ = false;
     bool shutdown_sent_ = false;
