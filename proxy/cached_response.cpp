@@ -193,6 +193,7 @@ void CachedResponse::pump() {
         break;
     }
     pumping_ = false;
+    if (pos_ != started_at && fetch_) fetch_->reader_progress();
     // Nobody holds the next byte: the fetch decides whether to wait for its fill or to fetch
     // the rest of this range separately (policy/range_wait.h).
     if (stalled && fetch_) fetch_->want_range(pos_, end_);
@@ -289,6 +290,11 @@ void CachedResponse::on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> tr
     fetch_ = nullptr;  // the fetch has dropped its listeners
     done_ = true;
     conn_.on_cache_bypass(std::move(transfer), status, reason, headers);
+}
+
+std::optional<uint64_t> CachedResponse::read_position() const {
+    if (!head_sent_ || done_ || pos_ >= end_) return std::nullopt;
+    return pos_;
 }
 
 void CachedResponse::on_fetch_progress(Fetch&) {

@@ -45,6 +45,7 @@ class CachedResponse final : public FetchListener {
                                 const policy::HeaderList& headers) override;
     void on_fetch_progress(Fetch& fetch) override;
     void on_fetch_failed(Fetch& fetch, std::string_view why) override;
+    std::optional<uint64_t> read_position() const override;
 
   private:
     void send_head(Fetch& fetch);

@@ -71,6 +71,9 @@ struct Config {
     // range request, at most max_range_fetches per object at once (0: always wait).
     uint64_t range_wait_distance = 16ull << 20;
     uint32_t max_range_fetches = 4;
+    // How far a fill may run ahead of its furthest client; those bytes stay in memory
+    // (policy/fill_pace.h). 0: the fill runs at the origin's pace whatever its clients do.
+    uint64_t fill_ahead_window = 16ull << 20;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

@@ -30,6 +30,20 @@ uint64_t to_size(const std::string& text, const std::string& what) {
     return *size;
 }
 
+// A size key: a string with a unit ("16MiB") or a byte count.
+uint64_t size_value(const toml::node& node, const std::string& what, std::string_view example) {
+    if (auto s = node.value<std::string>()) return to_size(*s, what);
+    if (auto i = integer_value(node); i && *i >= 0) return static_cast<uint64_t>(*i);
+    throw ConfigError(what + ": expected a size such as \"" + std::string(example) +
+                      "\" or a byte count");
+}
+
+// Bytes a fill holds in memory for its clients: bounded, since every running fill may hold it.
+uint64_t to_window(uint64_t bytes, const std::string& what) {
+    if (bytes > (1ull << 30)) throw ConfigError(what + ": at most 1GiB");
+    return bytes;
+}
+
 uint32_t to_count(int64_t value, const std::string& what) {
     if (value < 0 || value > 100000) throw ConfigError(what + ": expected 0..100000");
     return static_cast<uint32_t>(value);
@@ -69,6 +83,9 @@ void add_fill_options(CLI::App& app, FillFlags& flags) {
     app.add_option("--max-range-fetches", flags.max_range_fetches,
                    "separate upstream range fetches per object at once (default 4; 0: always "
                    "wait for the fill)");
+    app.add_option("--fill-ahead-window", flags.fill_ahead_window,
+                   "how far a fill may run ahead of its furthest client, in memory (default "
+                   "16MiB; 0: the origin's pace)");
 }
 
 void apply_fill_flags(Config& c, const FillFlags& flags) {
@@ -86,6 +103,9 @@ void apply_fill_flags(Config& c, const FillFlags& flags) {
         c.range_wait_distance = to_size(flags.range_wait_distance, "--range-wait-distance");
     if (!flags.max_range_fetches.empty())
         c.max_range_fetches = whole_number(flags.max_range_fetches, "--max-range-fetches", 64);
+    if (!flags.fill_ahead_window.empty())
+        c.fill_ahead_window = to_window(to_size(flags.fill_ahead_window, "--fill-ahead-window"),
+                                        "--fill-ahead-window");
 }
 
 bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
@@ -101,23 +121,15 @@ bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
         if (!v) throw ConfigError(what + ": expected a number");
         fill.min_percent = to_percent(*v, what);
     } else if (key == "background_fill_max_remaining") {
-        if (auto s = node.value<std::string>())
-            fill.max_remaining = to_size(*s, what);
-        else if (auto i = integer_value(node); i && *i >= 0)
-            fill.max_remaining = static_cast<uint64_t>(*i);
-        else
-            throw ConfigError(what + ": expected a size such as \"64MiB\" or a byte count");
+        fill.max_remaining = size_value(node, what, "64MiB");
     } else if (key == "max_background_fills") {
         auto v = integer_value(node);  // never converts a float (toml++ 3.3.0 UB, fuzz finding 6)
         if (!v) throw ConfigError(what + ": expected a whole number");
         fill.max_fills = to_count(*v, what);
     } else if (key == "range_wait_distance") {
-        if (auto s = node.value<std::string>())
-            c.range_wait_distance = to_size(*s, what);
-        else if (auto i = integer_value(node); i && *i >= 0)
-            c.range_wait_distance = static_cast<uint64_t>(*i);
-        else
-            throw ConfigError(what + ": expected a size such as \"16MiB\" or a byte count");
+        c.range_wait_distance = size_value(node, what, "16MiB");
+    } else if (key == "fill_ahead_window") {
+        c.fill_ahead_window = to_window(size_value(node, what, "16MiB"), what);
     } else if (key == "max_range_fetches") {
         auto v = integer_value(node);
         if (!v || *v < 0 || *v > 64) throw ConfigError(what + ": expected a whole number 0..64");
@@ -137,6 +149,7 @@ void write_fill_toml(const Config& c, std::ostream& out) {
     out << "max_background_fills = " << fill.max_fills << "\n";
     out << "range_wait_distance = \"" << policy::format_byte_size(c.range_wait_distance) << "\"\n";
     out << "max_range_fetches = " << c.max_range_fetches << "\n";
+    out << "fill_ahead_window = \"" << policy::format_byte_size(c.fill_ahead_window) << "\"\n";
 }
 
 }  // namespace proxy

@@ -131,6 +131,8 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
                                                    registry_.config().high_water_mark);
     last_byte_ms_ = uv_now(loop());
+    run_begin_ = next_;
+    paused_for_readers_ = false;
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
     ++attempts_total_;
     if (!transfer_->start(req)) {
@@ -183,6 +185,8 @@ void Fetch::attach(FetchListener* listener) {
 
 void Fetch::detach(FetchListener* listener) {
     std::erase(listeners_, listener);
+    if (paused_for_readers_ && transfer_ && !retry_pending_)
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // on_timer: maybe_resume
     if (listeners_.empty()) on_last_detach();
     if (idle()) registry_.release(*this);
 }

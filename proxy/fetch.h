@@ -63,6 +63,8 @@ class FetchListener {
     virtual void on_fetch_progress(Fetch& fetch) = 0;
     // The object cannot be completed correctly (it changed on the origin, retries exhausted).
     virtual void on_fetch_failed(Fetch& fetch, std::string_view why) = 0;
+    // The next body byte this listener sends; nullopt when it is not sending the body.
+    virtual std::optional<uint64_t> read_position() const = 0;
 
   protected:
     ~FetchListener() = default;
@@ -121,6 +123,8 @@ class Fetch final : public UpstreamSink {
     // there, or fetch that region with a separate range request (fetch_range.cpp,
     // policy/range_wait.h).
     void want_range(uint64_t from, uint64_t to);
+    // A listener sent body bytes: a fill held for it may run again (policy/fill_pace.h).
+    void reader_progress();
 
     // What GET /status shows for this fill (fetch_status.cpp).
     FillStatus status() const;
@@ -191,7 +195,10 @@ class Fetch final : public UpstreamSink {
     void range_fill_over(RangeFill& fill, std::string_view why, bool failed);
     void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
     void end_range_fills(std::string_view why);
-    bool recent(uint32_t index) const;  // just filled: kept in memory for close followers
+    // Just filled, or within the window ahead of the furthest client: kept in memory.
+    bool recent(uint32_t index, std::optional<uint64_t> lead) const;
+    std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
+    bool hold_for_readers() const;                // policy::hold_fill with this fill's state
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 
@@ -219,6 +226,9 @@ class Fetch final : public UpstreamSink {
     // (libcurl refuses curl_multi_add_handle there).
     std::optional<std::pair<policy::HeaderList, std::string>> deferred_start_;
     bool paused_for_commits_ = false;
+    bool paused_for_readers_ = false;  // held a window ahead of its furthest client
+    uint64_t run_begin_ = 0;           // where the running transfer began
+    uint64_t reader_progress_ms_ = 0;  // when a listener last sent body bytes
     enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling

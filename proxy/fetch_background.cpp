@@ -49,6 +49,7 @@ void Fetch::stop_fill(std::string_view why) {
     replan_ = false;
     deferred_start_.reset();
     paused_for_commits_ = false;
+    paused_for_readers_ = false;
     retire_transfer();  // may run inside a curl callback: freed from the timer
     fill_.clear();      // a chunk not yet complete is fetched again later
     fill_stopped_ = true;

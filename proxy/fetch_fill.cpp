@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "policy/fill_pace.h"
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
@@ -72,6 +73,10 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
     if (state_ != State::Ready || closing_) return BodyAction::Abort;
     if (caching_ && disk_behind()) {
         paused_for_commits_ = true;
+        return BodyAction::Pause;
+    }
+    if (caching_ && hold_for_readers()) {
+        paused_for_readers_ = true;
         return BodyAction::Pause;
     }
     last_byte_ms_ = uv_now(loop());
@@ -211,8 +216,11 @@ bool Fetch::disk_behind() const {
 
 void Fetch::maybe_resume() {
     if (caching_ && disk_behind()) return;
-    if (paused_for_commits_ && transfer_) {
+    const bool held = paused_for_readers_ && caching_ && hold_for_readers();
+    if ((paused_for_commits_ || paused_for_readers_) && !held && transfer_) {
         paused_for_commits_ = false;
+        paused_for_readers_ = false;
+        last_byte_ms_ = uv_now(loop());  // the stall watch counts from the resumption
         transfer_->resume_download();
     }
     // By index: a resumed transfer may deliver bytes at once, waking readers that start new
@@ -221,23 +229,55 @@ void Fetch::maybe_resume() {
         range_fills_[i]->resume();
 }
 
-bool Fetch::recent(uint32_t index) const {
+std::optional<uint64_t> Fetch::lead_reader() const {
+    std::optional<uint64_t> lead;
+    for (const FetchListener* l : listeners_)
+        if (auto p = l->read_position(); p && (!lead || *p > *lead)) lead = p;
+    return lead;
+}
+
+bool Fetch::hold_for_readers() const {
+    policy::FillPaceInput in;
+    in.fill_position = next_;
+    in.run_begin = run_begin_;
+    in.lead = lead_reader();
+    in.window = registry_.config().fill_ahead_window;
+    in.ms_since_progress = uv_now(registry_.loop()) - reader_progress_ms_;
+    in.held = paused_for_readers_;
+    return policy::hold_fill(in);
+}
+
+// From CachedResponse::pump, which must not be re-entered: a resumed transfer may deliver
+// bytes at once, so the resumption waits for the timer (next loop iteration).
+void Fetch::reader_progress() {
+    reader_progress_ms_ = uv_now(loop());
+    if (paused_for_readers_ && transfer_ && !retry_pending_ && !hold_for_readers())
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+}
+
+bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead) const {
     auto near = [index](uint32_t position) {
         return index < position && index + kRecentChunks >= position;
     };
     if (near(fill_index_)) return true;
+    if (policy::within_lead_window(object_.chunk_begin(index),
+                                   object_.chunk_begin(index) + object_.chunk_length(index), lead,
+                                   registry_.config().fill_ahead_window))
+        return true;
     for (const auto& f : range_fills_)
         if (f->running() && near(f->position())) return true;
     return false;
 }
 
-// Keeps the newest chunks of each fill (main and range fills) in memory; the others are read
-// back from disk once written. Unwritten chunks stay: they are bounded by kMaxUnwrittenBytes.
+// Keeps the newest chunks of each fill (main and range fills), and the window ahead of the
+// furthest client, in memory; the others are read back from disk once written. Unwritten chunks
+// stay: they are bounded by kMaxUnwrittenBytes.
 void Fetch::trim_memory() {
+    const std::optional<uint64_t> lead = lead_reader();
     for (auto it = memory_.begin(); it != memory_.end();) {
         uint32_t index = it->first;
         bool written = !caching_ || present_.contains(index) || unrecorded_.contains(index);
-        if (written && !recent(index))
+        if (written && !recent(index, lead))
             it = memory_.erase(it);
         else
             ++it;

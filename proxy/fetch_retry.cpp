@@ -95,9 +95,11 @@ void Fetch::on_timer() {
         start_transfer(plan_.headers, "resume");
         return;
     }
+    // A fill held for its clients runs again when they catch up, leave or stop reading.
+    if (paused_for_readers_) maybe_resume();
     // Stall watch: no body bytes for stall_timeout while a transfer runs.
     uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
-    if (transfer_ && state_ == State::Ready && !paused_for_commits_ &&
+    if (transfer_ && state_ == State::Ready && !paused_for_commits_ && !paused_for_readers_ &&
         uv_now(loop()) - last_byte_ms_ > stall_ms) {
         transfer_->detach();
         transfer_.reset();  // safe: timers never run inside curl callbacks

@@ -33,6 +33,8 @@ FillStatus Fetch::status() const {
                 s.state = "waiting_retry";
             else if (transfer_ && paused_for_commits_)
                 s.state = "waiting_for_disk";
+            else if (transfer_ && paused_for_readers_)
+                s.state = "waiting_for_clients";
             else if (transfer_ || deferred_start_)
                 s.state = "transferring";
             else if (stage_jobs_ > 0 || committing_ || recording_)

@@ -124,6 +124,27 @@ upstream_ca_file = "/etc/corp-root.pem"
     CHECK_THROWS_AS(parse({"--intercept", "*"}), ConfigError);
 }
 
+TEST_CASE("proxy/config: fill_ahead_window key and flag") {
+    Config c;
+    CHECK(c.fill_ahead_window == 16ull << 20);
+    proxy::apply_toml(c, "fill_ahead_window = \"4MiB\"\n", "x.toml");
+    CHECK(c.fill_ahead_window == 4ull << 20);
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "rendered.toml");
+    CHECK(again.fill_ahead_window == 4ull << 20);
+    proxy::apply_toml(c, "fill_ahead_window = 0\n", "x.toml");
+    CHECK(c.fill_ahead_window == 0);
+    for (const char* text : {"fill_ahead_window = \"2GiB\"", "fill_ahead_window = -1",
+                             "fill_ahead_window = \"much\"", "fill_ahead_window = 1.5"}) {
+        CAPTURE(text);
+        Config bad;
+        CHECK_THROWS_AS(proxy::apply_toml(bad, text, "x.toml"), ConfigError);
+    }
+    CHECK(parse({"--fill-ahead-window", "1MiB"}).config.fill_ahead_window == 1ull << 20);
+    CHECK(parse({"--fill-ahead-window", "0"}).config.fill_ahead_window == 0);
+    CHECK_THROWS_AS(parse({"--fill-ahead-window", "2GiB"}), ConfigError);
+}
+
 TEST_CASE("proxy/config: background-fill and range-fetch keys and flags") {
     Config c;
     CHECK(c.range_wait_distance == 16ull << 20);

@@ -1,0 +1,156 @@
+"""A fill runs at most --fill-ahead-window ahead of its furthest client (policy/fill_pace.h,
+docs/many-clients.md "A fill and its clients"), with those bytes kept in memory, so a client slower
+than the origin is served from memory rather than from disk.
+
+    held         a client reading at 8 MiB/s from a fast origin: while it reads, the fill is
+                 never more than the window (plus what sits in socket buffers) ahead of it, GET
+                 /status shows it `waiting_for_clients`; the body is correct and the object is
+                 complete afterwards (a HIT, no origin request)
+    stopped      a client that stops reading after 1 MiB does not hold the fill: it completes
+                 within a few seconds all the same
+    off          --fill-ahead-window 0: the fill runs at the origin's pace, far ahead of the
+                 slow client
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
+import pycurl  # noqa: E402
+from harness import MiB, ProxyTestCase, RawConn, content, new_pycurl, pycurl_request  # noqa: E402
+
+SIZE = 40 * MiB
+CLIENT_RATE = 8 * MiB
+WINDOW = 4 * MiB
+# Bytes dlproxy has sent that the client has not yet counted: its queue (high-water mark 1 MiB)
+# and both sockets' buffers on loopback (a few MiB at most).
+IN_TRANSIT = 8 * MiB
+
+
+class SlowClient:
+    """A whole-object download through the proxy at CLIENT_RATE, on its own thread; `received`
+    counts body bytes as they arrive."""
+
+    def __init__(self, port, url):
+        self.port, self.url = port, url
+        self.received = 0
+        self.result = self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        c = new_pycurl(self.port)
+        c.setopt(pycurl.MAX_RECV_SPEED_LARGE, CLIENT_RATE)
+        c.setopt(pycurl.NOPROGRESS, 0)
+        c.setopt(pycurl.XFERINFOFUNCTION, self._progress)
+        try:
+            self.result = pycurl_request(self.port, self.url, keep_body=False, timeout=60, curl=c)
+        except pycurl.error as e:
+            self.error = e
+        finally:
+            c.close()
+
+    def _progress(self, dt, dn, ut, un):
+        self.received = dn
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def join(self, timeout=60):
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+class PaceCase(ProxyTestCase):
+    def status_fill(self, path):
+        """The /status entry of the fill for `path`, or None when none runs."""
+        url = f"http://127.0.0.1:{self.proxy.admin_port}/status"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=10) as r:
+            fills = json.loads(r.read().decode())["inflight_fills"]
+        return next((f for f in fills if f["url"].endswith(path)), None)
+
+    def slow_download(self, path):
+        client = SlowClient(self.pport, self.url(path)).start()
+        self.addCleanup(client.join)  # before the fd check, also when the test fails
+        return client
+
+    def check_slow_download(self, client, path):
+        self.assertTrue(client.join(), "the slow client did not finish")
+        self.assertIsNone(client.error, f"the slow client failed: {client.error}")
+        self.assertEqual(client.result.status, 200)
+        self.assertEqual(client.result.sha256, content.sha256_of(path, SIZE))
+
+    def assert_hit(self, path):
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(path), keep_body=False, timeout=30)
+        self.assertEqual(r.sha256, content.sha256_of(path, SIZE))
+        self.assertEqual([x for x in self.origin.log_since(mark) if x["target"] == path], [],
+                         "the object was not complete in the cache")
+
+
+class HeldFillTest(PaceCase):
+    proxy_args = ("--fill-ahead-window", "4MiB")
+
+    def test_fill_stays_a_window_ahead_of_a_slow_client(self):
+        path = "/bytes/%d/held" % SIZE
+        client = self.slow_download(path)
+        deadline = time.monotonic() + 30
+        while client.received == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        states, worst = set(), 0
+        while client.thread.is_alive() and time.monotonic() < deadline:
+            received = client.received
+            fill = self.status_fill(path)
+            if fill is None:
+                break  # the fill has finished
+            states.add(fill["state"])
+            if received < SIZE - WINDOW - IN_TRANSIT:
+                worst = max(worst, fill["bytes_done"] - received)
+            time.sleep(0.1)
+        self.check_slow_download(client, path)
+        self.assertIn("waiting_for_clients", states, f"the fill was never held: {states}")
+        self.assertLessEqual(worst, WINDOW + IN_TRANSIT,
+                             f"the fill ran {worst} bytes ahead of the client")
+        self.assert_hit(path)
+
+
+class StoppedClientTest(PaceCase):
+    proxy_args = ("--fill-ahead-window", "4MiB")
+
+    def test_a_client_that_stops_reading_does_not_hold_the_fill(self):
+        path = "/bytes/%d/stopped" % SIZE
+        with RawConn(self.pport, rcvbuf=64 * 1024) as conn:
+            conn.send(f"GET {self.url(path)} HTTP/1.1\r\nHost: {self.origin.hostport}\r\n\r\n")
+            conn.read_head()
+            conn._read_exact(MiB)  # then read nothing more
+            t0 = time.monotonic()
+            while self.status_fill(path) is not None and time.monotonic() - t0 < 15:
+                time.sleep(0.1)
+            self.assertIsNone(self.status_fill(path), "the fill waited for a client that stopped")
+        self.assert_hit(path)
+
+
+class PacingOffTest(PaceCase):
+    proxy_args = ("--fill-ahead-window", "0")
+
+    def test_without_a_window_the_fill_runs_at_the_origins_pace(self):
+        path = "/bytes/%d/off" % SIZE
+        client = self.slow_download(path)
+        t0 = time.monotonic()
+        while self.status_fill(path) is not None and time.monotonic() - t0 < 15:
+            time.sleep(0.05)
+        received = client.received
+        self.assertLess(received, SIZE / 2,
+                        f"the fill finished only when the client had {received} bytes")
+        self.check_slow_download(client, path)
+
+
+if __name__ == "__main__":
+    unittest.main(testRunner=unittest.TextTestRunner(verbosity=2))
