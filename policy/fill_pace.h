@@ -8,7 +8,9 @@
 // before the running transfer began (it would keep the origin connection idle while the client
 // reads from disk), nor for one that has stopped reading for `give_up_ms` (the fill then goes
 // on to disk, as without pacing). A held fill runs again once the client is within half the
-// window, so it is not paused and resumed for every record.
+// window, so it is not paused and resumed for every record; and after `max_hold_ms` it runs for
+// `breathe_ms` whatever the client does, so that an origin closing connections idle for a
+// minute never sees ours idle that long behind a very slow client.
 //
 // Units: byte offsets in the object, milliseconds. Pure: the fetch knows its clients.
 #pragma once
@@ -26,11 +28,20 @@ struct FillPaceInput {
     uint64_t window = 16ull << 20;   // 0: never hold the fill
     uint64_t ms_since_progress = 0;  // since the furthest client last received bytes
     uint64_t give_up_ms = 2000;
-    bool held = false;  // the fill is held now
+    bool held = false;     // the fill is held now...
+    uint64_t ms_held = 0;  // ...since this long
+    uint64_t max_hold_ms = 10000;
+    uint64_t ms_since_breath = UINT64_MAX;  // since the last Breathe decision
+    uint64_t breathe_ms = 250;
 };
 
-// True: hold the fill (pause the transfer); false: let it run.
-bool hold_fill(const FillPaceInput& in);
+enum class FillPace {
+    Run,      // let the fill run (resume it if held)
+    Hold,     // pause the transfer until a later decision says otherwise
+    Breathe,  // held too long: run, and do not hold again for breathe_ms
+};
+
+FillPace decide_fill_pace(const FillPaceInput& in);
 
 // Whether chunk [chunk_begin, chunk_end) is within the window ahead of the furthest client, and
 // so kept in memory for it after it is written.

@@ -29,6 +29,7 @@
 #include "cache/aligned_bytes.h"
 #include "cache/store.h"
 #include "policy/cacheability.h"
+#include "policy/fill_pace.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
 #include "proxy/fill_status.h"
@@ -198,7 +199,7 @@ class Fetch final : public UpstreamSink {
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead) const;
     std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
-    bool hold_for_readers() const;                // policy::hold_fill with this fill's state
+    policy::FillPace pace() const;                // policy::decide_fill_pace for this fill
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 
@@ -229,6 +230,9 @@ class Fetch final : public UpstreamSink {
     bool paused_for_readers_ = false;  // held a window ahead of its furthest client
     uint64_t run_begin_ = 0;           // where the running transfer began
     uint64_t reader_progress_ms_ = 0;  // when a listener last sent body bytes
+    uint64_t held_since_ms_ = 0;       // when paused_for_readers_ was set
+    uint64_t breath_since_ms_ = 0;     // when a held fill last ran after max_hold_ms
+    bool breathed_ = false;            // breath_since_ms_ is set
     enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling

@@ -75,8 +75,9 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         paused_for_commits_ = true;
         return BodyAction::Pause;
     }
-    if (caching_ && hold_for_readers()) {
+    if (caching_ && pace() == policy::FillPace::Hold) {
         paused_for_readers_ = true;
+        held_since_ms_ = uv_now(loop());
         return BodyAction::Pause;
     }
     last_byte_ms_ = uv_now(loop());
@@ -216,7 +217,15 @@ bool Fetch::disk_behind() const {
 
 void Fetch::maybe_resume() {
     if (caching_ && disk_behind()) return;
-    const bool held = paused_for_readers_ && caching_ && hold_for_readers();
+    bool held = false;
+    if (paused_for_readers_ && caching_) {
+        const policy::FillPace p = pace();
+        held = p == policy::FillPace::Hold;
+        if (p == policy::FillPace::Breathe) {
+            breath_since_ms_ = uv_now(loop());
+            breathed_ = true;
+        }
+    }
     if ((paused_for_commits_ || paused_for_readers_) && !held && transfer_) {
         paused_for_commits_ = false;
         paused_for_readers_ = false;
@@ -236,7 +245,7 @@ std::optional<uint64_t> Fetch::lead_reader() const {
     return lead;
 }
 
-bool Fetch::hold_for_readers() const {
+policy::FillPace Fetch::pace() const {
     policy::FillPaceInput in;
     in.fill_position = next_;
     in.run_begin = run_begin_;
@@ -244,14 +253,16 @@ bool Fetch::hold_for_readers() const {
     in.window = registry_.config().fill_ahead_window;
     in.ms_since_progress = uv_now(registry_.loop()) - reader_progress_ms_;
     in.held = paused_for_readers_;
-    return policy::hold_fill(in);
+    in.ms_held = paused_for_readers_ ? uv_now(registry_.loop()) - held_since_ms_ : 0;
+    if (breathed_) in.ms_since_breath = uv_now(registry_.loop()) - breath_since_ms_;
+    return policy::decide_fill_pace(in);
 }
 
 // From CachedResponse::pump, which must not be re-entered: a resumed transfer may deliver
 // bytes at once, so the resumption waits for the timer (next loop iteration).
 void Fetch::reader_progress() {
     reader_progress_ms_ = uv_now(loop());
-    if (paused_for_readers_ && transfer_ && !retry_pending_ && !hold_for_readers())
+    if (paused_for_readers_ && transfer_ && !retry_pending_ && pace() != policy::FillPace::Hold)
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
 }
 

@@ -2,13 +2,18 @@
 
 #include <doctest/doctest.h>
 
+using policy::decide_fill_pace;
+using policy::FillPace;
 using policy::FillPaceInput;
-using policy::hold_fill;
 using policy::within_lead_window;
 
 namespace {
 constexpr uint64_t MiB = 1ull << 20;
+
+bool hold_fill(const FillPaceInput& in) {
+    return decide_fill_pace(in) == FillPace::Hold;
 }
+}  // namespace
 
 TEST_CASE(
     "policy/fill_pace: a fill is held only while it is a window ahead of a following client") {
@@ -49,6 +54,31 @@ TEST_CASE(
         CAPTURE(r.held);
         CHECK(hold_fill(in) == r.hold);
     }
+}
+
+TEST_CASE("policy/fill_pace: a fill held for max_hold_ms runs for breathe_ms") {
+    FillPaceInput in;
+    in.fill_position = 200 * MiB;
+    in.lead = 100 * MiB;
+    in.held = true;
+    in.max_hold_ms = 10000;
+    in.breathe_ms = 250;
+    in.ms_held = 9999;
+    CHECK(decide_fill_pace(in) == FillPace::Hold);
+    in.ms_held = 10000;
+    CHECK(decide_fill_pace(in) == FillPace::Breathe);
+    in.held = false;  // running: not held again until the breath is over
+    in.ms_held = 0;
+    in.ms_since_breath = 0;
+    CHECK(decide_fill_pace(in) == FillPace::Run);
+    in.ms_since_breath = 249;
+    CHECK(decide_fill_pace(in) == FillPace::Run);
+    in.ms_since_breath = 250;
+    CHECK(decide_fill_pace(in) == FillPace::Hold);
+    in.lead = std::nullopt;  // the client left while held: plain Run, no breath needed
+    in.held = true;
+    in.ms_held = 20000;
+    CHECK(decide_fill_pace(in) == FillPace::Run);
 }
 
 TEST_CASE("policy/fill_pace: chunks within the window ahead of the client stay in memory") {
