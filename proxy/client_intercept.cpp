@@ -23,8 +23,8 @@ namespace {
 // At most this many bytes wait unsent in the kernel's send queue of an intercepted socket
 // (TCP_NOTSENT_LOWAT; the window for bytes in flight still grows as usual). Without it the
 // queue fills with megabytes that the client's own ACKs then transmit from its context: curl
-// spent a third more kernel time per byte and warm HTTPS ran at about 0.8x direct instead of
-// 0.95x (docs/https.md, "Throughput").
+// spent a third more kernel time per byte and warm HTTPS ran at 0.87x direct instead of
+// 0.99x (docs/https.md, "Throughput").
 constexpr int kUnsentLimit = 128 * 1024;
 
 void limit_unsent_bytes(uv_tcp_t& tcp, std::string_view peer) {
