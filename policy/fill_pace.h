@@ -27,7 +27,7 @@ struct FillPaceInput {
     std::optional<uint64_t> lead;
     uint64_t window = 16ull << 20;   // 0: never hold the fill
     uint64_t ms_since_progress = 0;  // since the furthest client last received bytes
-    uint64_t give_up_ms = 2000;
+    uint64_t give_up_ms = 5000;
     bool held = false;     // the fill is held now...
     uint64_t ms_held = 0;  // ...since this long
     uint64_t max_hold_ms = 10000;
