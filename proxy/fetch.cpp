@@ -185,8 +185,7 @@ void Fetch::attach(FetchListener* listener) {
 
 void Fetch::detach(FetchListener* listener) {
     std::erase(listeners_, listener);
-    if (paused_for_readers_ && transfer_ && !retry_pending_)
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // on_timer: maybe_resume
+    wake_held_fill();  // its client may have been the one holding it
     if (listeners_.empty()) on_last_detach();
     if (idle()) registry_.release(*this);
 }

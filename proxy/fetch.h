@@ -199,7 +199,8 @@ class Fetch final : public UpstreamSink {
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead) const;
     std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
-    policy::FillPace pace() const;                // policy::decide_fill_pace for this fill
+    void wake_held_fill();          // a fill held for its clients re-decides from the timer
+    policy::FillPace pace() const;  // policy::decide_fill_pace for this fill
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 
@@ -227,12 +228,11 @@ class Fetch final : public UpstreamSink {
     // (libcurl refuses curl_multi_add_handle there).
     std::optional<std::pair<policy::HeaderList, std::string>> deferred_start_;
     bool paused_for_commits_ = false;
-    bool paused_for_readers_ = false;  // held a window ahead of its furthest client
-    uint64_t run_begin_ = 0;           // where the running transfer began
-    uint64_t reader_progress_ms_ = 0;  // when a listener last sent body bytes
-    uint64_t held_since_ms_ = 0;       // when paused_for_readers_ was set
-    uint64_t breath_since_ms_ = 0;     // when a held fill last ran after max_hold_ms
-    bool breathed_ = false;            // breath_since_ms_ is set
+    bool paused_for_readers_ = false;          // held a window ahead of its furthest client
+    uint64_t run_begin_ = 0;                   // where the running transfer began
+    uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
+    uint64_t held_since_ms_ = 0;               // when paused_for_readers_ was set
+    std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
     enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling

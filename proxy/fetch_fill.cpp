@@ -221,10 +221,7 @@ void Fetch::maybe_resume() {
     if (paused_for_readers_ && caching_) {
         const policy::FillPace p = pace();
         held = p == policy::FillPace::Hold;
-        if (p == policy::FillPace::Breathe) {
-            breath_since_ms_ = uv_now(loop());
-            breathed_ = true;
-        }
+        if (p == policy::FillPace::Breathe) breath_since_ms_ = uv_now(loop());
     }
     if ((paused_for_commits_ || paused_for_readers_) && !held && transfer_) {
         paused_for_commits_ = false;

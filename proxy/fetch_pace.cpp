@@ -22,15 +22,20 @@ policy::FillPace Fetch::pace() const {
     in.ms_since_progress = uv_now(registry_.loop()) - reader_progress_ms_;
     in.held = paused_for_readers_;
     in.ms_held = paused_for_readers_ ? uv_now(registry_.loop()) - held_since_ms_ : 0;
-    if (breathed_) in.ms_since_breath = uv_now(registry_.loop()) - breath_since_ms_;
+    if (breath_since_ms_) in.ms_since_breath = uv_now(registry_.loop()) - *breath_since_ms_;
     return policy::decide_fill_pace(in);
 }
 
-// From CachedResponse::pump, which must not be re-entered: a resumed transfer may deliver
-// bytes at once, so the resumption waits for the timer (next loop iteration).
 void Fetch::reader_progress() {
     reader_progress_ms_ = uv_now(loop());
-    if (paused_for_readers_ && transfer_ && !retry_pending_ && pace() != policy::FillPace::Hold)
+    if (paused_for_readers_ && pace() != policy::FillPace::Hold) wake_held_fill();
+}
+
+// Called from CachedResponse::pump (which must not be re-entered: a resumed transfer may deliver
+// bytes at once) and from detach: the resumption waits for the timer (next loop iteration),
+// whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
+void Fetch::wake_held_fill() {
+    if (paused_for_readers_ && transfer_ && !retry_pending_)
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
 }
 

@@ -12,7 +12,6 @@ namespace {
 
 // A leaf is re-minted once it is this old, so a served leaf always has days of validity left.
 constexpr std::time_t kLeafRefreshSeconds = 24 * 3600;
-constexpr size_t kRecord = TlsSession::kMaxRecordPlain;
 // Upper bound of a record's framing: header, explicit nonce (TLS 1.2) or content type (1.3), tag.
 constexpr size_t kRecordOverhead = 32;
 
@@ -45,7 +44,7 @@ bool same_host(std::string_view a, std::string_view b) {
 }
 
 // The outgoing side of every session: a sink BIO that appends each record OpenSSL writes
-// straight to the string the current call produces (TlsSession::out_). A memory BIO would hold
+// straight to the string the current call passed in (see WireTarget). A memory BIO would hold
 // the records first and need a second copy (and a zero-filled resize) to get them out: on warm
 // HTTPS downloads that was a tenth of dlproxy's CPU.
 int wire_write(BIO* bio, const char* data, int size) {
@@ -232,8 +231,8 @@ TlsSession::Status TlsSession::on_ciphertext(const char* data, size_t size, std:
     }
     for (;;) {
         const size_t old = plain.size();
-        plain.resize(old + kRecord);
-        int n = SSL_read(ssl_, plain.data() + old, static_cast<int>(kRecord));
+        plain.resize(old + kMaxRecordPlain);
+        int n = SSL_read(ssl_, plain.data() + old, static_cast<int>(kMaxRecordPlain));
         if (n > 0) {
             plain.resize(old + static_cast<size_t>(n));
             continue;
@@ -249,10 +248,11 @@ TlsSession::Status TlsSession::on_ciphertext(const char* data, size_t size, std:
 // One record per SSL_write, each appended to `wire` (sized once) as it is made.
 bool TlsSession::encrypt(std::string_view plain, std::string& wire) {
     ERR_clear_error();
-    wire.reserve(wire.size() + plain.size() + (plain.size() / kRecord + 1) * kRecordOverhead);
+    wire.reserve(wire.size() + plain.size() +
+                 (plain.size() / kMaxRecordPlain + 1) * kRecordOverhead);
     WireTarget target(wbio_, wire);
     while (!plain.empty()) {
-        const size_t piece = std::min(plain.size(), kRecord);
+        const size_t piece = std::min(plain.size(), kMaxRecordPlain);
         int n = SSL_write(ssl_, plain.data(), static_cast<int>(piece));
         if (n <= 0) {
             fail("write", SSL_get_error(ssl_, n));

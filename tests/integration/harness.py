@@ -939,3 +939,11 @@ class ProxyTestCase(unittest.TestCase):
 
     def new_requests(self):
         return self.origin.log_since(self.mark)
+
+    def assert_hit(self, target, sha256):
+        """GET `target` again: the body must hash to `sha256` and the origin must not see it."""
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(target), keep_body=False, timeout=30)
+        self.assertEqual(r.sha256, sha256)
+        self.assertEqual([x for x in self.origin.log_since(mark) if x["target"] == target], [],
+                         "the object was not complete in the cache")
