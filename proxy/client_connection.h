@@ -37,6 +37,23 @@ namespace tls {
 class TlsSession;
 }
 
+// ClientConnection's pass-through resume state, present while the current response can be
+// resumed. At namespace scope: clang 14 rejects std::optional<T>::emplace() for a nested T with
+// default member initializers used inside the enclosing class.
+struct PassResume {
+    std::optional<policy::Validator> validator;
+    uint64_t length = 0;  // the complete length announced by the first answer
+    policy::ResumePlan plan;
+    uint32_t attempt = 0;          // retries in the current outage
+    uint64_t outage_start_ms = 0;  // first failure of the current outage
+    uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
+    // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
+    // the client got.
+    policy::HeldPrefix prefix;
+    bool awaiting_head = false;  // a resumed request whose head has not arrived
+    bool retry_pending = false;  // the timer starts the next attempt
+};
+
 class ClientConnection final : public UpstreamSink, public AfterActionHook {
   public:
     explicit ClientConnection(Server& server);
@@ -224,20 +241,6 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     bool drain_requested_ = false;
     bool logged_ = false;
 
-    // Pass-through resume state, present while the current response can be resumed.
-    struct PassResume {
-        std::optional<policy::Validator> validator;
-        uint64_t length = 0;  // the complete length announced by the first answer
-        policy::ResumePlan plan;
-        uint32_t attempt = 0;          // retries in the current outage
-        uint64_t outage_start_ms = 0;  // first failure of the current outage
-        uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
-        // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
-        // the client got.
-        policy::HeldPrefix prefix;
-        bool awaiting_head = false;  // a resumed request whose head has not arrived
-        bool retry_pending = false;  // the timer starts the next attempt
-    };
     std::optional<PassResume> resume_;
     std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
