@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -26,14 +27,15 @@ struct Pool {
     size_t pooled_bytes = 0;
 };
 
+// Bytes handed out by allocate_aligned and not yet freed (pooled buffers not included).
+std::atomic<uint64_t> g_in_use{0};
+
 Pool& pool() {
     static Pool* p = new Pool;  // never destroyed: buffers may be freed during static teardown
     return *p;
 }
 
-}  // namespace
-
-void* allocate_aligned(size_t bytes) {
+void* allocate_unaccounted(size_t bytes) {
     if (bytes < kMapThreshold) return ::operator new (bytes, std::align_val_t{kDirectIoAlignment});
     size_t size = mapped_size(bytes);
     {
@@ -52,8 +54,21 @@ void* allocate_aligned(size_t bytes) {
     return mem;
 }
 
+}  // namespace
+
+uint64_t aligned_bytes_in_use() {
+    return g_in_use.load(std::memory_order_relaxed);
+}
+
+void* allocate_aligned(size_t bytes) {
+    void* mem = allocate_unaccounted(bytes);
+    g_in_use.fetch_add(bytes, std::memory_order_relaxed);
+    return mem;
+}
+
 void free_aligned(void* mem, size_t bytes) noexcept {
     if (!mem) return;
+    g_in_use.fetch_sub(bytes, std::memory_order_relaxed);
     if (bytes < kMapThreshold) {
         ::operator delete (mem, std::align_val_t{kDirectIoAlignment});
         return;

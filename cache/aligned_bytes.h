@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <utility>
 
@@ -22,6 +23,9 @@ inline constexpr size_t kDirectIoAlignment = 4096;
 // allocated on the loop thread and freed on whichever thread drops the last reference.
 void* allocate_aligned(size_t bytes);
 void free_aligned(void* p, size_t bytes) noexcept;
+// Bytes allocated and not yet freed, whoever holds them (pooled free buffers not counted): every
+// chunk buffer of the process, which proxy/'s memory budget is measured by.
+uint64_t aligned_bytes_in_use();
 
 // A growable byte buffer in page-aligned storage. Unlike std::vector with a custom allocator
 // (whose element-wise copies libstdc++ does not turn into memcpy: 13% of a cold fill's CPU), it

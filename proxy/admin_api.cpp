@@ -172,6 +172,12 @@ AdminResponse AdminApi::metrics_page() {
         }
     }
     metrics_.inflight_fills.set(static_cast<int64_t>(status_.inflight_fills().size()));
+    const MemoryStatus memory = status_.memory();
+    metrics_.memory_budget.set(static_cast<int64_t>(memory.budget));
+    metrics_.memory_in_use_fills.set(static_cast<int64_t>(memory.fills));
+    metrics_.memory_in_use_reads.set(static_cast<int64_t>(memory.reads));
+    metrics_.memory_pressure.set(memory.pressure ? 1 : 0);
+    metrics_.memory_pressure_episodes.set(static_cast<int64_t>(memory.pressure_episodes));
     AdminResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render_prometheus();
@@ -187,6 +193,7 @@ AdminResponse AdminApi::status_page(double now) const {
                          {"total", f.total ? json(*f.total) : json(nullptr)},
                          {"rate_bytes_per_s", f.rate_bytes_per_s},
                          {"attempts", f.attempts},
+                         {"memory_bytes", f.memory_bytes},
                          {"state", f.state}});
     }
     json cache = nullptr;
@@ -198,12 +205,21 @@ AdminResponse AdminApi::status_page(double now) const {
                      {"bytes_present", s->bytes_present}};
         }
     }
+    const MemoryStatus m = status_.memory();
+    json memory = {{"budget", m.budget},
+                   {"in_use", m.in_use},
+                   {"fills", m.fills},
+                   {"reads", m.reads},
+                   {"peak", m.peak},
+                   {"pressure", m.pressure},
+                   {"pressure_episodes", m.pressure_episodes}};
     double uptime = std::max(0.0, now - start_time_);
     return json_response(
         {{"version", dlproxy_version()},
          {"uptime_seconds", std::round(uptime * 1000) / 1000},
          {"config", config_summary(config_, !token_.empty(), bound_listen_, bound_admin_)},
          {"cache", cache},
+         {"memory", memory},
          {"inflight_fills", fills}});
 }
 

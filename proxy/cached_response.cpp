@@ -1,5 +1,7 @@
 #include "proxy/cached_response.h"
 
+#include "policy/memory_budget.h"
+
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -234,6 +236,8 @@ void CachedResponse::send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uin
 void CachedResponse::read_ahead(uint32_t index) {
     const cache::ObjectInfo& obj = fetch_->object();
     if (reading_disk_ || obj.chunk_begin(index) >= end_) return;
+    // Short of memory: one chunk per client at a time (policy/memory_budget.h).
+    if (!policy::may_read_ahead(registry_.memory().pressure())) return;
     if (!fetch_->on_disk(index) || fetch_->memory_chunk(index) || fetch_->read_in_flight(index) ||
         fetch_->shared_read(index))
         return;

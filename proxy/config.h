@@ -74,6 +74,9 @@ struct Config {
     // How far a fill may run ahead of its furthest client; those bytes stay in memory
     // (policy/fill_pace.h). 0: the fill runs at the origin's pace whatever its clients do.
     uint64_t fill_ahead_window = 16ull << 20;
+    // Body bytes the whole process may hold in memory for fills and their clients
+    // (policy/memory_budget.h, docs/many-clients.md "Memory budget"). 0: no budget.
+    uint64_t memory_budget = 256ull << 20;
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 

@@ -86,6 +86,9 @@ void add_fill_options(CLI::App& app, FillFlags& flags) {
     app.add_option("--fill-ahead-window", flags.fill_ahead_window,
                    "how far a fill may run ahead of its furthest client, in memory (default "
                    "16MiB; 0: the origin's pace)");
+    app.add_option("--memory-budget", flags.memory_budget,
+                   "body bytes all fills and their clients may hold in memory (default 256MiB; "
+                   "0: no budget)");
 }
 
 void apply_fill_flags(Config& c, const FillFlags& flags) {
@@ -106,6 +109,8 @@ void apply_fill_flags(Config& c, const FillFlags& flags) {
     if (!flags.fill_ahead_window.empty())
         c.fill_ahead_window = to_window(to_size(flags.fill_ahead_window, "--fill-ahead-window"),
                                         "--fill-ahead-window");
+    if (!flags.memory_budget.empty())
+        c.memory_budget = to_size(flags.memory_budget, "--memory-budget");
 }
 
 bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
@@ -130,6 +135,8 @@ bool apply_fill_key(Config& c, const std::string& key, const toml::node& node,
         c.range_wait_distance = size_value(node, what, "16MiB");
     } else if (key == "fill_ahead_window") {
         c.fill_ahead_window = to_window(size_value(node, what, "16MiB"), what);
+    } else if (key == "memory_budget") {
+        c.memory_budget = size_value(node, what, "256MiB");
     } else if (key == "max_range_fetches") {
         auto v = integer_value(node);
         if (!v || *v < 0 || *v > 64) throw ConfigError(what + ": expected a whole number 0..64");
@@ -150,6 +157,7 @@ void write_fill_toml(const Config& c, std::ostream& out) {
     out << "range_wait_distance = \"" << policy::format_byte_size(c.range_wait_distance) << "\"\n";
     out << "max_range_fetches = " << c.max_range_fetches << "\n";
     out << "fill_ahead_window = \"" << policy::format_byte_size(c.fill_ahead_window) << "\"\n";
+    out << "memory_budget = \"" << policy::format_byte_size(c.memory_budget) << "\"\n";
 }
 
 }  // namespace proxy

@@ -18,7 +18,7 @@ namespace proxy {
 // The flags as given (empty: not given), applied after the config file.
 struct FillFlags {
     std::string mode, min_percent, max_remaining, max_fills, range_wait_distance, max_range_fetches,
-        fill_ahead_window;
+        fill_ahead_window, memory_budget;
 };
 
 void add_fill_options(CLI::App& app, FillFlags& flags);

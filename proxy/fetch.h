@@ -30,6 +30,7 @@
 #include "cache/store.h"
 #include "policy/cacheability.h"
 #include "policy/fill_pace.h"
+#include "policy/memory_budget.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
 #include "proxy/fill_status.h"
@@ -130,6 +131,9 @@ class Fetch final : public UpstreamSink {
     // What GET /status shows for this fill (fetch_status.cpp).
     FillStatus status() const;
 
+    // The chunk buffers this fetch holds (its part of the memory budget, fetch_memory.cpp).
+    uint64_t memory_held() const;
+
     // UpstreamSink
     void on_upstream_head(int status, std::string_view reason,
                           const policy::HeaderList& headers) override;
@@ -197,10 +201,13 @@ class Fetch final : public UpstreamSink {
     void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
-    bool recent(uint32_t index, std::optional<uint64_t> lead) const;
+    bool recent(uint32_t index, std::optional<uint64_t> lead,
+                const policy::FillMemory& limits) const;
     std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
     void wake_held_fill();          // a fill held for its clients re-decides from the timer
     policy::FillPace pace() const;  // policy::decide_fill_pace for this fill
+    // This fill's share of the memory budget: its window, unwritten limit (fetch_memory.cpp).
+    policy::FillMemory memory_limits() const;
 
     static void timer_cb(uv_timer_t* timer) noexcept;
 

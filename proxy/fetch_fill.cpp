@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "policy/fill_pace.h"
+#include "policy/memory_budget.h"
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
@@ -15,9 +16,6 @@ namespace proxy {
 
 namespace {
 
-// Sealed chunks waiting to be written are held in memory; beyond this the upstream transfer
-// pauses: the disk sets the pace rather than memory.
-constexpr uint64_t kMaxUnwrittenBytes = 12u << 20;
 // Written chunks whose records are not yet committed (they cost no memory; they bound what a
 // crash can leave unrecorded and how long a reader of a written chunk may wait).
 constexpr size_t kMaxUnrecordedChunks = 96;
@@ -26,8 +24,6 @@ constexpr size_t kCommitBatchChunks = 32;
 // two concurrent jobs made each write 3x slower on the disks here and the commits 2x slower.
 constexpr size_t kStageJobs = 1;
 constexpr size_t kStageBatchChunks = 32;
-// Recently written chunks kept in memory for readers following the fill closely.
-constexpr uint32_t kRecentChunks = 2;
 
 }  // namespace
 
@@ -212,7 +208,10 @@ void Fetch::drop_pending_writes() {
 }
 
 bool Fetch::disk_behind() const {
-    return unwritten_bytes_ >= kMaxUnwrittenBytes || unrecorded_.size() >= kMaxUnrecordedChunks;
+    // Sealed chunks waiting to be written are held in memory: past the fill's share of the
+    // memory budget the upstream transfer pauses and the disk sets the pace.
+    return unwritten_bytes_ >= memory_limits().max_unwritten ||
+           unrecorded_.size() >= kMaxUnrecordedChunks;
 }
 
 void Fetch::maybe_resume() {
@@ -235,15 +234,18 @@ void Fetch::maybe_resume() {
         range_fills_[i]->resume();
 }
 
-bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead) const {
-    auto near = [index](uint32_t position) {
-        return index < position && index + kRecentChunks >= position;
-    };
-    if (near(fill_index_)) return true;
+bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
+                   const policy::FillMemory& limits) const {
     if (policy::within_lead_window(object_.chunk_begin(index),
                                    object_.chunk_begin(index) + object_.chunk_length(index), lead,
-                                   registry_.config().fill_ahead_window))
+                                   limits.window))
         return true;
+    // Under memory pressure nothing else is kept: readers following closely read it from disk.
+    if (!limits.keep_recent) return false;
+    auto near = [index](uint32_t position) {
+        return index < position && index + policy::kRecentChunks >= position;
+    };
+    if (near(fill_index_)) return true;
     for (const auto& f : range_fills_)
         if (f->running() && near(f->position())) return true;
     return false;
@@ -251,13 +253,14 @@ bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead) const {
 
 // Keeps the newest chunks of each fill (main and range fills), and the window ahead of the
 // furthest client, in memory; the others are read back from disk once written. Unwritten chunks
-// stay: they are bounded by kMaxUnwrittenBytes.
+// stay: they are bounded by the fill's share of the memory budget (disk_behind).
 void Fetch::trim_memory() {
     const std::optional<uint64_t> lead = lead_reader();
+    const policy::FillMemory limits = memory_limits();
     for (auto it = memory_.begin(); it != memory_.end();) {
         uint32_t index = it->first;
         bool written = !caching_ || present_.contains(index) || unrecorded_.contains(index);
-        if (written && !recent(index, lead))
+        if (written && !recent(index, lead, limits))
             it = memory_.erase(it);
         else
             ++it;

@@ -18,7 +18,7 @@ policy::FillPace Fetch::pace() const {
     in.fill_position = next_;
     in.run_begin = run_begin_;
     in.lead = lead_reader();
-    in.window = registry_.config().fill_ahead_window;
+    in.window = memory_limits().window;  // the fill's share of the memory budget
     in.ms_since_progress = uv_now(registry_.loop()) - reader_progress_ms_;
     in.held = paused_for_readers_;
     in.ms_held = paused_for_readers_ ? uv_now(registry_.loop()) - held_since_ms_ : 0;

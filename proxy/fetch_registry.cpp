@@ -16,7 +16,8 @@ FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& sto
       store_(store),
       config_(config),
       retry_(retry_config_from(config)),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      memory_(config.memory_budget) {}
 
 policy::RetryConfig retry_config_from(const Config& config) {
     policy::RetryConfig retry;

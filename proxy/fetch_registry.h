@@ -17,6 +17,7 @@
 #include "proxy/config.h"
 #include "proxy/curl_multi.h"
 #include "proxy/fill_status.h"
+#include "proxy/memory_budget.h"
 
 namespace proxy {
 
@@ -55,12 +56,16 @@ class FetchRegistry final : public StatusProvider {
     const policy::RetryConfig& retry() const { return retry_; }
     uint64_t random() { return rng_(); }
     size_t active() const { return fetches_.size(); }
+    MemoryBudget& memory() { return memory_; }
+    // How many fills share the memory budget: every object in use (fetch_memory.cpp).
+    uint32_t running_fills() const;
 
     // The objects fetches are using now (not to be evicted from under them).
     std::vector<cache::ObjectId> objects_in_use() const;
 
     // StatusProvider: every fetch still working on its object (fetch_status.cpp).
     std::vector<FillStatus> inflight_fills() const override;
+    MemoryStatus memory() const override;
 
     // Closes every fetch (shutdown).
     void close_all();
@@ -74,6 +79,7 @@ class FetchRegistry final : public StatusProvider {
     policy::RetryConfig retry_;
     std::mt19937_64 rng_;
     std::unordered_map<std::string, Fetch*> fetches_;
+    MemoryBudget memory_;
     bool evicting_ = false;
     bool check_again_ = false;  // commits arrived while an eviction ran
     bool over_budget_ = false;  // the last eviction ended over the budget

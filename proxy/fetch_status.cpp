@@ -9,6 +9,7 @@ FillStatus Fetch::status() const {
     s.url = request_.url;
     s.key = key_;
     s.attempts = attempts_total_;
+    s.memory_bytes = memory_held();
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;
         for (uint32_t i = 0; i < present_.size(); ++i)

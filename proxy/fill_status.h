@@ -15,9 +15,21 @@ struct FillStatus {
     uint64_t bytes_done = 0;
     std::optional<uint64_t> total;  // complete length, when known
     double rate_bytes_per_s = 0;
-    uint32_t attempts = 0;  // upstream attempts so far, the first included
-    std::string state;      // e.g. "transferring", "waiting_retry", "revalidating"
-    std::string key;        // the cache key (what dlproxyctl ls matches objects by)
+    uint32_t attempts = 0;      // upstream attempts so far, the first included
+    std::string state;          // e.g. "transferring", "waiting_retry", "revalidating"
+    std::string key;            // the cache key (what dlproxyctl ls matches objects by)
+    uint64_t memory_bytes = 0;  // chunk buffers this fill holds (its share of the memory budget)
+};
+
+// The process's chunk buffers against --memory-budget (proxy/memory_budget.h).
+struct MemoryStatus {
+    uint64_t budget = 0;  // 0: no budget
+    uint64_t in_use = 0;
+    uint64_t fills = 0;  // held by fills (collecting, waiting for the disk, kept for clients)
+    uint64_t reads = 0;  // the rest: chunks read back from disk for clients, sends holding them
+    uint64_t peak = 0;
+    bool pressure = false;
+    uint64_t pressure_episodes = 0;
 };
 
 // What the running proxy reports about its fills. The proxy implements it once fills exist.
@@ -25,6 +37,7 @@ class StatusProvider {
   public:
     virtual ~StatusProvider() = default;
     virtual std::vector<FillStatus> inflight_fills() const = 0;
+    virtual MemoryStatus memory() const { return {}; }
 };
 
 // The default: no fills.

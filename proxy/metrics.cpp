@@ -115,6 +115,14 @@ std::string Metrics::render_prometheus() const {
     gauge(out, "cache_objects", "Objects in the cache index.", cache_objects);
     gauge(out, "inflight_fills", "Objects being fetched from origins now.", inflight_fills);
     gauge(out, "client_connections", "Open client connections.", client_connections);
+    gauge(out, "memory_budget_bytes", "Chunk buffers the process may hold (0: no budget).",
+          memory_budget);
+    gauge(out, "memory_fill_bytes", "Chunk buffers held by fills.", memory_in_use_fills);
+    gauge(out, "memory_read_bytes", "Chunk buffers read back from the cache for clients.",
+          memory_in_use_reads);
+    gauge(out, "memory_pressure", "1 while the memory budget is nearly used up.", memory_pressure);
+    gauge(out, "memory_pressure_episodes",
+          "Times the memory budget came under pressure since start.", memory_pressure_episodes);
     histogram(out, "recovery_seconds",
               "Seconds from a failed upstream transfer to bytes flowing again.", recovery_seconds);
     return out;

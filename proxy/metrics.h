@@ -117,6 +117,12 @@ class Metrics {
     Gauge cache_objects;       // objects in the cache index
     Gauge inflight_fills;      // objects being fetched right now
     Gauge client_connections;  // open client connections
+    // The memory budget (proxy/memory_budget.h), refreshed when /metrics is scraped.
+    Gauge memory_budget;             // --memory-budget, bytes (0: none)
+    Gauge memory_in_use_fills;       // chunk buffers held by fills
+    Gauge memory_in_use_reads;       // chunk buffers read back for clients
+    Gauge memory_pressure;           // 1 while short of memory
+    Gauge memory_pressure_episodes;  // episodes of pressure since start
 
     Histogram recovery_seconds;  // from a transfer failing to bytes flowing again
 

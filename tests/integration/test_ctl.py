@@ -317,13 +317,18 @@ class DaemonTest(CtlMixin, ProxyTestCase):
             self.assertIn(("dlproxy_requests_total", (("result", result),)), samples)
         self.assertIn(("dlproxy_recovery_seconds_bucket", (("le", "+Inf"),)), samples)
         self.assertIn(("dlproxy_cache_bytes", ()), samples)
+        self.assertIn(("dlproxy_memory_budget_bytes", ()), samples)
+        self.assertIn(("dlproxy_memory_pressure", ()), samples)
 
     def test_status_json(self):
         status, ctype, text = self.admin_get("/status")
         self.assertEqual((status, ctype), (200, "application/json"))
         s = json.loads(text)
-        self.assertEqual(set(s), {"version", "uptime_seconds", "config", "cache",
+        self.assertEqual(set(s), {"version", "uptime_seconds", "config", "cache", "memory",
                                   "inflight_fills"})
+        self.assertEqual(s["memory"]["budget"], 256 << 20)  # the default --memory-budget
+        self.assertEqual(s["memory"]["in_use"], s["memory"]["fills"] + s["memory"]["reads"])
+        self.assertFalse(s["memory"]["pressure"])
         self.assertEqual(s["config"]["listen"], f"127.0.0.1:{self.pport}")
         self.assertEqual(s["config"]["admin_listen"], f"127.0.0.1:{type(self).proxy.admin_port}")
         self.assertIsInstance(s["inflight_fills"], list)
