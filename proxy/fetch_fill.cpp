@@ -96,7 +96,8 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         policy::drop_held_prefix(prefix_, reinterpret_cast<const unsigned char*>(data), size);
     if (step.mismatch) {
         retire_transfer();
-        fail("object changed on the origin: the overlapping byte differs");
+        fail(FetchEnd::ObjectChanged,
+             std::string(policy::to_string(policy::overlap_differs().evidence)));
         return BodyAction::Accept;
     }
     metrics().discarded_bytes.add(step.dropped);
