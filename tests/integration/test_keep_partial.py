@@ -72,7 +72,7 @@ class KeepPartialTest(ProxyTestCase):
                 return held
             time.sleep(0.1)
 
-    def check_refused_resume(self, tag, fault, resume_statuses):
+    def check_refused_resume(self, tag, fault, resume_statuses, refused_later=None):
         path = f"/bytes/{SIZE}/keep-{tag}"
         target = f"{path}?cut_at={CUT}&{fault}"
         url = self.url(target)
@@ -95,6 +95,18 @@ class KeepPartialTest(ProxyTestCase):
         held = self.wait_held(url, HELD)
         self.assertEqual(held, HELD, "the verified chunks below the cut were not all kept")
 
+        # 2b. a later download refused too: the client gets the origin's answer, chunks stay
+        if refused_later is not None:
+            mark = self.origin.mark()
+            r, data = self.download(target)
+            self.assertEqual(r.status, refused_later, r.stderr)
+            self.assertLess(len(data), 1000, "an error answer, not the object")
+            recs = self.origin.requests_for(target, mark, count=1)
+            self.assertEqual(recs[0]["headers"].get("Range"), f"bytes={HELD}-{SIZE - 1}", recs)
+            self.assertEqual(recs[0]["status"], refused_later, recs)
+            time.sleep(0.3)
+            self.assertEqual(self.wait_held(url, HELD), HELD, "a refused request dropped chunks")
+
         # 3. the next download completes and asks the origin only for what is missing
         mark = self.origin.mark()
         r, data = self.download(target)
@@ -113,6 +125,11 @@ class KeepPartialTest(ProxyTestCase):
 
     def test_403_on_resume_keeps_the_partial(self):
         self.check_refused_resume("403", "status=403&status_after=1", [403])
+
+    def test_403_on_resume_and_on_the_next_request_keeps_the_partial(self):
+        # the second download's Range request is refused as well: its client gets the 403
+        self.check_refused_resume("403x2", "status=403&status_after=1&times=2", [403],
+                                  refused_later=403)
 
     def test_404_on_resume_keeps_the_partial(self):
         self.check_refused_resume("404", "status=404&status_after=1", [404])
