@@ -417,6 +417,7 @@ void Fetch::fail(FetchEnd end, std::string detail) {
                  invalidate ? "dropping the cached copy"
                             : "keeping the " + std::to_string(bytes_held()) + " bytes held");
     state_ = State::Failed;
+    end_ = end;
     retry_pending_ = false;
     retire_transfer();
     end_range_fills("the fill failed");

@@ -40,6 +40,7 @@ namespace proxy {
 class FetchRegistry;
 class Fetch;
 class RangeFill;
+enum class RangeFillEnd;
 
 struct Chunk {
     uint32_t index = 0;
@@ -210,7 +211,7 @@ class Fetch final : public UpstreamSink {
     bool main_fill_running() const;
     void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
-    void range_fill_over(RangeFill& fill, std::string_view why, bool failed);
+    void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
     void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
@@ -225,6 +226,7 @@ class Fetch final : public UpstreamSink {
     std::string key_;
     UpstreamRequest request_;
     State state_ = State::Starting;
+    std::optional<FetchEnd> end_;  // why it failed, once state_ is Failed
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 
