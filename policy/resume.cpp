@@ -60,7 +60,52 @@ PartialDecision accept_200(const ResumePlan& plan, const HeaderList& response,
     return PartialDecision{PartialAction::Restart, plan.next_offset, PartialReason::SameObject};
 }
 
+// A validator field of the expected kind that is present and does not match.
+bool validator_differs(const HeaderList& response, const Validator& expected) {
+    std::string_view field = expected.kind == Validator::Kind::ETag ? "etag" : "last-modified";
+    return find_header(response, field) && !has_validator(response, expected);
+}
+
+HeldBytesVerdict invalidate(ChangeEvidence e) {
+    return HeldBytesVerdict{HeldBytes::Invalidate, e};
+}
+
 }  // namespace
+
+std::string_view to_string(ChangeEvidence e) {
+    switch (e) {
+        case ChangeEvidence::None:
+            return "no evidence the object changed";
+        case ChangeEvidence::ValidatorDiffers:
+            return "the validator differs";
+        case ChangeEvidence::LengthDiffers:
+            return "the complete length differs";
+        case ChangeEvidence::Unsatisfiable:
+            return "416: the object no longer reaches the bytes held";
+        case ChangeEvidence::OverlapDiffers:
+            return "the overlapping byte differs";
+    }
+    return "unknown";
+}
+
+HeldBytesVerdict judge_held_bytes(const ResumePlan& plan, int status, const HeaderList& response,
+                                  std::optional<uint64_t> expected_complete_length) {
+    if (status != 200 && status != 206 && status != 416) return {};
+    if (status != 416 && plan.validator && validator_differs(response, *plan.validator))
+        return invalidate(ChangeEvidence::ValidatorDiffers);
+    std::optional<uint64_t> length;
+    if (status == 200) {
+        if (!find_header(response, "transfer-encoding")) length = content_length(response);
+    } else if (auto value = find_header(response, "content-range")) {
+        if (auto cr = parse_content_range(*value)) length = cr->complete_length;
+    }
+    if (length && expected_complete_length && *length != *expected_complete_length)
+        return invalidate(ChangeEvidence::LengthDiffers);
+    // A 416 names the current length, or none: either way the bytes held must still exist.
+    if (status == 416 && (!length || *length < plan.next_offset))
+        return invalidate(ChangeEvidence::Unsatisfiable);
+    return {};
+}
 
 std::string_view to_string(PartialReason r) {
     switch (r) {

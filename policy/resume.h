@@ -68,6 +68,47 @@ struct PartialDecision {
 PartialDecision accept_partial(const ResumePlan& plan, int status, const HeaderList& response,
                                std::optional<uint64_t> expected_complete_length);
 
+// What a rejected answer to a resume says about the bytes already held (in the cache, or sent to
+// a pass-through client). Held bytes were verified when they arrived; only evidence that the
+// object itself changed makes them worthless. Anything else -- an error status (an expired
+// signed URL's 403, a 404, a 500 or a 503 after the retries), or a 2xx that is malformed or not
+// what was asked -- says nothing about the object, and throwing 20 GB away for it would be the
+// worst answer: the bytes are kept and the next request resumes after them.
+enum class HeldBytes {
+    Keep,        // no evidence the object changed: keep every verified chunk
+    Invalidate,  // the object changed on the origin: drop the stored chunks
+};
+
+enum class ChangeEvidence {
+    None,
+    ValidatorDiffers,  // a 200 or 206 carrying another ETag / Last-Modified than the expected one
+                       // (a 200 to If-Range is the If-Range condition failing, RFC 9110 §13.1.5)
+    LengthDiffers,     // a 200's Content-Length or a 206/416 Content-Range complete length is not
+                       // the expected complete length (RFC 9110 §14.4)
+    Unsatisfiable,     // a 416 naming no complete length, or one shorter than the bytes held: the
+                       // object no longer reaches them (RFC 9110 §15.5.17)
+    OverlapDiffers,    // the overlap byte differs (drop_held_prefix's mismatch; not judged here)
+};
+
+std::string_view to_string(ChangeEvidence e);
+
+struct HeldBytesVerdict {
+    HeldBytes action = HeldBytes::Keep;
+    ChangeEvidence evidence = ChangeEvidence::None;
+};
+
+// Judges an answer that accept_partial() rejected (same arguments). Only 200, 206 and 416 can
+// carry evidence: the validators and lengths of any other status describe an error page, not the
+// object. A validator field is evidence only when present (an answer may omit it), a length only
+// when known (chunked, `*`).
+HeldBytesVerdict judge_held_bytes(const ResumePlan& plan, int status, const HeaderList& response,
+                                  std::optional<uint64_t> expected_complete_length);
+
+// The overlap byte of an Append differed: the same ETag over other bytes (a broken origin).
+inline HeldBytesVerdict overlap_differs() {
+    return {HeldBytes::Invalidate, ChangeEvidence::OverlapDiffers};
+}
+
 // The leading bytes of an accepted answer that are already held (PartialDecision::skip_bytes),
 // dropped piece by piece as they arrive; with `check_overlap` (an Append) the last of them is
 // the overlap byte and must equal `overlap_byte`, the last byte held. Shared by the cache fill

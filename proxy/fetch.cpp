@@ -41,6 +41,24 @@ cache::Validator to_cache(const std::optional<policy::Validator>& v) {
 
 }  // namespace
 
+std::string_view to_string(FetchEnd e) {
+    switch (e) {
+        case FetchEnd::ObjectChanged:
+            return "object changed on the origin";
+        case FetchEnd::ResumeRefused:
+            return "the origin refused the resume";
+        case FetchEnd::RetriesExhausted:
+            return "retries exhausted";
+        case FetchEnd::NoValidator:
+            return "cannot resume without a validator";
+        case FetchEnd::Unusable:
+            return "origin response unusable";
+        case FetchEnd::StartFailed:
+            return "could not start the upstream request";
+    }
+    return "failed";
+}
+
 std::string_view to_string(CacheResult r) {
     switch (r) {
         case CacheResult::Hit:
@@ -137,7 +155,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     ++attempts_total_;
     if (!transfer_->start(req)) {
         transfer_.reset();
-        fail("could not start the upstream request");
+        fail(FetchEnd::StartFailed, "could not start the upstream request");
     }
 }
 
@@ -263,27 +281,7 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
         case Purpose::Range: {
             auto decision = policy::accept_partial(plan_, status, headers, object_.complete_length);
             if (decision.action == policy::PartialAction::Reject) {
-                if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
-                    // The object is gone or forbidden now: the origin's answer goes to clients.
-                    auto removed = store().remove(object_);
-                    (void)removed;
-                    hand_over(status, reason, headers);
-                    return;
-                }
-                if (state_ != State::Ready && status == 200) {
-                    // The stored partial copy is outdated and nobody has seen it: start afresh.
-                    spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it",
-                                 key_, policy::to_string(decision.reason));
-                    present_ = cache::ChunkMap();
-                    memory_.clear();
-                    purpose_ = Purpose::Full;
-                    on_new_object(status, headers);
-                    if (state_ == State::Handed) hand_over(status, reason, headers);
-                    return;
-                }
-                retire_transfer();
-                fail(std::string("object changed on the origin: ") +
-                     std::string(policy::to_string(decision.reason)));
+                on_range_rejected(status, reason, headers, decision.reason);
                 return;
             }
             prefix_.skip = decision.skip_bytes;
@@ -298,6 +296,36 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             return;
         }
     }
+}
+
+void Fetch::on_range_rejected(int status, std::string_view reason,
+                              const policy::HeaderList& headers, policy::PartialReason why) {
+    if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
+        // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
+        // the origin's answer goes to the client, and the stored chunks stay -- an error status
+        // is no evidence that the object changed (policy::judge_held_bytes).
+        hand_over(status, reason, headers);
+        return;
+    }
+    if (state_ != State::Ready && status == 200) {
+        // The stored partial copy is outdated and nobody has seen it: start afresh.
+        spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it", key_,
+                     policy::to_string(why));
+        present_ = cache::ChunkMap();
+        memory_.clear();
+        purpose_ = Purpose::Full;
+        on_new_object(status, headers);
+        if (state_ == State::Handed) hand_over(status, reason, headers);
+        return;
+    }
+    retire_transfer();
+    auto verdict = policy::judge_held_bytes(plan_, status, headers, object_.complete_length);
+    std::string detail = "status " + std::to_string(status) + ", " +
+                         std::string(policy::to_string(why)) + "; " +
+                         std::string(policy::to_string(verdict.evidence));
+    fail(verdict.action == policy::HeldBytes::Invalidate ? FetchEnd::ObjectChanged
+                                                         : FetchEnd::ResumeRefused,
+         std::move(detail));
 }
 
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
@@ -375,16 +403,21 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
         return;
     }
     if (result.ok()) {
-        fail("origin response could not be used");
+        fail(FetchEnd::Unusable, "origin response could not be used");
         return;
     }
     schedule_retry(failure_kind(result), 0, std::nullopt, result.message);
 }
 
-void Fetch::fail(std::string why) {
+void Fetch::fail(FetchEnd end, std::string detail) {
     if (state_ == State::Failed) return;
-    spdlog::warn("fetch {}: giving up: {}", key_, why);
+    const bool invalidate = end == FetchEnd::ObjectChanged;
+    std::string why = std::string(to_string(end)) + ": " + detail;
+    spdlog::warn("fetch {}: giving up: {}; {}", key_, why,
+                 invalidate ? "dropping the cached copy"
+                            : "keeping the " + std::to_string(bytes_held()) + " bytes held");
     state_ = State::Failed;
+    end_ = end;
     retry_pending_ = false;
     retire_transfer();
     end_range_fills("the fill failed");
@@ -393,8 +426,9 @@ void Fetch::fail(std::string why) {
         l->on_fetch_failed(*this, why);
     // An object that changed under us must not be served from its old bytes again. Nothing
     // more of it is written (caching_ off); a record still being made on a worker is removed
-    // when it is done (record_object).
-    if (why.starts_with("object changed")) {
+    // when it is done (record_object). Any other end keeps the chunks: sealed ones still go to
+    // disk, and the next request resumes after them.
+    if (invalidate) {
         drop_pending_writes();
         if (object_recorded_) {
             auto removed = store().remove(object_);

@@ -41,6 +41,7 @@ namespace proxy {
 class FetchRegistry;
 class Fetch;
 class RangeFill;
+enum class RangeFillEnd;
 
 struct Chunk {
     uint32_t index = 0;
@@ -51,6 +52,19 @@ using ChunkPtr = std::shared_ptr<const Chunk>;
 // How a response was served, for the access log and metrics.
 enum class CacheResult { Hit, Miss, PartialHit, Revalidated };
 std::string_view to_string(CacheResult r);
+
+// Why a fill ended without its object (Fetch::fail). It alone decides what becomes of the stored
+// chunks: only ObjectChanged invalidates them (policy::judge_held_bytes); every other end keeps
+// every verified chunk for the next request to resume after. Strings exist only in logs.
+enum class FetchEnd {
+    ObjectChanged,     // evidence the object changed on the origin (validator, length, overlap)
+    ResumeRefused,     // the origin answered a resume with an error or an unusable 206/416
+    RetriesExhausted,  // the transfer kept failing (or no time was left) and retries gave up
+    NoValidator,       // a resume is needed and nothing proves the object unchanged
+    Unusable,          // the origin's first answer could not be used
+    StartFailed,       // the upstream request could not be started
+};
+std::string_view to_string(FetchEnd e);
 
 class FetchListener {
   public:
@@ -154,7 +168,11 @@ class Fetch final : public UpstreamSink {
     void become_ready(CacheResult result);
     void on_new_object(int status, const policy::HeaderList& headers);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
-    void fail(std::string why);
+    // Ends the fill: clients are closed short; chunks are dropped only for ObjectChanged.
+    void fail(FetchEnd end, std::string detail);
+    // accept_partial rejected the answer to a Range request (plan_).
+    void on_range_rejected(int status, std::string_view reason, const policy::HeaderList& headers,
+                           policy::PartialReason why);
     void schedule_retry(policy::FailureKind kind, int status,
                         std::optional<std::string_view> retry_after, std::string_view cause);
     void on_timer();
@@ -197,7 +215,7 @@ class Fetch final : public UpstreamSink {
     bool main_fill_running() const;
     void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
-    void range_fill_over(RangeFill& fill, std::string_view why, bool failed);
+    void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
     void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
@@ -215,6 +233,7 @@ class Fetch final : public UpstreamSink {
     std::string key_;
     UpstreamRequest request_;
     State state_ = State::Starting;
+    std::optional<FetchEnd> end_;  // why it failed, once state_ is Failed
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 

@@ -92,7 +92,8 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         policy::drop_held_prefix(prefix_, reinterpret_cast<const unsigned char*>(data), size);
     if (step.mismatch) {
         retire_transfer();
-        fail("object changed on the origin: the overlapping byte differs");
+        fail(FetchEnd::ObjectChanged,
+             std::string(policy::to_string(policy::overlap_differs().evidence)));
         return BodyAction::Accept;
     }
     metrics().discarded_bytes.add(step.dropped);
@@ -332,9 +333,9 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
         [this, alive, result] {
             if (alive.expired()) return;
             recording_ = false;
-            if (*result && state_ == State::Failed && !caching_) {
-                // fail() found the object changed on the origin before this record existed
-                // (caching_ is off only then on this path): drop the record of the old version.
+            if (*result && end_ == FetchEnd::ObjectChanged) {
+                // fail() found the object changed on the origin before this record existed:
+                // drop the record of the old version.
                 auto removed = registry_.store().remove(**result);
                 if (!removed)
                     spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,

@@ -71,7 +71,7 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
 
 void Fetch::start_range_fill(RangeFill& fill) {
     auto v = validator();
-    if (!v || !fill.start(request_, *v)) fill.end("could not start the upstream request");
+    if (!v || !fill.start(request_, *v)) fill.end(RangeFillEnd::StartFailed);
 }
 
 void Fetch::accept_range_chunk(ChunkPtr chunk) {
@@ -86,20 +86,20 @@ void Fetch::accept_range_chunk(ChunkPtr chunk) {
     notify_progress();
 }
 
-void Fetch::range_fill_over(RangeFill& fill, std::string_view why, bool failed) {
+void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail) {
     if (closing_) return;
-    if (failed) {
+    if (is_failure(why)) {
         range_failures_ = std::min<uint32_t>(range_failures_ + 1, 6);
         range_blocked_until_ms_ = uv_now(loop()) + (1000ull << (range_failures_ - 1));
     }
-    if (why == "done")
+    if (why == RangeFillEnd::Done)
         spdlog::info("fetch {}: separate range fetch done (up to chunk {})", key_,
                      fill.position() - 1);
     else
         spdlog::info(
-            "fetch {}: separate range fetch ended at chunk {}: {}; the main fill takes "
+            "fetch {}: separate range fetch ended at chunk {}: {}{}{}; the main fill takes "
             "over",
-            key_, fill.position(), why);
+            key_, fill.position(), to_string(why), detail.empty() ? "" : ": ", detail);
     uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // freed from the timer
     // Chunks it did not fill are the main fill's again; if that is idle, it plans now.
     if (state_ == State::Ready && !fill_stopped_ && !main_fill_running() && !listeners_.empty())
@@ -115,13 +115,13 @@ void Fetch::tend_range_fills() {
         if (!f.started())
             start_range_fill(f);
         else if (!f.paused() && now - f.last_byte_ms() > stall_ms)
-            f.end("no bytes from origin");
+            f.end(RangeFillEnd::Stalled);
     }
 }
 
 void Fetch::end_range_fills(std::string_view why) {
     for (size_t i = 0; i < range_fills_.size(); ++i)
-        range_fills_[i]->end(why, false);
+        range_fills_[i]->end(RangeFillEnd::Stopped, why);
 }
 
 }  // namespace proxy

@@ -27,9 +27,10 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
                                      registry_.retry(), registry_.random(), now_seconds());
     if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
         metrics().give_ups.inc();
-        fail(std::string(cause) +
-             (decision.retry ? std::string()
-                             : " (" + std::string(policy::to_string(decision.reason)) + ")"));
+        fail(FetchEnd::RetriesExhausted,
+             std::string(cause) +
+                 (decision.retry ? std::string()
+                                 : " (" + std::string(policy::to_string(decision.reason)) + ")"));
         return;
     }
     if (attempt_ == 0) outage_start_ms_ = uv_now(loop());
@@ -77,9 +78,9 @@ void Fetch::on_timer() {
         // Resume from the next byte needed, one byte early to check continuity.
         auto validator = this->validator();
         if (next_ > 0 && !validator && !registry_.config().resume_without_validator) {
-            fail(
-                "cannot resume: the origin sent no ETag or Last-Modified to check the object "
-                "against (resume_without_validator is off)");
+            fail(FetchEnd::NoValidator,
+                 "the origin sent no ETag or Last-Modified to check the object against "
+                 "(resume_without_validator is off)");
             return;
         }
         plan_ = policy::plan_resume(next_, validator);

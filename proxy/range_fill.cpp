@@ -11,6 +11,41 @@
 
 namespace proxy {
 
+std::string_view to_string(RangeFillEnd e) {
+    switch (e) {
+        case RangeFillEnd::Done:
+            return "done";
+        case RangeFillEnd::Overtaken:
+            return "the main fill reached the region";
+        case RangeFillEnd::Stopped:
+            return "stopped";
+        case RangeFillEnd::Refused:
+            return "answer not usable";
+        case RangeFillEnd::TransferFailed:
+            return "transfer failed";
+        case RangeFillEnd::Stalled:
+            return "no bytes from origin";
+        case RangeFillEnd::StartFailed:
+            return "could not start the upstream request";
+    }
+    return "ended";
+}
+
+bool is_failure(RangeFillEnd e) {
+    switch (e) {
+        case RangeFillEnd::Done:
+        case RangeFillEnd::Overtaken:
+        case RangeFillEnd::Stopped:
+            return false;
+        case RangeFillEnd::Refused:
+        case RangeFillEnd::TransferFailed:
+        case RangeFillEnd::Stalled:
+        case RangeFillEnd::StartFailed:
+            return true;
+    }
+    return true;
+}
+
 RangeFill::RangeFill(Fetch& fetch, uint32_t first, uint32_t end)
     : fetch_(fetch), fill_index_(first), end_(end) {}
 
@@ -51,10 +86,10 @@ void RangeFill::stop() {
     fill_ = {};
 }
 
-void RangeFill::end(std::string_view why, bool failed) {
+void RangeFill::end(RangeFillEnd why, std::string_view detail) {
     if (over_) return;
     stop();
-    fetch_.range_fill_over(*this, why, failed);
+    fetch_.range_fill_over(*this, why, detail);
 }
 
 std::span<const std::byte> RangeFill::live_bytes(uint32_t index) const {
@@ -75,8 +110,8 @@ void RangeFill::on_upstream_head(int status, std::string_view, const policy::Hea
     if (decision.action != policy::PartialAction::Append || decision.skip_bytes != 0) {
         // A 200 (the validator no longer matches, or Range is ignored), an error status, or a
         // 206 of something else: the main fill will find out what the origin has now.
-        end("answer not usable: status " + std::to_string(status) + ", " +
-            std::string(policy::to_string(decision.reason)));
+        end(RangeFillEnd::Refused, "status " + std::to_string(status) + ", " +
+                                       std::string(policy::to_string(decision.reason)));
         return;
     }
     accepted_ = true;
@@ -95,7 +130,7 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
     while (used < size && next_ < end_byte_) {
         if (fill_.empty() && fetch_.held(fill_index_)) {
             // Nothing more of this region is needed.
-            end("the main fill reached the region", false);
+            end(RangeFillEnd::Overtaken);
             return BodyAction::Accept;
         }
         auto chunk_len = static_cast<size_t>(obj.chunk_length(fill_index_));
@@ -121,10 +156,10 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
 void RangeFill::on_upstream_done(const UpstreamResult& result) {
     if (over_) return;
     if (result.ok() && next_ >= end_byte_) {
-        end("done", false);
+        end(RangeFillEnd::Done);
         return;
     }
-    end(result.ok() ? std::string("response ended early") : result.message);
+    end(RangeFillEnd::TransferFailed, result.ok() ? "response ended early" : result.message);
 }
 
 }  // namespace proxy

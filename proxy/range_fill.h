@@ -25,6 +25,20 @@ namespace proxy {
 
 class Fetch;
 
+// Why a range fill ended. The failures (Refused, TransferFailed, Stalled, StartFailed) make the
+// fetch wait before it starts another one; the others do not.
+enum class RangeFillEnd {
+    Done,            // every claimed chunk filled
+    Overtaken,       // the main fill reached the region first
+    Stopped,         // the fetch ended it (failed, closing, no clients left)
+    Refused,         // the answer was not a 206 continuing exactly where asked
+    TransferFailed,  // the connection failed or the response ended early
+    Stalled,         // no bytes for the stall timeout
+    StartFailed,     // the request could not be started
+};
+std::string_view to_string(RangeFillEnd e);
+bool is_failure(RangeFillEnd e);
+
 class RangeFill final : public UpstreamSink {
   public:
     // Chunks [first, end) of the fetch's object.
@@ -35,9 +49,9 @@ class RangeFill final : public UpstreamSink {
 
     // Sends the request (not from inside a curl callback). False: it could not start.
     bool start(UpstreamRequest request, const policy::Validator& validator);
-    // Ends the fill and tells the fetch why (Fetch::range_fill_over); `failed`: the origin's
-    // answer or connection failed it. Safe inside curl callbacks.
-    void end(std::string_view why, bool failed = true);
+    // Ends the fill and tells the fetch why (Fetch::range_fill_over); `detail` is for the log.
+    // Safe inside curl callbacks.
+    void end(RangeFillEnd why, std::string_view detail = {});
     // The same without telling the fetch (it is closing).
     void stop();
 

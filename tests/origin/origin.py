@@ -54,6 +54,8 @@ delay_headers=<s>    sleep s seconds (float) before sending anything.
 status=<code>&times=<K>&retry_after=<v>
                      the first K requests (default 1; `always` = every one) to this URL are
                      answered with <code>, a short text body and `Retry-After: <v>` when given.
+                     With status_after=<N> the first N requests are served normally and the
+                     status applies from the request with per-URL index N on (e.g. to a resume).
 cut=<b>&cuts=<K>     the first K responses (default 1; `always`) whose body is longer than b bytes
                      close the connection right after sending b body bytes (b counted from the
                      start of that response's body, whatever its range).
@@ -289,7 +291,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = self.q
         if "delay_headers" in q:
             time.sleep(float(q["delay_headers"]))
-        if "status" in q and self.server.state.take(self.target, "status", _limit(q, "times")):
+        if ("status" in q and self.index >= int(q.get("status_after", 0))
+                and self.server.state.take(self.target, "status", _limit(q, "times"))):
             return self.forced_status(int(q["status"]))
         p = self.upath
         if p.startswith("/bytes/"):
