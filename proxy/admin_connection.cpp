@@ -52,59 +52,13 @@ double now_seconds() {
 
 // --- AdminConnection: accept and read ----------------------------------------------------------
 
-AdminConnection::AdminConnection(AdminServer& server) : server_(server) {
+// The URL counts towards the head; it has no limit of its own.
+AdminConnection::AdminConnection(AdminServer& server)
+    : server_(server), parser_(*this, {.max_head_bytes = kMaxHead, .max_url_length = kMaxHead}) {
     uv_tcp_init(server_.loop(), &tcp_);
     uv_timer_init(server_.loop(), &timer_);
     tcp_.data = timer_.data = write_req_.data = shutdown_req_.data = this;
     open_handles_ = 2;
-    llhttp_init(&parser_, HTTP_REQUEST, &settings());
-    parser_.data = this;
-}
-
-const llhttp_settings_t& AdminConnection::settings() {
-    static const llhttp_settings_t s = [] {
-        llhttp_settings_t st;
-        llhttp_settings_init(&st);
-        st.on_url = [](llhttp_t* p, const char* at, size_t n) {
-            self(p)->target_.append(at, n);
-            return self(p)->on_head_bytes(n);
-        };
-        st.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-            self(p)->field_.append(at, n);
-            return self(p)->on_head_bytes(n);
-        };
-        st.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-            self(p)->value_.append(at, n);
-            return self(p)->on_head_bytes(n);
-        };
-        st.on_header_value_complete = [](llhttp_t* p) {
-            auto* c = self(p);
-            if (policy::iequals(c->field_, "Authorization")) c->authorization_ = c->value_;
-            c->field_.clear();
-            c->value_.clear();
-            return 0;
-        };
-        st.on_headers_complete = [](llhttp_t* p) {
-            auto* c = self(p);
-            if ((p->flags & F_CONTENT_LENGTH) && p->content_length > kMaxBody) {
-                c->respond(AdminResponse::error(413, "request body too large"), false);
-                return -1;
-            }
-            return 0;
-        };
-        st.on_body = [](llhttp_t* p, const char* at, size_t n) {
-            auto* c = self(p);
-            if (c->body_.size() + n > kMaxBody) {
-                c->respond(AdminResponse::error(413, "request body too large"), false);
-                return -1;
-            }
-            c->body_.append(at, n);
-            return 0;
-        };
-        st.on_message_complete = [](llhttp_t* p) { return self(p)->on_message_complete(); };
-        return st;
-    }();
-    return s;
 }
 
 bool AdminConnection::accept(uv_stream_t* listener) {
@@ -142,26 +96,41 @@ void AdminConnection::on_read(ssize_t n, const uv_buf_t* buf) {
         return;
     }
     if (responded_) return;  // bytes after the request (or after a 413): read and dropped
-    llhttp_errno_t err = llhttp_execute(&parser_, buf->base, static_cast<size_t>(n));
-    if (err == HPE_OK || err == HPE_PAUSED || responded_) return;
-    spdlog::debug("admin: malformed request: {}", llhttp_get_error_reason(&parser_));
-    respond(AdminResponse::error(
-                400, std::string("malformed request: ") + llhttp_get_error_reason(&parser_)),
-            false);
+    if (parser_.feed(buf->base, static_cast<size_t>(n)) != http1::ParseStatus::Error || responded_)
+        return;
+    if (parser_.error() == http1::RequestError::HeaderTooLarge) {
+        respond(AdminResponse::error(413, "request head too large"), false);
+        return;
+    }
+    spdlog::debug("admin: {}", parser_.error_message());
+    respond(AdminResponse::error(400, parser_.error_message()), false);
 }
 
-int AdminConnection::on_head_bytes(size_t n) {
-    head_bytes_ += n;
-    if (head_bytes_ <= kMaxHead) return 0;
-    respond(AdminResponse::error(413, "request head too large"), false);
-    return -1;
+bool AdminConnection::on_request_head(const http1::RequestHead& head) {
+    if (head.content_length > kMaxBody) {
+        respond(AdminResponse::error(413, "request body too large"), false);
+        return false;
+    }
+    return true;
 }
 
-int AdminConnection::on_message_complete() {
+bool AdminConnection::on_request_body(const char* data, size_t size) {
+    if (body_.size() + size > kMaxBody) {
+        respond(AdminResponse::error(413, "request body too large"), false);
+        return false;
+    }
+    body_.append(data, size);
+    return true;
+}
+
+// One request per connection: the parser pauses after it, and anything later is ignored.
+bool AdminConnection::on_request_complete() {
+    const http1::RequestHead& head = parser_.head();
     AdminRequest request;
-    request.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-    request.target = std::move(target_);
-    request.authorization = std::move(authorization_);
+    request.method = head.method;
+    request.target = head.url;
+    for (const auto& h : head.headers)  // the last one, should a client send several
+        if (policy::iequals(h.name, "Authorization")) request.authorization = h.value;
     request.body = std::move(body_);
     sockaddr_storage peer{};
     int len = sizeof peer;
@@ -177,7 +146,7 @@ int AdminConnection::on_message_complete() {
     spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target,
                 format_socket_address(reinterpret_cast<const sockaddr*>(&peer)), response.status);
     respond(response, request.method == "HEAD");
-    return HPE_PAUSED;  // one request per connection: ignore anything after it
+    return true;
 }
 
 // --- AdminConnection: answer and close -----------------------------------------------------------

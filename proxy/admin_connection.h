@@ -2,13 +2,14 @@
 // Internal to AdminServer; a header of its own only to keep each file about one thing.
 #pragma once
 
-#include <llhttp.h>
 #include <uv.h>
 
 #include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "proxy/http1/request_parser.h"
 
 namespace proxy {
 
@@ -21,7 +22,7 @@ struct AdminResponse;
 //
 // close() is reached from: a read error or EOF (on_read), a parse error (on_read), the deadline
 // timer (timeout_cb), a failed write or shutdown, and AdminServer::stop().
-class AdminConnection {
+class AdminConnection final : private http1::RequestHandler {
   public:
     explicit AdminConnection(AdminServer& server);
     bool accept(uv_stream_t* listener);
@@ -33,8 +34,6 @@ class AdminConnection {
     static constexpr uint64_t kDeadlineMs = 10'000;
     static constexpr uint64_t kLingerMs = 2'000;
 
-    static AdminConnection* self(llhttp_t* p) { return static_cast<AdminConnection*>(p->data); }
-    static const llhttp_settings_t& settings();
     static void alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept;
     static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
     static void write_cb(uv_write_t* req, int status) noexcept;
@@ -43,8 +42,10 @@ class AdminConnection {
     static void close_cb(uv_handle_t* h) noexcept;
 
     void on_read(ssize_t n, const uv_buf_t* buf);
-    int on_head_bytes(size_t n);
-    int on_message_complete();
+    // http1::RequestHandler
+    bool on_request_head(const http1::RequestHead& head) override;
+    bool on_request_body(const char* data, size_t size) override;
+    bool on_request_complete() override;
     void respond(const AdminResponse& response, bool head_only);
 
     AdminServer& server_;
@@ -52,10 +53,9 @@ class AdminConnection {
     uv_timer_t timer_{};
     uv_write_t write_req_{};
     uv_shutdown_t shutdown_req_{};
-    llhttp_t parser_{};
+    http1::RequestParser parser_;
     std::array<char, 16 << 10> read_buf_{};
-    size_t head_bytes_ = 0;
-    std::string field_, value_, target_, authorization_, body_, out_;
+    std::string body_, out_;
     bool responded_ = false;  // an answer is being (or has been) written
     bool written_ = false;    // ... and handed to the kernel
     bool peer_eof_ = false;   // the client half-closed before that

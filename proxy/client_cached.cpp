@@ -38,7 +38,7 @@ void ClientConnection::send_cached_head(int status, const policy::HeaderList& st
     policy::add_via(headers, "1.1", kVia);
     if (!keep_alive_)
         headers.push_back({"Connection", "close"});
-    else if (http10_)
+    else if (parser_.head().http10())
         headers.push_back({"Connection", "keep-alive"});
     write(format_response_head(status, "", headers));
     if (status == 304) finish_cached();

@@ -7,7 +7,6 @@
 #include "policy/address_list.h"
 #include "proxy/http_message.h"
 #include "proxy/metrics.h"
-#include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/socket_address.h"
 #include "proxy/tls/tls_session.h"
@@ -18,45 +17,11 @@ namespace proxy {
 namespace {
 
 constexpr size_t kReadBufferSize = 64 * 1024;
-// Request targets longer than this are refused with 414 (signed CDN URLs are ~2 KiB).
-constexpr size_t kMaxUrlLength = 16 * 1024;
 // After a final response on a closing connection, how long unread input is drained so the
 // client sees our response instead of a reset.
 constexpr double kLingerSeconds = 2.0;
 
 }  // namespace
-
-// llhttp callbacks: C trampolines that recover the connection and forward.
-struct ParserCallbacks {
-    static ClientConnection* self(llhttp_t* p) { return static_cast<ClientConnection*>(p->data); }
-    static int message_begin(llhttp_t* p) { return self(p)->on_message_begin(); }
-    static int url(llhttp_t* p, const char* at, size_t n) { return self(p)->on_url(at, n); }
-    static int field(llhttp_t* p, const char* at, size_t n) {
-        return self(p)->on_header_field(at, n);
-    }
-    static int value(llhttp_t* p, const char* at, size_t n) {
-        return self(p)->on_header_value(at, n);
-    }
-    static int headers_complete(llhttp_t* p) { return self(p)->on_headers_complete(); }
-    static int body(llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); }
-    static int message_complete(llhttp_t* p) { return self(p)->on_message_complete(); }
-
-    static const llhttp_settings_t& settings() {
-        static const llhttp_settings_t s = [] {
-            llhttp_settings_t st;
-            llhttp_settings_init(&st);
-            st.on_message_begin = message_begin;
-            st.on_url = url;
-            st.on_header_field = field;
-            st.on_header_value = value;
-            st.on_headers_complete = headers_complete;
-            st.on_body = body;
-            st.on_message_complete = message_complete;
-            return st;
-        }();
-        return s;
-    }
-};
 
 struct WriteReq {
     uv_write_t req;
@@ -64,14 +29,8 @@ struct WriteReq {
     ClientConnection* conn;
 };
 
-ClientConnection::ClientConnection(Server& server) : server_(server) {
-    reset_parser();
-}
-
-void ClientConnection::reset_parser() {
-    llhttp_init(&parser_, HTTP_REQUEST, &ParserCallbacks::settings());
-    parser_.data = this;
-}
+ClientConnection::ClientConnection(Server& server)
+    : server_(server), parser_(*this, {.max_head_bytes = server.config().max_header_size}) {}
 
 ClientConnection::~ClientConnection() {
     transfer_.reset();  // removes the easy handle from the multi
@@ -165,7 +124,7 @@ void ClientConnection::on_client_eof(ssize_t nread) {
         return;
     }
     // EOF after a complete request: answer it, then close.
-    if (request_complete_) {
+    if (parser_.message_complete()) {
         keep_alive_ = false;
     } else {
         close("client closed mid-request");
@@ -181,115 +140,69 @@ void ClientConnection::feed(const char* data, size_t len) {
         return;
     }
     if (state_ == State::Closing) return;
-    feed_begin_ = data;
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    previous_non_ws_ = last_non_whitespace(std::string_view(data, len), previous_non_ws_);
-    if (err == HPE_OK) return;
-    const char* stop = llhttp_get_error_pos(&parser_);
-    size_t consumed = stop ? static_cast<size_t>(stop - data) : len;
-    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-        // The request is complete: hold what follows until the response is done.
-        std::string rest(data + consumed, len - consumed);
-        if (err == HPE_PAUSED_UPGRADE && method_ == "CONNECT" && state_ != State::Closing) {
-            start_tunnel_with(std::move(rest));
+    on_parsed(parser_.feed(data, len));
+}
+
+void ClientConnection::on_parsed(http1::ParseStatus status) {
+    switch (status) {
+        case http1::ParseStatus::NeedMore:
             return;
-        }
-        pending_input_.insert(0, rest);
-        stop_reading();
-        read_blocked_ = true;
-        if (cached_start_pending_ && cached_) {
-            cached_start_pending_ = false;
-            cached_->start();  // may answer at once (a hit) and move on to the next request
-        }
-        return;
+        case http1::ParseStatus::Upgrade:
+            if (state_ != State::Closing) start_tunnel_with(parser_.take_pending());
+            return;
+        case http1::ParseStatus::Complete:
+            // Whatever follows waits in the parser until the response is done.
+            stop_reading();
+            read_blocked_ = true;
+            if (cached_start_pending_ && cached_) {
+                cached_start_pending_ = false;
+                cached_->start();  // may answer at once (a hit) and move on to the next request
+            }
+            return;
+        case http1::ParseStatus::Error:
+            break;
     }
     if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
-    if (header_too_large_) {
-        send_error(431, "dlproxy: request header section exceeds max-header-size");
-    } else if (obs_fold_) {
+    const http1::RequestError error = parser_.error();
+    if (url_.empty()) url_ = parser_.head().url;  // the access log shows what was read
+    if (error == http1::RequestError::ObsFold)
         spdlog::info("client {}: obs-fold in the request header section", client_address_);
-        send_error(400, "dlproxy: malformed request: folded header line (obs-fold)");
-    } else if (err == HPE_USER && url_.size() > kMaxUrlLength) {
-        send_error(414, "dlproxy: request target too long");
-    } else {
-        spdlog::debug("client {}: malformed request: {} ({})", client_address_,
-                      llhttp_errno_name(err), llhttp_get_error_reason(&parser_));
-        send_error(400,
-                   std::string("dlproxy: malformed request: ") + llhttp_get_error_reason(&parser_));
-    }
+    else if (error == http1::RequestError::Malformed || error == http1::RequestError::Refused)
+        spdlog::debug("client {}: {}", client_address_, parser_.error_message());
+    send_error(http1::status_code(error), "dlproxy: " + parser_.error_message());
 }
 
-bool ClientConnection::count_header_bytes(size_t len) {
-    header_bytes_ += len;
-    if (header_bytes_ > server_.config().max_header_size) {
-        header_too_large_ = true;
-        return false;
-    }
-    return true;
-}
-
-int ClientConnection::on_message_begin() {
+void ClientConnection::on_request_begin() {
     state_ = State::ReadingHead;
     started_ = std::chrono::steady_clock::now();
     arm_timer(server_.config().client_header_timeout);
-    return 0;
 }
 
-int ClientConnection::on_url(const char* at, size_t len) {
-    if (!count_header_bytes(len)) return -1;
-    url_.append(at, len);
-    return url_.size() > kMaxUrlLength ? -1 : 0;
-}
-
-int ClientConnection::on_header_field(const char* at, size_t len) {
-    if (!count_header_bytes(len)) return -1;
-    if (last_was_value_ || headers_.empty()) headers_.push_back({});
-    headers_.back().name.append(at, len);
-    last_was_value_ = false;
-    return 0;
-}
-
-int ClientConnection::on_header_value(const char* at, size_t len) {
-    if (!count_header_bytes(len)) return -1;
-    // RFC 9112 §5.2: a server may reject obs-fold with 400; llhttp would unfold it.
-    if (value_starts_folded_line(at, feed_begin_, previous_non_ws_)) {
-        obs_fold_ = true;
-        return -1;
-    }
-    headers_.back().value.append(at, len);
-    last_was_value_ = true;
-    return 0;
-}
-
-int ClientConnection::on_headers_complete() {
-    method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-    http10_ = parser_.http_major == 1 && parser_.http_minor == 0;
-    keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
-    for (auto& h : headers_)
-        h.value = std::string(policy::trim_ows(h.value));
-    if (method_ == "CONNECT") return 0;  // llhttp pauses with HPE_PAUSED_UPGRADE after this
+bool ClientConnection::on_request_head(const http1::RequestHead& head) {
+    method_ = head.method;
+    url_ = head.url;
+    keep_alive_ = head.keep_alive;
+    if (method_ == "CONNECT") return true;  // the parser stops after it: on_parsed(Upgrade)
     state_ = State::ReadingBody;
     start_forwarding();
-    return state_ == State::Closing ? -1 : 0;
+    return state_ != State::Closing;
 }
 
-int ClientConnection::on_body(const char* at, size_t len) {
-    if (state_ == State::Closing || !transfer_) return -1;
-    transfer_->push_body(at, len);
+bool ClientConnection::on_request_body(const char* data, size_t size) {
+    if (state_ == State::Closing || !transfer_) return false;
+    transfer_->push_body(data, size);
     if (transfer_->body_queued() >= server_.config().high_water_mark) {
         stop_reading();
         read_blocked_ = true;
     }
-    return 0;
+    return true;
 }
 
-int ClientConnection::on_message_complete() {
-    request_complete_ = true;
-    if (state_ == State::Closing) return -1;
+bool ClientConnection::on_request_complete() {
+    if (state_ == State::Closing) return false;
     if (transfer_) transfer_->end_body();
     if (state_ == State::ReadingBody) state_ = State::WaitingResponse;
-    if (method_ == "CONNECT") return 0;
-    return HPE_PAUSED;  // hold pipelined requests until this response is complete
+    return true;
 }
 
 void ClientConnection::write(std::string data) {
@@ -415,7 +328,7 @@ void ClientConnection::close_cb(uv_handle_t* handle) noexcept {
 void ClientConnection::drain() {
     drain_requested_ = true;
     keep_alive_ = false;
-    if (state_ == State::Idle || (state_ == State::ReadingHead && header_bytes_ == 0))
+    if (state_ == State::Idle || (state_ == State::ReadingHead && parser_.head_bytes() == 0))
         close("shutting down");
 }
 

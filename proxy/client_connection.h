@@ -1,10 +1,10 @@
-// ClientConnection: one TCP connection from a client, parsed with llhttp.
+// ClientConnection: one TCP connection from a client, parsed by http1::RequestParser.
 //
 // Each request is validated (allow list already checked at accept), then either answered by
 // dlproxy itself (errors), forwarded through an UpstreamTransfer (streaming both ways with
 // backpressure), or turned into a CONNECT tunnel. A CONNECT to an intercepted host instead
 // turns this connection into a TLS server (client_intercept.cpp): from then on bytes read are
-// decrypted before llhttp sees them, every write is encrypted, and the requests read are
+// decrypted before the parser sees them, every write is encrypted, and the requests read are
 // https requests to the CONNECT target, handled like any other. Requests are handled one at a time;
 // a pipelined next request waits in the input buffer until the current response is complete.
 //
@@ -13,7 +13,6 @@
 // timeouts, a response that ends the connection, Server shutdown, a failed tunnel.
 #pragma once
 
-#include <llhttp.h>
 #include <uv.h>
 
 #include <chrono>
@@ -27,6 +26,7 @@
 #include "policy/retry.h"
 #include "proxy/access_log.h"
 #include "proxy/cached_response.h"
+#include "proxy/http1/request_parser.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -54,7 +54,9 @@ struct PassResume {
     bool retry_pending = false;  // the timer starts the next attempt
 };
 
-class ClientConnection final : public UpstreamSink, public AfterActionHook {
+class ClientConnection final : public UpstreamSink,
+                               public AfterActionHook,
+                               private http1::RequestHandler {
   public:
     explicit ClientConnection(Server& server);
     ClientConnection(const ClientConnection&) = delete;
@@ -115,20 +117,18 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
 
     ~ClientConnection();
 
-    // Request parsing (llhttp callbacks forward here).
-    int on_message_begin();
-    int on_url(const char* at, size_t len);
-    int on_header_field(const char* at, size_t len);
-    int on_header_value(const char* at, size_t len);
-    int on_headers_complete();
-    int on_body(const char* at, size_t len);
-    int on_message_complete();
+    // http1::RequestHandler: the request being read.
+    void on_request_begin() override;
+    bool on_request_head(const http1::RequestHead& head) override;
+    bool on_request_body(const char* data, size_t size) override;
+    bool on_request_complete() override;
 
-    void reset_parser();
     void on_read(ssize_t nread, const uv_buf_t* buf);
     void on_client_eof(ssize_t nread);
     void feed(const char* data, size_t len);
-    void handle_request();
+    // What feed() or the parser's resume() ended with: pipelining, a tunnel, or an error.
+    void on_parsed(http1::ParseStatus status);
+    const policy::HeaderList& request_headers() const { return parser_.head().headers; }
     std::optional<policy::RequestTarget> resolve_target();
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
@@ -178,7 +178,6 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     void arm_timer(double seconds);
     void on_timer();
 
-    bool count_header_bytes(size_t len);
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
@@ -186,33 +185,23 @@ class ClientConnection final : public UpstreamSink, public AfterActionHook {
     static void timer_cb(uv_timer_t* timer) noexcept;
     static void close_cb(uv_handle_t* handle) noexcept;
     static void chunk_write_cb(uv_write_t* req, int status) noexcept;
-    friend struct ParserCallbacks;
     friend struct WriteReq;
 
     Server& server_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
     int open_handles_ = 0;
-    llhttp_t parser_{};
+    http1::RequestParser parser_;  // also holds a paused message's pipelined successors
     State state_ = State::Idle;
     std::string client_address_ = "-";
-    std::string pending_input_;  // bytes after a paused message (pipelining)
     bool reading_ = false;
     bool read_blocked_ = false;  // paused by backpressure or pipelining
 
-    // The current request.
+    // The current request (its head is parser_.head()), as logged: the method once the head is
+    // complete, and the URL (inside an intercepted tunnel the https URL it was resolved to).
     std::string method_;
     std::string url_;
-    policy::HeaderList headers_;
-    bool last_was_value_ = false;
-    size_t header_bytes_ = 0;
-    bool header_too_large_ = false;
-    bool obs_fold_ = false;             // a folded header line: answered with 400
-    const char* feed_begin_ = nullptr;  // the buffer llhttp is parsing (obs-fold detection)
-    char previous_non_ws_ = '\0';       // last non-SP/HT byte of the buffers parsed before
     bool keep_alive_ = true;
-    bool http10_ = false;
-    bool request_complete_ = false;
     std::chrono::steady_clock::time_point started_;
 
     // The current response.

@@ -72,7 +72,8 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
 
 void ClientConnection::start_forwarding() {
     // Before the target: a loop through a name that resolves to us arrives in origin-form.
-    if (refuse_loop(via_names(headers_, kVia), "it already went through dlproxy (Via)")) return;
+    if (refuse_loop(via_names(request_headers(), kVia), "it already went through dlproxy (Via)"))
+        return;
     auto target = resolve_target();
     if (!target) return;
     if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
@@ -83,24 +84,25 @@ void ClientConnection::start_forwarding() {
     UpstreamRequest req;
     req.method = method_;
     req.url = target->url();
-    req.headers = policy::end_to_end(headers_);
+    req.headers = policy::end_to_end(request_headers());
     strip_request_framing(req.headers);
-    policy::add_via(req.headers, http10_ ? "1.0" : "1.1", kVia);
+    policy::add_via(req.headers, parser_.head().http10() ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
     req.ca_bundle = server_.upstream_ca_bundle();
-    const bool chunked = (parser_.flags & F_CHUNKED) != 0;
-    const bool has_length = policy::find_header(headers_, "content-length").has_value();
-    req.has_body = chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
-                   (has_length && parser_.content_length > 0);
-    req.body_length = chunked ? -1 : static_cast<int64_t>(parser_.content_length);
+    const http1::RequestHead& head = parser_.head();
+    const bool has_length = head.has_content_length;
+    req.has_body = head.chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
+                   (has_length && head.content_length > 0);
+    req.body_length = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
     upstream_address_ = target->host_header();
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
-        cached_ = std::make_unique<CachedResponse>(
-            *this, *server_.fetches(), policy::cache_key(*target), upstream_request_, headers_);
+        cached_ =
+            std::make_unique<CachedResponse>(*this, *server_.fetches(), policy::cache_key(*target),
+                                             upstream_request_, request_headers());
         arm_timer(server_.config().upstream_header_timeout);
-        // Started once llhttp_execute has returned (feed): a hit may complete the response
+        // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
         cached_start_pending_ = true;
         return;
@@ -111,9 +113,9 @@ void ClientConnection::start_forwarding() {
 // GET without a body or credentials, and not marked no-store: served through the cache.
 bool ClientConnection::cacheable_request() const {
     if (!server_.fetches() || method_ != "GET") return false;
-    if ((parser_.flags & F_CHUNKED) || parser_.content_length > 0) return false;
-    if (policy::find_header(headers_, "authorization")) return false;
-    if (policy::has_token(headers_, "cache-control", "no-store")) return false;
+    if (parser_.head().chunked || parser_.head().content_length > 0) return false;
+    if (policy::find_header(request_headers(), "authorization")) return false;
+    if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
     return true;
 }
 
@@ -132,7 +134,7 @@ void ClientConnection::start_pass_through() {
         return;
     }
     arm_timer(server_.config().upstream_header_timeout);
-    if (req.has_body && policy::has_token(headers_, "expect", "100-continue"))
+    if (req.has_body && policy::has_token(request_headers(), "expect", "100-continue"))
         write("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
@@ -156,7 +158,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     } else {
         // RFC 9112 §6.3: with Transfer-Encoding, Content-Length is meaningless; re-frame.
         policy::remove_header(headers, "content-length");
-        if (http10_) {
+        if (parser_.head().http10()) {
             framing_ = Framing::Close;
             keep_alive_ = false;
         } else {
@@ -167,7 +169,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     policy::add_via(headers, "1.1", kVia);
     if (!keep_alive_)
         headers.push_back({"Connection", "close"});
-    else if (http10_)
+    else if (parser_.head().http10())
         headers.push_back({"Connection", "keep-alive"});
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
@@ -249,7 +251,7 @@ void ClientConnection::flush_body() {
 }
 
 void ClientConnection::on_upstream_body_drained() {
-    if (read_blocked_ && !request_complete_) {
+    if (read_blocked_ && !parser_.message_complete()) {
         read_blocked_ = false;
         start_reading();
     }
@@ -286,7 +288,8 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
 
 void ClientConnection::finish_response() {
     log_access(cache_result_.empty() ? "PASS" : cache_result_);
-    if (!keep_alive_ || drain_requested_ || !request_complete_ || framing_ == Framing::Close) {
+    if (!keep_alive_ || drain_requested_ || !parser_.message_complete() ||
+        framing_ == Framing::Close) {
         close_after_flush();
         return;
     }
@@ -296,11 +299,6 @@ void ClientConnection::finish_response() {
 void ClientConnection::reset_for_next_request() {
     method_.clear();
     url_.clear();
-    headers_.clear();
-    last_was_value_ = false;
-    header_bytes_ = 0;
-    header_too_large_ = false;
-    request_complete_ = false;
     upstream_address_ = "-";
     status_ = 0;
     head_sent_ = false;
@@ -316,13 +314,8 @@ void ClientConnection::reset_for_next_request() {
     state_ = State::Idle;
     started_ = std::chrono::steady_clock::now();
     arm_timer(server_.config().keepalive_timeout);
-    llhttp_resume(&parser_);
     read_blocked_ = false;
-    if (!pending_input_.empty()) {
-        std::string input = std::move(pending_input_);
-        pending_input_.clear();
-        feed(input.data(), input.size());
-    }
+    on_parsed(parser_.resume());  // a pipelined request may be waiting
     if (!read_blocked_ && state_ != State::Closing) start_reading();
 }
 
@@ -363,7 +356,7 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
                             std::string(policy::to_string(target.error())));
         return;
     }
-    if (refuse_loop(via_names(headers_, kVia) ||
+    if (refuse_loop(via_names(request_headers(), kVia) ||
                         targets_listener(target->host, target->port, server_.bound_listen()),
                     "it is addressed to this proxy"))
         return;

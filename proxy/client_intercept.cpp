@@ -2,7 +2,7 @@
 //
 // After `200 Connection Established` the connection becomes a TLS server for the CONNECT
 // target. The TLS session runs over memory BIOs: ciphertext read from the socket goes in,
-// plaintext comes out into feed() (the same llhttp path as plain requests), and write_raw()
+// plaintext comes out into feed() (the same parser as plain requests), and write_raw()
 // encrypts every response byte before write_wire() queues it. queued_bytes_ counts ciphertext,
 // so the high-water mark and every pause/resume decision work unchanged.
 #include <netinet/in.h>
@@ -53,9 +53,9 @@ void ClientConnection::start_intercept(const policy::HostPort& target, std::stri
     tls_ = std::move(session);
     intercepted_ = target;
     limit_unsent_bytes(tcp_, client_address_);
-    // The parser stopped at the CONNECT (HPE_PAUSED_UPGRADE); the tunnel's requests start a
+    // The parser stopped at the CONNECT (ParseStatus::Upgrade); the tunnel's requests start a
     // fresh HTTP/1.1 stream.
-    reset_parser();
+    parser_.reset();
     reset_for_next_request();
     // The handshake counts as part of the first request's header time.
     arm_timer(server_.config().client_header_timeout);

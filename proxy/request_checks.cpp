@@ -13,10 +13,6 @@ namespace proxy {
 
 namespace {
 
-bool is_ws(char c) {
-    return c == ' ' || c == '\t';
-}
-
 // An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), or nullopt for anything else.
 std::optional<std::array<unsigned char, 16>> ip_bytes(std::string_view host) {
     std::string text(host);
@@ -53,21 +49,6 @@ bool is_localhost_name(std::string_view host) {
 }
 
 }  // namespace
-
-bool value_starts_folded_line(const char* at, const char* buffer_begin, char previous_non_ws) {
-    const char* p = at;
-    while (p > buffer_begin && is_ws(p[-1]))
-        --p;
-    // A value's first piece follows "name:" (and OWS); a fold's piece follows a line break.
-    const char before = p > buffer_begin ? p[-1] : previous_non_ws;
-    return before == '\n' || before == '\r';
-}
-
-char last_non_whitespace(std::string_view data, char previous) {
-    for (size_t i = data.size(); i > 0; --i)
-        if (!is_ws(data[i - 1])) return data[i - 1];
-    return previous;
-}
 
 bool via_names(const policy::HeaderList& headers, std::string_view pseudonym) {
     for (const auto& h : headers) {

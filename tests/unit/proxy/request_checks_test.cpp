@@ -6,36 +6,11 @@
 
 namespace {
 
-// Where a value span starting with `value` begins inside `buffer`.
-bool folded(const std::string& buffer, const std::string& value, char previous = '\0') {
-    size_t at = buffer.rfind(value);
-    REQUIRE(at != std::string::npos);
-    return proxy::value_starts_folded_line(buffer.data() + at, buffer.data(), previous);
-}
-
 policy::HostPort bound(const char* text) {
     return *policy::parse_host_port(text);
 }
 
 }  // namespace
-
-TEST_CASE("proxy/request_checks: obs-fold is told from a value split by a read") {
-    CHECK_FALSE(folded("X-A: first\r\n", "first"));
-    CHECK_FALSE(folded("X-A:first\r\n", "first"));
-    CHECK_FALSE(folded("X-A: \t first\r\n", "first"));
-    CHECK(folded("X-A: first\r\n second\r\n", " second"));
-    CHECK(folded("X-A: first\r\n second\r\n", "second"));
-    CHECK(folded("X-A: first\r\n\t \tsecond\r\n", "second"));
-    CHECK(folded("Transfer-Encoding:\r\n chunked\r\n", "chunked"));
-    // At the start of a buffer, the byte before comes from the previous buffer.
-    CHECK_FALSE(folded("rst\r\n", "rst", 'i'));
-    CHECK_FALSE(folded(" value\r\n", "value", ':'));
-    CHECK(folded(" second\r\n", " second", '\n'));
-    CHECK(folded("second\r\n", "second", '\n'));
-    CHECK(proxy::last_non_whitespace("ab \t", 'x') == 'b');
-    CHECK(proxy::last_non_whitespace(" \t", 'x') == 'x');
-    CHECK(proxy::last_non_whitespace("a\r\n ", 'x') == '\n');
-}
 
 TEST_CASE("proxy/request_checks: Via naming our pseudonym") {
     using policy::HeaderList;
