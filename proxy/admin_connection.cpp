@@ -9,25 +9,11 @@
 
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
+#include "proxy/http1/response_head.h"
 
 namespace proxy {
 
 namespace {
-
-std::string_view reason_phrase(int status) {
-    static constexpr std::pair<int, std::string_view> kPhrases[] = {{200, "OK"},
-                                                                    {400, "Bad Request"},
-                                                                    {401, "Unauthorized"},
-                                                                    {403, "Forbidden"},
-                                                                    {404, "Not Found"},
-                                                                    {405, "Method Not Allowed"},
-                                                                    {413, "Content Too Large"},
-                                                                    {500, "Internal Server Error"},
-                                                                    {503, "Service Unavailable"}};
-    for (const auto& [code, phrase] : kPhrases)
-        if (code == status) return phrase;
-    return "Unknown";
-}
 
 std::vector<uint8_t> address_bytes(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
@@ -154,14 +140,12 @@ bool AdminConnection::on_request_complete() {
 void AdminConnection::respond(const AdminResponse& response, bool head_only) {
     if (responded_ || closing_) return;
     responded_ = true;
-    out_ = "HTTP/1.1 " + std::to_string(response.status) + " " +
-           std::string(reason_phrase(response.status)) + "\r\n";
-    out_ += "Content-Type: " + response.content_type + "\r\n";
-    out_ += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-    out_ += "Cache-Control: no-store\r\nConnection: close\r\n";
-    for (const auto& h : response.headers)
-        out_ += h.name + ": " + h.value + "\r\n";
-    out_ += "\r\n";
+    policy::HeaderList headers = {{"Content-Type", response.content_type},
+                                  {"Content-Length", std::to_string(response.body.size())},
+                                  {"Cache-Control", "no-store"},
+                                  {"Connection", "close"}};
+    headers.insert(headers.end(), response.headers.begin(), response.headers.end());
+    out_ = http1::format_response_head(response.status, "", headers);
     if (!head_only) out_ += response.body;
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
     int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &write_cb);

@@ -2,14 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/client_connection.h"
-#include "proxy/http_message.h"
+#include "proxy/http1/response_head.h"
 #include "proxy/server.h"
 
 namespace proxy {
 
 namespace {
-
-constexpr std::string_view kVia = "dlproxy";
 
 // A body write borrowing a chunk's bytes (send_cached_chunk).
 struct ChunkWriteReq {
@@ -33,14 +31,7 @@ void ClientConnection::send_cached_head(int status, const policy::HeaderList& st
     status_ = status;
     head_sent_ = true;
     if (cached_) cache_result_ = std::string(cached_->result());
-    policy::HeaderList headers = stored;
-    framing_ = status == 304 ? Framing::None : Framing::Length;
-    policy::add_via(headers, "1.1", kVia);
-    if (!keep_alive_)
-        headers.push_back({"Connection", "close"});
-    else if (parser_.head().http10())
-        headers.push_back({"Connection", "keep-alive"});
-    write(format_response_head(status, "", headers));
+    response_.send_stored_head(status, stored);
     if (status == 304) finish_cached();
 }
 
@@ -49,7 +40,7 @@ void ClientConnection::send_cached_error(int status, std::string_view message,
     retire_cached();
     status_ = status;
     head_sent_ = true;
-    std::string response = format_error_response(status, message, false);
+    std::string response = http1::format_error_response(status, message, false);
     if (!content_range.empty()) {
         // Insert Content-Range after the status line (416 must carry "bytes */length").
         size_t eol = response.find("\r\n");
@@ -62,7 +53,7 @@ void ClientConnection::send_cached_error(int status, std::string_view message,
 
 void ClientConnection::send_cached_body(const char* data, size_t size) {
     body_bytes_ += size;
-    queue_body(data, size);
+    response_.send_body(data, size);
 }
 
 // Cached bodies are always framed by Content-Length, so chunk bytes go out as they are. Without
@@ -70,7 +61,7 @@ void ClientConnection::send_cached_body(const char* data, size_t size) {
 // besides the chunk it came from (test_clients.py ManyClientsTest went past 256 MiB).
 void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
     if (closed_ || size == 0) return;
-    flush_body();  // keep the byte order: batched body bytes first
+    response_.flush();  // keep the byte order: batched body bytes first
     if (tls_) {
         // Inside an intercepted tunnel the bytes are encrypted first, straight from the chunk.
         body_bytes_ += size;
@@ -101,7 +92,7 @@ void ClientConnection::chunk_write_cb(uv_write_t* req, int status) noexcept {
 }
 
 void ClientConnection::finish_cached() {
-    flush_body();
+    response_.flush();
     if (cached_) cache_result_ = std::string(cached_->result());
     retire_cached();
     finish_response();

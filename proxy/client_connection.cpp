@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "policy/address_list.h"
-#include "proxy/http_message.h"
+#include "proxy/http1/response_head.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
 #include "proxy/socket_address.h"
@@ -59,8 +59,8 @@ bool ClientConnection::accept(uv_stream_t* listener) {
     if (!policy::address_allowed(server_.config().allow, raw)) {
         spdlog::warn("client {} refused: not in the allow list", client_address_);
         status_ = 403;
-        write(format_error_response(403, "dlproxy: your address is not allowed to use this proxy",
-                                    false));
+        write(http1::format_error_response(
+            403, "dlproxy: your address is not allowed to use this proxy", false));
         log_access("DENIED");
         close_after_flush();
         start_reading();  // to linger and drain
@@ -125,7 +125,7 @@ void ClientConnection::on_client_eof(ssize_t nread) {
     }
     // EOF after a complete request: answer it, then close.
     if (parser_.message_complete()) {
-        keep_alive_ = false;
+        response_.end_connection();
     } else {
         close("client closed mid-request");
     }
@@ -181,7 +181,7 @@ void ClientConnection::on_request_begin() {
 bool ClientConnection::on_request_head(const http1::RequestHead& head) {
     method_ = head.method;
     url_ = head.url;
-    keep_alive_ = head.keep_alive;
+    response_.start(head.method, head.http10(), head.keep_alive);
     if (method_ == "CONNECT") return true;  // the parser stops after it: on_parsed(Upgrade)
     state_ = State::ReadingBody;
     start_forwarding();
@@ -206,7 +206,7 @@ bool ClientConnection::on_request_complete() {
 }
 
 void ClientConnection::write(std::string data) {
-    flush_body();  // keep the byte order: batched body bytes first
+    response_.flush();  // keep the byte order: batched body bytes first
     write_raw(std::move(data));
 }
 
@@ -268,7 +268,7 @@ void ClientConnection::on_write_done(size_t size, int status) {
     if (queued_bytes_ < low_water) {
         if (transfer_) {
             transfer_->resume_download();  // may deliver body bytes synchronously
-            flush_body();
+            response_.flush();
         }
         if (tunnel_) tunnel_->resume_reading();
         if (cached_) cached_->pump();
@@ -327,7 +327,7 @@ void ClientConnection::close_cb(uv_handle_t* handle) noexcept {
 
 void ClientConnection::drain() {
     drain_requested_ = true;
-    keep_alive_ = false;
+    response_.end_connection();
     if (state_ == State::Idle || (state_ == State::ReadingHead && parser_.head_bytes() == 0))
         close("shutting down");
 }
@@ -336,7 +336,8 @@ void ClientConnection::refuse_overloaded() {
     if (closed_ || close_after_flush_) return;
     status_ = 503;
     head_sent_ = true;
-    write(format_error_response(503, "dlproxy: too many connections, try again later", false));
+    write(
+        http1::format_error_response(503, "dlproxy: too many connections, try again later", false));
     log_access("DENIED");
     close_after_flush();
 }

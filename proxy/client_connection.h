@@ -27,6 +27,7 @@
 #include "proxy/access_log.h"
 #include "proxy/cached_response.h"
 #include "proxy/http1/request_parser.h"
+#include "proxy/http1/response_writer.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -56,7 +57,8 @@ struct PassResume {
 
 class ClientConnection final : public UpstreamSink,
                                public AfterActionHook,
-                               private http1::RequestHandler {
+                               private http1::RequestHandler,
+                               private http1::ResponseOutput {
   public:
     explicit ClientConnection(Server& server);
     ClientConnection(const ClientConnection&) = delete;
@@ -101,7 +103,7 @@ class ClientConnection final : public UpstreamSink,
     // Sends `size` bytes of `chunk` from `offset` without copying them: the write holds the
     // chunk, so clients reading the same chunk share one buffer (client_cached.cpp).
     void send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size);
-    uint64_t queued() const { return queued_bytes_ + body_batch_.size(); }
+    uint64_t queued() const { return queued_bytes_ + response_.batched(); }
     void finish_cached();
     void on_cached_waiting(bool waiting);
     void on_cached_failed(std::string_view why);
@@ -109,11 +111,10 @@ class ClientConnection final : public UpstreamSink,
                          std::string_view reason, const policy::HeaderList& headers);
 
     // AfterActionHook: sends the body bytes batched during one curl socket action.
-    void on_after_curl_action() override { flush_body(); }
+    void on_after_curl_action() override { response_.flush(); }
 
   private:
     enum class State { Idle, ReadingHead, ReadingBody, WaitingResponse, Tunnel, Closing };
-    enum class Framing { None, Length, Chunked, Close };
 
     ~ClientConnection();
 
@@ -164,9 +165,11 @@ class ClientConnection final : public UpstreamSink,
     void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
     void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first
     void write_wire(std::string data);             // bytes as they go on the socket
-    // Body bytes are batched (curl hands them over in 16 KiB pieces) and sent in one write.
-    void queue_body(const char* data, size_t size);
-    void flush_body();
+    // http1::ResponseOutput: the response writer's bytes go out through write_raw(); body bytes
+    // wait for the end of a curl socket action (on_after_curl_action).
+    void write_out(std::string bytes) override { write_raw(std::move(bytes)); }
+    bool flush_deferrable() override;
+    void schedule_flush() override;
     void on_write_done(size_t size, int status);
     void close_after_flush();
     void on_flushed_for_close();
@@ -201,7 +204,6 @@ class ClientConnection final : public UpstreamSink,
     // complete, and the URL (inside an intercepted tunnel the https URL it was resolved to).
     std::string method_;
     std::string url_;
-    bool keep_alive_ = true;
     std::chrono::steady_clock::time_point started_;
 
     // The current response.
@@ -217,12 +219,10 @@ class ClientConnection final : public UpstreamSink,
     std::string upstream_address_ = "-";
     int status_ = 0;
     bool head_sent_ = false;
-    Framing framing_ = Framing::None;
     uint64_t body_bytes_ = 0;
     uint64_t last_upstream_byte_ms_ = 0;  // pass-through: uv_now of the origin's last body bytes
     uint64_t queued_bytes_ = 0;
-    std::string body_batch_;  // body bytes not yet handed to uv_write (unframed)
-    bool flush_scheduled_ = false;
+    http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching
     bool close_after_flush_ = false;
     bool lingering_ = false;  // FIN sent; discarding input until EOF or a short timeout
     bool closed_ = false;

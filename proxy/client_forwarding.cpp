@@ -8,7 +8,7 @@
 #include "policy/intercept.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
-#include "proxy/http_message.h"
+#include "proxy/http1/response_head.h"
 #include "proxy/request_checks.h"
 #include "proxy/server.h"
 #include "proxy/tunnel.h"
@@ -18,34 +18,12 @@ namespace proxy {
 namespace {
 
 constexpr std::string_view kVia = "dlproxy";
-// Body bytes are sent in writes of up to this size (one curl read's worth).
-constexpr size_t kBodyBatchSize = 256 * 1024;
 
 // Headers the proxy regenerates itself or that must not travel upstream as the client sent them.
 void strip_request_framing(policy::HeaderList& headers) {
     policy::remove_header(headers, "host");
     policy::remove_header(headers, "content-length");
     policy::remove_header(headers, "expect");
-}
-
-char hex_digit(unsigned v) {
-    return static_cast<char>(v < 10 ? '0' + v : 'a' + v - 10);
-}
-
-std::string chunk_header(size_t size) {
-    char buf[24];
-    int n = 0;
-    char digits[20];
-    do {
-        digits[n++] = hex_digit(static_cast<unsigned>(size & 0xf));
-        size >>= 4;
-    } while (size);
-    int i = 0;
-    while (n)
-        buf[i++] = digits[--n];
-    buf[i++] = '\r';
-    buf[i++] = '\n';
-    return std::string(buf, static_cast<size_t>(i));
 }
 
 }  // namespace
@@ -79,7 +57,7 @@ void ClientConnection::start_forwarding() {
     if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
                     "it is addressed to this proxy"))
         return;
-    if (server_.draining()) keep_alive_ = false;
+    if (server_.draining()) response_.end_connection();
 
     UpstreamRequest req;
     req.method = method_;
@@ -147,34 +125,10 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     }
     uv_timer_stop(&timer_);
     status_ = status;
-    policy::HeaderList headers = policy::end_to_end(upstream_headers);
-    const bool origin_chunked =
-        policy::find_header(upstream_headers, "transfer-encoding").has_value();
-    const bool has_length = policy::find_header(headers, "content-length").has_value();
-    if (response_has_no_body(method_, status)) {
-        framing_ = Framing::None;
-    } else if (has_length && !origin_chunked) {
-        framing_ = Framing::Length;
-    } else {
-        // RFC 9112 §6.3: with Transfer-Encoding, Content-Length is meaningless; re-frame.
-        policy::remove_header(headers, "content-length");
-        if (parser_.head().http10()) {
-            framing_ = Framing::Close;
-            keep_alive_ = false;
-        } else {
-            framing_ = Framing::Chunked;
-            headers.push_back({"Transfer-Encoding", "chunked"});
-        }
-    }
-    policy::add_via(headers, "1.1", kVia);
-    if (!keep_alive_)
-        headers.push_back({"Connection", "close"});
-    else if (parser_.head().http10())
-        headers.push_back({"Connection", "keep-alive"});
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
-    write(format_response_head(status, reason, headers));
-    if (method_ == "GET" && status == 200 && framing_ == Framing::Length)
+    response_.send_relayed_head(status, reason, upstream_headers);
+    if (method_ == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
         maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
     if (resume_) return;
     // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
@@ -204,8 +158,7 @@ void ClientConnection::check_pass_through_stall() {
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
-    if (queued_bytes_ + body_batch_.size() >= server_.config().high_water_mark)
-        return BodyAction::Pause;
+    if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
     if (resume_) {
         auto skip = resume_skip(data, size);
         if (!skip) return BodyAction::Abort;
@@ -216,38 +169,16 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
     }
     body_bytes_ += size;
     last_upstream_byte_ms_ = uv_now(server_.loop());
-    queue_body(data, size);
+    response_.send_body(data, size);
     return BodyAction::Accept;
 }
 
-void ClientConnection::queue_body(const char* data, size_t size) {
-    if (body_batch_.empty()) body_batch_.reserve(kBodyBatchSize);
-    body_batch_.append(data, size);
-    if (body_batch_.size() >= kBodyBatchSize) {
-        flush_body();
-    } else if (server_.curl().in_action()) {
-        if (!flush_scheduled_) {
-            flush_scheduled_ = true;
-            server_.curl().after_action(this);
-        }
-    } else {
-        flush_body();
-    }
+bool ClientConnection::flush_deferrable() {
+    return server_.curl().in_action();
 }
 
-void ClientConnection::flush_body() {
-    flush_scheduled_ = false;
-    if (body_batch_.empty() || closed_) return;
-    std::string out;
-    if (framing_ == Framing::Chunked) {
-        out = chunk_header(body_batch_.size());
-        out.reserve(out.size() + body_batch_.size() + 2);
-        out.append(body_batch_).append("\r\n");
-        body_batch_.clear();
-    } else {
-        out.swap(body_batch_);
-    }
-    write_raw(std::move(out));
+void ClientConnection::schedule_flush() {
+    server_.curl().after_action(this);
 }
 
 void ClientConnection::on_upstream_body_drained() {
@@ -262,7 +193,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     uv_timer_stop(&timer_);
     if (transfer_) upstream_address_ = transfer_->primary_address();
     if (result.ok()) {
-        if (framing_ == Framing::Chunked) write("0\r\n\r\n");
+        response_.finish_body();
         finish_response();
         return;
     }
@@ -288,8 +219,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
 
 void ClientConnection::finish_response() {
     log_access(cache_result_.empty() ? "PASS" : cache_result_);
-    if (!keep_alive_ || drain_requested_ || !parser_.message_complete() ||
-        framing_ == Framing::Close) {
+    if (!response_.keep_alive() || drain_requested_ || !parser_.message_complete()) {
         close_after_flush();
         return;
     }
@@ -302,7 +232,6 @@ void ClientConnection::reset_for_next_request() {
     upstream_address_ = "-";
     status_ = 0;
     head_sent_ = false;
-    framing_ = Framing::None;
     body_bytes_ = 0;
     logged_ = false;
     cache_result_.clear();
@@ -329,7 +258,7 @@ void ClientConnection::send_error(int status, std::string_view message) {
     if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
-    write(format_error_response(status, message, false, method_ == "HEAD"));
+    write(http1::format_error_response(status, message, false, method_ == "HEAD"));
     log_access("ERROR");
     close_after_flush();
 }

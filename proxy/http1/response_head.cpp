@@ -1,6 +1,6 @@
-#include "proxy/http_message.h"
+#include "proxy/http1/response_head.h"
 
-namespace proxy {
+namespace proxy::http1 {
 
 std::string_view reason_phrase(int status) {
     switch (status) {
@@ -113,4 +113,4 @@ bool response_has_no_body(std::string_view method, int status) {
     return method == "HEAD" || (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
-}  // namespace proxy
+}  // namespace proxy::http1

@@ -1,4 +1,5 @@
-// Serialising HTTP/1.1 response heads and the proxy's own short error responses.
+// Serialising HTTP/1.1 response heads and the proxy's own short error responses. Pure functions
+// (ResponseWriter, ClientConnection and AdminConnection use them).
 #pragma once
 
 #include <string>
@@ -6,7 +7,7 @@
 
 #include "policy/header_list.h"
 
-namespace proxy {
+namespace proxy::http1 {
 
 // "Not Found" for 404, "" for an unknown code.
 std::string_view reason_phrase(int status);
@@ -24,4 +25,4 @@ std::string format_error_response(int status, std::string_view message, bool kee
 // True when a response to `method` with `status` never carries a body (RFC 9110 §6.4.1).
 bool response_has_no_body(std::string_view method, int status);
 
-}  // namespace proxy
+}  // namespace proxy::http1
