@@ -303,6 +303,19 @@ class KeepAliveTest(ProxyTestCase):
             r = c.read_response()
             self.assertEqual((r.status, r.body), (200, content.content("/bytes/1000/h10", 0, 1000)))
 
+    def test_upgrade_request_then_pipelined_request(self):
+        # Upgrade is hop-by-hop: the proxy forwards a plain GET and stays in HTTP/1, so the request
+        # after it is answered too (llhttp pauses once more after such a request; the parser must
+        # not wait there for a response that never comes).
+        paths = ["/bytes/700/upg0", "/bytes/800/upg1"]
+        with RawConn(self.pport) as c:
+            c.send(f"GET {self.url(paths[0])} HTTP/1.1\r\nHost: {self.origin.hostport}\r\n"
+                   "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+                   f"GET {self.url(paths[1])} HTTP/1.1\r\nHost: {self.origin.hostport}\r\n\r\n")
+            for p in paths:
+                r = c.read_response()
+                self.assertEqual((r.status, r.body), (200, content.content(p, 0, int(p.split("/")[2]))), p)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

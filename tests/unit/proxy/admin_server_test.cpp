@@ -130,6 +130,12 @@ TEST_CASE("proxy/admin_server: a malformed request is a 400") {
     CHECK(r.find("malformed request") != std::string::npos);
 }
 
+TEST_CASE("proxy/admin_server: a folded header line is a 400 (the client's request parser)") {
+    auto r = exchange("GET /metrics HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n");
+    CHECK(r.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(r.find("obs-fold") != std::string::npos);
+}
+
 TEST_CASE("proxy/admin_server: an oversized body or head is a 413") {
     auto r = exchange("POST /cache/purge HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
                       std::string(1000, '{'));
