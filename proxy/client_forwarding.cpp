@@ -88,6 +88,7 @@ void ClientConnection::start_forwarding() {
     policy::add_via(req.headers, http10_ ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
     req.ca_bundle = server_.upstream_ca_bundle();
+    req.route = server_.upstream_route();
     const bool chunked = (parser_.flags & F_CHUNKED) != 0;
     const bool has_length = policy::find_header(headers_, "content-length").has_value();
     req.has_body = chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
@@ -384,7 +385,7 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
     upstream_address_ = target->to_string();
     stop_reading();  // until the upstream connection is up
     tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
-                         server_.config().connect_timeout);
+                         server_.config().connect_timeout, server_.upstream_route().get());
     tunnel_->start(std::move(early_data));
 }
 
