@@ -73,6 +73,10 @@ void UpstreamRoute::apply(CURL* easy) const {
     if (connect_to_list_) curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to_list_);
     curl_easy_setopt(easy, CURLOPT_PROXY, proxy_url_.c_str());
     curl_easy_setopt(easy, CURLOPT_NOPROXY, no_proxy_text_.c_str());
+    // Through a parent, an https request starts with the parent's answer to CONNECT ("200
+    // Connection established"): without this it reaches the header callback as if it were the
+    // origin's response head, and the response would be judged by it (uncacheable).
+    if (parent_) curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 }
 
 UpstreamRoute::TunnelHop UpstreamRoute::tunnel_hop(const policy::HostPort& target) const {

@@ -8,7 +8,9 @@ dlproxy with --upstream-proxy http://127.0.0.1:SQUID --upstream-no-proxy localho
 Checked: a download goes through Squid (its access log shows the URL) and is byte-exact, the
 second is a hit; a response cut mid-body by the origin is resumed through Squid (Range) and
 completes byte-exact; `localhost` bypasses Squid (no-proxy); a CONNECT that is not intercepted is
-tunnelled through Squid with CONNECT, and a no-proxy CONNECT goes direct.
+tunnelled through Squid with CONNECT, and a no-proxy CONNECT goes direct; intercepted HTTPS to
+https://huggingface.co/ (a TLS origin with a test certificate for that name, reached through
+--connect-to) goes through Squid's CONNECT and is cached.
 """
 
 import os
@@ -23,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import LOCALHOST, MiB, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
+from test_upstream_route import make_named_pki  # noqa: E402
 
 SIZE = 8 * MiB
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
@@ -116,13 +119,19 @@ class ParentProxyCase(ProxyTestCase):
         os.chmod(cls.work, 0o755)  # Squid's user reaches its directory inside
         cls.origin = harness.Origin(cls.work)
         cls.squid = Squid(cls.work)
+        cls.pki = make_named_pki(cls.work, ["huggingface.co"])
+        cls.tls_origin = harness.Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]),
+                                        name="tls-origin")
         cls.proxy = None
         try:
             cls.origin.start()
+            cls.tls_origin.start()
             cls.squid.start()
             cls.proxy_args = ("--upstream-proxy", f"http://{LOCALHOST}:{cls.squid.port}",
                               "--upstream-no-proxy", "localhost",
-                              "--connect-ports", str(cls.origin.port),
+                              "--connect-ports", f"443,{cls.origin.port}",
+                              "--connect-to", f"huggingface.co:443:127.0.0.1:{cls.tls_origin.port}",
+                              "--upstream-ca-file", cls.pki["oca.pem"],
                               "--retry-base-delay", "0.05", "--retry-max-delay", "0.5")
             cls.start_proxy()
         except BaseException:
@@ -133,6 +142,8 @@ class ParentProxyCase(ProxyTestCase):
     def tearDownClass(cls):
         if getattr(cls, "squid", None):
             cls.squid.stop()
+        if getattr(cls, "tls_origin", None):
+            cls.tls_origin.stop()
         super().tearDownClass()
 
     def download(self, url):
@@ -228,6 +239,24 @@ class ParentProxyCase(ProxyTestCase):
         self.assertEqual(harness.sha256_bytes(body), content.sha256_of(path, MiB))
         time.sleep(0.3)
         self.assertEqual(len(self.squid.access_lines()), before)
+
+    def test_intercepted_https_through_squid(self):
+        path = f"/bytes/{SIZE}/https-via-squid"
+        bundle = os.path.join(self.proxy.cache_dir, "ca", "bundle.pem")
+        out = os.path.join(self.work, "https.bin")
+        for _ in range(2):  # the second is a hit
+            r = curl_cli(self.proxy.port, f"https://huggingface.co{path}", out,
+                         ("--cacert", bundle), timeout=60)
+            self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
+            self.assertEqual(sha256_file(r.out), content.sha256_of(path, SIZE))
+        gets = [r for r in self.tls_origin.log() if r["target"] == path and r["method"] == "GET"]
+        self.assertEqual(len(gets), 1, gets)
+        self.assertEqual(gets[0]["headers"].get("Host"), "huggingface.co")
+        # Squid logs a CONNECT when the tunnel ends; dlproxy keeps it open for reuse, so end it
+        # from the origin's side (no other test uses this origin).
+        self.tls_origin.stop()
+        lines = self.squid.wait_lines(f"CONNECT 127.0.0.1:{self.tls_origin.port}", 1)
+        self.assertEqual(len(lines), 1, self.squid.access_lines())
 
 
 if __name__ == "__main__":
