@@ -19,24 +19,31 @@ namespace {
 using namespace codec;
 using Fill = policy::BackgroundFillConfig;
 
-// The member a key sets: Config::*M, or a member of a member.
+// The member a key sets: Config::*M, or a member of a member; const for render and check.
 template <auto... Path>
 struct Member;
 template <auto M>
 struct Member<M> {
-    static auto& of(Config& c) { return c.*M; }
+    template <class C>
+    static auto& of(C& c) {
+        return c.*M;
+    }
 };
 template <auto M1, auto M2>
 struct Member<M1, M2> {
-    static auto& of(Config& c) { return (c.*M1).*M2; }
+    template <class C>
+    static auto& of(C& c) {
+        return (c.*M1).*M2;
+    }
 };
 
-struct Text_ {
+// What --help and --print-config say about a key (ConfigKey's fields of the same names).
+struct Doc {
     std::string_view value_name, help, default_note = {}, empty_note = {};
 };
 
 template <class Codec, class Field>
-constexpr ConfigKey key(std::string_view name, Text_ text, bool secret = false) {
+constexpr ConfigKey key(std::string_view name, Doc text, bool secret = false) {
     ConfigKey k{name,
                 Codec::arity,
                 text.value_name,
@@ -52,12 +59,11 @@ constexpr ConfigKey key(std::string_view name, Text_ text, bool secret = false) 
                 nullptr,
                 nullptr,
                 secret};
-    if constexpr (requires { Codec::render(Field::of(std::declval<Config&>())); })
-        k.render = [](const Config& c) { return Codec::render(Field::of(const_cast<Config&>(c))); };
-    if constexpr (requires { Codec::check(Field::of(std::declval<Config&>()), std::string()); })
-        k.check = [](const Config& c, const std::string& w) {
-            Codec::check(Field::of(const_cast<Config&>(c)), w);
-        };
+    // Optional in a codec: render (a key that is not rendered) and check (nothing to check).
+    if constexpr (requires(const Config& c) { Codec::render(Field::of(c)); })
+        k.render = [](const Config& c) { return Codec::render(Field::of(c)); };
+    if constexpr (requires(const Config& c) { Codec::check(Field::of(c), std::string()); })
+        k.check = [](const Config& c, const std::string& w) { Codec::check(Field::of(c), w); };
     return k;
 }
 
