@@ -8,7 +8,8 @@ dlproxy with --upstream-proxy http://127.0.0.1:SQUID --upstream-no-proxy localho
 Checked: a download goes through Squid (its access log shows the URL) and is byte-exact, the
 second is a hit; a response cut mid-body by the origin is resumed through Squid (Range) and
 completes byte-exact; `localhost` bypasses Squid (no-proxy); a CONNECT that is not intercepted is
-tunnelled through Squid with CONNECT, and a no-proxy CONNECT goes direct; intercepted HTTPS to
+tunnelled through Squid with CONNECT, and a no-proxy CONNECT goes direct; a CONNECT Squid refuses
+is a 502 with its status line in the log; intercepted HTTPS to
 https://huggingface.co/ (a TLS origin with a test certificate for that name, reached through
 --connect-to) goes through Squid's CONNECT and is cached.
 """
@@ -127,9 +128,10 @@ class ParentProxyCase(ProxyTestCase):
             cls.origin.start()
             cls.tls_origin.start()
             cls.squid.start()
+            cls.dead_port = harness.free_port()  # nothing listens there
             cls.proxy_args = ("--upstream-proxy", f"http://{LOCALHOST}:{cls.squid.port}",
                               "--upstream-no-proxy", "localhost",
-                              "--connect-ports", f"443,{cls.origin.port}",
+                              "--connect-ports", f"443,{cls.origin.port},{cls.dead_port}",
                               "--connect-to", f"huggingface.co:443:127.0.0.1:{cls.tls_origin.port}",
                               "--upstream-ca-file", cls.pki["oca.pem"],
                               "--retry-base-delay", "0.05", "--retry-max-delay", "0.5")
@@ -257,6 +259,27 @@ class ParentProxyCase(ProxyTestCase):
         self.tls_origin.stop()
         lines = self.squid.wait_lines(f"CONNECT 127.0.0.1:{self.tls_origin.port}", 1)
         self.assertEqual(len(lines), 1, self.squid.access_lines())
+
+    def test_parent_refusing_connect_is_a_502(self):
+        # Squid cannot reach the dead port and answers the CONNECT with an error status.
+        mark = self.proxy.stderr_size()
+        s = socket.create_connection((LOCALHOST, self.proxy.port), timeout=15)
+        try:
+            authority = f"{LOCALHOST}:{self.dead_port}"
+            s.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = s.recv(4096)
+                if not data:
+                    break
+                head += data
+        finally:
+            s.close()
+        self.assertTrue(head.startswith(b"HTTP/1.1 502 "), head)
+        deadline = time.monotonic() + 5
+        while "refused CONNECT" not in self.proxy.stderr_text(mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(f"refused CONNECT {LOCALHOST}:{self.dead_port}", self.proxy.stderr_text(mark))
 
 
 if __name__ == "__main__":
