@@ -83,8 +83,8 @@ const std::array kKeys = {
         "cache_durability", {"MODE",
                              "sync: chunks synced before they are recorded; nosync: no syncs, "
                              "faster on slow disks, a power loss may cost recent chunks"}),
-    key<Ports, Member<&Config::connect_ports>>("connect_ports",
-                                               {"LIST", "ports CONNECT may reach, e.g. 443,8443"}),
+    key<Ports, Member<&Config::connect_ports>>(
+        "connect_ports", {"LIST", "ports CONNECT may reach, e.g. 443,8443", "443"}),
     key<CidrList, Member<&Config::allow>>(
         "allow", {"CIDR", "client network allowed to use the proxy; repeatable", "loopback"}),
     key<LogLevel, Member<&Config::log_level>>(
