@@ -8,7 +8,7 @@
 //   - an accepted config renders (to_toml(), what --print-config shows) to a document that
 //     apply_toml accepts again and that renders to the same text; the settings that are not
 //     rounded when rendered (addresses, paths, ports, allow list, log settings, connection
-//     cap) come back identical.
+//     cap, upstream routing) come back identical.
 #include <toml++/toml.h>
 
 #include <cstdint>
@@ -31,7 +31,9 @@ bool same_exact_settings(const proxy::Config& a, const proxy::Config& b) {
     return same_hp(a.listen, b.listen) && same_hp(a.admin_listen, b.admin_listen) &&
            a.cache_dir == b.cache_dir && a.connect_ports == b.connect_ports &&
            a.log_level == b.log_level && a.access_log == b.access_log &&
-           a.max_connections == b.max_connections;
+           a.max_connections == b.max_connections && a.resolve == b.resolve &&
+           a.connect_to == b.connect_to && a.upstream_proxy == b.upstream_proxy &&
+           a.upstream_no_proxy == b.upstream_no_proxy;
 }
 
 }  // namespace

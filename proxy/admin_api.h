@@ -86,7 +86,7 @@ class AdminApi {
     std::string bound_listen_, bound_admin_;
 };
 
-// The version string of this build ("0.1.0").
+// The version string of this build (DLPROXY_VERSION, from project() in meson.build).
 const char* dlproxy_version();
 
 }  // namespace proxy

@@ -67,6 +67,7 @@ void ClientConnection::start_forwarding() {
     policy::add_via(req.headers, parser_.head().http10() ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
     req.ca_bundle = server_.upstream_ca_bundle();
+    req.route = server_.upstream_route();
     const http1::RequestHead& head = parser_.head();
     const bool has_length = head.has_content_length;
     req.has_body = head.chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
@@ -306,7 +307,7 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
     upstream_address_ = target->to_string();
     stop_reading();  // until the upstream connection is up
     tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
-                         server_.config().connect_timeout);
+                         server_.config().connect_timeout, server_.upstream_route().get());
     tunnel_->start(std::move(early_data));
 }
 

@@ -1,5 +1,7 @@
 // dlproxy's configuration: embedded defaults, overridden by a TOML file (--config), overridden by
-// command-line flags. Every flag is also a config key of the same name with '_' for '-'.
+// command-line flags. Every flag is also a config key of the same name with '_' for '-'; the keys
+// are declared once, in the table of proxy/config_keys.cpp (proxy/config_key.h), from which the
+// TOML reader, --print-config and the flags are generated.
 //
 // Loading may throw ConfigError (start-up code only); main() prints its message and exits 2.
 #pragma once
@@ -64,7 +66,18 @@ struct Config {
     std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
     std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
 
-    // A fill whose clients have all gone (docs/many-clients.md; flags in config_fill.cpp).
+    // Upstream routing (docs/operations.md), in curl's syntax, validated by proxy/config_hosts.h:
+    // "HOST:PORT:ADDR[,ADDR]" pins a name to addresses (CURLOPT_RESOLVE); "HOST:PORT:HOST2:PORT2"
+    // sends connections for HOST:PORT to HOST2:PORT2 (CURLOPT_CONNECT_TO). Both apply to every
+    // upstream transfer and to the CONNECT tunnels that are not intercepted.
+    std::vector<std::string> resolve;
+    std::vector<std::string> connect_to;
+    // A parent proxy for every upstream request ("" = direct): http://, https://, socks5://,
+    // socks5h:// (CURLOPT_PROXY); hosts matching upstream_no_proxy go direct (CURLOPT_NOPROXY).
+    std::string upstream_proxy;
+    std::string upstream_no_proxy;
+
+    // A fill whose clients have all gone (docs/many-clients.md).
     policy::BackgroundFillConfig background_fill;
     // A Range starting in a region the fill has not reached (docs/many-clients.md): waited for
     // when the fill is at most this many bytes before it, else fetched by a separate upstream
@@ -80,7 +93,8 @@ struct Config {
 
     std::string config_file;  // where the settings came from ("" = embedded defaults)
 
-    // Renders the effective configuration as TOML (what --print-config shows).
+    // Renders the effective configuration as TOML (what --print-config shows): every key of
+    // the table, in its order; apply_toml() reads it back to the same rendering.
     std::string to_toml() const;
 };
 

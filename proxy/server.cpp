@@ -13,11 +13,16 @@
 #include "proxy/metrics.h"
 #include "proxy/socket_address.h"
 #include "proxy/tls/tls_session.h"
+#include "proxy/upstream_route.h"
 
 namespace proxy {
 
 Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
-    : loop_(loop), config_(config), curl_(new CurlMulti(loop)), access_log_(config.access_log) {
+    : loop_(loop),
+      config_(config),
+      curl_(new CurlMulti(loop)),
+      access_log_(config.access_log),
+      upstream_route_(std::make_shared<const UpstreamRoute>(config_)) {
     if (store) fetches_ = std::make_unique<FetchRegistry>(loop_, *curl_, *store, config_);
     uv_tcp_init(loop_, &listener_);
     listener_.data = this;
@@ -77,8 +82,25 @@ void Server::setup_tls() {
     }
 }
 
+void Server::log_upstream_route() const {
+    for (const auto& entry : config_.resolve)
+        spdlog::info("upstream: --resolve {}", entry);
+    for (const auto& entry : config_.connect_to)
+        spdlog::info("upstream: --connect-to {}", entry);
+    if (!upstream_route_->has_parent()) return;
+    spdlog::info("upstream: every request goes through the parent proxy {}{}",
+                 upstream_route_->parent_for_log(),
+                 config_.upstream_no_proxy.empty() ? "" : " except " + config_.upstream_no_proxy);
+    if (!upstream_route_->parent_carries_tunnels())
+        spdlog::warn(
+            "upstream: CONNECT tunnels that are not intercepted go direct, not through {}: "
+            "dlproxy tunnels through http:// parents only",
+            upstream_route_->parent_for_log());
+}
+
 void Server::start() {
     setup_tls();
+    log_upstream_route();
     sockaddr_storage addr{};
     const auto& l = config_.listen;
     int rc = l.ipv6_literal

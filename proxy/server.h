@@ -20,6 +20,7 @@ class TlsServerContext;
 }
 
 class ClientConnection;
+class UpstreamRoute;
 class CurlMulti;
 class FetchRegistry;
 
@@ -54,6 +55,9 @@ class Server {
         return upstream_ca_bundle_;
     }
 
+    // --resolve, --connect-to and the parent proxy, for every upstream transfer and tunnel.
+    const std::shared_ptr<const UpstreamRoute>& upstream_route() const { return upstream_route_; }
+
     // Bound address of the proxy listener (resolves port 0).
     std::string listen_address() const;
     // The same, parsed; set by start(). Requests addressed to it are forwarding loops.
@@ -67,6 +71,7 @@ class Server {
     void on_connection(int status);
     void maybe_finish_shutdown();
     void setup_tls();
+    void log_upstream_route() const;
 
     uv_loop_t* loop_;
     Config config_;
@@ -78,6 +83,7 @@ class Server {
     std::unique_ptr<FetchRegistry> fetches_;
     std::unique_ptr<tls::TlsServerContext> tls_;
     std::shared_ptr<const std::string> upstream_ca_bundle_;
+    std::shared_ptr<const UpstreamRoute> upstream_route_;
     std::unordered_set<ClientConnection*> connections_;
     bool draining_ = false;
     bool finished_ = false;

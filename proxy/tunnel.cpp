@@ -14,12 +14,13 @@ struct TunnelWrite {
 };
 
 Tunnel::Tunnel(ClientConnection& conn, uv_loop_t* loop, policy::HostPort target,
-               uint64_t high_water_mark, double connect_timeout)
+               uint64_t high_water_mark, double connect_timeout, const UpstreamRoute* route)
     : conn_(&conn),
       loop_(loop),
       target_(std::move(target)),
       high_water_mark_(high_water_mark),
-      connect_timeout_(connect_timeout) {
+      connect_timeout_(connect_timeout),
+      route_(route) {
     resolve_req_.data = this;
     connect_req_.data = this;
     tcp_.data = this;
@@ -32,14 +33,21 @@ void Tunnel::start(std::string early_data) {
     early_data_ = std::move(early_data);
     uv_timer_start(&timer_, &Tunnel::on_timeout_cb, static_cast<uint64_t>(connect_timeout_ * 1000),
                    0);
+    if (route_) {
+        hop_ = route_->tunnel_hop(target_);
+    } else {
+        hop_.host = target_.host;
+        hop_.port = target_.port;
+    }
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    std::string port = std::to_string(target_.port);
-    int rc = uv_getaddrinfo(loop_, &resolve_req_, &Tunnel::on_resolved_cb, target_.host.c_str(),
+    if (hop_.numeric) hints.ai_flags = AI_NUMERICHOST;  // pinned by --resolve: no DNS
+    std::string port = std::to_string(hop_.port);
+    int rc = uv_getaddrinfo(loop_, &resolve_req_, &Tunnel::on_resolved_cb, hop_.host.c_str(),
                             port.c_str(), &hints);
     if (rc != 0) {
-        fail(502, "cannot resolve " + target_.host + ": " + uv_strerror(rc));
+        fail(502, "cannot resolve " + hop_.host + ": " + uv_strerror(rc));
         return;
     }
     ++pending_;
@@ -58,7 +66,7 @@ void Tunnel::on_resolved(int status, addrinfo* res) {
         return;
     }
     if (status != 0) {
-        fail(502, "cannot resolve " + target_.host + ": " + uv_strerror(status));
+        fail(502, "cannot resolve " + hop_.host + ": " + uv_strerror(status));
         return;
     }
     addresses_ = res;
@@ -87,7 +95,10 @@ void Tunnel::connect_next() {
             return;
         }
     }
-    fail(502, "cannot connect to " + target_.to_string() + ": " +
+    std::string where = hop_.parent_connect.empty()
+                            ? target_.to_string()
+                            : "the parent proxy " + route_->parent_for_log();
+    fail(502, "cannot connect to " + where + ": " +
                   (last_error_ ? uv_strerror(last_error_) : "no address"));
 }
 
@@ -105,14 +116,32 @@ void Tunnel::on_connect(int status) {
         connect_next();
         return;
     }
-    connected_ = true;
-    uv_timer_stop(&timer_);
     if (addresses_) {
         uv_freeaddrinfo(addresses_);
         addresses_ = next_address_ = nullptr;
     }
     uv_tcp_nodelay(&tcp_, 1);
-    spdlog::debug("tunnel to {} ({}) established", target_.to_string(), peer_);
+    if (hop_.parent_connect.empty()) {
+        on_established();
+        return;
+    }
+    // RFC 9110 §9.3.6: ask the parent for a tunnel; the connect timer keeps running until it
+    // answers.
+    std::string request =
+        "CONNECT " + hop_.parent_connect + " HTTP/1.1\r\nHost: " + hop_.parent_connect + "\r\n";
+    if (!hop_.parent_authorization.empty())
+        request += "Proxy-Authorization: " + hop_.parent_authorization + "\r\n";
+    write_upstream(request + "\r\n");
+    awaiting_parent_ = true;
+    reading_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Tunnel::alloc_cb, &Tunnel::read_cb);
+}
+
+void Tunnel::on_established() {
+    connected_ = true;
+    uv_timer_stop(&timer_);
+    spdlog::debug("tunnel to {} ({}{}) established", target_.to_string(), peer_,
+                  hop_.parent_connect.empty() ? "" : ", parent proxy");
     if (!early_data_.empty()) {
         send(early_data_.data(), early_data_.size());
         early_data_.clear();
@@ -121,16 +150,48 @@ void Tunnel::on_connect(int status) {
     resume_reading();
 }
 
+// The parent's answer to CONNECT: a 2xx head opens the tunnel (bytes after it are the target's);
+// anything else fails it with the parent's status line.
+void Tunnel::on_parent_answer(const char* data, size_t size) {
+    parent_answer_.append(data, size);
+    size_t end = parent_answer_.find("\r\n\r\n");
+    if (end == std::string::npos) {
+        if (parent_answer_.size() > 16 * 1024)
+            fail(502, "the parent proxy's answer to CONNECT is too long");
+        return;
+    }
+    std::string status_line = parent_answer_.substr(0, parent_answer_.find("\r\n"));
+    bool ok =
+        status_line.size() >= 12 && status_line.starts_with("HTTP/1.") && status_line[9] == '2';
+    if (!ok) {
+        fail(502, "the parent proxy " + route_->parent_for_log() + " refused CONNECT " +
+                      hop_.parent_connect + ": " + status_line);
+        return;
+    }
+    std::string rest = parent_answer_.substr(end + 4);
+    parent_answer_.clear();
+    awaiting_parent_ = false;
+    on_established();
+    if (!rest.empty() && conn_) {
+        bytes_down_ += rest.size();
+        if (!conn_->tunnel_write(rest.data(), rest.size())) pause_reading();
+    }
+}
+
 void Tunnel::send(const char* data, size_t size) {
     if (closed_ || !connected_) {
         if (!closed_) early_data_.append(data, size);
         return;
     }
-    auto* w = new TunnelWrite{{}, std::string(data, size), this};
+    bytes_up_ += size;
+    write_upstream(std::string(data, size));
+}
+
+void Tunnel::write_upstream(std::string data) {
+    auto* w = new TunnelWrite{{}, std::move(data), this};
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    queued_ += size;
-    bytes_up_ += size;
+    queued_ += w->data.size();
     ++pending_;
     uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
              [](uv_write_t* req, int status) {
@@ -154,7 +215,7 @@ void Tunnel::on_write_done(size_t size, int status) {
     }
     if (before >= high_water_mark_ && queued_ < high_water_mark_ / 2 && conn_)
         conn_->resume_client_reading();
-    if (client_eof_ && queued_ == 0) {
+    if (connected_ && client_eof_ && queued_ == 0) {
         auto* req = new uv_shutdown_t{};
         req->data = this;
         ++pending_;
@@ -201,6 +262,14 @@ void Tunnel::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) no
 
 void Tunnel::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (closed_ || !conn_) return;
+    if (awaiting_parent_) {
+        if (nread < 0)
+            fail(502, "the parent proxy " + route_->parent_for_log() +
+                          " closed the connection before answering CONNECT");
+        else if (nread > 0)
+            on_parent_answer(buf->base, static_cast<size_t>(nread));
+        return;
+    }
     if (nread == UV_EOF) {
         upstream_eof_ = true;
         pause_reading();

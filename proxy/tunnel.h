@@ -1,6 +1,10 @@
 // Tunnel: the upstream half of a CONNECT request — resolve, connect, then relay bytes both ways
 // with backpressure (RFC 9110 §9.3.6).
 //
+// The route (proxy/upstream_route.h) may pin the target to an address (--resolve), redirect it
+// (--connect-to) or send it through an HTTP parent proxy, to which the tunnel first says
+// "CONNECT target" and waits for a 2xx before reporting itself established.
+//
 // The client half stays with ClientConnection, which feeds client bytes in (send) and receives
 // upstream bytes through its write queue. Each direction is paused when the receiving side has
 // more than the high-water mark queued, and resumed when it drains below half of it. EOF on one
@@ -16,6 +20,7 @@
 #include <string>
 
 #include "policy/request_target.h"
+#include "proxy/upstream_route.h"
 
 namespace proxy {
 
@@ -23,8 +28,9 @@ class ClientConnection;
 
 class Tunnel {
   public:
+    // `route` (may be null: direct) must outlive the tunnel.
     Tunnel(ClientConnection& conn, uv_loop_t* loop, policy::HostPort target,
-           uint64_t high_water_mark, double connect_timeout);
+           uint64_t high_water_mark, double connect_timeout, const UpstreamRoute* route);
     Tunnel(const Tunnel&) = delete;
     Tunnel& operator=(const Tunnel&) = delete;
 
@@ -62,6 +68,9 @@ class Tunnel {
     void on_resolved(int status, addrinfo* res);
     void connect_next();
     void on_connect(int status);
+    void on_established();
+    void on_parent_answer(const char* data, size_t size);
+    void write_upstream(std::string data);
     void on_read(ssize_t nread, const uv_buf_t* buf);
     void on_write_done(size_t size, int status);
     void fail(int status, std::string message);
@@ -74,6 +83,10 @@ class Tunnel {
     policy::HostPort target_;
     uint64_t high_water_mark_;
     double connect_timeout_;
+    UpstreamRoute::TunnelHop hop_;
+    const UpstreamRoute* route_;
+    std::string parent_answer_;  // the parent's CONNECT response head so far
+    bool awaiting_parent_ = false;
     std::string early_data_;
     std::string peer_ = "-";
 

@@ -1,6 +1,7 @@
 #include "proxy/upstream_transfer.h"
 
 #include "proxy/metrics.h"
+#include "proxy/upstream_route.h"
 
 #include <spdlog/spdlog.h>
 
@@ -124,8 +125,14 @@ bool UpstreamTransfer::start(const UpstreamRequest& req) {
         curl_blob blob{const_cast<char*>(ca_bundle_->data()), ca_bundle_->size(), CURL_BLOB_NOCOPY};
         curl_easy_setopt(easy_, CURLOPT_CAINFO_BLOB, &blob);
     }
-    // Never send the environment's proxy settings onwards: we are the proxy.
-    curl_easy_setopt(easy_, CURLOPT_PROXY, "");
+    // Pins, redirects and the parent proxy; without a route, never the environment's proxy
+    // settings: we are the proxy.
+    if (req.route) {
+        route_ = req.route;
+        route_->apply(easy_);
+    } else {
+        curl_easy_setopt(easy_, CURLOPT_PROXY, "");
+    }
 
     bool has_accept = false;
     for (const auto& h : req.headers) {

@@ -24,6 +24,8 @@
 
 namespace proxy {
 
+class UpstreamRoute;
+
 struct UpstreamRequest {
     std::string method;
     std::string url;
@@ -34,6 +36,8 @@ struct UpstreamRequest {
     // CAs to verify an https origin against (PEM); null = libcurl's default store. Shared:
     // every request carries the same bundle.
     std::shared_ptr<const std::string> ca_bundle;
+    // --resolve, --connect-to and the parent proxy (proxy/upstream_route.h); null = direct.
+    std::shared_ptr<const UpstreamRoute> route;
 };
 
 enum class UpstreamError {
@@ -121,6 +125,7 @@ class UpstreamTransfer final : public CurlTransfer {
     uint64_t high_water_mark_;
     CURL* easy_ = nullptr;
     std::shared_ptr<const std::string> ca_bundle_;  // CURLOPT_CAINFO_BLOB borrows it
+    std::shared_ptr<const UpstreamRoute> route_;    // its curl lists are borrowed too
     curl_slist* header_list_ = nullptr;
     char error_buffer_[CURL_ERROR_SIZE] = {};
     bool active_ = false;

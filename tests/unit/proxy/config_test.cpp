@@ -1,4 +1,5 @@
 #include "proxy/config.h"
+#include "proxy/config_key.h"
 
 #include <doctest/doctest.h>
 
@@ -200,4 +201,70 @@ TEST_CASE("proxy/config: a negative zero renders as 0 (fuzz finding 10)") {
     Config again;
     proxy::apply_toml(again, rendered, "rendered.toml");
     CHECK(again.to_toml() == rendered);
+}
+
+TEST_CASE("proxy/config: every key of the table is a flag, a TOML key and a rendered line") {
+    const std::string rendered = Config{}.to_toml();
+    std::vector<std::string> names;
+    for (const auto& key : proxy::config_keys()) {
+        CAPTURE(key.name);
+        CHECK_FALSE(key.help.empty());
+        for (const auto& seen : names)
+            CHECK(seen != key.name);  // declared once
+        names.emplace_back(key.name);
+        if (key.render && !key.secret)
+            CHECK(rendered.find("\n" + std::string(key.name) + " = ") != std::string::npos);
+    }
+    // --help lists every flag with its default.
+    auto help = parse({"--help"});
+    CHECK(help.exit_code == 0);  // (printed on stdout)
+}
+
+TEST_CASE("proxy/config: resolve, connect_to and the parent proxy") {
+    Config c;
+    proxy::apply_toml(c, R"(
+resolve = ["huggingface.co:443:127.0.0.1", "cdn.example:443:[::1],127.0.0.2"]
+connect_to = ["huggingface.co:443:127.0.0.1:40001"]
+upstream_proxy = "http://squid.lan:3128"
+upstream_no_proxy = "localhost,.lan"
+)",
+                      "r.toml");
+    CHECK(c.resolve.size() == 2);
+    CHECK(c.connect_to == std::vector<std::string>{"huggingface.co:443:127.0.0.1:40001"});
+    CHECK(c.upstream_proxy == "http://squid.lan:3128");
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "again.toml");
+    CHECK(again.to_toml() == c.to_toml());
+    CHECK(again.resolve == c.resolve);
+
+    auto flags =
+        parse({"--resolve", "huggingface.co:443:127.0.0.1", "--resolve", "hf.co:443:127.0.0.1",
+               "--connect-to", "::127.0.0.1:8443", "--upstream-proxy", "socks5h://127.0.0.1:1080",
+               "--upstream-no-proxy", "*"});
+    CHECK(flags.exit_code < 0);
+    CHECK(flags.config.resolve.size() == 2);
+    CHECK(flags.config.upstream_no_proxy == "*");
+    for (std::vector<std::string> bad :
+         {std::vector<std::string>{"--resolve", "huggingface.co:443"},
+          {"--resolve", "huggingface.co:443:localhost"},
+          {"--connect-to", "huggingface.co:443:127.0.0.1"},
+          {"--upstream-proxy", "squid.lan:3128"},
+          {"--upstream-proxy", "ftp://squid.lan"}}) {
+        CAPTURE(bad[1]);
+        try {
+            parse(bad);
+            FAIL("accepted");
+        } catch (const ConfigError& e) {
+            // The message names the flag, the value and what was expected.
+            CHECK(std::string(e.what()).find(bad[0] + ": '" + bad[1] + "'") == 0);
+        }
+    }
+    CHECK_THROWS_AS(proxy::apply_toml(c, "resolve = \"hf.co:443:127.0.0.1\"", "x.toml"),
+                    ConfigError);
+}
+
+TEST_CASE("proxy/config: a flag given as 0 is checked, not ignored") {
+    CHECK_THROWS_AS(parse({"--gap-budget", "0"}), ConfigError);
+    CHECK_THROWS_AS(parse({"--max-connections", "0"}), ConfigError);
+    CHECK(parse({"--max-range-fetches", "0"}).config.max_range_fetches == 0);
 }
