@@ -48,6 +48,8 @@ def parse_args() -> argparse.Namespace:
                    help="run dlproxy with --cache-durability nosync (no fdatasync before records)")
     p.add_argument("--no-evict", action="store_true",
                    help="keep every round's object (the page cache grows each round)")
+    p.add_argument("--dlproxy-arg", action="append", default=[], metavar="FLAG",
+                   help="an extra dlproxy flag, repeatable (e.g. --dlproxy-arg=--memory-budget=0)")
     args = bl.parse_bench_args(p)
     return args
 
@@ -163,7 +165,7 @@ def run(args) -> int:
         sha = bl.write_body(www / "body.bin", args.size_bytes)
         nginx = bl.Nginx(bench, www).start()
         dlproxy = bl.DlProxy(bench, args.dlproxy, log_level="info", extra_args=(
-            ["--cache-durability", "nosync"] if args.nosync else [])).start()
+            ["--cache-durability", "nosync"] if args.nosync else []) + args.dlproxy_arg).start()
         m = dlproxy.proc.wait_line(ADMIN_RE, 10)
         legs = Legs(nginx, dlproxy, int(m.group(1)))
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
