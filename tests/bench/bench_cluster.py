@@ -153,6 +153,9 @@ def one_round(n_round: int, k: int, args, nginx: bl.Nginx, bench: bl.Bench, sha:
             tag = f"r{n_round}-nohap"
             rows.append(leg("no-haproxy", urls(tag), f"http://{bl.LOOPBACK}:{cluster.instance_ports[0]}",
                             nginx, tag, args, bench, sha))
+    except bl.BenchError as e:
+        log = (cluster.dir / "haproxy.log").read_text(errors="replace").splitlines()[-20:]
+        raise bl.BenchError(f"{e}\nHAProxy log (last 20 lines):\n" + "\n".join(log)) from e
     finally:
         cluster.stop()
     for r in rows:
