@@ -162,6 +162,9 @@ class ClusterTest(unittest.TestCase):
         super().run(result)
         if len(result.failures) + len(result.errors) > before:
             sys.stderr.write(f"\n----- cluster status during {self.id()}\n{self.cluster.status()}")
+            with open(os.path.join(self.cluster.dir, "haproxy.log"), errors="replace") as f:
+                tail = f.read().splitlines()[-30:]
+            sys.stderr.write("----- HAProxy log (last 30 lines)\n" + "\n".join(tail) + "\n")
             for i in self.cluster.instances:
                 with open(i["log"], errors="replace") as f:
                     tail = f.read().splitlines()[-40:]
