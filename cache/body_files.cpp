@@ -241,6 +241,16 @@ Result<void> BodyFiles::read(const ObjectId& id, uint64_t offset,
     return {};
 }
 
+Result<void> BodyFiles::discard(const ObjectId& id, uint64_t begin, uint64_t end) const {
+    if (end <= begin) return {};
+    auto fd = open_file(path_for(id), O_WRONLY);
+    if (!fd) return policy::fail(fd.error());
+    if (::fallocate(fd->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(begin), static_cast<off_t>(end - begin)) != 0)
+        return policy::fail(from_errno(errno));
+    return {};
+}
+
 Result<void> BodyFiles::remove(const ObjectId& id) const {
     if (::unlink(path_for(id).c_str()) != 0 && errno != ENOENT) {
         return policy::fail(from_errno(errno));

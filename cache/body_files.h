@@ -50,6 +50,11 @@ class BodyFiles {
     // Reads exactly buffer.size() bytes at `offset`.
     Result<void> read(const ObjectId& id, uint64_t offset, std::span<std::byte> buffer) const;
 
+    // Gives the disk blocks of [begin, end) back (a hole is punched, the file keeps its length):
+    // for bytes no chunk record vouches for, such as those of a write that failed half-way on a
+    // full disk. Errc::Io (native EOPNOTSUPP) on a file system that cannot punch holes.
+    Result<void> discard(const ObjectId& id, uint64_t begin, uint64_t end) const;
+
     // Unlinks the file; a file already gone is success.
     Result<void> remove(const ObjectId& id) const;
 

@@ -108,6 +108,9 @@ class Store {
     // stage_chunks pwrites (no sync, no record) and returns what commit_chunks records after one
     // fdatasync (Sync mode). Until committed, staged bytes read as absent. Same errors as
     // write_chunks; commit_chunks fails with Stale when the object was replaced in between.
+    // A stage_chunks that fails with NoSpace first gives back the disk blocks its batch took
+    // (holes punched; recorded chunks untouched), so a full disk keeps room for the commit of
+    // the chunks staged before.
     Result<std::vector<StagedChunk>> stage_chunks(const ObjectInfo& object,
                                                   std::span<const ChunkWrite> chunks);
     Result<void> commit_chunks(const ObjectInfo& object, std::span<const StagedChunk> staged);
@@ -166,6 +169,8 @@ class Store {
     // Drops chunk `index` if its record is still `expected`, adjusting the object and counters.
     void drop_chunk(const ObjectInfo& object, uint32_t index, const detail::ChunkRecord& expected);
     Result<void> require_writable() const;
+    // After a NoSpace write: punches holes where the batch's chunks have no record.
+    void discard_unrecorded(const ObjectInfo& object, std::span<const ChunkWrite> chunks);
 
     std::filesystem::path dir_;
     Index index_;

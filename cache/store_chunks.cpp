@@ -43,9 +43,30 @@ Result<std::vector<StagedChunk>> Store::stage_chunks(const ObjectInfo& object,
         staged.push_back({c.index, static_cast<uint32_t>(c.bytes.size()), hash_of(c.bytes)});
     }
     if (auto written = files_.write(object.id, extents, /*sync=*/false); !written) {
+        if (written.error() == Errc::NoSpace) discard_unrecorded(object, chunks);
         return policy::fail(written.error());
     }
     return staged;
+}
+
+// A batch that failed half-way on a full disk left some of its bytes allocated, and no record
+// will vouch for them: left there, they would keep the disk full (the byte budget counts only
+// recorded chunks) and leave no room for the records of the chunks written before. Their blocks
+// are given back, except where a chunk record exists (a chunk being written again after it was
+// found bad). Best effort: this runs on an error path already.
+void Store::discard_unrecorded(const ObjectInfo& object, std::span<const ChunkWrite> chunks) {
+    auto txn = index_.begin_read();
+    if (!txn) return;
+    for (const ChunkWrite& c : chunks) {
+        auto record = index_.get_chunk(*txn, object.id, c.index);
+        if (!record || *record) continue;
+        const uint64_t begin = object.chunk_begin(c.index);
+        if (auto discarded = files_.discard(object.id, begin, begin + c.bytes.size()); !discarded) {
+            spdlog::debug("cache: cannot free the unrecorded bytes of chunk {}: {}", c.index,
+                          to_string(discarded.error()));
+            return;
+        }
+    }
 }
 
 Result<void> Store::commit_chunks(const ObjectInfo& object, std::span<const StagedChunk> staged) {

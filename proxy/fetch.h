@@ -199,7 +199,7 @@ class Fetch final : public UpstreamSink {
     void maybe_stage();
     void maybe_commit();
     void on_committed(const std::vector<cache::StagedChunk>& chunks, cache::Result<void> result);
-    void stop_caching(const cache::Error& error);  // logs, then drop_pending_writes()
+    void stop_caching(const cache::Error& error);  // logs; records what is written, drops the rest
     void drop_pending_writes();                    // caching off, nothing more written
     bool disk_behind() const;                      // the fill must wait for the disk
     void maybe_resume();

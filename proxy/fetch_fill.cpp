@@ -196,7 +196,14 @@ void Fetch::stop_caching(const cache::Error& error) {
     if (!caching_) return;
     spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
                  cache::to_string(error));
+    // Chunks whose writes succeeded before the error (on a full disk: everything but the failed
+    // batch) are intact: one last commit records them, after syncing them, rather than leaving
+    // them to be fetched again. On a full disk that commit may fail too; then nothing more is
+    // recorded. Other ways to stop caching (the object changed) drop them with the rest.
+    std::vector<cache::StagedChunk> written = std::move(staged_);
     drop_pending_writes();
+    staged_ = std::move(written);
+    maybe_commit();
 }
 
 void Fetch::drop_pending_writes() {
@@ -275,10 +282,12 @@ std::optional<cache::StagedChunk> Fetch::staged(uint32_t index) const {
 }
 
 void Fetch::maybe_commit() {
-    if (committing_ || recording_ || !object_recorded_ || staged_.empty() || !caching_) return;
+    // With caching off, staged_ holds only what stop_caching() kept for its last commit.
+    if (committing_ || recording_ || !object_recorded_ || staged_.empty()) return;
     // Each commit costs two syncs that also hold up the writes behind them: while the disk is
     // busy writing, records are committed in batches; when it is idle, at once.
-    if (staged_.size() < kCommitBatchChunks && (stage_jobs_ > 0 || !to_stage_.empty())) return;
+    if (caching_ && staged_.size() < kCommitBatchChunks && (stage_jobs_ > 0 || !to_stage_.empty()))
+        return;
     committing_ = true;
     auto batch = std::make_shared<std::vector<cache::StagedChunk>>(std::move(staged_));
     staged_.clear();

@@ -1,9 +1,13 @@
 // Staged writes (write now, record later), O_DIRECT runs and AlignedBytes.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "cache/aligned_bytes.h"
+#include "cache/body_files.h"
 #include "cache/store.h"
 #include "tests/unit/cache/test_support.h"
 
@@ -141,4 +145,36 @@ TEST_CASE("cache/aligned_bytes: fill_to takes bytes up to the target and no furt
     CHECK(b.size() == 5);
     CHECK(b.data()[4] == std::byte(4));
     CHECK(b.fill_to(5, data, 8) == 0);  // full
+}
+
+TEST_CASE("cache/body_files: discard gives a range's blocks back, keeps the length and the rest") {
+    TempDir dir;
+    BodyFiles files(dir.path() / "data", /*sync=*/false);
+    const ObjectId id = ObjectId::for_key("http://a/holes");
+    constexpr size_t kPart = 256 * 1024;
+    auto body = pattern_bytes(3 * kPart, 7);
+    Extent extent{0, body};
+    std::filesystem::create_directories(dir.path() / "data");
+    REQUIRE(files.reset(id));
+    REQUIRE(files.write(id, std::span(&extent, 1), /*sync=*/false));
+    auto allocated = [&] {
+        struct stat st {};
+        REQUIRE(::stat(files.path_for(id).c_str(), &st) == 0);
+        return std::pair<uint64_t, uint64_t>(static_cast<uint64_t>(st.st_blocks) * 512,
+                                             static_cast<uint64_t>(st.st_size));
+    };
+    const auto before = allocated();
+
+    REQUIRE(files.discard(id, kPart, 2 * kPart));
+    const auto after = allocated();
+    CHECK(after.second == before.second);        // the length stays
+    CHECK(after.first + kPart <= before.first);  // the middle's blocks are free
+    std::vector<std::byte> read(3 * kPart);
+    REQUIRE(files.read(id, 0, read));
+    CHECK(std::memcmp(read.data(), body.data(), kPart) == 0);
+    CHECK(std::all_of(read.begin() + kPart, read.begin() + 2 * kPart,
+                      [](std::byte b) { return b == std::byte{0}; }));  // a hole reads as zeros
+    CHECK(std::memcmp(read.data() + 2 * kPart, body.data() + 2 * kPart, kPart) == 0);
+    CHECK(files.discard(id, 5, 5));  // an empty range is nothing to do
+    CHECK(files.discard(ObjectId::for_key("http://a/none"), 0, 1).error() == Errc::Missing);
 }
