@@ -164,6 +164,13 @@ bool Fetch::held(uint32_t index) const {
     return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
 }
 
+bool Fetch::fill_done() const {
+    if (present_.size() == 0) return false;
+    for (uint32_t i = 0; i < present_.size(); ++i)
+        if (!held(i)) return false;
+    return true;
+}
+
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill() {
     if (state_ == State::Failed || transfer_ || retry_pending_) return;
