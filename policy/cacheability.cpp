@@ -127,7 +127,8 @@ StoreDecision decide_storable(std::string_view method, const HeaderList& request
 
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
                               const HeaderList& response) {
-    return decide_storable(method, request, status, response, has_known_length(response));
+    return decide_storable(method, request, status, response,
+                           body_length(status, response).has_value());
 }
 
 std::optional<uint64_t> content_length(const HeaderList& response) {
@@ -147,6 +148,12 @@ std::optional<uint64_t> content_length(const HeaderList& response) {
 
 bool has_known_length(const HeaderList& response) {
     return !find_header(response, "transfer-encoding") && content_length(response).has_value();
+}
+
+std::optional<uint64_t> body_length(int status, const HeaderList& response) {
+    if (status == 204) return 0;
+    if (!has_known_length(response)) return std::nullopt;
+    return content_length(response);
 }
 
 HeaderList headers_to_store(const HeaderList& response) {

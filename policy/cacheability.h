@@ -47,7 +47,7 @@ struct StoreDecision {
 
 // `request` and `response` are the header fields as received (before hop-by-hop removal).
 // `length_known` says the body's length is known before it arrives; the overload without it
-// derives that from the response (has_known_length).
+// derives that from the status and the response (body_length).
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
                               const HeaderList& response, bool length_known);
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
@@ -60,6 +60,11 @@ std::optional<uint64_t> content_length(const HeaderList& response);
 // True when the response has a valid Content-Length and no Transfer-Encoding (RFC 9112 §6.3: a
 // Transfer-Encoding overrides Content-Length).
 bool has_known_length(const HeaderList& response);
+
+// The length of a response's body known before it arrives: 0 for a 204, which has no content
+// and no Content-Length (RFC 9110 §15.3.5, §8.6); else the Content-Length when
+// has_known_length(); else nullopt.
+std::optional<uint64_t> body_length(int status, const HeaderList& response);
 
 // The header fields to store with a response: the end-to-end ones (RFC 9111 §3.1), without the
 // fields named by a qualified no-cache or private directive (§5.2.2.4, §5.2.2.7). Set-Cookie is

@@ -140,7 +140,8 @@ void CachedResponse::send_head(Fetch& fetch) {
         case policy::PreconditionOutcome::Full:
             break;
     }
-    headers.push_back({"Content-Length", std::to_string(range.length())});
+    if (status != 204)  // RFC 9110 §8.6: never on a 204
+        headers.push_back({"Content-Length", std::to_string(range.length())});
     pos_ = range.begin;
     end_ = range.end;
     head_sent_ = true;

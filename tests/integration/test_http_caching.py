@@ -165,6 +165,17 @@ class HttpCachingTest(ProxyTestCase):
         self.assertEqual(results(self.proxy, amark, self.url(target), 2),
                          [("MISS", 404), ("HIT", 404)])
 
+    def test_204_with_explicit_freshness_is_a_hit(self):
+        # No Content-Length on a 204 (RFC 9110 §8.6): its length is 0 all the same.
+        target = "/status/204?hdr_Cache-Control=max-age%3D3600"
+        self.assertEqual(self.get(target).status, 204)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r = self.get(target)
+        self.assertEqual((r.status, r.body), (204, b""))
+        self.assertIsNone(r.headers.get("Content-Length"))
+        self.assert_origin_requests(target, mark, 0)
+
     def test_stale_301_is_not_served(self):
         # Heuristically cacheable, but Expires before Date: no lifetime, so not reused.
         target = ("/redirect?code=301&to=/x&hdr_Expires=" +

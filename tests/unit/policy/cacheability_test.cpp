@@ -50,6 +50,19 @@ TEST_CASE("policy/cacheability: decide_storable") {
          StoreReason::Storable},
         // Never fresh: stored, it could only ever be fetched again in full.
         {"404 without a lifetime", "GET", {}, 404, kOk, StoreReason::NeverFresh},
+        // RFC 9110 §15.3.5: a 204 has no content, so its length is known without Content-Length.
+        {"204 without Content-Length",
+         "GET",
+         {},
+         204,
+         {{"Cache-Control", "max-age=60"}},
+         StoreReason::Storable},
+        {"200 without Content-Length",
+         "GET",
+         {},
+         200,
+         {{"Cache-Control", "max-age=60"}},
+         StoreReason::LengthUnknown},
         {"404 max-age=0",
          "GET",
          {},
@@ -291,6 +304,11 @@ TEST_CASE("policy/cacheability: content_length") {
     for (const auto& row : rows)
         CHECK(content_length(row.h) == row.expected);
     CHECK(has_known_length({{"Content-Length", "5"}}));
+    CHECK(body_length(204, {}) == 0u);
+    CHECK(body_length(200, {}) == std::nullopt);
+    CHECK(body_length(200, {{"Content-Length", "7"}}) == 7u);
+    CHECK(body_length(404, {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}}) ==
+          std::nullopt);
     CHECK_FALSE(has_known_length({{"Content-Length", "5"}, {"Transfer-Encoding", "gzip"}}));
 }
 
