@@ -2,6 +2,7 @@
 
 #include "policy/cache_control.h"
 #include "policy/entity_tag.h"
+#include "policy/freshness.h"
 #include "policy/http_date.h"
 #include "policy/text.h"
 
@@ -38,16 +39,47 @@ StoreReason check_vary(const HeaderList& response) {
     return StoreReason::Storable;
 }
 
+// RFC 9111 §3: a final status, and either heuristically cacheable or with explicit freshness
+// (max-age, s-maxage, Expires) or public. 206 and 304 are never stored whole: dlproxy assembles
+// ranges itself and a 304 only updates a stored response (§4.3.4).
+bool storable_status(int status, const CacheControl& cc, const HeaderList& response) {
+    if (status < 200 || status > 599 || status == 206 || status == 304) return false;
+    if (is_heuristically_cacheable(status)) return true;
+    return cc.max_age || cc.s_maxage || cc.is_public || find_header(response, "expires");
+}
+
 }  // namespace
+
+bool is_heuristically_cacheable(int status) {
+    switch (status) {
+        case 200:
+        case 203:
+        case 204:
+        case 206:
+        case 300:
+        case 301:
+        case 308:
+        case 404:
+        case 405:
+        case 410:
+        case 414:
+        case 501:
+            return true;
+        default:
+            return false;
+    }
+}
 
 std::string_view to_string(StoreReason r) {
     switch (r) {
         case StoreReason::Storable:
             return "storable";
+        case StoreReason::NeverFresh:
+            return "non-200 response without a freshness lifetime";
         case StoreReason::MethodNotGet:
             return "method is not GET";
-        case StoreReason::StatusNot200:
-            return "status is not 200";
+        case StoreReason::StatusNotStorable:
+            return "status not cacheable without explicit freshness";
         case StoreReason::RequestNoStore:
             return "request Cache-Control: no-store";
         case StoreReason::MalformedCacheControl:
@@ -74,10 +106,13 @@ StoreDecision decide_storable(std::string_view method, const HeaderList& request
                               const HeaderList& response, bool length_known) {
     auto no = [](StoreReason r) { return StoreDecision{false, r}; };
     if (method != "GET") return no(StoreReason::MethodNotGet);
-    if (status != 200) return no(StoreReason::StatusNot200);
     if (parse_cache_control(request).no_store) return no(StoreReason::RequestNoStore);
     CacheControl cc = parse_cache_control(response);
     if (cc.malformed) return no(StoreReason::MalformedCacheControl);
+    if (!storable_status(status, cc, response)) return no(StoreReason::StatusNotStorable);
+    // A 200 is stored even when stale at once: its bytes serve resumes and revalidations. Any
+    // other status is only worth storing when it can be reused as it is.
+    if (status != 200 && freshness_lifetime(response) <= 0) return no(StoreReason::NeverFresh);
     if (cc.no_store) return no(StoreReason::ResponseNoStore);
     if (cc.is_private) return no(StoreReason::Private);
     // RFC 9111 §3.5: a shared cache reuses an authenticated response only when told it may.
@@ -92,7 +127,8 @@ StoreDecision decide_storable(std::string_view method, const HeaderList& request
 
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
                               const HeaderList& response) {
-    return decide_storable(method, request, status, response, has_known_length(response));
+    return decide_storable(method, request, status, response,
+                           body_length(status, response).has_value());
 }
 
 std::optional<uint64_t> content_length(const HeaderList& response) {
@@ -114,12 +150,17 @@ bool has_known_length(const HeaderList& response) {
     return !find_header(response, "transfer-encoding") && content_length(response).has_value();
 }
 
+std::optional<uint64_t> body_length(int status, const HeaderList& response) {
+    if (status == 204) return 0;
+    if (!has_known_length(response)) return std::nullopt;
+    return content_length(response);
+}
+
 HeaderList headers_to_store(const HeaderList& response) {
     CacheControl cc = parse_cache_control(response);
     HeaderList out = end_to_end(response);
     std::erase_if(out, [&](const Header& h) {
-        return iequals(h.name, "set-cookie") || iequals(h.name, "set-cookie2") ||
-               any_of_fields(cc.no_cache_fields, h.name) ||
+        return any_of_fields(cc.no_cache_fields, h.name) ||
                any_of_fields(cc.private_fields, h.name);
     });
     return out;

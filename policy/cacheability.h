@@ -1,9 +1,9 @@
 // Whether a response may be stored by this shared cache (RFC 9111 §3), which of its header fields
 // are stored, and the validator a later resume or revalidation will rely on.
 //
-// dlproxy stores less than RFC 9111 allows: only complete 200 responses to GET with a known
-// length, no Vary beyond Accept-Encoding, no partial content. Each refusal names its reason, for
-// the access log.
+// dlproxy stores less than RFC 9111 allows: only complete final responses to GET with a known
+// length (200, statuses heuristically cacheable, others with explicit freshness), no Vary beyond
+// Accept-Encoding, no partial content. Each refusal names its reason, for the access log.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,10 @@ namespace policy {
 enum class StoreReason {
     Storable,
     MethodNotGet,           // only GET is cached (methods are case-sensitive, RFC 9110 §9.1)
-    StatusNot200,           // partial, redirect, error: not stored
+    StatusNotStorable,      // 1xx, 206, 304, or a status neither heuristically cacheable nor
+                            // with explicit freshness (RFC 9111 §3, §4.2.2)
+    NeverFresh,             // a status other than 200 with no freshness lifetime (explicit or
+                            // heuristic): it could never be reused, only revalidated in full
     RequestNoStore,         // request Cache-Control: no-store (RFC 9111 §5.2.1.5)
     MalformedCacheControl,  // unparseable response Cache-Control: it may hide a no-store
     ResponseNoStore,        // response Cache-Control: no-store (§5.2.2.5)
@@ -33,6 +36,10 @@ enum class StoreReason {
 
 std::string_view to_string(StoreReason r);
 
+// RFC 9110 §15.1: the final statuses a cache may store without explicit freshness ("heuristically
+// cacheable"): 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414 and 501.
+bool is_heuristically_cacheable(int status);
+
 struct StoreDecision {
     bool store = false;
     StoreReason reason = StoreReason::Storable;
@@ -40,7 +47,7 @@ struct StoreDecision {
 
 // `request` and `response` are the header fields as received (before hop-by-hop removal).
 // `length_known` says the body's length is known before it arrives; the overload without it
-// derives that from the response (has_known_length).
+// derives that from the status and the response (body_length).
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
                               const HeaderList& response, bool length_known);
 StoreDecision decide_storable(std::string_view method, const HeaderList& request, int status,
@@ -54,9 +61,15 @@ std::optional<uint64_t> content_length(const HeaderList& response);
 // Transfer-Encoding overrides Content-Length).
 bool has_known_length(const HeaderList& response);
 
-// The header fields to store with a response: the end-to-end ones (RFC 9111 §3.1), without
-// Set-Cookie / Set-Cookie2 (one client's cookies must not reach the next) and without the fields
-// named by a qualified no-cache or private directive (§5.2.2.4, §5.2.2.7).
+// The length of a response's body known before it arrives: 0 for a 204, which has no content
+// and no Content-Length (RFC 9110 §15.3.5, §8.6); else the Content-Length when
+// has_known_length(); else nullopt.
+std::optional<uint64_t> body_length(int status, const HeaderList& response);
+
+// The header fields to store with a response: the end-to-end ones (RFC 9111 §3.1), without the
+// fields named by a qualified no-cache or private directive (§5.2.2.4, §5.2.2.7). Set-Cookie is
+// stored and served with hits like any other field (§3.1, §7.3): an origin that does not want a
+// cookie shared says private, no-cache="Set-Cookie" or no-store.
 HeaderList headers_to_store(const HeaderList& response);
 
 // True for a syntactically valid strong entity-tag, e.g. "\"abc\"" (not W/"abc", not abc).

@@ -75,6 +75,19 @@ std::string_view to_string(FreshnessReason r) {
     return "stale";
 }
 
+std::optional<int64_t> age_field(const HeaderList& response) {
+    // RFC 9111 §5.1: a list-valued Age (several lines, or "0, 7200") counts by its first member;
+    // an invalid first member (not 1*DIGIT: "-5", "7.0", "abc") means the field is ignored.
+    auto age = find_header(response, "age");
+    if (!age) return std::nullopt;
+    std::string_view first = *age;
+    if (auto comma = first.find(','); comma != std::string_view::npos)
+        first = first.substr(0, comma);
+    auto parsed = detail::parse_digits_saturating(trim_ows(first), kDeltaSecondsMax);
+    if (!parsed) return std::nullopt;
+    return static_cast<int64_t>(*parsed);
+}
+
 int64_t freshness_lifetime(const HeaderList& response) {
     CacheControl cc = parse_cache_control(response);
     if (cc.invalid_freshness) return 0;
@@ -91,11 +104,7 @@ int64_t freshness_lifetime(const HeaderList& response) {
 
 int64_t current_age(const HeaderList& stored, int64_t request_time, int64_t response_time,
                     int64_t now) {
-    int64_t age_value = 0;
-    if (auto age = find_header(stored, "age")) {
-        auto parsed = detail::parse_digits_saturating(trim_ows(*age), kDeltaSecondsMax);
-        age_value = static_cast<int64_t>(parsed.value_or(kDeltaSecondsMax));
-    }
+    int64_t age_value = age_field(stored).value_or(0);
     int64_t date_value = header_date(stored, "date").value_or(response_time);
     int64_t apparent_age = std::max<int64_t>(0, sat_sub(response_time, date_value));
     int64_t response_delay = std::max<int64_t>(0, sat_sub(response_time, request_time));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "policy/header_list.h"
@@ -27,8 +28,12 @@ inline constexpr int64_t kHeuristicLifetimeCap = 86400;
 // Never negative.
 int64_t freshness_lifetime(const HeaderList& response);
 
-// RFC 9111 §4.2.3 current_age, from the stored Age and Date fields. A malformed Age counts as
-// kDeltaSecondsMax (stale) rather than 0: it errs toward asking the origin. Never negative.
+// The Age field's value (RFC 9111 §5.1): the first member of the first Age line, saturated at
+// kDeltaSecondsMax; nullopt without an Age field or when that member is not a non-negative
+// integer (then the field is ignored, as §5.1 says).
+std::optional<int64_t> age_field(const HeaderList& response);
+
+// RFC 9111 §4.2.3 current_age, from the stored Age (age_field) and Date fields. Never negative.
 int64_t current_age(const HeaderList& stored, int64_t request_time, int64_t response_time,
                     int64_t now);
 

@@ -48,8 +48,12 @@ bool if_range_matches(std::string_view value, const HeaderList& stored) {
     return wanted && last_modified && *wanted == *last_modified && has_strong_last_modified(stored);
 }
 
+// Content-Length and Content-Range describe the stored body, which a 304 does not replace. A
+// Set-Cookie in a 304 answers the session of the one client whose request was revalidated;
+// the stored Set-Cookie is the representation's own (RFC 9111 §3.2 lets a cache keep it).
 bool excluded_from_304_update(std::string_view name) {
-    return iequals(name, "content-length") || iequals(name, "content-range");
+    return iequals(name, "content-length") || iequals(name, "content-range") ||
+           iequals(name, "set-cookie") || iequals(name, "set-cookie2");
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ bool matches_304(const HeaderList& stored, const HeaderList& response_304);
 // every stored field of that name (in the position of the first), new names are appended.
 // Excepted: hop-by-hop fields and those named by Connection, Content-Length and Content-Range
 // (they describe the stored body, which the 304 does not replace), and what headers_to_store()
-// would not have stored (Set-Cookie, fields of a qualified no-cache or private).
+// would not have stored (fields of a qualified no-cache or private), and Set-Cookie: a 304
+// carries the session of the one client whose request was revalidated.
 HeaderList merge_304(const HeaderList& stored, const HeaderList& response_304);
 
 enum class PreconditionOutcome {

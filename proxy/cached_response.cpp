@@ -81,18 +81,28 @@ void CachedResponse::send_head(Fetch& fetch) {
     const bool first_client =
         !joined_ && fetch.result() == CacheResult::Miss && !fetch.origin_headers().empty();
     policy::HeaderList headers = first_client ? fetch.origin_headers() : obj.headers;
-    int64_t now = static_cast<int64_t>(std::time(nullptr));
-    int64_t age = policy::current_age(obj.headers, obj.request_time, obj.response_time, now);
-    policy::remove_header(headers, "age");
-    if (fetch.result() == CacheResult::Hit) headers.push_back({"Age", std::to_string(age)});
+    // RFC 9111 §5.1: the first client gets the origin's Age as received; a response served
+    // from storage (or from a fill another request started) carries its current_age (§4.2.3).
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    if (!first_client) {
+        int64_t age = policy::current_age(obj.headers, obj.request_time, obj.response_time, now);
+        policy::remove_header(headers, "age");
+        headers.push_back({"Age", std::to_string(age)});
+    }
     policy::remove_header(headers, "content-length");
     policy::remove_header(headers, "content-range");
-    if (!policy::find_header(headers, "accept-ranges"))
+    // A stored 404 or 301 is answered as it is: the client's conditionals and Range apply to a
+    // 200's representation only (RFC 9110 §13.2.1, §14.2).
+    const int stored_status = obj.status != 0 ? obj.status : 200;
+    if (stored_status == 200 && !policy::find_header(headers, "accept-ranges"))
         headers.push_back({"Accept-Ranges", "bytes"});
 
-    int status = 200;
+    int status = stored_status;
     policy::ByteRange range{0, length};
-    switch (policy::evaluate_preconditions("GET", client_headers_, obj.headers)) {
+    const auto preconditions =
+        stored_status == 200 ? policy::evaluate_preconditions("GET", client_headers_, obj.headers)
+                             : policy::PreconditionOutcome::Full;
+    switch (preconditions) {
         case policy::PreconditionOutcome::NotModified: {
             policy::HeaderList h;
             for (const auto& f : headers)
@@ -130,7 +140,8 @@ void CachedResponse::send_head(Fetch& fetch) {
         case policy::PreconditionOutcome::Full:
             break;
     }
-    headers.push_back({"Content-Length", std::to_string(range.length())});
+    if (status != 204)  // RFC 9110 §8.6: never on a 204
+        headers.push_back({"Content-Length", std::to_string(range.length())});
     pos_ = range.begin;
     end_ = range.end;
     head_sent_ = true;

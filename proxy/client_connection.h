@@ -136,6 +136,7 @@ class ClientConnection final : public UpstreamSink,
     void check_pass_through_stall();                    // timer: the origin went silent?
     bool cacheable_request() const;
     void start_pass_through();
+    void invalidate_after(int status, const policy::HeaderList& upstream_headers);
     void retire_cached();
     void start_tunnel_with(std::string early_data);
     // Intercepted CONNECT (client_intercept.cpp).

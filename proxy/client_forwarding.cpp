@@ -6,8 +6,10 @@
 
 #include "policy/cache_key.h"
 #include "policy/intercept.h"
+#include "policy/invalidation.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
+#include "proxy/fetch_registry.h"
 #include "proxy/http1/response_head.h"
 #include "proxy/request_checks.h"
 #include "proxy/server.h"
@@ -117,6 +119,16 @@ void ClientConnection::start_pass_through() {
         write("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+// RFC 9111 §4.4: a non-error response to an unsafe method invalidates what the cache holds for
+// the target and for the same-origin Location / Content-Location it names.
+void ClientConnection::invalidate_after(int status, const policy::HeaderList& upstream_headers) {
+    if (!server_.fetches() || policy::is_safe_method(method_)) return;
+    auto target = policy::parse_absolute_target(upstream_request_.url, true);
+    if (!target) return;
+    for (const auto& t : policy::invalidated_targets(method_, status, *target, upstream_headers))
+        server_.fetches()->invalidate(policy::cache_key(t));
+}
+
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
     if (closed_) return;
@@ -126,6 +138,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     }
     uv_timer_stop(&timer_);
     status_ = status;
+    invalidate_after(status, upstream_headers);
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
     response_.send_relayed_head(status, reason, upstream_headers);

@@ -164,6 +164,13 @@ bool Fetch::held(uint32_t index) const {
     return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
 }
 
+bool Fetch::fill_done() const {
+    if (present_.size() == 0) return false;
+    for (uint32_t i = 0; i < present_.size(); ++i)
+        if (!held(i)) return false;
+    return true;
+}
+
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill() {
     if (state_ == State::Failed || transfer_ || retry_pending_) return;
@@ -331,7 +338,7 @@ void Fetch::on_range_rejected(int status, std::string_view reason,
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
 void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
     auto decision = policy::decide_storable("GET", request_.headers, status, headers);
-    auto length = policy::content_length(headers);
+    auto length = policy::body_length(status, headers);
     if (!decision.store || !length || registry_.config().cache_size == 0) {
         spdlog::debug("fetch {}: not cached ({})", key_, policy::to_string(decision.reason));
         state_ = State::Handed;

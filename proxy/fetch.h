@@ -110,6 +110,8 @@ class Fetch final : public UpstreamSink {
     // such as Set-Cookie), for the client whose request caused it; empty otherwise.
     const policy::HeaderList& origin_headers() const { return origin_headers_; }
     bool complete() const { return present_.size() > 0 && present_.all_present(); }
+    // Every chunk is here (on disk, written, or in memory): nothing more comes from the origin.
+    bool fill_done() const;
 
     // Reader access, by chunk index. A chunk is readable from memory (just filled, maybe not yet
     // on disk), from disk (recorded in the index: read and verify it with the store), or partly

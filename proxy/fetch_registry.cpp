@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "policy/freshness.h"
 #include "proxy/fetch.h"
 #include "proxy/worker.h"
 
@@ -36,16 +37,26 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
     in_use.reserve(fetches_.size());
     for (const auto& [key, fetch] : fetches_)
         in_use.push_back(fetch->object().id);
+    for (const Fetch* fetch : retiring_)
+        in_use.push_back(fetch->object().id);
     return in_use;
 }
 
 Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request,
                               bool& created) {
+    const auto now = static_cast<int64_t>(std::time(nullptr));
     auto it = fetches_.find(key);
     if (it != fetches_.end() && it->second->state() != Fetch::State::Failed &&
         it->second->state() != Fetch::State::Handed) {
-        created = false;
-        return *it->second;
+        if (reusable(*it->second, request, now)) {
+            created = false;
+            return *it->second;
+        }
+        // Its readers keep it until they finish; the new fetch revalidates or replaces the
+        // object (the store keeps the two objects' bytes apart).
+        retiring_.push_back(it->second);
+        fetches_.erase(it);
+        it = fetches_.end();
     }
     if (it != fetches_.end()) {  // a finished, failed fetch lingers: replace it
         it->second->close();
@@ -54,13 +65,48 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
     auto* fetch = new Fetch(*this, key, request);
     fetches_[key] = fetch;
     created = true;
-    fetch->start(static_cast<int64_t>(std::time(nullptr)));
+    fetch->start(now);
     return *fetch;
+}
+
+// A fill still running is joined whatever its freshness: that is one response shared by the
+// requests that arrived while it came (collapsed forwarding), and the reason dlproxy exists.
+// A fill that is over is a stored response like any other: reused only when this request may be
+// served from it (RFC 9111 §4.2, §5.2.2.4 no-cache, §5.2.1 request directives).
+bool FetchRegistry::reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now) {
+    if (fetch.state() != Fetch::State::Ready) return true;
+    const cache::ObjectInfo& object = fetch.object();
+    auto freshness = policy::evaluate_freshness(object.headers, request.headers,
+                                                {object.request_time, object.response_time}, now);
+    return freshness.state == policy::Freshness::Fresh || !fetch.fill_done();
+}
+
+void FetchRegistry::invalidate(const std::string& key) {
+    if (auto it = fetches_.find(key); it != fetches_.end()) {
+        Fetch& fetch = *it->second;
+        if (fetch.state() == Fetch::State::Ready && !fetch.fill_done()) {
+            spdlog::debug("invalidation of {} skipped: its fill is running", key);
+            return;
+        }
+        fetches_.erase(it);
+        if (fetch.idle())
+            fetch.close();
+        else
+            retiring_.push_back(&fetch);
+    }
+    // On the loop, like the removal of a gone object in Fetch: the next request for the key may
+    // be parsed right after this response and must not find the object. Unsafe methods are rare.
+    auto found = store_.lookup(key);
+    if (found && *found) {
+        if (auto removed = store_.remove(**found); !removed)
+            spdlog::warn("invalidation of {}: {}", key, cache::to_string(removed.error()));
+    }
 }
 
 void FetchRegistry::release(Fetch& fetch) {
     auto it = fetches_.find(fetch.key());
     if (it != fetches_.end() && it->second == &fetch) fetches_.erase(it);
+    std::erase(retiring_, &fetch);
     fetch.close();
 }
 
@@ -132,6 +178,10 @@ void FetchRegistry::close_all() {
     auto fetches = std::move(fetches_);
     fetches_.clear();
     for (auto& [key, fetch] : fetches)
+        fetch->close();
+    auto retiring = std::move(retiring_);
+    retiring_.clear();
+    for (Fetch* fetch : retiring)
         fetch->close();
 }
 

@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/store.h"
 #include "policy/retry.h"
@@ -36,6 +37,10 @@ class FetchRegistry final : public StatusProvider {
     // `created` tells whether this call made it.
     Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created);
 
+    // RFC 9111 §4.4: an unsafe request changed the resource under `key`. A finished fetch of it
+    // is not joined again, and the stored object is removed. A fill still running
+    // is left alone: removing its object would cut its clients short.
+    void invalidate(const std::string& key);
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
@@ -71,6 +76,8 @@ class FetchRegistry final : public StatusProvider {
     void close_all();
 
   private:
+    // Whether a request for `fetch`'s key may join it (see fetch_registry.cpp).
+    static bool reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now);
     void check_budget();
     uv_loop_t* loop_;
     CurlMulti& curl_;
@@ -80,6 +87,9 @@ class FetchRegistry final : public StatusProvider {
     std::mt19937_64 rng_;
     std::unordered_map<std::string, Fetch*> fetches_;
     MemoryBudget memory_;
+    // Fetches replaced under their key while readers still use them (reusable() said no); each
+    // leaves through release() like any other.
+    std::vector<Fetch*> retiring_;
     bool evicting_ = false;
     bool check_again_ = false;  // commits arrived while an eviction ran
     bool over_budget_ = false;  // the last eviction ended over the budget

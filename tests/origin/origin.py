@@ -43,6 +43,7 @@ noetag=1             no ETag.          lm=<unix time>   Last-Modified override. 
 cc=<value>           Cache-Control: <value>.            ct=<type>  Content-Type (default
                                                                    application/octet-stream).
 setcookies=<n>       n separate `Set-Cookie: c<i>=v<i>; Path=/` fields.
+hdr_<Name>=<value>   one more response field `Name: value` (any name: Age, Expires, Location...).
 resp_hop=1           the response also carries hop-by-hop fields a proxy must drop:
                      `Connection: X-Hop-Resp`, `X-Hop-Resp: secret`, `Keep-Alive: timeout=30`,
                      `Proxy-Authenticate: Basic realm="origin"`.
@@ -343,6 +344,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = self.q
         for i in range(int(q.get("setcookies", 0))):
             self.send_header("Set-Cookie", f"c{i}=v{i}; Path=/")
+        for key, value in q.items():
+            if key.startswith("hdr_") and len(key) > 4:
+                self.send_header(key[4:], value)
         if q.get("resp_hop") == "1":
             self.send_header("Connection", "X-Hop-Resp")
             self.send_header("X-Hop-Resp", "secret")

@@ -7,6 +7,7 @@ using namespace policy;
 namespace {
 
 const HeaderList kOk = {{"Content-Length", "10"}, {"ETag", "\"v1\""}};
+const HeaderList kFresh = {{"Content-Length", "10"}, {"Cache-Control", "max-age=60"}};
 
 HeaderList with(HeaderList h, std::initializer_list<Header> more) {
     h.insert(h.end(), more);
@@ -29,9 +30,106 @@ TEST_CASE("policy/cacheability: decide_storable") {
         {"HEAD", "HEAD", {}, 200, kOk, StoreReason::MethodNotGet},
         {"lower-case get", "get", {}, 200, kOk, StoreReason::MethodNotGet},
         {"POST", "POST", {}, 200, kOk, StoreReason::MethodNotGet},
-        {"206", "GET", {}, 206, kOk, StoreReason::StatusNot200},
-        {"304", "GET", {}, 304, kOk, StoreReason::StatusNot200},
-        {"302", "GET", {}, 302, kOk, StoreReason::StatusNot200},
+        {"206", "GET", {}, 206, kOk, StoreReason::StatusNotStorable},
+        {"304", "GET", {}, 304, kOk, StoreReason::StatusNotStorable},
+        {"302", "GET", {}, 302, kOk, StoreReason::StatusNotStorable},
+        // RFC 9110 §15.1 / RFC 9111 §4.2.2: heuristically cacheable statuses are stored as they
+        // are. RFC 9110 §15.1 / RFC 9111 §4.2.2: heuristically cacheable statuses, with a lifetime.
+        {"203", "GET", {}, 203, kFresh, StoreReason::Storable},
+        {"301", "GET", {}, 301, kFresh, StoreReason::Storable},
+        {"308", "GET", {}, 308, kFresh, StoreReason::Storable},
+        {"404", "GET", {}, 404, kFresh, StoreReason::Storable},
+        {"410", "GET", {}, 410, kFresh, StoreReason::Storable},
+        {"501", "GET", {}, 501, kFresh, StoreReason::Storable},
+        {"404 heuristic lifetime (10% of Date - Last-Modified)",
+         "GET",
+         {},
+         404,
+         with(kOk, {{"Date", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                    {"Last-Modified", "Sat, 05 Nov 1994 08:49:37 GMT"}}),
+         StoreReason::Storable},
+        // Never fresh: stored, it could only ever be fetched again in full.
+        {"404 without a lifetime", "GET", {}, 404, kOk, StoreReason::NeverFresh},
+        // RFC 9110 §15.3.5: a 204 has no content, so its length is known without Content-Length.
+        {"204 without Content-Length",
+         "GET",
+         {},
+         204,
+         {{"Cache-Control", "max-age=60"}},
+         StoreReason::Storable},
+        {"200 without Content-Length",
+         "GET",
+         {},
+         200,
+         {{"Cache-Control", "max-age=60"}},
+         StoreReason::LengthUnknown},
+        {"404 max-age=0",
+         "GET",
+         {},
+         404,
+         with(kOk, {{"Cache-Control", "max-age=0"}}),
+         StoreReason::NeverFresh},
+        {"200 without a lifetime is stored", "GET", {}, 200, kOk, StoreReason::Storable},
+        // RFC 9111 §3: other final statuses need explicit freshness or public.
+        {"201", "GET", {}, 201, kOk, StoreReason::StatusNotStorable},
+        {"403", "GET", {}, 403, kOk, StoreReason::StatusNotStorable},
+        {"500", "GET", {}, 500, kOk, StoreReason::StatusNotStorable},
+        {"302 max-age",
+         "GET",
+         {},
+         302,
+         with(kOk, {{"Cache-Control", "max-age=60"}}),
+         StoreReason::Storable},
+        {"500 s-maxage",
+         "GET",
+         {},
+         500,
+         with(kOk, {{"Cache-Control", "s-maxage=60"}}),
+         StoreReason::Storable},
+        {"400 Expires",
+         "GET",
+         {},
+         400,
+         with(kOk, {{"Expires", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                    {"Date", "Sun, 06 Nov 1994 07:49:37 GMT"}}),
+         StoreReason::Storable},
+        {"400 Expires in the past",
+         "GET",
+         {},
+         400,
+         with(kOk, {{"Expires", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                    {"Date", "Sun, 06 Nov 1994 09:49:37 GMT"}}),
+         StoreReason::NeverFresh},
+        {"599 public, max-age",
+         "GET",
+         {},
+         599,
+         with(kOk, {{"Cache-Control", "public, max-age=5"}}),
+         StoreReason::Storable},
+        {"599 public, no lifetime",
+         "GET",
+         {},
+         599,
+         with(kOk, {{"Cache-Control", "public"}}),
+         StoreReason::NeverFresh},
+        {"599 no-store",
+         "GET",
+         {},
+         599,
+         with(kOk, {{"Cache-Control", "max-age=60, no-store, must-understand"}}),
+         StoreReason::ResponseNoStore},
+        {"1xx never",
+         "GET",
+         {},
+         103,
+         with(kOk, {{"Cache-Control", "max-age=60"}}),
+         StoreReason::StatusNotStorable},
+        {"206 never, even with max-age",
+         "GET",
+         {},
+         206,
+         with(kOk, {{"Cache-Control", "max-age=60"}}),
+         StoreReason::StatusNotStorable},
         {"request no-store",
          "GET",
          {{"Cache-Control", "no-store"}},
@@ -206,6 +304,11 @@ TEST_CASE("policy/cacheability: content_length") {
     for (const auto& row : rows)
         CHECK(content_length(row.h) == row.expected);
     CHECK(has_known_length({{"Content-Length", "5"}}));
+    CHECK(body_length(204, {}) == 0u);
+    CHECK(body_length(200, {}) == std::nullopt);
+    CHECK(body_length(200, {{"Content-Length", "7"}}) == 7u);
+    CHECK(body_length(404, {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}}) ==
+          std::nullopt);
     CHECK_FALSE(has_known_length({{"Content-Length", "5"}, {"Transfer-Encoding", "gzip"}}));
 }
 
@@ -216,10 +319,18 @@ TEST_CASE("policy/cacheability: headers_to_store") {
                      {"X-Token", "secret"},    {"Transfer-Encoding", "chunked"},
                      {"ETag", "\"v\""}};
     HeaderList out = headers_to_store(in);
-    REQUIRE(out.size() == 3);
+    // RFC 9111 §3.1: hop-by-hop fields go; Set-Cookie stays; no-cache="X-Token" drops X-Token.
+    REQUIRE(out.size() == 5);
     CHECK(out[0].name == "Content-Length");
-    CHECK(out[1].name == "Cache-Control");
-    CHECK(out[2].name == "ETag");
+    CHECK(out[1].name == "Set-Cookie");
+    CHECK(out[2].name == "set-cookie2");
+    CHECK(out[3].name == "Cache-Control");
+    CHECK(out[4].name == "ETag");
+    // §5.2.2.4: a qualified no-cache naming Set-Cookie keeps it out.
+    HeaderList guarded = headers_to_store(
+        {{"Set-Cookie", "a=1"}, {"Cache-Control", "max-age=60, no-cache=\"Set-Cookie\""}});
+    REQUIRE(guarded.size() == 1);
+    CHECK(guarded[0].name == "Cache-Control");
 }
 
 TEST_CASE("policy/cacheability: strong validators") {

@@ -1,0 +1,194 @@
+"""HTTP caching semantics on the request path (RFC 9111), with the real dlproxy and
+tests/origin/origin.py: what a hit must carry (Age, Set-Cookie), what must not be served without
+asking the origin (no-cache, invalidation after an unsafe method), and which non-200 responses are
+stored. The origin's request log proves what reached it; docs/conformance.md has the suite-wide
+picture (http-tests/cache-tests).
+
+Small bodies only (1000 bytes, a few status texts): the file runs in a few seconds.
+"""
+
+import os
+import re
+import sys
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ProxyTestCase, content, pycurl_request, sha256_bytes  # noqa: E402
+
+ACCESS_RE = re.compile(r'result=(\S+) status=(\d+) bytes=(\d+) method=(\S+) url="([^"]*)"')
+FRESH = "cc=" + urllib.parse.quote("max-age=3600")
+
+
+def results(proxy, since, url, count, timeout=10.0):
+    """The access-log results for `url` after `since`, once `count` of them are logged."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [(m.group(1), int(m.group(2))) for m in ACCESS_RE.finditer(proxy.stderr_text(since))
+                 if m.group(5) == url]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+class HttpCachingTest(ProxyTestCase):
+
+    def get(self, target, headers=()):
+        return pycurl_request(self.pport, self.url(target), headers=list(headers), timeout=30)
+
+    def assert_origin_requests(self, target, mark, expected):
+        time.sleep(0.3)  # the origin logs when its response ends
+        got = self.origin.requests_for(target, mark)
+        self.assertEqual(len(got), expected, f"origin requests for {target}: {got}")
+        return got
+
+    def assert_bytes(self, r, path):
+        self.assertEqual(r.status, 200, r.status_line)
+        self.assertEqual(r.sha256, sha256_bytes(content.content(path_of(path), 0, 1000)))
+
+    # RFC 9111 §5.1 / §4.2.3 -------------------------------------------------------------------
+    def test_origin_age_passes_on_a_miss_and_grows_on_a_hit(self):
+        target = f"/bytes/1000/age.bin?{FRESH}&hdr_Age=100"
+        r1 = self.get(target)
+        self.assert_bytes(r1, target)
+        self.assertEqual(r1.headers.get("Age"), "100", r1.headers)
+        mark = self.origin.mark()
+        r2 = self.get(target)
+        self.assert_bytes(r2, target)
+        self.assertGreaterEqual(int(r2.headers.get("Age")), 100, r2.headers)
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_invalid_age_is_ignored(self):
+        # §5.1: "-5" is not a valid Age; ignored, the response is fresh for its max-age.
+        target = f"/bytes/1000/bad-age.bin?{FRESH}&hdr_Age=-5"
+        self.assert_bytes(self.get(target), target)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        self.assert_bytes(self.get(target), target)
+        self.assert_origin_requests(target, mark, 0)
+
+    # RFC 9111 §5.2.2.4 ------------------------------------------------------------------------
+    def test_response_no_cache_is_revalidated_every_time(self):
+        cc = urllib.parse.quote("max-age=3600, no-cache")
+        target = f"/bytes/1000/no-cache.bin?cc={cc}"
+        mark = self.origin.mark()
+        amark = self.proxy.stderr_size()
+        for _ in range(3):
+            self.assert_bytes(self.get(target), target)
+            time.sleep(0.3)  # recorded: the next request revalidates the stored response
+        got = self.assert_origin_requests(target, mark, 3)
+        etag = content.etag_of(path_of(target))
+        self.assertEqual([r["headers"].get("If-None-Match") for r in got], [None, etag, etag])
+        self.assertEqual([res for res, _ in results(self.proxy, amark, self.url(target), 3)],
+                         ["MISS", "REVALIDATED", "REVALIDATED"])
+
+    # RFC 9111 §3.1 ----------------------------------------------------------------------------
+    def test_no_cache_response_is_not_reused_back_to_back(self):
+        # The second request arrives while the first fill is still being recorded.
+        cc = urllib.parse.quote("max-age=3600, no-cache")
+        target = f"/bytes/1000/no-cache-fast.bin?cc={cc}"
+        mark = self.origin.mark()
+        for _ in range(3):
+            self.assert_bytes(self.get(target), target)
+        self.assert_origin_requests(target, mark, 3)
+
+    def test_set_cookie_is_stored_and_served_with_hits(self):
+        target = f"/bytes/1000/cookies.bin?{FRESH}&setcookies=2"
+        self.assert_bytes(self.get(target), target)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r = self.get(target)
+        self.assert_bytes(r, target)
+        self.assertEqual(r.headers.get_all("Set-Cookie"), ["c0=v0; Path=/", "c1=v1; Path=/"])
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_set_cookie_named_by_no_cache_is_not_stored(self):
+        cc = urllib.parse.quote('max-age=3600, no-cache="Set-Cookie"')
+        target = f"/bytes/1000/cookie-guard.bin?cc={cc}&setcookies=1"
+        self.assert_bytes(self.get(target), target)
+        time.sleep(0.3)
+        r = self.get(target)  # revalidated (qualified no-cache counts as no-cache here)
+        self.assert_bytes(r, target)
+        self.assertEqual(r.headers.get_all("Set-Cookie"), [])
+
+    # RFC 9111 §4.4 ----------------------------------------------------------------------------
+    def check_invalidated(self, target, method, unsafe_target, body=b"x"):
+        self.assertEqual(self.get(target).status, 200)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        self.assertEqual(self.get(target).status, 200)
+        self.assert_origin_requests(target, mark, 0)  # a hit
+        r = pycurl_request(self.pport, self.url(unsafe_target), method=method, body=body,
+                           timeout=30)
+        self.assertLess(r.status, 400, r.status_line)
+        mark = self.origin.mark()
+        self.assertEqual(self.get(target).status, 200)
+        self.assert_origin_requests(target, mark, 1)
+
+    def test_post_invalidates_the_target(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&k=post"
+        self.check_invalidated(target, "POST", target)
+
+    def test_delete_invalidates_the_target(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&k=delete"
+        self.check_invalidated(target, "DELETE", target, body=None)
+
+    def test_location_of_the_same_origin_is_invalidated(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&k=location"
+        post = "/status/201?hdr_Location=" + urllib.parse.quote(target, safe="")
+        self.check_invalidated(target, "POST", post)
+
+    def test_error_response_does_not_invalidate(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&k=error"
+        self.assertEqual(self.get(target).status, 200)
+        time.sleep(0.3)
+        post = "/status/500?hdr_Content-Location=" + urllib.parse.quote(target, safe="")
+        r = pycurl_request(self.pport, self.url(post), method="POST", body=b"x", timeout=30)
+        self.assertEqual(r.status, 500)
+        mark = self.origin.mark()
+        self.assertEqual(self.get(target).status, 200)
+        self.assert_origin_requests(target, mark, 0)
+
+    # RFC 9111 §3, §4.2.2 -----------------------------------------------------------------------
+    def test_404_with_explicit_freshness_is_a_hit(self):
+        target = "/status/404?hdr_Cache-Control=max-age%3D3600"
+        amark = self.proxy.stderr_size()
+        r1 = self.get(target)
+        self.assertEqual((r1.status, r1.body), (404, b"status 404\n"))
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r2 = self.get(target, ["Range: bytes=0-1"])  # Range applies to 200s only
+        self.assertEqual((r2.status, r2.body), (404, b"status 404\n"))
+        self.assertIsNotNone(r2.headers.get("Age"))
+        self.assert_origin_requests(target, mark, 0)
+        self.assertEqual(results(self.proxy, amark, self.url(target), 2),
+                         [("MISS", 404), ("HIT", 404)])
+
+    def test_204_with_explicit_freshness_is_a_hit(self):
+        # No Content-Length on a 204 (RFC 9110 §8.6): its length is 0 all the same.
+        target = "/status/204?hdr_Cache-Control=max-age%3D3600"
+        self.assertEqual(self.get(target).status, 204)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r = self.get(target)
+        self.assertEqual((r.status, r.body), (204, b""))
+        self.assertIsNone(r.headers.get("Content-Length"))
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_stale_301_is_not_served(self):
+        # Heuristically cacheable, but Expires before Date: no lifetime, so not reused.
+        target = ("/redirect?code=301&to=/x&hdr_Expires=" +
+                  urllib.parse.quote("Thu, 01 Jan 1970 00:00:00 GMT"))
+        mark = self.origin.mark()
+        for _ in range(2):
+            self.assertEqual(self.get(target).status, 301)
+        self.assert_origin_requests(target, mark, 2)
+
+
+def path_of(target):
+    return target.split("?", 1)[0]
+
+
+if __name__ == "__main__":
+    unittest.main()
