@@ -140,7 +140,11 @@ Check trust(const std::string& name, const std::string& file, const std::string&
 }
 
 std::vector<Check> ca_checks(const Context& ctx) {
-    auto paths = proxy::tls::ca_paths(proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir));
+    // Absolute, so that the printed fixes work from any directory.
+    std::error_code ec;
+    auto dir =
+        std::filesystem::absolute(proxy::tls::effective_ca_dir(ctx.cache_dir, ctx.ca_dir), ec);
+    auto paths = proxy::tls::ca_paths(dir.lexically_normal().string());
     std::string body = pem_body(read_file(paths.cert));
     if (body.empty()) {
         std::vector<Check> skipped;
