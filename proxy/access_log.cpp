@@ -42,13 +42,6 @@ std::string hierarchy(std::string_view result, const std::string& upstream) {
 
 }  // namespace
 
-std::optional<AccessLogFormat> access_log_format_from_string(std::string_view name) {
-    if (name == "native") return AccessLogFormat::Native;
-    if (name == "squid") return AccessLogFormat::Squid;
-    if (name == "json") return AccessLogFormat::Json;
-    return std::nullopt;
-}
-
 std::string_view squid_code(std::string_view result, bool recovered) {
     if (result == "HIT") return "TCP_HIT";
     if (result == "MISS") return recovered ? "TCP_MISS_RESUMED" : "TCP_MISS";

@@ -34,8 +34,14 @@ class logger;
 namespace proxy {
 
 enum class AccessLogFormat : uint8_t { Native, Squid, Json };
-// "native", "squid", "json"; nullopt for anything else.
-std::optional<AccessLogFormat> access_log_format_from_string(std::string_view name);
+// "native", "squid", "json"; nullopt for anything else. Inline: config.cpp validates with it,
+// and the config fuzzer links config.cpp without the rest of the proxy.
+inline std::optional<AccessLogFormat> access_log_format_from_string(std::string_view name) {
+    if (name == "native") return AccessLogFormat::Native;
+    if (name == "squid") return AccessLogFormat::Squid;
+    if (name == "json") return AccessLogFormat::Json;
+    return std::nullopt;
+}
 
 struct AccessRecord {
     double duration_ms = 0;

@@ -9,6 +9,19 @@ using proxy::FinishedDownload;
 using proxy::RecoveryKind;
 using proxy::StatusEvents;
 
+namespace {
+
+FinishedDownload download(std::string url, double duration_ms = 0, std::string result = "MISS") {
+    FinishedDownload d;
+    d.url = std::move(url);
+    d.duration_ms = duration_ms;
+    d.result = std::move(result);
+    d.status = 200;
+    return d;
+}
+
+}  // namespace
+
 TEST_CASE("proxy/admin/status_events: the ring keeps the newest entries, seq keeps counting") {
     StatusEvents ring(3, 2);
     for (uint64_t i = 0; i < 5; ++i)
@@ -19,7 +32,7 @@ TEST_CASE("proxy/admin/status_events: the ring keeps the newest entries, seq kee
     CHECK(ring.events().back().offset == 400);
     CHECK(ring.events().back().attempt == 5);
     for (int i = 0; i < 4; ++i)
-        ring.finished(FinishedDownload{.url = "http://h/d" + std::to_string(i)});
+        ring.finished(download("http://h/d" + std::to_string(i)));
     REQUIRE(ring.downloads().size() == 2);
     CHECK(ring.downloads().front().url == "http://h/d2");
     CHECK(ring.downloads().back().seq == 9);  // one counter for both rings
@@ -33,7 +46,7 @@ TEST_CASE("proxy/admin/status_events: long text is cut to kMaxText") {
     CHECK(ring.events().back().url.size() == StatusEvents::kMaxText);
     CHECK(ring.events().back().detail.size() == StatusEvents::kMaxText);
     CHECK(ring.events().back().kind == RecoveryKind::GaveUp);
-    ring.finished(FinishedDownload{.url = huge});
+    ring.finished(download(huge));
     CHECK(ring.downloads().back().url.size() == StatusEvents::kMaxText);
 }
 
@@ -41,11 +54,11 @@ TEST_CASE("proxy/admin/status_events: a download is 'recovered' when its URL res
     StatusEvents ring;
     ring.cut("http://h/a", 1000, 1, 200, "connection reset");
     ring.resumed("http://h/a", 1000, 0.4, 0);
-    CHECK(ring.finished(FinishedDownload{.url = "http://h/a", .duration_ms = 60'000}));
+    CHECK(ring.finished(download("http://h/a", 60'000)));
     CHECK(ring.downloads().back().recovered);
-    CHECK_FALSE(ring.finished(FinishedDownload{.url = "http://h/b", .duration_ms = 60'000}));
+    CHECK_FALSE(ring.finished(download("http://h/b", 60'000)));
     // A resume before the transaction began is not this transaction's.
-    CHECK_FALSE(ring.finished(FinishedDownload{.url = "http://h/a", .duration_ms = -60'000}));
+    CHECK_FALSE(ring.finished(download("http://h/a", -60'000)));
 }
 
 namespace {
@@ -74,7 +87,7 @@ TEST_CASE("proxy/admin/status_snapshot: one JSON line; events and downloads afte
     OneFill fills;
     proxy::StatusSnapshot snapshot(metrics, nullptr, fills, ring, 1 << 30, 1000);
     ring.cut("http://h/a", 500, 1, 1500, "status 503");
-    ring.finished(FinishedDownload{.url = "http://h/b", .result = "HIT", .status = 200});
+    ring.finished(download("http://h/b", 0, "HIT"));
     std::string text = snapshot.render(0, 1010);
     CHECK(text.find('\n') == std::string::npos);
     auto doc = nlohmann::json::parse(text);
