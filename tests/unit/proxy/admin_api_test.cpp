@@ -18,10 +18,10 @@ const std::vector<uint8_t> kLoopback{127, 0, 0, 1};
 class TwoFills : public proxy::StatusProvider {
   public:
     std::vector<proxy::FillStatus> inflight_fills() const override {
-        return {
-            {"http://a/big", 1000, 5000, 250.5, 2, "transferring", "http://a/big", 1, std::nullopt},
-            {"http://a/chunked", 10, std::nullopt, 0, 1, "waiting_retry", "http://a/chunked", 0,
-             1500}};
+        return {{"http://a/big", 1000, 5000, 250.5, 2, "transferring", "http://a/big", 0, 1,
+                 std::nullopt},
+                {"http://a/chunked", 10, std::nullopt, 0, 1, "waiting_retry", "http://a/chunked", 0,
+                 0, 1500}};
     }
 };
 
