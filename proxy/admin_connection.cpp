@@ -134,7 +134,7 @@ bool AdminConnection::on_request_complete() {
     if (response.event_stream) {  // GET /events: the socket becomes an EventStream's
         if (server_.start_event_stream(tcp_)) {
             close();
-            return HPE_PAUSED;
+            return true;
         }
         response = AdminResponse::error(503, "too many event streams; try again later");
     }
