@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <string_view>
 
 #include "policy/byte_size.h"
+#include "policy/http_date.h"
+#include "proxy/admin/status_page.h"
 #include "proxy/dlproxy_version.h"
 
 namespace proxy {
@@ -66,6 +69,46 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return diff == 0 && !b.empty();
 }
 
+// The value of the first `token=` parameter in the target's query, %XX decoded; nullopt when
+// there is none or it is malformed.
+std::optional<std::string> query_token(std::string_view target) {
+    auto q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view param = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (!param.starts_with("token=")) continue;
+        std::string out;
+        for (size_t i = 6; i < param.size(); ++i) {
+            if (param[i] != '%') {
+                out += param[i] == '+' ? ' ' : param[i];
+                continue;
+            }
+            if (i + 2 >= param.size() || !std::isxdigit(static_cast<unsigned char>(param[i + 1])) ||
+                !std::isxdigit(static_cast<unsigned char>(param[i + 2])))
+                return std::nullopt;
+            out += static_cast<char>(std::stoi(std::string(param.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+AdminResponse status_page_response() {
+    AdminResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(status_page_html());
+    // Everything is inline: nothing may load from anywhere, and only /events may be fetched.
+    r.headers.push_back({"Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; script-src "
+                         "'unsafe-inline'; connect-src 'self'; img-src data:"});
+    r.headers.push_back({"X-Content-Type-Options", "nosniff"});
+    return r;
+}
+
 json config_summary(const Config& c, bool token, const std::string& listen,
                     const std::string& admin) {
     json allow = json::array();
@@ -110,10 +153,13 @@ void AdminApi::set_listen_addresses(std::string proxy, std::string admin) {
     bound_admin_ = std::move(admin);
 }
 
-bool AdminApi::authorized(const std::string& authorization) const {
+bool AdminApi::authorized(const AdminRequest& request, std::string_view path) const {
     if (token_.empty()) return true;
+    if (request.method == "GET" && (path == "/" || path == "/events")) {
+        if (auto token = query_token(request.target)) return constant_time_equal(*token, token_);
+    }
     constexpr std::string_view kScheme = "Bearer ";
-    std::string_view value = authorization;
+    std::string_view value = request.authorization;
     if (value.size() < kScheme.size() ||
         !policy::iequals(value.substr(0, kScheme.size()), kScheme)) {
         return false;
@@ -125,23 +171,22 @@ AdminResponse AdminApi::handle(const AdminRequest& request, double now) {
     if (!policy::address_allowed(config_.allow, request.peer)) {
         return AdminResponse::error(403, "forbidden: this address may not use the admin API");
     }
-    if (!authorized(request.authorization)) {
+    std::string_view path = request.target;
+    path = path.substr(0, path.find('?'));
+    if (!authorized(request, path)) {
         auto r = AdminResponse::error(401, "unauthorized: a valid bearer token is required");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"dlproxy\""});
         return r;
     }
-    std::string_view path = request.target;
-    path = path.substr(0, path.find('?'));
 
     struct Route {
         std::string_view path;
         std::string_view method;
     };
-    static constexpr Route kRoutes[] = {{"/metrics", "GET"},
-                                        {"/status", "GET"},
-                                        {"/cache/evict", "POST"},
-                                        {"/cache/purge", "POST"},
-                                        {"/cache/gc", "POST"}};
+    static constexpr Route kRoutes[] = {
+        {"/", "GET"},         {"/events", "GET"},       {"/metrics", "GET"},
+        {"/status", "GET"},   {"/cache/evict", "POST"}, {"/cache/purge", "POST"},
+        {"/cache/gc", "POST"}};
     const Route* route = nullptr;
     for (const auto& r : kRoutes)
         if (r.path == path) route = &r;
@@ -152,6 +197,13 @@ AdminResponse AdminApi::handle(const AdminRequest& request, double now) {
         auto r = AdminResponse::error(405, "method not allowed: " + std::string(path) + " takes " +
                                                std::string(route->method));
         r.headers.push_back({"Allow", route->method == "GET" ? "GET, HEAD" : "POST"});
+        return r;
+    }
+    if (path == "/") return status_page_response();
+    if (path == "/events") {
+        AdminResponse r;  // HEAD: the head alone, like any GET route
+        r.content_type = "text/event-stream; charset=utf-8";
+        r.event_stream = !head;
         return r;
     }
     if (path == "/metrics") return metrics_page();
@@ -214,13 +266,16 @@ AdminResponse AdminApi::status_page(double now) const {
                    {"pressure", m.pressure},
                    {"pressure_episodes", m.pressure_episodes}};
     double uptime = std::max(0.0, now - start_time_);
-    return json_response(
+    // Date (RFC 9110 §6.6.1): `dlproxyctl doctor` compares its clock with it.
+    auto response = json_response(
         {{"version", dlproxy_version()},
          {"uptime_seconds", std::round(uptime * 1000) / 1000},
          {"config", config_summary(config_, !token_.empty(), bound_listen_, bound_admin_)},
          {"cache", cache},
          {"memory", memory},
          {"inflight_fills", fills}});
+    response.headers.push_back({"Date", policy::format_http_date(static_cast<int64_t>(now))});
+    return response;
 }
 
 AdminResponse AdminApi::evict(const std::string& body) {

@@ -3,6 +3,9 @@
 // values, so the routing, authorisation and JSON shapes are unit-tested without a loop.
 //
 // Contract (docs/cli.md has examples):
+//   GET  /             200 text/html — the status page (admin/status_page.h, docs/status-page.md)
+//   GET  /events       200 text/event-stream — AdminResponse::event_stream set: AdminServer hands
+//                      the connection to EventStream (admin/event_stream.h)
 //   GET  /metrics      200 text/plain; version=0.0.4 — Metrics::render_prometheus()
 //   GET  /status       200 JSON {version, uptime_seconds, config{...}, cache{...}|null,
 //                      inflight_fills[{url, bytes_done, total|null, rate_bytes_per_s, attempts,
@@ -17,7 +20,12 @@
 // Errors are one line of text/plain: 400 bad JSON or fields, 401 missing or wrong bearer token
 // (with WWW-Authenticate: Bearer), 403 peer outside the allow list, 404 unknown path or object,
 // 405 wrong method (with Allow), 413 request too large (AdminServer), 500 store failure,
-// 503 cache operations without a cache.
+// 503 cache operations without a cache, or too many event streams.
+//
+// The token: `Authorization: Bearer T` on every route. A browser cannot add that field to a page
+// load or an EventSource, so the two read-only views (GET / and GET /events) also accept
+// `?token=T` in the target; the page passes it on to /events. No route that changes anything
+// accepts a token in the URL.
 //
 // Thread: the loop thread. The cache routes call CacheAdmin synchronously.
 #pragma once
@@ -49,6 +57,7 @@ struct AdminResponse {
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
     policy::HeaderList headers;  // extra fields (Allow, WWW-Authenticate)
+    bool event_stream = false;   // GET /events allowed: the connection becomes a stream
 
     // A one-line text/plain error body ("not found: /x\n").
     static AdminResponse error(int status, std::string message);
@@ -75,7 +84,7 @@ class AdminApi {
     AdminResponse evict(const std::string& body);
     AdminResponse purge(const std::string& body, double now);
     AdminResponse gc();
-    bool authorized(const std::string& authorization) const;
+    bool authorized(const AdminRequest& request, std::string_view path) const;
 
     const Config& config_;
     Metrics& metrics_;

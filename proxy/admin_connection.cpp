@@ -131,6 +131,13 @@ bool AdminConnection::on_request_complete() {
     auto level = request.method == "POST" ? spdlog::level::info : spdlog::level::debug;
     spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target,
                 format_socket_address(reinterpret_cast<const sockaddr*>(&peer)), response.status);
+    if (response.event_stream) {  // GET /events: the socket becomes an EventStream's
+        if (server_.start_event_stream(tcp_)) {
+            close();
+            return true;
+        }
+        response = AdminResponse::error(503, "too many event streams; try again later");
+    }
     respond(response, request.method == "HEAD");
     return true;
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "proxy/admin/event_stream.h"
 #include "proxy/admin_connection.h"
 
 namespace proxy {
@@ -50,11 +51,19 @@ std::string AdminServer::listen_address() const {
 void AdminServer::stop() {
     if (stopped_) return;
     stopped_ = true;
+    if (events_ != nullptr) events_->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     // Copy: close() erases from the set when its handles close, which is later, but be safe.
     std::vector<AdminConnection*> open(connections_.begin(), connections_.end());
     for (auto* c : open)
         c->close();
+}
+
+bool AdminServer::start_event_stream(uv_tcp_t& tcp) {
+    uv_os_fd_t fd;
+    if (events_ == nullptr || uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp), &fd) != 0)
+        return false;
+    return events_->adopt(fd);
 }
 
 void AdminServer::on_connection_cb(uv_stream_t* listener, int status) noexcept {

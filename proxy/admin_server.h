@@ -24,6 +24,7 @@ namespace proxy {
 
 class AdminApi;
 class AdminConnection;
+class EventStream;
 
 class AdminServer {
   public:
@@ -42,6 +43,13 @@ class AdminServer {
     // The bound address, e.g. "127.0.0.1:3129".
     std::string listen_address() const;
 
+    // GET /events connections are handed to `events` (admin/event_stream.h); without one they
+    // are answered 503. stop() stops it too. It must outlive the AdminServer.
+    void set_event_stream(EventStream* events) { events_ = events; }
+    // Called by a connection whose request was an allowed GET /events: true when `tcp` was
+    // handed over (the connection then just closes its own handle).
+    bool start_event_stream(uv_tcp_t& tcp);
+
     AdminApi& api() { return api_; }
     uv_loop_t* loop() { return loop_; }
     // Called by a connection from its close callback, just before it deletes itself.
@@ -54,6 +62,7 @@ class AdminServer {
     uv_loop_t* loop_;
     policy::HostPort listen_;
     AdminApi& api_;
+    EventStream* events_ = nullptr;
     uv_tcp_t listener_{};
     bool listening_ = false;
     bool stopped_ = false;

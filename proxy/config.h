@@ -37,6 +37,7 @@ struct Config {
     std::vector<policy::Cidr> allow = policy::loopback_only();
     std::string log_level = "info";
     std::string access_log = "-";  // "-" = standard output, "off" = none, else a file path
+    std::string access_log_format = "native";  // native | squid | json (access_log.h)
 
     // Limits and timeouts (seconds unless stated).
     uint64_t high_water_mark = 1 << 20;   // bytes queued towards one peer before pausing the source

@@ -8,6 +8,7 @@
 
 #include "policy/byte_size.h"
 #include "policy/intercept.h"
+#include "proxy/access_log.h"
 #include "proxy/config_hosts.h"
 #include "proxy/toml_guard.h"
 
@@ -117,6 +118,11 @@ void LogLevel::check(const std::string& level, const std::string& what) {
         if (level == l) return;
     throw ConfigError(what + ": '" + level +
                       "' is not one of trace, debug, info, warn, error, critical, off");
+}
+
+void AccessLogFormatName::check(const std::string& name, const std::string& what) {
+    if (!access_log_format_from_string(name))
+        throw ConfigError(what + ": '" + name + "' is not one of native, squid, json");
 }
 
 void Seconds::from_toml(double& v, const toml::node& n, const std::string& w) {

@@ -71,6 +71,11 @@ struct LogLevel : Text {
     static void check(const T& v, const std::string& what);
 };
 
+// native | squid | json (proxy/access_log.h).
+struct AccessLogFormatName : Text {
+    static void check(const T& v, const std::string& what);
+};
+
 // A byte size: "64KiB", "50GiB", or a byte count. At least Min (checked once all sources are
 // applied) and at most Max (checked on reading).
 template <uint64_t Min, uint64_t Max>

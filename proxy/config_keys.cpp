@@ -91,6 +91,8 @@ const std::array kKeys = {
         "log_level", {"LEVEL", "trace|debug|info|warn|error|critical|off"}),
     key<Text, Member<&Config::access_log>>("access_log",
                                            {"FILE", "access log file, '-' for stdout, 'off'"}),
+    key<AccessLogFormatName, Member<&Config::access_log_format>>(
+        "access_log_format", {"F", "native|squid|json (docs/access-log.md)"}),
     key<Size<4096, kNoMax>, Member<&Config::high_water_mark>>(
         "high_water_mark", {"SIZE", "bytes queued per peer before pausing"}),
     key<Size<1024, kNoMax>, Member<&Config::max_header_size>>("max_header_size",

@@ -423,6 +423,7 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     spdlog::warn("fetch {}: giving up: {}; {}", key_, why,
                  invalidate ? "dropping the cached copy"
                             : "keeping the " + std::to_string(bytes_held()) + " bytes held");
+    status_events().gave_up(request_.url, next_, why);
     state_ = State::Failed;
     end_ = end;
     retry_pending_ = false;

@@ -81,6 +81,8 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
     if (attempt_ > 0 && size > prefix_.skip) {
         metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
                                            1000.0);
+        status_events().resumed(request_.url, next_, (last_byte_ms_ - outage_start_ms_) / 1000.0,
+                                prefix_.skip - (prefix_.check_overlap && prefix_.skip > 0));
         // The fill is moving again: attempts and the deadline count per outage, so a long
         // download that recovers from many separate faults is never given up for their total.
         attempt_ = 0;
@@ -390,6 +392,7 @@ void Fetch::finish_object() {
             if (*result) {
                 object_ = **result;
                 spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
+                status_events().stored(request_.url, object_.complete_length);
             } else {
                 spdlog::warn("fetch {}: cannot mark complete: {}", key_,
                              cache::to_string(result->error()));

@@ -39,6 +39,7 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     metrics().retries.inc();
     spdlog::warn("fetch {}: {} at offset {}; retry {} in {} ms ({})", key_, cause, next_, attempt_,
                  decision.delay_ms, policy::to_string(decision.reason));
+    status_events().cut(request_.url, next_, attempt_, decision.delay_ms, cause);
     uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), 1000);
 }
 

@@ -10,6 +10,8 @@ FillStatus Fetch::status() const {
     s.key = key_;
     s.attempts = attempts_total_;
     s.memory_bytes = memory_held();
+    s.clients = static_cast<uint32_t>(listeners_.size());
+    if (retry_pending_) s.retry_in_ms = uv_timer_get_due_in(&timer_);
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;
         for (uint32_t i = 0; i < present_.size(); ++i)

@@ -19,6 +19,8 @@ struct FillStatus {
     std::string state;          // e.g. "transferring", "waiting_retry", "revalidating"
     std::string key;            // the cache key (what dlproxyctl ls matches objects by)
     uint64_t memory_bytes = 0;  // chunk buffers this fill holds (its share of the memory budget)
+    uint32_t clients = 0;       // client connections reading this object now
+    std::optional<uint64_t> retry_in_ms;  // state "waiting_retry": when the next attempt starts
 };
 
 // The process's chunk buffers against --memory-budget (proxy/memory_budget.h).

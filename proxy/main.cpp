@@ -11,6 +11,8 @@
 #include <cstdio>
 
 #include "cache/store.h"
+#include "proxy/admin/event_stream.h"
+#include "proxy/admin/status_snapshot.h"
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
 #include "proxy/config.h"
@@ -110,6 +112,10 @@ int main(int argc, char** argv) {
         proxy::AdminApi admin_api(config, proxy::metrics(), &cache_admin, fills, config.admin_token,
                                   start_time);
         proxy::AdminServer admin(&loop, config.admin_listen, admin_api);
+        proxy::StatusSnapshot snapshot(proxy::metrics(), &cache_admin, fills,
+                                       proxy::status_events(), config.cache_size, start_time);
+        proxy::EventStream events(&loop, snapshot);
+        admin.set_event_stream(&events);
         try {
             server.start();
             admin.start();

@@ -27,6 +27,10 @@
 #include <string>
 #include <string_view>
 
+// The request path records what the status page shows next to the counters: recovery events
+// and finished downloads (status_events()); one include for both instruments.
+#include "proxy/admin/status_events.h"
+
 namespace proxy {
 
 // The outcome of one client transaction, as the access log writes it (`result=`).

@@ -21,7 +21,8 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
     : loop_(loop),
       config_(config),
       curl_(new CurlMulti(loop)),
-      access_log_(config.access_log),
+      access_log_(config.access_log, access_log_format_from_string(config.access_log_format)
+                                         .value_or(AccessLogFormat::Native)),
       upstream_route_(std::make_shared<const UpstreamRoute>(config_)) {
     if (store) fetches_ = std::make_unique<FetchRegistry>(loop_, *curl_, *store, config_);
     uv_tcp_init(loop_, &listener_);

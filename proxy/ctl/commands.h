@@ -24,6 +24,8 @@ void add_export(CLI::App& app, Context& ctx, Runner& chosen);
 void add_import(CLI::App& app, Context& ctx, Runner& chosen);
 void add_prefetch(CLI::App& app, Context& ctx, Runner& chosen);
 void add_ca(CLI::App& app, Context& ctx, Runner& chosen);  // ca init, ca show
+void add_watch(CLI::App& app, Context& ctx, Runner& chosen);
+void add_doctor(CLI::App& app, Context& ctx, Runner& chosen);
 
 // Pretty-printed JSON on stdout, invalid UTF-8 replaced.
 void print_json(const nlohmann::json& value);

@@ -95,6 +95,8 @@ int run(int argc, char** argv) {
     ctl::add_import(app, ctx, chosen);
     ctl::add_prefetch(app, ctx, chosen);
     ctl::add_ca(app, ctx, chosen);
+    ctl::add_watch(app, ctx, chosen);
+    ctl::add_doctor(app, ctx, chosen);
 
     try {
         app.parse(argc, argv);

@@ -18,8 +18,10 @@ const std::vector<uint8_t> kLoopback{127, 0, 0, 1};
 class TwoFills : public proxy::StatusProvider {
   public:
     std::vector<proxy::FillStatus> inflight_fills() const override {
-        return {{"http://a/big", 1000, 5000, 250.5, 2, "transferring", "http://a/big"},
-                {"http://a/chunked", 10, std::nullopt, 0, 1, "waiting_retry", "http://a/chunked"}};
+        return {{"http://a/big", 1000, 5000, 250.5, 2, "transferring", "http://a/big", 0, 1,
+                 std::nullopt},
+                {"http://a/chunked", 10, std::nullopt, 0, 1, "waiting_retry", "http://a/chunked", 0,
+                 0, 1500}};
     }
 };
 
@@ -105,7 +107,7 @@ TEST_CASE("proxy/admin_api: GET /status reports version, uptime, config, cache a
 
 TEST_CASE("proxy/admin_api: unknown paths are 404, wrong methods 405 with Allow") {
     Fixture f;
-    CHECK(f.call("GET", "/").status == 404);
+    CHECK(f.call("GET", "/nope").status == 404);  // "/" is the status page since issue 17
     CHECK(f.call("GET", "/cache").status == 404);
     auto r = f.call("POST", "/metrics");
     CHECK(r.status == 405);
