@@ -129,8 +129,8 @@ std::optional<ObjectId> id_from_file_name(const std::string& name) {
 
 }  // namespace
 
-BodyFiles::BodyFiles(std::filesystem::path data_dir, bool sync)
-    : data_dir_(std::move(data_dir)), sync_(sync) {}
+BodyFiles::BodyFiles(std::filesystem::path data_dir, bool sync, const BlockingGuard* guard)
+    : data_dir_(std::move(data_dir)), sync_(sync), guard_(guard) {}
 
 std::filesystem::path BodyFiles::path_for(const ObjectId& id) const {
     std::string hex = id.hex();
@@ -145,7 +145,10 @@ Result<void> BodyFiles::reset(const ObjectId& id) const {
     if (auto made = make_dir(path.parent_path()); !made) return made;
     fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
     if (!fd) return policy::fail(fd.error());
-    if (sync_) return sync_dir(path.parent_path());
+    if (sync_) {
+        check_blocking(guard_, "fsync of a body directory");
+        return sync_dir(path.parent_path());
+    }
     return {};
 }
 
@@ -206,12 +209,16 @@ Result<void> BodyFiles::write(const ObjectId& id, std::span<const Extent> extent
     // power loss could take back (O_DIRECT bytes may still sit in the device's write cache, and
     // the file's block allocation is metadata). Errors here (EIO, ENOSPC on some file systems)
     // fail the write.
-    if (sync && sync_ && ::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    if (sync && sync_) {
+        check_blocking(guard_, "fdatasync of a body file");
+        if (::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
+    }
     return {};
 }
 
 Result<void> BodyFiles::sync(const ObjectId& id) const {
     if (!sync_) return {};
+    check_blocking(guard_, "fdatasync of a body file");
     auto fd = open_file(path_for(id), O_WRONLY);
     if (!fd) return policy::fail(fd.error());
     if (::fdatasync(fd->get()) != 0) return policy::fail(from_errno(errno));
@@ -252,6 +259,7 @@ Result<void> BodyFiles::discard(const ObjectId& id, uint64_t begin, uint64_t end
 }
 
 Result<void> BodyFiles::remove(const ObjectId& id) const {
+    check_blocking(guard_, "unlink of a body file");
     if (::unlink(path_for(id).c_str()) != 0 && errno != ENOENT) {
         return policy::fail(from_errno(errno));
     }

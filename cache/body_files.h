@@ -7,6 +7,9 @@
 // written through a stale descriptor. Calls block on disk I/O (and fdatasync in Sync mode): run
 // them off the event loop.
 //
+// With a guard (blocking_guard.h), every fsync/fdatasync and unlink asserts it is not on the
+// guarded thread.
+//
 // Errors: ENOENT and short reads → Errc::Missing, ENOSPC/EDQUOT → Errc::NoSpace, any other errno
 // → Errc::Io, each with the errno kept as Error::native.
 #pragma once
@@ -18,6 +21,7 @@
 #include <functional>
 #include <span>
 
+#include "cache/blocking_guard.h"
 #include "cache/errors.h"
 #include "cache/object_id.h"
 
@@ -31,7 +35,8 @@ struct Extent {
 class BodyFiles {
   public:
     // `data_dir` is `<cache dir>/data`; `sync` selects fdatasync after writes (Durability::Sync).
-    BodyFiles(std::filesystem::path data_dir, bool sync);
+    // `guard`, when not null, must outlive the BodyFiles.
+    BodyFiles(std::filesystem::path data_dir, bool sync, const BlockingGuard* guard = nullptr);
 
     std::filesystem::path path_for(const ObjectId& id) const;
 
@@ -64,6 +69,7 @@ class BodyFiles {
   private:
     std::filesystem::path data_dir_;
     bool sync_;
+    const BlockingGuard* guard_;
     // Cleared for good when the file system refuses O_DIRECT; written from worker threads.
     mutable std::atomic<bool> direct_io_{true};
 };

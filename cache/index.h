@@ -34,6 +34,8 @@ class Index {
 
     Result<Txn> begin_read() const { return env_.begin_read(); }
     Result<Txn> begin_write() { return env_.begin_write(); }
+    // See Env::set_guard.
+    void set_guard(const BlockingGuard* guard) { env_.set_guard(guard); }
 
     // nullopt when absent; BadRecord when present but undecodable. The id is filled in.
     Result<std::optional<ObjectInfo>> get_object(const Txn& txn, const ObjectId& id) const;

@@ -6,11 +6,14 @@ Txn& Txn::operator=(Txn&& other) noexcept {
     if (this != &other) {
         abort();
         txn_ = std::exchange(other.txn_, nullptr);
+        guard_ = std::exchange(other.guard_, nullptr);
     }
     return *this;
 }
 
 Result<void> Txn::commit() {
+    // A read transaction's commit only releases its reader slot; a write's takes the page flush.
+    check_blocking(guard_, "LMDB write commit");
     MDB_txn* txn = std::exchange(txn_, nullptr);
     // mdb_txn_commit frees the transaction whether or not it succeeds.
     if (int rc = mdb_txn_commit(txn); rc != 0) return policy::fail(from_mdb(rc));
@@ -124,15 +127,17 @@ Result<Txn> Env::begin_read() const {
         rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
     }
     if (rc != 0) return policy::fail(from_mdb(rc));
-    return Txn(txn);
+    return Txn(txn, nullptr);
 }
 
 Result<Txn> Env::begin_write() {
+    // Waits for LMDB's writer lock, which another thread's (or dlproxyctl's) commit may hold.
+    check_blocking(guard_, "LMDB write transaction");
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0) {
         return policy::fail(from_mdb(rc));
     }
-    return Txn(txn);
+    return Txn(txn, guard_);
 }
 
 }  // namespace cache

@@ -9,7 +9,9 @@
 // Threading: the environment is opened with MDB_NOTLS, so a read transaction may be created on
 // one thread and ended on another and several threads may read at once. LMDB allows one write
 // transaction at a time per environment, across threads and processes; `begin_write()` blocks
-// until it is free. Never keep a Txn across calls into the store.
+// until it is free. Never keep a Txn across calls into the store. With a guard set (set_guard),
+// beginning and committing a write transaction assert they are not on the guarded thread
+// (blocking_guard.h).
 #pragma once
 
 #include <lmdb.h>
@@ -21,6 +23,7 @@
 #include <span>
 #include <utility>
 
+#include "cache/blocking_guard.h"
 #include "cache/errors.h"
 
 namespace cache {
@@ -29,7 +32,8 @@ using Bytes = std::span<const std::byte>;
 
 class Txn {
   public:
-    Txn(Txn&& other) noexcept : txn_(std::exchange(other.txn_, nullptr)) {}
+    Txn(Txn&& other) noexcept
+        : txn_(std::exchange(other.txn_, nullptr)), guard_(std::exchange(other.guard_, nullptr)) {}
     Txn& operator=(Txn&& other) noexcept;
     Txn(const Txn&) = delete;
     Txn& operator=(const Txn&) = delete;
@@ -49,8 +53,9 @@ class Txn {
 
   private:
     friend class Env;
-    explicit Txn(MDB_txn* txn) : txn_(txn) {}
+    Txn(MDB_txn* txn, const BlockingGuard* guard) : txn_(txn), guard_(guard) {}
     MDB_txn* txn_ = nullptr;
+    const BlockingGuard* guard_ = nullptr;  // write transactions only: commit() checks it
 };
 
 // Walks keys in order from a starting key. Borrows `txn`, which must outlive the cursor.
@@ -92,7 +97,8 @@ class Env {
   public:
     // Opens (creating when writable) the environment in directory `dir`, which must exist.
     static Result<Env> open(const std::filesystem::path& dir, const EnvOptions& options);
-    Env(Env&& other) noexcept : env_(std::exchange(other.env_, nullptr)) {}
+    Env(Env&& other) noexcept
+        : env_(std::exchange(other.env_, nullptr)), guard_(std::exchange(other.guard_, nullptr)) {}
     Env& operator=(Env&&) = delete;
     Env(const Env&) = delete;
     ~Env();
@@ -102,9 +108,14 @@ class Env {
     Result<Txn> begin_read() const;
     Result<Txn> begin_write();
 
+    // The guard checked by begin_write() and by the commit of every write transaction; it must
+    // outlive the Env. Null (the default) checks nothing.
+    void set_guard(const BlockingGuard* guard) { guard_ = guard; }
+
   private:
     explicit Env(MDB_env* env) : env_(env) {}
     MDB_env* env_ = nullptr;
+    const BlockingGuard* guard_ = nullptr;
 };
 
 inline MDB_val to_val(Bytes b) {

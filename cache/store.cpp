@@ -12,8 +12,10 @@ namespace cache {
 Store::Store(std::filesystem::path dir, Index index, const Options& options)
     : dir_(std::move(dir)),
       index_(std::move(index)),
-      files_(dir_ / "data", options.durability == Durability::Sync),
-      options_(options) {}
+      files_(dir_ / "data", options.durability == Durability::Sync, &guard_),
+      options_(options) {
+    index_.set_guard(&guard_);
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
                                            const Options& options) {

@@ -10,6 +10,8 @@
 //   read_chunk when it has to drop a bad chunk, mark_complete, update_headers, touch, remove,
 //   evict_to_budget) take LMDB's single writer lock and may fsync, so they belong on worker
 //   threads. lookup, present_chunks, list and stats only read the index and may run on the loop.
+//   forbid_blocking_on() names the loop thread; from then on a write-transaction begin or commit,
+//   an fsync/fdatasync or a body unlink on that thread fails an assert (blocking_guard.h).
 // - A Store may be used from several threads at once. LMDB serialises writers (across processes
 //   too); readers never wait.
 // - Errors are values (errors.h); nothing here throws. The store logs only what it decides
@@ -30,8 +32,10 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
+#include "cache/blocking_guard.h"
 #include "cache/body_files.h"
 #include "cache/chunk_map.h"
 #include "cache/errors.h"
@@ -84,6 +88,11 @@ class Store {
     // unreadable or foreign index, NewerSchema for one written by a newer build.
     static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
                                                const Options& options);
+
+    // From now on every LMDB write transaction (begin and commit), fsync/fdatasync and body-file
+    // unlink asserts it is not running on thread `id`: the proxy names its event-loop thread.
+    // Thread-safe; a default-constructed id lifts the ban.
+    void forbid_blocking_on(std::thread::id id) noexcept { guard_.forbid(id); }
 
     const Options& options() const { return options_; }
     const std::filesystem::path& dir() const { return dir_; }
@@ -173,6 +182,9 @@ class Store {
     void discard_unrecorded(const ObjectInfo& object, std::span<const ChunkWrite> chunks);
 
     std::filesystem::path dir_;
+    // Before index_ and files_, which hold its address. Its atomic also makes Store immovable, so
+    // the address stays valid.
+    BlockingGuard guard_;
     Index index_;
     BodyFiles files_;
     Options options_;
