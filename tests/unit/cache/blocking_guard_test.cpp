@@ -85,8 +85,9 @@ TEST_CASE("cache/blocking guard: every store write aborts on the forbidden threa
         {"evict_to_budget", [](Store& s) { return s.evict_to_budget(0, {}).has_value(); }},
         {"remove_orphan_files", [](Store& s) { return s.remove_orphan_files().has_value(); }},
     };
-    for (const auto& [name, write] : writes) {
-        CAPTURE(name);
+    for (const auto& entry : writes) {  // not a structured binding: clang 14 cannot capture one
+        const auto& write = entry.second;
+        CAPTURE(entry.first);
         CHECK(run_in_child([&] { return write(*guarded_store(dir.path())) ? 0 : 3; }) ==
               kDiedOfAbort);
     }
@@ -145,8 +146,9 @@ TEST_CASE("cache/blocking guard: a write commit and each body-file sync or unlin
         {"sync", [&] { return files.sync(id).has_value(); }},
         {"remove", [&] { return files.remove(id).has_value(); }},
     };
-    for (const auto& [name, call] : calls) {
-        CAPTURE(name);
+    for (const auto& entry : calls) {
+        const auto& call = entry.second;
+        CAPTURE(entry.first);
         CHECK(run_in_child([&] {
                   guard.forbid(std::this_thread::get_id());
                   return call() ? 0 : 3;
