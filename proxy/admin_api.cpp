@@ -168,6 +168,11 @@ bool AdminApi::authorized(const AdminRequest& request, std::string_view path) co
 }
 
 AdminResponse AdminApi::handle(const AdminRequest& request, double now) {
+    AdminReply reply = route(request, now);
+    return reply.blocking ? reply.blocking() : std::move(reply.response);
+}
+
+AdminReply AdminApi::route(const AdminRequest& request, double now) {
     if (!policy::address_allowed(config_.allow, request.peer)) {
         return AdminResponse::error(403, "forbidden: this address may not use the admin API");
     }
@@ -278,7 +283,7 @@ AdminResponse AdminApi::status_page(double now) const {
     return response;
 }
 
-AdminResponse AdminApi::evict(const std::string& body) {
+AdminReply AdminApi::evict(const std::string& body) {
     AdminResponse error;
     auto request = parse_object(body, error);
     if (!request) return error;
@@ -293,12 +298,14 @@ AdminResponse AdminApi::evict(const std::string& body) {
     const auto& text = target.get_ref<const std::string&>();
     if (has_id && !looks_like_object_id(text))
         return AdminResponse::error(400, "id must be 32 hex digits");
-    auto removed = cache_->evict(text);
-    if (!removed) return from_error(removed.error());
-    return json_response({{"evicted", removed->objects}, {"bytes_freed", removed->bytes}});
+    return AdminReply([admin = cache_->for_worker(), text] {
+        auto removed = admin->evict(text);
+        if (!removed) return from_error(removed.error());
+        return json_response({{"evicted", removed->objects}, {"bytes_freed", removed->bytes}});
+    });
 }
 
-AdminResponse AdminApi::purge(const std::string& body, double now) {
+AdminReply AdminApi::purge(const std::string& body, double now) {
     AdminResponse error;
     auto request = parse_object(body, error);
     if (!request) return error;
@@ -325,18 +332,22 @@ AdminResponse AdminApi::purge(const std::string& body, double now) {
     if (filter.all && (filter.partial || filter.older_than_seconds))
         return AdminResponse::error(400, "all cannot be combined with other filters");
     if (filter.empty()) return AdminResponse::error(400, "give all, older_than_seconds or partial");
-    auto removed = cache_->purge(filter, static_cast<int64_t>(now));
-    if (!removed) return from_error(removed.error());
-    return json_response({{"purged", removed->objects}, {"bytes_freed", removed->bytes}});
+    return AdminReply([admin = cache_->for_worker(), filter, now] {
+        auto removed = admin->purge(filter, static_cast<int64_t>(now));
+        if (!removed) return from_error(removed.error());
+        return json_response({{"purged", removed->objects}, {"bytes_freed", removed->bytes}});
+    });
 }
 
-AdminResponse AdminApi::gc() {
-    auto report = cache_->gc();
-    if (!report) return from_error(report.error());
-    return json_response({{"objects_removed", report->objects_removed},
-                          {"bytes_freed", report->bytes_freed},
-                          {"orphan_files_removed", report->orphan_files_removed},
-                          {"bytes_present", report->bytes_present}});
+AdminReply AdminApi::gc() {
+    return AdminReply([admin = cache_->for_worker()] {
+        auto report = admin->gc();
+        if (!report) return from_error(report.error());
+        return json_response({{"objects_removed", report->objects_removed},
+                              {"bytes_freed", report->bytes_freed},
+                              {"orphan_files_removed", report->orphan_files_removed},
+                              {"bytes_present", report->bytes_present}});
+    });
 }
 
 }  // namespace proxy

@@ -27,10 +27,13 @@
 // `?token=T` in the target; the page passes it on to /events. No route that changes anything
 // accepts a token in the URL.
 //
-// Thread: the loop thread. The cache routes call CacheAdmin synchronously.
+// Thread: the loop thread. The routes that write to the cache (evict, purge, gc) are not run
+// there: route() validates them and returns the blocking part as AdminReply::blocking, which
+// AdminConnection runs on a worker (LMDB write commits and unlinks must not block the loop).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +66,17 @@ struct AdminResponse {
     static AdminResponse error(int status, std::string message);
 };
 
+// What route() answers: a response now, or, for a cache write, the work that makes it.
+struct AdminReply {
+    AdminReply(AdminResponse r) : response(std::move(r)) {}  // implicit: most routes answer now
+    explicit AdminReply(std::function<AdminResponse()> work) : blocking(std::move(work)) {}
+
+    AdminResponse response;  // the answer, when `blocking` is empty
+    // Blocks (LMDB writes, unlinks): run it on a worker thread and answer with what it returns.
+    // It owns everything it uses but the Store (which outlives the loop) and may throw.
+    std::function<AdminResponse()> blocking;
+};
+
 class AdminApi {
   public:
     // `cache` may be null (no store): the cache routes then answer 503. `token` empty = no
@@ -75,15 +89,17 @@ class AdminApi {
     // ones once known.
     void set_listen_addresses(std::string proxy, std::string admin);
 
-    // `now`: seconds since the epoch.
+    // `now`: seconds since the epoch. On the loop thread.
+    AdminReply route(const AdminRequest& request, double now);
+    // route() with any blocking part run right here: for callers off the loop (tests).
     AdminResponse handle(const AdminRequest& request, double now);
 
   private:
     AdminResponse metrics_page();
     AdminResponse status_page(double now) const;
-    AdminResponse evict(const std::string& body);
-    AdminResponse purge(const std::string& body, double now);
-    AdminResponse gc();
+    AdminReply evict(const std::string& body);
+    AdminReply purge(const std::string& body, double now);
+    AdminReply gc();
     bool authorized(const AdminRequest& request, std::string_view path) const;
 
     const Config& config_;

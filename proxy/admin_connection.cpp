@@ -5,15 +5,21 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <memory>
 #include <utility>
 
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
 #include "proxy/http1/response_head.h"
+#include "proxy/worker.h"
 
 namespace proxy {
 
 namespace {
+
+AdminResponse internal_error(const std::exception& e) {
+    return AdminResponse::error(500, std::string("internal error: ") + e.what());
+}
 
 std::vector<uint8_t> address_bytes(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
@@ -73,8 +79,9 @@ void AdminConnection::on_read(ssize_t n, const uv_buf_t* buf) {
     if (n < 0) {
         // A client may half-close right after its request (shutdown(SHUT_WR)): closing now would
         // cancel the answer still being written, so write_cb closes instead. Otherwise EOF after
-        // our answer is the normal end, and before it the client gave up.
-        if (n == UV_EOF && responded_ && !written_) {
+        // our answer is the normal end, and before it the client gave up. The same while a
+        // worker prepares the answer (working_).
+        if (n == UV_EOF && (working_ || (responded_ && !written_))) {
             peer_eof_ = true;
             return;
         }
@@ -122,24 +129,65 @@ bool AdminConnection::on_request_complete() {
     int len = sizeof peer;
     if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
         request.peer = address_bytes(peer);
-    AdminResponse response;
+    std::string from = format_socket_address(reinterpret_cast<const sockaddr*>(&peer));
+    AdminReply reply{AdminResponse{}};
     try {
-        response = server_.api().handle(request, now_seconds());
+        reply = server_.api().route(request, now_seconds());
     } catch (const std::exception& e) {  // no exception may cross into libuv
-        response = AdminResponse::error(500, std::string("internal error: ") + e.what());
+        reply = internal_error(e);
     }
-    auto level = request.method == "POST" ? spdlog::level::info : spdlog::level::debug;
-    spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target,
-                format_socket_address(reinterpret_cast<const sockaddr*>(&peer)), response.status);
+    if (reply.blocking) {
+        run_blocking(std::move(reply.blocking), request, from);
+        return true;
+    }
+    AdminResponse& response = reply.response;
     if (response.event_stream) {  // GET /events: the socket becomes an EventStream's
+        spdlog::debug("admin: {} {} from {}: {}", request.method, request.target, from,
+                      response.status);
         if (server_.start_event_stream(tcp_)) {
             close();
             return true;
         }
         response = AdminResponse::error(503, "too many event streams; try again later");
     }
-    respond(response, request.method == "HEAD");
+    answer(request, from, response);
     return true;
+}
+
+void AdminConnection::run_blocking(std::function<AdminResponse()> work, const AdminRequest& request,
+                                   const std::string& from) {
+    // The request deadline covers reading it, not the work: a purge of a large cache may take
+    // longer, and was never cut short while it ran on the loop either.
+    uv_timer_stop(&timer_);
+    working_ = true;
+    auto response = std::make_shared<AdminResponse>();
+    std::weak_ptr<bool> alive = alive_;
+    bool queued = run_on_worker(
+        server_.loop(),
+        [work = std::move(work), response] {
+            try {
+                *response = work();
+            } catch (const std::exception& e) {
+                *response = internal_error(e);
+            }
+        },
+        [this, alive, response, request, from] {
+            if (alive.expired()) return;  // the connection closed (shutdown) meanwhile
+            working_ = false;
+            answer(request, from, *response);
+        });
+    if (!queued) {
+        working_ = false;
+        answer(request, from, AdminResponse::error(503, "cannot queue the cache work"));
+    }
+}
+
+void AdminConnection::answer(const AdminRequest& request, const std::string& from,
+                             const AdminResponse& response) {
+    auto level = request.method == "POST" ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "admin: {} {} from {}: {}", request.method, request.target, from,
+                response.status);
+    respond(response, request.method == "HEAD");
 }
 
 // --- AdminConnection: answer and close -----------------------------------------------------------

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 namespace proxy {
 
 class AdminServer;
+struct AdminRequest;
 struct AdminResponse;
 
 // One admin connection: read one request, answer it, shut down the write side, wait for the
@@ -46,6 +49,13 @@ class AdminConnection final : private http1::RequestHandler {
     bool on_request_head(const http1::RequestHead& head) override;
     bool on_request_body(const char* data, size_t size) override;
     bool on_request_complete() override;
+    // A cache write (AdminReply::blocking): `work` runs on a worker, the answer follows on the
+    // loop unless the connection closed meanwhile.
+    void run_blocking(std::function<AdminResponse()> work, const AdminRequest& request,
+                      const std::string& from);
+    // Logs the request's outcome and responds.
+    void answer(const AdminRequest& request, const std::string& from,
+                const AdminResponse& response);
     void respond(const AdminResponse& response, bool head_only);
 
     AdminServer& server_;
@@ -60,7 +70,10 @@ class AdminConnection final : private http1::RequestHandler {
     bool written_ = false;    // ... and handed to the kernel
     bool peer_eof_ = false;   // the client half-closed before that
     bool closing_ = false;
+    bool working_ = false;  // a worker is preparing the answer (run_blocking)
     int open_handles_ = 0;
+    // Expires when the connection is deleted: a worker's completion checks it (run_blocking).
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace proxy

@@ -69,6 +69,12 @@ bool StoreCacheAdmin::in_use(const cache::ObjectId& id) const {
     return false;
 }
 
+std::shared_ptr<CacheAdmin> StoreCacheAdmin::for_worker() const {
+    auto copy = std::make_shared<StoreCacheAdmin>(store_);
+    if (in_use_) copy->set_in_use([ids = in_use_()] { return ids; });
+    return copy;
+}
+
 AdminResult<RemovalReport> StoreCacheAdmin::evict(std::string_view target) {
     if (target.empty()) return policy::fail(AdminError{AdminErrc::Invalid, "empty URL or id"});
     auto found = find_object(store_, target);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,12 +70,18 @@ class CacheAdmin {
     virtual AdminResult<GcReport> gc() = 0;
     // Index totals, or nullopt when they cannot be read.
     virtual std::optional<cache::Stats> stats() const = 0;
+
+    // evict, purge and gc write to the store (LMDB commits, unlinks): the running proxy makes
+    // them on a worker thread, but what it knows of itself (the objects in use) lives on the
+    // loop thread. Called on the loop, this returns a CacheAdmin with that knowledge captured
+    // now, for calls on any thread.
+    virtual std::shared_ptr<CacheAdmin> for_worker() const = 0;
 };
 
-// CacheAdmin on a cache::Store, calling it synchronously on the caller's thread. The proxy's
-// admin endpoint uses it for now: the calls take LMDB's writer lock and delete files, so they
-// belong on a worker thread once the proxy has one for cache writes (see docs/cli.md). It also
-// knows nothing of objects in use: a fill whose object is purged sees Errc::Stale on its next
+// CacheAdmin on a cache::Store, calling it synchronously on the caller's thread. The calls take
+// LMDB's writer lock and delete files: the proxy's admin endpoint makes evict, purge and gc on a
+// worker (through for_worker()). An object that starts being filled after for_worker() took its
+// snapshot of the objects in use can still be removed: its fill sees Errc::Stale on its next
 // write and stops caching, while its clients keep streaming.
 class StoreCacheAdmin : public CacheAdmin {
   public:
@@ -90,6 +97,8 @@ class StoreCacheAdmin : public CacheAdmin {
     AdminResult<RemovalReport> purge(const PurgeFilter& filter, int64_t now) override;
     AdminResult<GcReport> gc() override;
     std::optional<cache::Stats> stats() const override;
+    // A copy whose objects in use are the ones set_in_use's function returns now.
+    std::shared_ptr<CacheAdmin> for_worker() const override;
 
   private:
     cache::Store& store_;

@@ -13,6 +13,7 @@
 #include "proxy/fetch_registry.h"
 #include "proxy/metrics.h"
 #include "proxy/range_fill.h"
+#include "proxy/worker.h"
 
 namespace proxy {
 
@@ -102,7 +103,10 @@ void Fetch::start(int64_t now) {
     if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
     if (started_ms_ == 0) started_ms_ = uv_now(loop());
     uv_timer_start(&timer_, &Fetch::timer_cb, 1000, 1000);  // stall watch + retries
-    auto found = store().lookup(key_);
+    // An object being invalidated on a worker (it changed on the origin) is as good as gone.
+    auto found = registry_.invalidating(key_)
+                     ? cache::Result<std::optional<cache::ObjectInfo>>(std::nullopt)
+                     : store().lookup(key_);
     if (!found) {
         spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
     } else if (*found) {
@@ -269,11 +273,14 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             if (status == 304 && policy::matches_304(object_.headers, headers)) {
                 auto merged = policy::merge_304(object_.headers, headers);
                 int64_t now = now_seconds();
-                auto updated = store().update_headers(object_, merged, now, now);
-                if (updated)
-                    object_ = *updated;
-                else
-                    object_.headers = merged;
+                // The clients are answered from object_ at once; the record follows on a worker,
+                // fire-and-forget (a commit must not run on the loop). Nothing waits for it: the
+                // headers and times set here are what the store will hold, and should a request
+                // read the old record meanwhile, it merely revalidates once more.
+                object_.headers = merged;
+                object_.request_time = now;
+                object_.response_time = now;
+                save_revalidated_headers();
                 retire_transfer();
                 become_ready(CacheResult::Revalidated);
                 return;
@@ -438,14 +445,27 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     // disk, and the next request resumes after them.
     if (invalidate) {
         drop_pending_writes();
-        if (object_recorded_) {
-            auto removed = store().remove(object_);
-            if (!removed)
-                spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
-                             cache::to_string(removed.error()));
-        }
+        if (object_recorded_) registry_.invalidate(key_, object_);
     }
     if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
+}
+
+void Fetch::save_revalidated_headers() {
+    cache::Store* store = &registry_.store();
+    auto object = object_;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    auto key = key_;  // the fetch may be gone when this completes: log with a copy
+    run_on_worker(
+        loop(),
+        [store, object, result] {
+            *result = store->update_headers(object, object.headers, object.request_time,
+                                            object.response_time);
+        },
+        [key, result] {
+            if (!*result)
+                spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
+                             cache::to_string(result->error()));
+        });
 }
 
 void Fetch::retire_transfer() {

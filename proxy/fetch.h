@@ -184,6 +184,8 @@ class Fetch final : public UpstreamSink {
     // Stops using the current transfer from inside a curl callback: it cannot be freed there,
     // so it waits in retired_ until the next timer tick.
     void retire_transfer();
+    // After a 304: writes object_'s merged headers and times to the store on a worker.
+    void save_revalidated_headers();
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as

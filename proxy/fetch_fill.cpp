@@ -347,10 +347,7 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
             if (*result && end_ == FetchEnd::ObjectChanged) {
                 // fail() found the object changed on the origin before this record existed:
                 // drop the record of the old version.
-                auto removed = registry_.store().remove(**result);
-                if (!removed)
-                    spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key_,
-                                 cache::to_string(removed.error()));
+                registry_.invalidate(key_, **result);
                 if (!closing_ && idle()) registry_.release(*this);
                 return;
             }

@@ -174,6 +174,27 @@ void FetchRegistry::check_budget() {
         });
 }
 
+void FetchRegistry::invalidate(const std::string& key, const cache::ObjectInfo& object) {
+    auto result = std::make_shared<cache::Result<void>>();
+    cache::Store* store = &store_;
+    ++invalidating_[key];
+    // The removal carries the object's generation: should a new fetch of the key record a new
+    // object first, the removal finds it Stale and leaves it alone.
+    bool queued = run_on_worker(
+        loop_, [store, object, result] { *result = store->remove(object); },
+        [this, key, result] {
+            if (auto it = invalidating_.find(key); it != invalidating_.end() && --it->second == 0)
+                invalidating_.erase(it);
+            if (!*result && result->error().code != cache::Errc::Stale)
+                spdlog::warn("fetch {}: could not invalidate the cached copy: {}", key,
+                             cache::to_string(result->error()));
+        });
+    if (!queued) {
+        if (--invalidating_[key] == 0) invalidating_.erase(key);
+        spdlog::warn("fetch {}: could not queue the invalidation of the cached copy", key);
+    }
+}
+
 void FetchRegistry::close_all() {
     auto fetches = std::move(fetches_);
     fetches_.clear();

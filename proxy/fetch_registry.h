@@ -65,6 +65,12 @@ class FetchRegistry final : public StatusProvider {
     // How many fills share the memory budget: every object in use (fetch_memory.cpp).
     uint32_t running_fills() const;
 
+    // Removes `object` (cached under `key`) on a worker: it changed on the origin and must not be
+    // served again. Until the removal is done, invalidating(key) is true and a new fetch of the
+    // key starts from scratch instead of finding the old record (the loop never waits for it).
+    void invalidate(const std::string& key, const cache::ObjectInfo& object);
+    bool invalidating(const std::string& key) const { return invalidating_.contains(key); }
+
     // The objects fetches are using now (not to be evicted from under them).
     std::vector<cache::ObjectId> objects_in_use() const;
 
@@ -79,6 +85,8 @@ class FetchRegistry final : public StatusProvider {
     // Whether a request for `fetch`'s key may join it (see fetch_registry.cpp).
     static bool reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now);
     void check_budget();
+    // Keys whose removal is running on a worker, with how many removals are.
+    std::unordered_map<std::string, uint32_t> invalidating_;
     uv_loop_t* loop_;
     CurlMulti& curl_;
     cache::Store& store_;

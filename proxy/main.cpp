@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "cache/store.h"
 #include "proxy/admin/event_stream.h"
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
     }
 
     // The cache: dlproxy refuses to start without it. The admin endpoint evicts and purges
-    // through it (StoreCacheAdmin, synchronously on the loop thread for now).
+    // through it (StoreCacheAdmin, on a worker thread like every other cache write).
     auto store = cache::Store::open(
         config.cache_dir,
         {.max_bytes = config.cache_size,
@@ -134,6 +135,10 @@ int main(int argc, char** argv) {
         uv_signal_start(&signals.sigint, &on_signal_cb, SIGINT);
         uv_signal_start(&signals.sigterm, &on_signal_cb, SIGTERM);
 
+        // From here this thread runs the loop: every LMDB write commit, fsync and body unlink
+        // goes through the worker (proxy/worker.h), and the store asserts it (start-up work
+        // above, before any connection, may still block).
+        (*store)->forbid_blocking_on(std::this_thread::get_id());
         uv_run(&loop, UV_RUN_DEFAULT);
         spdlog::info("stopped");
     }
