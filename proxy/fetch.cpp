@@ -445,7 +445,7 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     // disk, and the next request resumes after them.
     if (invalidate) {
         drop_pending_writes();
-        if (object_recorded_) registry_.invalidate(key_, object_);
+        if (object_recorded_) registry_.remove_object(key_, object_);
     }
     if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
 }

@@ -347,7 +347,7 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
             if (*result && end_ == FetchEnd::ObjectChanged) {
                 // fail() found the object changed on the origin before this record existed:
                 // drop the record of the old version.
-                registry_.invalidate(key_, **result);
+                registry_.remove_object(key_, **result);
                 if (!closing_ && idle()) registry_.release(*this);
                 return;
             }

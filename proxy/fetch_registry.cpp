@@ -94,13 +94,10 @@ void FetchRegistry::invalidate(const std::string& key) {
         else
             retiring_.push_back(&fetch);
     }
-    // On the loop, like the removal of a gone object in Fetch: the next request for the key may
-    // be parsed right after this response and must not find the object. Unsafe methods are rare.
+    // The next request for the key may be parsed right after this response and must not find
+    // the object: remove_object hides it from new fetches at once and removes it on a worker.
     auto found = store_.lookup(key);
-    if (found && *found) {
-        if (auto removed = store_.remove(**found); !removed)
-            spdlog::warn("invalidation of {}: {}", key, cache::to_string(removed.error()));
-    }
+    if (found && *found) remove_object(key, **found);
 }
 
 void FetchRegistry::release(Fetch& fetch) {
@@ -174,7 +171,7 @@ void FetchRegistry::check_budget() {
         });
 }
 
-void FetchRegistry::invalidate(const std::string& key, const cache::ObjectInfo& object) {
+void FetchRegistry::remove_object(const std::string& key, const cache::ObjectInfo& object) {
     auto result = std::make_shared<cache::Result<void>>();
     cache::Store* store = &store_;
     ++invalidating_[key];

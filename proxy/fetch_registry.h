@@ -65,10 +65,11 @@ class FetchRegistry final : public StatusProvider {
     // How many fills share the memory budget: every object in use (fetch_memory.cpp).
     uint32_t running_fills() const;
 
-    // Removes `object` (cached under `key`) on a worker: it changed on the origin and must not be
-    // served again. Until the removal is done, invalidating(key) is true and a new fetch of the
-    // key starts from scratch instead of finding the old record (the loop never waits for it).
-    void invalidate(const std::string& key, const cache::ObjectInfo& object);
+    // Removes `object` (cached under `key`) on a worker: it changed on the origin (or an unsafe
+    // request invalidated it) and must not be served again. Until the removal is done,
+    // invalidating(key) is true and a new fetch of the key starts from scratch instead of finding
+    // the old record (the loop never waits for the removal).
+    void remove_object(const std::string& key, const cache::ObjectInfo& object);
     bool invalidating(const std::string& key) const { return invalidating_.contains(key); }
 
     // The objects fetches are using now (not to be evicted from under them).
