@@ -134,7 +134,9 @@ class ClientConnection final : public UpstreamSink,
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
     void check_pass_through_stall();                    // timer: the origin went silent?
-    bool cacheable_request() const;
+    // `target` may go through the cache: a GET without body or credentials, not no-store, and
+    // not one that must be forwarded exactly (policy/exact_forward.h).
+    bool cacheable_request(const policy::RequestTarget& target) const;
     void start_pass_through();
     void invalidate_after(int status, const policy::HeaderList& upstream_headers);
     void retire_cached();

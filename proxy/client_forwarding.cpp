@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "policy/cache_key.h"
+#include "policy/exact_forward.h"
 #include "policy/intercept.h"
 #include "policy/invalidation.h"
 #include "policy/request_target.h"
@@ -78,7 +79,7 @@ void ClientConnection::start_forwarding() {
     upstream_address_ = target->host_header();
     upstream_request_ = std::move(req);
 
-    if (cacheable_request()) {
+    if (cacheable_request(*target)) {
         cached_ =
             std::make_unique<CachedResponse>(*this, *server_.fetches(), policy::cache_key(*target),
                                              upstream_request_, request_headers());
@@ -91,12 +92,19 @@ void ClientConnection::start_forwarding() {
     start_pass_through();
 }
 
-// GET without a body or credentials, and not marked no-store: served through the cache.
-bool ClientConnection::cacheable_request() const {
+bool ClientConnection::cacheable_request(const policy::RequestTarget& target) const {
     if (!server_.fetches() || method_ != "GET") return false;
     if (parser_.head().chunked || parser_.head().content_length > 0) return false;
     if (policy::find_header(request_headers(), "authorization")) return false;
     if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
+    // A signature over the Range (Xet's xorb URLs) forbids the cache path's changes to the
+    // request; tokens and reconstruction answers must never be stored.
+    auto exact = policy::decide_exact_forward(server_.config().signed_range_hosts, target);
+    if (exact.forward_exactly) {
+        spdlog::debug("{} {}: forwarded exactly: {}", method_, url_,
+                      policy::to_string(exact.reason));
+        return false;
+    }
     return true;
 }
 

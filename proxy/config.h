@@ -13,6 +13,7 @@
 
 #include "policy/address_list.h"
 #include "policy/background_fill.h"
+#include "policy/exact_forward.h"
 #include "policy/intercept.h"
 #include "policy/request_target.h"
 
@@ -66,6 +67,9 @@ struct Config {
     std::vector<std::string> intercept = policy::default_intercept_patterns();
     std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
     std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
+    // Hosts whose URLs are signed for the exact Range (policy/exact_forward.h): their requests
+    // are forwarded unchanged and never cached. Default: the Xet transfer hosts.
+    std::vector<std::string> signed_range_hosts = policy::default_signed_range_patterns();
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by proxy/config_hosts.h:
     // "HOST:PORT:ADDR[,ADDR]" pins a name to addresses (CURLOPT_RESOLVE); "HOST:PORT:HOST2:PORT2"

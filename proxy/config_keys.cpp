@@ -136,6 +136,12 @@ const std::array kKeys = {
     key<Text, Member<&Config::upstream_ca_file>>(
         "upstream_ca_file",
         {"FILE", "extra PEM CA file trusted for origins, besides the system store", "none"}),
+    key<List<InterceptPattern>, Member<&Config::signed_range_hosts>>(
+        "signed_range_hosts",
+        {"PATTERN",
+         "hosts whose URLs sign the Range header: forwarded exactly, never cached (host or "
+         "*.domain); repeatable, replaces the default",
+         "the Xet transfer hosts", "none"}),
     key<FillMode, Member<&Config::background_fill, &Fill::mode>>(
         "background_fill", {"MODE", "a fill whose clients have all gone: always|never|threshold"}),
     key<Percent, Member<&Config::background_fill, &Fill::min_percent>>(

@@ -202,6 +202,8 @@ def free_port():
 
 
 class Origin:
+    script = ORIGIN_PY  # a subclass may start another origin with the same command line
+
     def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin"):
         self.workdir = workdir
         self.port = port
@@ -213,7 +215,7 @@ class Origin:
         self.proc = None
 
     def start(self, timeout=10.0):
-        cmd = [sys.executable, ORIGIN_PY, "--host", LOCALHOST, "--port", str(self.port),
+        cmd = [sys.executable, self.script, "--host", LOCALHOST, "--port", str(self.port),
                "--log", self.log_path]
         if self.state_dir:
             cmd += ["--state-dir", self.state_dir]
