@@ -47,7 +47,9 @@ struct PassResume {
     policy::ResumePlan plan;
     uint32_t attempt = 0;          // retries in the current outage
     uint64_t outage_start_ms = 0;  // first failure of the current outage
-    uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
+    uint64_t last_byte_ms = 0;     // last body byte from the origin (the client's silence)
+    policy::StallWatch stall;      // policy/stall_watch.h
+    uint64_t last_tick_ms = 0;     // when the stall watch last ran
     // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
     // the client got.
     policy::HeldPrefix prefix;

@@ -51,7 +51,10 @@ struct Config {
     double grace_period = 10;             // SIGTERM: let in-flight transfers finish this long
 
     // Upstream failures and resume (docs/recovery.md).
-    double stall_timeout = 10;         // no body bytes from the origin this long → reconnect
+    // A transfer is stalled after no body byte for 10 x its typical gap between arrivals, at
+    // least stall_floor and at most stall_timeout (policy/stall_watch.h); reconnect then.
+    double stall_floor = 2;
+    double stall_timeout = 4;
     double gap_budget = 8;             // a client waits silently at most this long, then is closed
     double retry_base_delay = 0.25;    // first backoff ceiling; doubles per attempt (full jitter)
     double retry_max_delay = 30;       // backoff ceiling cap

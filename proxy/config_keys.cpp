@@ -110,7 +110,10 @@ const std::array kKeys = {
     key<Seconds, Member<&Config::grace_period>>(
         "grace_period", {"SECONDS", "in-flight transfers get this long on SIGTERM"}),
     key<Seconds, Member<&Config::stall_timeout>>(
-        "stall_timeout", {"SECONDS", "no origin bytes this long: reconnect"}),
+        "stall_timeout",
+        {"SECONDS", "no origin bytes this long: reconnect (the most a stall takes)"}),
+    key<Seconds, Member<&Config::stall_floor>>(
+        "stall_floor", {"SECONDS", "a fast transfer is stalled after this long without bytes"}),
     key<Seconds, Member<&Config::gap_budget>>(
         "gap_budget", {"SECONDS", "a client may wait silently this long during recovery"}),
     key<Seconds, Member<&Config::retry_base_delay>>(

@@ -75,7 +75,10 @@ std::string_view to_string(CacheResult r) {
 }
 
 Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
-    : registry_(registry), key_(std::move(key)), request_(std::move(request)) {
+    : registry_(registry),
+      key_(std::move(key)),
+      request_(std::move(request)),
+      stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
@@ -102,7 +105,8 @@ uv_loop_t* Fetch::loop() {
 void Fetch::start(int64_t now) {
     if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
     if (started_ms_ == 0) started_ms_ = uv_now(loop());
-    uv_timer_start(&timer_, &Fetch::timer_cb, 1000, 1000);  // stall watch + retries
+    last_tick_ms_ = uv_now(loop());
+    uv_timer_start(&timer_, &Fetch::timer_cb, kTickMs, kTickMs);  // stall watch + retries
     // An object being invalidated on a worker (it changed on the origin) is as good as gone.
     auto found = registry_.invalidating(key_)
                      ? cache::Result<std::optional<cache::ObjectInfo>>(std::nullopt)
@@ -144,7 +148,7 @@ void Fetch::start(int64_t now) {
 void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view what) {
     if (registry_.curl().in_action()) {
         deferred_start_.emplace(extra, std::string(what));
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
         return;
     }
     UpstreamRequest req = request_;
@@ -153,6 +157,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
                                                    registry_.config().high_water_mark);
     last_byte_ms_ = uv_now(loop());
+    stall_.begin_request(last_byte_ms_);
     run_begin_ = next_;
     paused_for_readers_ = false;
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
@@ -472,12 +477,12 @@ void Fetch::retire_transfer() {
     if (!transfer_) return;
     transfer_->detach();
     retired_.push_back(std::move(transfer_));
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::schedule_replan() {
     replan_ = true;
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::notify_progress() {

@@ -33,6 +33,7 @@
 #include "policy/memory_budget.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
+#include "policy/stall_watch.h"
 #include "proxy/fill_status.h"
 #include "proxy/upstream_transfer.h"
 
@@ -220,7 +221,9 @@ class Fetch final : public UpstreamSink {
     void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
     void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
-    void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
+    // Timer: start deferred ones, free ended ones, stop stalled ones (`planned_tick`: when this
+    // tick was due; see policy::StallWatch::stalled).
+    void tend_range_fills(uint64_t planned_tick);
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead,
@@ -290,8 +293,12 @@ class Fetch final : public UpstreamSink {
     uint32_t range_failures_ = 0;
     uint64_t range_blocked_until_ms_ = 0;
 
-    // Retries.
+    // Retries. The timer ticks every kTickMs while the fetch lives: stall watch, retries,
+    // deferred starts, range fills. A stall is noticed at most one tick late.
+    static constexpr uint64_t kTickMs = 250;
     uv_timer_t timer_{};
+    uint64_t last_tick_ms_ = 0;  // when on_timer last ran (a late loop is not trusted)
+    policy::StallWatch stall_;
     uint32_t attempt_ = 0;
     uint64_t first_attempt_ms_ = 0;
     uint64_t last_byte_ms_ = 0;

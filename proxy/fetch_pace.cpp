@@ -36,7 +36,7 @@ void Fetch::reader_progress() {
 // whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
 void Fetch::wake_held_fill() {
     if (paused_for_readers_ && transfer_ && !retry_pending_)
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 }  // namespace proxy

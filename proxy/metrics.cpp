@@ -104,6 +104,7 @@ std::string Metrics::render_prometheus() const {
     counter(out, "retries_total", "Upstream attempts after the first.", retries);
     counter(out, "resumes_total", "Retries that continued with a Range request.", resumes);
     counter(out, "give_ups_total", "Fills abandoned after the retry budget ran out.", give_ups);
+    counter(out, "stalls_total", "Upstream transfers that went silent mid-body.", stalls);
     counter(out, "range_fetches_total",
             "Separate upstream range requests for a client Range far ahead of its fill.",
             range_fetches);

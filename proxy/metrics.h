@@ -116,6 +116,7 @@ class Metrics {
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
+    Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
