@@ -1,7 +1,9 @@
 """Integration-test harness: real processes on 127.0.0.1, bounded waits, nothing left behind.
 
 Processes
-    Origin(workdir, port=0, state_dir=True, tls=None)   tests/origin/origin.py as a process
+    Origin(workdir, port=0, state_dir=True, tls=None, name="origin", script=None)
+                                                         tests/origin/origin.py (or `script`,
+                                                         e.g. model_hosts.py) as a process
         .start() .stop() .kill9() .restart()  (restart reuses the port)
         .port .url(path) .hostport
         .log() -> list of request records; .mark() -> position; .log_since(mark)
@@ -204,8 +206,10 @@ def free_port():
 class Origin:
     script = ORIGIN_PY  # a subclass may start another origin with the same command line
 
-    def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin"):
+    def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin", script=None):
         self.workdir = workdir
+        if script:  # another server with origin.py's contract
+            self.script = script
         self.port = port
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
