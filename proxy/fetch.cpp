@@ -81,6 +81,10 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
       stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
+    // The first client's Range may be what the origin is asked for first (a cold object).
+    if (auto range = policy::find_header(request_.headers, "range");
+        range && registry_.config().max_range_fetches > 0)
+        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
     for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
                       "if-unmodified-since"})
@@ -140,6 +144,7 @@ void Fetch::start(int64_t now) {
         }
         // A partial object without a validator cannot be completed safely: start over.
     }
+    if (start_cold_range()) return;
     purpose_ = Purpose::Full;
     next_ = 0;
     start_transfer({}, "fetch");
@@ -220,6 +225,7 @@ void Fetch::attach(FetchListener* listener) {
 void Fetch::detach(FetchListener* listener) {
     std::erase(listeners_, listener);
     wake_held_fill();  // its client may have been the one holding it
+    release_fill_behind();
     if (listeners_.empty()) on_last_detach();
     if (idle()) registry_.release(*this);
 }
@@ -293,6 +299,9 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             on_new_object(status, headers);
             if (state_ == State::Handed) hand_over(status, reason, headers);
             return;
+        case Purpose::ColdRange:
+            on_cold_range_head(status, reason, headers);
+            return;
         case Purpose::Full:
             on_new_object(status, headers);
             if (state_ == State::Handed) hand_over(status, reason, headers);
@@ -348,7 +357,8 @@ void Fetch::on_range_rejected(int status, std::string_view reason,
 }
 
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
-void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
+void Fetch::on_new_object(int status, const policy::HeaderList& headers,
+                          std::optional<policy::ByteRange> run) {
     auto decision = policy::decide_storable("GET", request_.headers, status, headers);
     auto length = policy::body_length(status, headers);
     if (!decision.store || !length || registry_.config().cache_size == 0) {
@@ -381,9 +391,9 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
     origin_headers_ = policy::end_to_end(headers);
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     memory_.clear();
-    next_ = 0;
-    run_end_ = object_.complete_length;
-    fill_index_ = 0;
+    next_ = run ? run->begin : 0;
+    run_end_ = run ? run->end : object_.complete_length;
+    fill_index_ = static_cast<uint32_t>(object_.chunk_of(next_));
     fill_.clear();
     prefix_.skip = 0;
     prefix_.check_overlap = false;
@@ -418,7 +428,7 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
             schedule_retry(policy::FailureKind::EarlyEof, 0, std::nullopt, "response ended early");
             return;
         }
-        plan_fill();  // the next missing run, or finish
+        if (!hold_fill_behind()) plan_fill();  // the next missing run, or finish
         return;
     }
     if (result.ok()) {

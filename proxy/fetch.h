@@ -29,6 +29,7 @@
 #include "cache/aligned_bytes.h"
 #include "cache/store.h"
 #include "policy/cacheability.h"
+#include "policy/cold_range.h"
 #include "policy/fill_pace.h"
 #include "policy/memory_budget.h"
 #include "policy/resume.h"
@@ -169,7 +170,10 @@ class Fetch final : public UpstreamSink {
     void start_transfer(const policy::HeaderList& extra, std::string_view what);
     void plan_fill();
     void become_ready(CacheResult result);
-    void on_new_object(int status, const policy::HeaderList& headers);
+    // `run`: the part of the object the running transfer carries (a cold range); the whole
+    // object when absent.
+    void on_new_object(int status, const policy::HeaderList& headers,
+                       std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
     // Ends the fill: clients are closed short; chunks are dropped only for ObjectChanged.
     void fail(FetchEnd end, std::string detail);
@@ -214,6 +218,17 @@ class Fetch final : public UpstreamSink {
 
     // The stored object's strong validator, for If-Range.
     std::optional<policy::Validator> validator() const;
+
+    // Ranges on a cold object (fetch_cold_range.cpp, policy/cold_range.h): the first request
+    // asks for the first client's range; the fill continues behind it.
+    bool start_cold_range();
+    void on_cold_range_head(int status, std::string_view reason, const policy::HeaderList& headers);
+    // The cold run is in: the fill behind it waits while a client still reads inside it, so
+    // the range's clients get the origin link (and the origin sends their bytes) first.
+    bool hold_fill_behind();
+    bool reader_in_cold_run() const;
+    // A reader moved on or left: start the fill behind when none reads inside the run.
+    void release_fill_behind();
 
     // Separate range fills (fetch_range.cpp).
     bool claimed(uint32_t index) const;  // a range fill is going to fill it
@@ -266,7 +281,7 @@ class Fetch final : public UpstreamSink {
     uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
     uint64_t held_since_ms_ = 0;               // when paused_for_readers_ was set
     std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
-    enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
+    enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
     uint64_t next_ = 0;     // next byte offset the fill needs
@@ -286,6 +301,11 @@ class Fetch final : public UpstreamSink {
     bool committing_ = false;
     bool recording_ = false;  // begin_object or mark_complete running on a worker
     bool caching_ = true;     // false after a disk error: keep serving, stop writing
+
+    // The first client's Range, aligned to chunks, while it may still be asked for first.
+    std::optional<policy::ColdRange> cold_range_;
+    std::optional<policy::ByteRange> cold_run_;  // what the cold-range request brought
+    bool behind_waiting_ = false;                // the fill behind waits for its readers
 
     std::vector<std::unique_ptr<RangeFill>> range_fills_;
     // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an

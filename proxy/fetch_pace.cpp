@@ -29,6 +29,7 @@ policy::FillPace Fetch::pace() const {
 void Fetch::reader_progress() {
     reader_progress_ms_ = uv_now(loop());
     if (paused_for_readers_ && pace() != policy::FillPace::Hold) wake_held_fill();
+    release_fill_behind();
 }
 
 // Called from CachedResponse::pump (which must not be re-entered: a resumed transfer may deliver
