@@ -12,6 +12,8 @@ nginx's slice module do); the fill continues behind it.
                   after the client, the fill brings the rest with Range + If-Range; a whole GET
                   is then a HIT (no origin request), byte-exact, and the origin sent each byte
                   about once
+    cut           the origin cuts the range's answer half-way: the fill resumes inside it with
+                  Range + If-Range; the client sees one 206 with exact bytes
     no validator  the origin's 206 has no ETag and no Last-Modified: the object cannot be tied
                   together later, so dlproxy asks for the whole object as before; still exact
     ignored       an origin that ignores Range (200): used as the whole object; exact
@@ -100,6 +102,21 @@ class FillBehindTest(ColdRangeCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.sha256, harness.sha256_bytes(content(path, 0, size)))
         self.assertEqual(self.origin.log_since(later), [], "a hit: no origin request")
+
+
+class CutTest(ColdRangeCase):
+    proxy_args = ("--background-fill", "never")
+
+    def test_cut_inside_the_range_resumes(self):
+        size, begin, length = 32 * MiB, 20 * MiB, 6 * MiB
+        path = f"/bytes/{size}/cold-cut"
+        mark = self.origin.mark()
+        self.get_range(self.origin.url(path + f"?cut_at={23 * MiB}"), path, begin, length,
+                       self.proxy.port)
+        recs = self.origin.log_since(mark)
+        self.assertEqual(recs[0]["outcome"], "cut")
+        self.assertEqual(recs[1]["headers"].get("Range"), f"bytes={23 * MiB - 1}-{26 * MiB - 1}")
+        self.assertTrue(recs[1]["headers"].get("If-Range"))
 
 
 class FallbackTest(ColdRangeCase):
