@@ -31,7 +31,10 @@ void ClientConnection::send_cached_head(int status, const policy::HeaderList& st
     status_ = status;
     head_sent_ = true;
     if (cached_) cache_result_ = std::string(cached_->result());
-    response_.send_stored_head(status, stored);
+    if (mirror_)
+        response_.send_stored_head(status, mirror_->rewrite_head(stored));
+    else
+        response_.send_stored_head(status, stored);
     if (status == 304) finish_cached();
 }
 

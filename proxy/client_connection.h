@@ -28,6 +28,7 @@
 #include "proxy/cached_response.h"
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
+#include "proxy/mirror_answer.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -133,6 +134,11 @@ class ClientConnection final : public UpstreamSink,
     void on_parsed(http1::ParseStatus status);
     const policy::HeaderList& request_headers() const { return parser_.head().headers; }
     std::optional<policy::RequestTarget> resolve_target();
+    // Mirror mode (policy/mirror.h): the upstream target of an origin-form request addressed to
+    // this proxy, setting mirror_; nullopt when the request is not one (`answered` is set when
+    // an error has been sent).
+    std::optional<policy::RequestTarget> resolve_mirror_target(bool& answered);
+    void send_mirrored_answer();  // a held answer (MirrorAnswer) rewritten, whole
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
     void check_pass_through_stall();                    // timer: the origin went silent?
@@ -215,6 +221,7 @@ class ClientConnection final : public UpstreamSink,
     std::unique_ptr<UpstreamTransfer> transfer_;
     UpstreamRequest upstream_request_;
     std::unique_ptr<CachedResponse> cached_;
+    std::unique_ptr<MirrorAnswer> mirror_;  // set for a request served in mirror mode
     // Finished CachedResponses are freed at the next loop callback, never while one is on the
     // call stack (finish_cached is reached from inside CachedResponse::pump).
     std::vector<std::unique_ptr<CachedResponse>> finished_cached_;

@@ -15,6 +15,7 @@
 #include "policy/background_fill.h"
 #include "policy/exact_forward.h"
 #include "policy/intercept.h"
+#include "policy/mirror.h"
 #include "policy/request_target.h"
 
 namespace proxy {
@@ -73,6 +74,13 @@ struct Config {
     // Hosts whose URLs are signed for the exact Range (policy/exact_forward.h): their requests
     // are forwarded unchanged and never cached. Default: the Xet transfer hosts.
     std::vector<std::string> signed_range_hosts = policy::default_signed_range_patterns();
+
+    // Mirror mode (policy/mirror.h, docs/huggingface.md "Mirror mode"): origin-form requests on
+    // the plain listener whose Host names this proxy (its listen address, localhost, or a name
+    // matching mirror_names) are served as if sent to https://<mirror.origin>; other hosts
+    // matching mirror.hosts are reached as /_mirror/<host>/. mirror.origin "" turns it off.
+    policy::MirrorSites mirror{"huggingface.co", policy::default_intercept_patterns()};
+    std::vector<std::string> mirror_names;
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by proxy/config_hosts.h:
     // "HOST:PORT:ADDR[,ADDR]" pins a name to addresses (CURLOPT_RESOLVE); "HOST:PORT:HOST2:PORT2"

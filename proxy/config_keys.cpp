@@ -145,6 +145,23 @@ const std::array kKeys = {
          "hosts whose URLs sign the Range header: forwarded exactly, never cached (host or "
          "*.domain); repeatable, replaces the default",
          "the Xet transfer hosts", "none"}),
+    key<MirrorOrigin, Member<&Config::mirror, &policy::MirrorSites::origin>>(
+        "mirror_origin",
+        {"HOST",
+         "mirror mode: origin-form requests addressed to this proxy go to https://HOST ('' = "
+         "off)"}),
+    key<List<InterceptPattern>, Member<&Config::mirror, &policy::MirrorSites::hosts>>(
+        "mirror_hosts",
+        {"PATTERN",
+         "mirror mode: hosts reachable as /_mirror/HOST/ and onto which redirects and Xet URLs "
+         "are rewritten (host or *.domain); repeatable, replaces the default",
+         "the model hosts", "none"}),
+    key<List<InterceptPattern>, Member<&Config::mirror_names>>(
+        "mirror_names",
+        {"PATTERN",
+         "mirror mode: Host names that address this proxy besides its listen address and "
+         "localhost, e.g. a LAN name (host or *.domain); repeatable",
+         "none"}),
     key<FillMode, Member<&Config::background_fill, &Fill::mode>>(
         "background_fill", {"MODE", "a fill whose clients have all gone: always|never|threshold"}),
     key<Percent, Member<&Config::background_fill, &Fill::min_percent>>(
