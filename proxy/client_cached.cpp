@@ -108,8 +108,12 @@ void ClientConnection::on_cached_waiting(bool waiting) {
         uv_timer_stop(&timer_);
 }
 
-void ClientConnection::on_cached_failed(std::string_view why) {
+void ClientConnection::on_cached_failed(std::string_view why, uint32_t retry_after_s) {
     retire_cached();
+    if (!head_sent_ && retry_after_s > 0) {
+        send_error(503, std::string("dlproxy: ") + std::string(why), retry_after_s);
+        return;
+    }
     if (!head_sent_) {
         send_error(502, std::string("dlproxy: ") + std::string(why));
         return;

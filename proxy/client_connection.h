@@ -109,7 +109,8 @@ class ClientConnection final : public UpstreamSink,
     uint64_t queued() const { return queued_bytes_ + response_.batched(); }
     void finish_cached();
     void on_cached_waiting(bool waiting);
-    void on_cached_failed(std::string_view why);
+    // `retry_after_s` > 0: the origin's breaker is open; the client gets 503 with Retry-After.
+    void on_cached_failed(std::string_view why, uint32_t retry_after_s = 0);
     void on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
                          std::string_view reason, const policy::HeaderList& headers);
 
@@ -171,7 +172,8 @@ class ClientConnection final : public UpstreamSink,
     void give_up_resume(std::string_view why);
 
     // Responding.
-    void send_error(int status, std::string_view message);
+    // dlproxy's own one-line answer; `retry_after_s` > 0 adds Retry-After (a 503).
+    void send_error(int status, std::string_view message, uint32_t retry_after_s = 0);
     void write(std::string data);
     void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
     void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first

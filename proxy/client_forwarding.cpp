@@ -12,6 +12,7 @@
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/host_health.h"
 #include "proxy/http1/response_head.h"
 #include "proxy/request_checks.h"
 #include "proxy/server.h"
@@ -164,6 +165,11 @@ void ClientConnection::start_pass_through() {
         return;
     }
     const UpstreamRequest& req = upstream_request_;
+    if (HostVerdict verdict = host_health().admit(req.url); verdict.refused) {
+        spdlog::warn("{} {}: refused: {}", method_, url_, verdict.reason);
+        send_error(503, "dlproxy: " + verdict.reason, verdict.retry_after_s);
+        return;
+    }
     transfer_ =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
     if (!transfer_->start(req)) {
@@ -338,7 +344,7 @@ void ClientConnection::reset_for_next_request() {
     if (!read_blocked_ && state_ != State::Closing) start_reading();
 }
 
-void ClientConnection::send_error(int status, std::string_view message) {
+void ClientConnection::send_error(int status, std::string_view message, uint32_t retry_after_s) {
     if (closed_) return;
     if (head_sent_) {
         close(message);
@@ -348,7 +354,9 @@ void ClientConnection::send_error(int status, std::string_view message) {
     if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
-    write(http1::format_error_response(status, message, false, method_ == "HEAD"));
+    policy::HeaderList extra;
+    if (retry_after_s > 0) extra.push_back({"Retry-After", std::to_string(retry_after_s)});
+    write(http1::format_error_response(status, message, false, method_ == "HEAD", extra));
     log_access("ERROR");
     close_after_flush();
 }

@@ -56,6 +56,12 @@ struct Config {
     // least stall_floor and at most stall_timeout (policy/stall_watch.h); reconnect then.
     double stall_floor = 2;
     double stall_timeout = 4;
+    // Per-origin circuit breaker (proxy/host_health.h): breaker_failures failures to reach an
+    // origin within breaker_window open it for breaker_open (doubling while probes fail, up to
+    // 2 min); 0 failures = off.
+    uint32_t breaker_failures = 5;
+    double breaker_window = 30;
+    double breaker_open = 10;
     double gap_budget = 8;             // a client waits silently at most this long, then is closed
     double retry_base_delay = 0.25;    // first backoff ceiling; doubles per attempt (full jitter)
     double retry_max_delay = 30;       // backoff ceiling cap

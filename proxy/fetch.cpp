@@ -11,6 +11,7 @@
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/range_fill.h"
 #include "proxy/worker.h"
@@ -56,6 +57,8 @@ std::string_view to_string(FetchEnd e) {
             return "origin response unusable";
         case FetchEnd::StartFailed:
             return "could not start the upstream request";
+        case FetchEnd::HostDown:
+            return "origin unavailable";
     }
     return "failed";
 }
@@ -155,6 +158,19 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
         deferred_start_.emplace(extra, std::string(what));
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
         return;
+    }
+    // Nothing has reached a client yet (a first request, or its retries): an origin whose
+    // breaker is open fails it at once. Revalidations go ahead: a stale copy may still be
+    // served if the origin cannot be reached.
+    if (state_ != State::Ready && purpose_ != Purpose::Revalidate) {
+        HostVerdict verdict = host_health().admit(request_.url);
+        if (verdict.refused) {
+            // Failed from the timer: start() runs before the first client is attached.
+            retry_after_s_ = verdict.retry_after_s;
+            host_refusal_ = std::move(verdict.reason);
+            uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+            return;
+        }
     }
     UpstreamRequest req = request_;
     for (const auto& h : extra)

@@ -65,6 +65,7 @@ enum class FetchEnd {
     NoValidator,       // a resume is needed and nothing proves the object unchanged
     Unusable,          // the origin's first answer could not be used
     StartFailed,       // the upstream request could not be started
+    HostDown,          // the origin's circuit breaker is open (proxy/host_health.h)
 };
 std::string_view to_string(FetchEnd e);
 
@@ -164,6 +165,12 @@ class Fetch final : public UpstreamSink {
     bool filling_without_clients() const;
     void close();  // deferred delete via the timer's close callback
 
+    // Set when the fetch failed because its origin's breaker is open (FetchEnd::HostDown):
+    // the Retry-After for the 503 its clients get. 0 otherwise.
+    uint32_t host_down_retry_after() const {
+        return end_ == FetchEnd::HostDown ? retry_after_s_ : 0;
+    }
+
   private:
     friend class RangeFill;
 
@@ -255,7 +262,9 @@ class Fetch final : public UpstreamSink {
     std::string key_;
     UpstreamRequest request_;
     State state_ = State::Starting;
-    std::optional<FetchEnd> end_;  // why it failed, once state_ is Failed
+    std::optional<FetchEnd> end_;              // why it failed, once state_ is Failed
+    uint32_t retry_after_s_ = 0;               // FetchEnd::HostDown: when the client may try again
+    std::optional<std::string> host_refusal_;  // the breaker refused: fail on the next tick
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 

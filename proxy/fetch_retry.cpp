@@ -60,6 +60,12 @@ void Fetch::on_timer() {
     const uint64_t planned_tick = last_tick_ms_ + kTickMs;
     last_tick_ms_ = uv_now(loop());
     retired_.clear();
+    if (host_refusal_) {
+        std::string why = std::move(*host_refusal_);
+        host_refusal_.reset();
+        fail(FetchEnd::HostDown, std::move(why));
+        return;
+    }
     tend_range_fills(planned_tick);
     if (deferred_start_) {
         auto [extra, what] = std::move(*deferred_start_);

@@ -117,11 +117,14 @@ class Metrics {
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
     Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)
+    Counter breaker_opened;       // origins whose circuit breaker opened (proxy/host_health.h)
+    Counter breaker_refused;      // requests refused with 503 while an origin's breaker was open
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
     Gauge inflight_fills;      // objects being fetched right now
     Gauge client_connections;  // open client connections
+    Gauge hosts_failing;       // origins whose breaker is open or half-open
     // The memory budget (proxy/memory_budget.h), refreshed when /metrics is scraped.
     Gauge memory_budget;             // --memory-budget, bytes (0: none)
     Gauge memory_in_use_fills;       // chunk buffers held by fills
