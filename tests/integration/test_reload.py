@@ -105,16 +105,27 @@ class ReloadTest(ProxyTestCase):
                       "value", log)
         self.assertIn("reload: gap_budget: 8 -> 6", log)
 
+    def wait_for_line(self, path, text, timeout=5.0):
+        """The access-log line is written when the transaction ends, which may be just after
+        the client has its response."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    if text in f.read():
+                        return
+            time.sleep(0.05)
+        self.fail(f"{text!r} not in {path}")
+
     def test_access_log_reopens_after_logrotate(self):
         pycurl_request(self.pport, self.url("/bytes/10/rotate-before"), keep_body=False)
+        self.wait_for_line(self.access_log, "rotate-before")
         rotated = self.access_log + ".1"
         self.addCleanup(lambda: os.path.exists(rotated) and os.unlink(rotated))
         os.rename(self.access_log, rotated)
         self.signal(signal.SIGUSR1, "access log: reopened")
         pycurl_request(self.pport, self.url("/bytes/10/rotate-after"), keep_body=False)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not os.path.exists(self.access_log):
-            time.sleep(0.05)
+        self.wait_for_line(self.access_log, "rotate-after")
         with open(rotated) as f:
             old = f.read()
         with open(self.access_log) as f:
