@@ -14,7 +14,6 @@
 #include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/range_fill.h"
-#include "proxy/worker.h"
 
 namespace proxy {
 
@@ -84,10 +83,7 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
       stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
-    // The first client's Range may be what the origin is asked for first (a cold object).
-    if (auto range = policy::find_header(request_.headers, "range");
-        range && registry_.config().max_range_fetches > 0)
-        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
+    remember_cold_range();
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
     for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
                       "if-unmodified-since"})
@@ -480,24 +476,6 @@ void Fetch::fail(FetchEnd end, std::string detail) {
         if (object_recorded_) registry_.remove_object(key_, object_);
     }
     if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
-}
-
-void Fetch::save_revalidated_headers() {
-    cache::Store* store = &registry_.store();
-    auto object = object_;
-    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
-    auto key = key_;  // the fetch may be gone when this completes: log with a copy
-    run_on_worker(
-        loop(),
-        [store, object, result] {
-            *result = store->update_headers(object, object.headers, object.request_time,
-                                            object.response_time);
-        },
-        [key, result] {
-            if (!*result)
-                spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
-                             cache::to_string(result->error()));
-        });
 }
 
 void Fetch::retire_transfer() {
