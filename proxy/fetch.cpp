@@ -76,10 +76,11 @@ std::string_view to_string(CacheResult r) {
     return "MISS";
 }
 
-Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
+Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, bool stale_if_error)
     : registry_(registry),
       key_(std::move(key)),
       request_(std::move(request)),
+      stale_if_error_(stale_if_error),
       stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
@@ -133,6 +134,7 @@ void Fetch::start(int64_t now) {
                 return;
             }
             purpose_ = Purpose::Revalidate;
+            may_serve_stale_ = freshness.state == policy::Freshness::Stale;
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
@@ -292,6 +294,9 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             status, attempt_ + 1,
             decision.retry ? "no time left for another" : policy::to_string(decision.reason));
     }
+    if (purpose_ == Purpose::Revalidate && status >= 500 &&
+        serve_stale("status " + std::to_string(status)))
+        return;
     switch (purpose_) {
         case Purpose::Revalidate:
             if (status == 304 && policy::matches_304(object_.headers, headers)) {

@@ -26,6 +26,7 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
                                      registry_.retry(), registry_.random(), now_seconds());
     if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
+        if (serve_stale(cause)) return;
         metrics().give_ups.inc();
         fail(FetchEnd::RetriesExhausted,
              std::string(cause) +
@@ -120,6 +121,20 @@ void Fetch::on_timer() {
             key_, silent, stall_.threshold_ms(), stall_.typical_gap_ms());
         schedule_retry(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin");
     }
+}
+
+// A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when
+// stale_if_error allows it for this host (issue 14 item 8, docs/model-hosts.md).
+bool Fetch::serve_stale(std::string_view cause) {
+    if (purpose_ != Purpose::Revalidate || state_ != State::Starting || !stale_if_error_ ||
+        !may_serve_stale_ || !complete())
+        return false;
+    // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
+    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale", key_, cause);
+    retry_pending_ = false;
+    retire_transfer();
+    become_ready(CacheResult::Hit);
+    return true;
 }
 
 }  // namespace proxy

@@ -119,6 +119,8 @@ class Metrics {
     Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)
     Counter breaker_opened;       // origins whose circuit breaker opened (proxy/host_health.h)
     Counter breaker_refused;      // requests refused with 503 while an origin's breaker was open
+    Counter hit_authorizations;   // signed-URL hits the origin accepted (hit_authorization.h)
+    Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
