@@ -5,9 +5,6 @@
 
 namespace policy {
 
-namespace {
-
-// The value of query parameter `name` (case-insensitive name), raw; empty when absent.
 std::string_view query_param(std::string_view path, std::string_view name) {
     auto q = path.find('?');
     if (q == std::string_view::npos) return {};
@@ -22,6 +19,8 @@ std::string_view query_param(std::string_view path, std::string_view name) {
     }
     return {};
 }
+
+namespace {
 
 // The path without its query.
 std::string_view path_only(std::string_view path) {

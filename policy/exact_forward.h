@@ -48,6 +48,9 @@ struct ExactForwardDecision {
 ExactForwardDecision decide_exact_forward(const std::vector<std::string>& signed_range_patterns,
                                           const RequestTarget& target);
 
+// The raw value of query parameter `name` (case-insensitive) in `path`; empty when absent.
+std::string_view query_param(std::string_view path, std::string_view name);
+
 // True when the query string of `path` has X-Amz-SignedHeaders naming `range` (SigV4 lists
 // signed headers lower case, separated by ';', which may arrive percent-encoded as %3B).
 bool query_signs_range(std::string_view path);

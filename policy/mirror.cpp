@@ -1,6 +1,7 @@
 #include "policy/mirror.h"
 
 #include "policy/cache_key.h"
+#include "policy/exact_forward.h"
 #include "policy/intercept.h"
 
 namespace policy {
@@ -57,6 +58,14 @@ Result<MirrorTarget, MirrorErrc> mirror_target(const MirrorSites& sites,
     std::string prefix(kMirrorPrefix);
     prefix.append(target->host);
     return MirrorTarget{std::move(*target), std::move(prefix)};
+}
+
+bool mirror_drops_authorization(const MirrorTarget& mirrored) {
+    if (mirrored.prefix.empty()) return false;
+    for (std::string_view name :
+         {"X-Amz-Signature", "Signature", "Authorization", "X-Xet-Signature"})
+        if (!query_param(mirrored.target.path, name).empty()) return true;
+    return false;
 }
 
 std::optional<MirrorBase> mirror_base(std::string_view host_field) {

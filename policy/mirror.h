@@ -31,8 +31,8 @@ namespace policy {
 
 // What the configuration says (config keys mirror_origin and mirror_hosts).
 struct MirrorSites {
-    std::string origin;               // the host "/" stands for; "" = mirror mode off
-    std::vector<std::string> hosts;   // reachable as /_mirror/<host>/ (host_matches patterns)
+    std::string origin;              // the host "/" stands for; "" = mirror mode off
+    std::vector<std::string> hosts;  // reachable as /_mirror/<host>/ (host_matches patterns)
 };
 
 inline constexpr std::string_view kMirrorPrefix = "/_mirror/";
@@ -54,9 +54,17 @@ struct MirrorTarget {
 Result<MirrorTarget, MirrorErrc> mirror_target(const MirrorSites& sites,
                                                std::string_view request_target);
 
+// Whether a mirror request must lose the client's Authorization before it goes upstream: a
+// /_mirror/ URL that carries its own signature in the query (S3/R2 X-Amz-Signature, CloudFront
+// Signature, Backblaze Authorization, Xet X-Xet-Signature). Through the mirror a CDN redirect
+// stays on the client's host, so clients keep the Hub token they would have dropped on the real
+// cross-host redirect; forwarded, it would leak the token to the CDN and make S3-style hosts
+// refuse the request ("only one auth mechanism allowed").
+bool mirror_drops_authorization(const MirrorTarget& mirrored);
+
 // The mirror as a request's Host field names it.
 struct MirrorBase {
-    std::string url;  // "http://127.0.0.1:3128": mirror URLs in answers start with it
+    std::string url;   // "http://127.0.0.1:3128": mirror URLs in answers start with it
     std::string host;  // lower case, IPv6 without brackets
     uint16_t port = 80;
 };

@@ -223,7 +223,8 @@ class ClientConnection final : public UpstreamSink,
     std::unique_ptr<UpstreamTransfer> transfer_;
     UpstreamRequest upstream_request_;
     std::unique_ptr<CachedResponse> cached_;
-    std::unique_ptr<MirrorAnswer> mirror_;  // set for a request served in mirror mode
+    std::unique_ptr<MirrorAnswer> mirror_;     // set for a request served in mirror mode
+    bool mirror_drops_authorization_ = false;  // policy::mirror_drops_authorization
     // Finished CachedResponses are freed at the next loop callback, never while one is on the
     // call stack (finish_cached is reached from inside CachedResponse::pump).
     std::vector<std::unique_ptr<CachedResponse>> finished_cached_;

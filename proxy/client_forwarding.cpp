@@ -72,8 +72,9 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(boo
     if (!mirrored) {
         answered = true;
         const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
-        if (refused) spdlog::info("client {}: {} {} refused: host not mirrored", client_address_,
-                                  method_, url_);
+        if (refused)
+            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_, method_,
+                         url_);
         send_error(refused ? 403 : 400,
                    "dlproxy: " + std::string(policy::to_string(mirrored.error())));
         return std::nullopt;
@@ -82,6 +83,11 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(boo
     auto exact = policy::decide_exact_forward(config.signed_range_hosts, mirrored->target).reason;
     const bool json_body = exact == policy::ExactForwardReason::XetToken ||
                            exact == policy::ExactForwardReason::XetReconstruction;
+    if (policy::mirror_drops_authorization(*mirrored) &&
+        policy::find_header(request_headers(), "authorization")) {
+        spdlog::debug("{} {}: mirror: Authorization dropped (the URL is signed)", method_, url_);
+        mirror_drops_authorization_ = true;
+    }
     mirror_ = std::make_unique<MirrorAnswer>(
         policy::MirrorLinks(config.mirror, std::move(base->url), std::move(mirrored->prefix)),
         json_body);
@@ -113,6 +119,7 @@ void ClientConnection::start_forwarding() {
     req.url = target->url();
     req.headers = policy::end_to_end(request_headers());
     strip_request_framing(req.headers);
+    if (mirror_drops_authorization_) policy::remove_header(req.headers, "authorization");
     policy::add_via(req.headers, parser_.head().http10() ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
     req.ca_bundle = server_.upstream_ca_bundle();
@@ -151,7 +158,8 @@ void ClientConnection::start_forwarding() {
 bool ClientConnection::cacheable_request(const policy::RequestTarget& target) const {
     if (!server_.fetches() || method_ != "GET") return false;
     if (parser_.head().chunked || parser_.head().content_length > 0) return false;
-    if (policy::find_header(request_headers(), "authorization")) return false;
+    if (!mirror_drops_authorization_ && policy::find_header(request_headers(), "authorization"))
+        return false;
     if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
     // A signature over the Range (Xet's xorb URLs) forbids the cache path's changes to the
     // request; tokens and reconstruction answers must never be stored.
@@ -339,6 +347,7 @@ void ClientConnection::reset_for_next_request() {
     restart_pass_through_ = false;
     cached_start_pending_ = false;
     mirror_.reset();
+    mirror_drops_authorization_ = false;
     resume_.reset();
     retire_cached();
     transfer_.reset();

@@ -17,7 +17,8 @@ size_t rewrite_strings(nlohmann::json& node, const policy::MirrorLinks& links) {
             ++changed;
         }
     } else if (node.is_structured()) {
-        for (auto& child : node) changed += rewrite_strings(child, links);
+        for (auto& child : node)
+            changed += rewrite_strings(child, links);
     }
     return changed;
 }

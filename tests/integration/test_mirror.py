@@ -152,6 +152,29 @@ class MirrorModeTest(ModelHostsCase):
             self.assertEqual(hashlib.sha256(r.content).hexdigest(), b.sha256)
         self.assertEqual(self.cdn_bytes(b.object_id, mark), 0, "mirror first, proxy hit")
 
+    def test_gated_repo_token_reaches_the_hub_only(self):
+        # requests keeps Authorization across a redirect that stays on one host, and through the
+        # mirror the redirect to the CDN does: dlproxy drops it from the signed CDN request, as
+        # the client itself would on the real cross-host redirect.
+        f = model_hosts.hf_file("gated-mirror-2M.safetensors")
+        path = f"/org/gated-model/resolve/main/{f.name}"
+        with plain_session() as s:
+            r = s.get(self.base + path, timeout=30)
+            self.assertEqual(r.status_code, 401)
+        mark = self.hosts.mark()
+        h = hashlib.sha256()
+        with plain_session() as s, s.get(self.base + path, timeout=60, stream=True,
+                                         headers={"Authorization": "Bearer hf_testtoken"}) as r:
+            self.assertEqual(r.status_code, 200)
+            for chunk in r.iter_content(chunk_size=64 * 1024):
+                h.update(chunk)
+        self.assertEqual(h.hexdigest(), f.sha256)
+        recs = self.client_records(mark)
+        self.assertEqual([x["auth"] for x in recs if x["host"] == "huggingface.co"], ["Bearer"])
+        cdn = [x for x in recs if x["host"] in model_hosts.CDN_HOSTS]
+        self.assertTrue(cdn)
+        self.assertTrue(all(x["auth"] is None for x in cdn), cdn)
+
     def test_refusals(self):
         mark = self.hosts.mark()
         with RawConn(self.pport) as c:

@@ -72,6 +72,29 @@ TEST_CASE("policy/mirror: refusals") {
     CHECK(t.error() == MirrorErrc::Off);
 }
 
+TEST_CASE("policy/mirror: a signed CDN URL loses the client's Authorization") {
+    const auto s = sites();
+    struct Row {
+        const char* in;
+        bool drops;
+    };
+    const Row rows[] = {
+        {"/_mirror/cas-bridge.xethub.hf.co/x?X-Amz-Expires=1&X-Amz-Signature=ab", true},
+        {"/_mirror/cdn-lfs.hf.co/x?Expires=1&Policy=p&Signature=s&Key-Pair-Id=k", true},
+        {"/_mirror/b2.civitai.com/file/b/x?Authorization=3_abc", true},
+        {"/_mirror/transfer.xethub.hf.co/xorb/default/h?X-Xet-Signature=s", true},
+        {"/_mirror/cas-server.xethub.hf.co/v2/reconstructions/h", false},  // Bearer needed
+        {"/_mirror/civitai.com/api/download/models/1?type=Model", false},
+        {"/org/gated/resolve/main/a.bin?Signature=s", false},  // the Hub itself
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.in);
+        auto t = policy::mirror_target(s, row.in);
+        REQUIRE(t);
+        CHECK(policy::mirror_drops_authorization(*t) == row.drops);
+    }
+}
+
 TEST_CASE("policy/mirror: the base comes from the Host field") {
     auto base = policy::mirror_base("127.0.0.1:3128");
     REQUIRE(base);
@@ -115,7 +138,8 @@ TEST_CASE("policy/mirror: references onto the mirror") {
         {&origin, "https://cdn-lfs.hf.co?a=1", "http://127.0.0.1:3128/_mirror/cdn-lfs.hf.co/?a=1"},
         {&origin, "//cdn-lfs.hf.co/repos/a", "http://127.0.0.1:3128/_mirror/cdn-lfs.hf.co/repos/a"},
         // Relative references resolve against the mirror URL of the request itself.
-        {&origin, "/api/resolve-cache/models/o/r/c/f?etag=1", "/api/resolve-cache/models/o/r/c/f?etag=1"},
+        {&origin, "/api/resolve-cache/models/o/r/c/f?etag=1",
+         "/api/resolve-cache/models/o/r/c/f?etag=1"},
         {&cdn, "/repos/b", "/_mirror/cdn-lfs.hf.co/repos/b"},
         {&cdn, "b?x=1", "b?x=1"},
         {&cdn, "?x=1", "?x=1"},
