@@ -79,9 +79,11 @@ void ClientConnection::start_forwarding() {
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
-        cached_ =
-            std::make_unique<CachedResponse>(*this, *server_.fetches(), policy::cache_key(*target),
-                                             upstream_request_, request_headers());
+        // A URL a redirect announced the content of is stored under that content
+        // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
+        std::string key = server_.fetches()->redirects().storage_key(policy::cache_key(*target));
+        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
+                                                   upstream_request_, request_headers());
         arm_timer(server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
@@ -139,6 +141,9 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     uv_timer_stop(&timer_);
     status_ = status;
     invalidate_after(status, upstream_headers);
+    // A redirect to a signed URL: remember what it announced and the request that caused it.
+    if (server_.fetches())
+        server_.fetches()->redirects().remember(upstream_request_, status, upstream_headers);
     if (transfer_) upstream_address_ = transfer_->primary_address();
     head_sent_ = true;
     response_.send_relayed_head(status, reason, upstream_headers);

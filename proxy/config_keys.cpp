@@ -123,6 +123,11 @@ const std::array kKeys = {
         "retry_deadline", {"SECONDS", "give up a fill after retrying this long"}),
     key<Switch, Member<&Config::resume_without_validator>>(
         "resume_without_validator", {"", "resume responses without ETag/Last-Modified", "off"}),
+    key<Offline, Member<&Config::offline_answers>>(
+        "offline_answers",
+        {"MODE",
+         "answer a resolve URL whose verified content is cached when its origin cannot be "
+         "reached: model-hosts, all or off"}),
     key<List<InterceptPattern>, Member<&Config::intercept>>(
         "intercept",
         {"PATTERN",

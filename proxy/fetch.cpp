@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "policy/byte_range.h"
+#include "policy/content_digest.h"
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
@@ -78,6 +79,13 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
     : registry_(registry), key_(std::move(key)), request_(std::move(request)) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
+    // The digest the content must have: its key names it, or the redirect that led here did.
+    if (auto sha = policy::sha256_of_content_key(key_)) {
+        announced_sha256_ = *sha;
+    } else if (auto location_key = RedirectMemory::key_of(request_.url)) {
+        const RememberedRedirect* r = registry_.redirects().by_location(*location_key);
+        if (r && r->sha256) announced_sha256_ = *r->sha256;
+    }
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
     for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
                       "if-unmodified-since"})
@@ -109,6 +117,11 @@ void Fetch::start(int64_t now) {
                      : store().lookup(key_);
     if (!found) {
         spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
+    } else if (*found && (*found)->content_check == cache::ContentCheck::Mismatch) {
+        // This fetch is the refetch: a second mismatch quarantines again, with no third try.
+        refetched_ = true;
+        spdlog::info("fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
+                     key_);
     } else if (*found) {
         object_ = **found;
         object_recorded_ = true;
@@ -118,6 +131,7 @@ void Fetch::start(int64_t now) {
         // (a crash between the last chunk commit and mark_complete): serve it and fix the record.
         if (map && present_.size() == object_.chunk_count() && present_.all_present()) {
             finish_object();
+            verify_stored_content();  // an object completed before it could be hashed
             auto freshness =
                 policy::evaluate_freshness(object_.headers, request_.headers,
                                            {object_.request_time, object_.response_time}, now);
@@ -220,7 +234,8 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ || deferred_start_)
+    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ || deferred_start_ ||
+        verifying_ || refresh_)
         return false;
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
@@ -314,6 +329,8 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
 
 void Fetch::on_range_rejected(int status, std::string_view reason,
                               const policy::HeaderList& headers, policy::PartialReason why) {
+    // Mid-fill, a signed URL that expired: ask for a fresh one and continue at the same byte.
+    if (state_ == State::Ready && try_refresh_url(status)) return;
     if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
         // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
         // the origin's answer goes to the client, and the stored chunks stay -- an error status
@@ -374,6 +391,8 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
     object_recorded_ = false;
     record_object(head, now);
     origin_headers_ = policy::end_to_end(headers);
+    if (announced_sha256_.empty())
+        if (auto sha = policy::announced_sha256(headers)) announced_sha256_ = *sha;
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     memory_.clear();
     next_ = 0;
@@ -390,6 +409,9 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
 }
 
 void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderList& headers) {
+    // A 5xx after the retries: the host is down for this URL (RFC 9111 §4.2.4 lets a cache
+    // answer from storage then).
+    if (status >= 500 && try_offline_answer("status " + std::to_string(status))) return;
     auto listeners = listeners_;
     listeners_.clear();
     std::unique_ptr<UpstreamTransfer> transfer = std::move(transfer_);
@@ -425,6 +447,9 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
 
 void Fetch::fail(FetchEnd end, std::string detail) {
     if (state_ == State::Failed) return;
+    if (state_ != State::Ready && (end == FetchEnd::RetriesExhausted || end == FetchEnd::StartFailed) &&
+        try_offline_answer(detail))
+        return;
     const bool invalidate = end == FetchEnd::ObjectChanged;
     std::string why = std::string(to_string(end)) + ": " + detail;
     spdlog::warn("fetch {}: giving up: {}; {}", key_, why,

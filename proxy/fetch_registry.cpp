@@ -18,7 +18,8 @@ FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& sto
       config_(config),
       retry_(retry_config_from(config)),
       rng_(std::random_device{}()),
-      memory_(config.memory_budget) {}
+      memory_(config.memory_budget),
+      redirects_(loop, store) {}
 
 policy::RetryConfig retry_config_from(const Config& config) {
     policy::RetryConfig retry;
@@ -76,6 +77,8 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
 bool FetchRegistry::reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now) {
     if (fetch.state() != Fetch::State::Ready) return true;
     const cache::ObjectInfo& object = fetch.object();
+    // A quarantined object is never a hit (docs/model-hosts-identity.md "Verification").
+    if (object.content_check == cache::ContentCheck::Mismatch) return false;
     auto freshness = policy::evaluate_freshness(object.headers, request.headers,
                                                 {object.request_time, object.response_time}, now);
     return freshness.state == policy::Freshness::Fresh || !fetch.fill_done();

@@ -58,7 +58,18 @@ void Fetch::timer_cb(uv_timer_t* timer) noexcept {
 void Fetch::on_timer() {
     if (closing_) return;
     retired_.clear();
+    retired_refresh_.reset();
     tend_range_fills();
+    if (refresh_start_pending_) {
+        refresh_start_pending_ = false;
+        if (refresh_ && !refresh_->start()) {
+            refresh_.reset();
+            metrics().url_refresh_failures.inc();
+            fail(FetchEnd::ResumeRefused, "could not start the request for a fresh signed URL");
+        }
+        return;
+    }
+    if (refresh_) return;  // the fill waits for a fresh URL
     if (deferred_start_) {
         auto [extra, what] = std::move(*deferred_start_);
         deferred_start_.reset();

@@ -116,6 +116,16 @@ class Metrics {
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
+    // Content identity (docs/model-hosts-identity.md): objects whose sha256 was computed, by
+    // verdict; the bytes hashed and the CPU time it took (microseconds, rendered in seconds).
+    Counter sha256_verified;
+    Counter sha256_unverified;
+    Counter sha256_mismatches;
+    Counter sha256_bytes;
+    Counter sha256_cpu_us;
+    Counter url_refreshes;         // expired signed URLs replaced mid-fill
+    Counter url_refresh_failures;  // refreshes that found no usable new URL
+    Counter offline_answers;       // resolve URLs answered from the cache, origin unreachable
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
