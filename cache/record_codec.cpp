@@ -81,7 +81,7 @@ std::vector<std::byte> encode_object(const ObjectInfo& o) {
     Writer w;
     const bool identity = o.content_check != ContentCheck::Unverified || !o.sha256.empty() ||
                           !o.announced_sha256.empty();
-    w.u8(identity ? kObjectRecordVersion : 1);
+    w.u8(identity ? kObjectIdentityVersion : kObjectRecordVersion);
     w.u64(o.generation);
     w.u16(o.status);
     w.u8(static_cast<uint8_t>(o.state));
@@ -112,7 +112,7 @@ std::vector<std::byte> encode_object(const ObjectInfo& o) {
 Result<ObjectInfo> decode_object(Bytes bytes) {
     Reader r(bytes);
     const uint8_t version = r.u8();
-    if (version != 1 && version != kObjectRecordVersion) return bad_record();
+    if (version != kObjectRecordVersion && version != kObjectIdentityVersion) return bad_record();
     ObjectInfo o;
     o.generation = r.u64();
     o.status = r.u16();
@@ -139,7 +139,7 @@ Result<ObjectInfo> decode_object(Bytes bytes) {
         h.value = r.str();
         o.headers.push_back(std::move(h));
     }
-    if (version == kObjectRecordVersion) {
+    if (version == kObjectIdentityVersion) {
         uint8_t check = r.u8();
         o.sha256 = r.str();
         o.announced_sha256 = r.str();

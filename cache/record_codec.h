@@ -24,9 +24,11 @@ using Bytes = std::span<const std::byte>;
 
 namespace cache::detail {
 
-// Version 2 adds the content identity fields; a record whose identity fields are all default is
-// written as version 1, so an index stays readable by older builds until something is verified.
-inline constexpr uint8_t kObjectRecordVersion = 2;
+// Version 2 (kObjectIdentityVersion) appends the content identity fields; a record whose
+// identity fields are all default is still written as version 1, so an index stays readable by
+// older builds until something in it has been hashed.
+inline constexpr uint8_t kObjectRecordVersion = 1;
+inline constexpr uint8_t kObjectIdentityVersion = 2;
 inline constexpr uint8_t kResolveRecordVersion = 1;
 inline constexpr uint8_t kChunkRecordVersion = 1;
 inline constexpr uint8_t kCountersRecordVersion = 1;

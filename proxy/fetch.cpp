@@ -239,6 +239,8 @@ bool Fetch::idle() const {
         return false;
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
+    // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
+    if (state_ == State::Starting && refetched_ && (transfer_ || retry_pending_)) return false;
     return true;
 }
 
