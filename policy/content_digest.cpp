@@ -96,8 +96,8 @@ std::optional<std::string> normalise_sha256_hex(std::string_view text) {
 std::optional<std::string> announced_sha256(const HeaderList& headers) {
     // RFC 9530 §3: sha-256=:<base64>: (a byte sequence item).
     if (auto repr = find_header(headers, "repr-digest")) {
-        if (auto v = member(*repr, "sha-256"); v && v->size() >= 2 && v->front() == ':' &&
-                                               v->back() == ':')
+        if (auto v = member(*repr, "sha-256");
+            v && v->size() >= 2 && v->front() == ':' && v->back() == ':')
             if (auto hex = sha256_from_base64(v->substr(1, v->size() - 2))) return hex;
     }
     if (auto digest = find_header(headers, "digest")) {

@@ -35,8 +35,7 @@ namespace detail {
 ContentVerdict hash_stored_object(cache::Store& store, const cache::ObjectInfo& object) {
     ContentVerdict v;
     const double cpu_start = thread_cpu_seconds();
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                &EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return v;
     std::vector<std::byte> buffer(object.chunk_size);
     for (uint64_t i = 0; i < object.chunk_count(); ++i) {
@@ -68,7 +67,7 @@ void verify_content(uv_loop_t* loop, cache::Store& store, const cache::ObjectInf
         [s, object, announced, verdict] {
             *verdict = detail::hash_stored_object(*s, object);
             if (verdict->sha256.empty()) return;
-            verdict->check = announced.empty()           ? cache::ContentCheck::Unverified
+            verdict->check = announced.empty()              ? cache::ContentCheck::Unverified
                              : announced == verdict->sha256 ? cache::ContentCheck::Verified
                                                             : cache::ContentCheck::Mismatch;
             verdict->record = s->set_content(object, verdict->check, verdict->sha256, announced);

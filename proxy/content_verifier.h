@@ -24,7 +24,7 @@ namespace proxy {
 struct ContentVerdict {
     cache::Result<cache::ObjectInfo> record = cache::ObjectInfo{};  // the updated record
     cache::ContentCheck check = cache::ContentCheck::Unverified;
-    std::string sha256;  // computed, hex; empty when the bytes could not be read
+    std::string sha256;      // computed, hex; empty when the bytes could not be read
     double cpu_seconds = 0;  // thread CPU time the job spent
     uint64_t bytes = 0;      // bytes hashed
 };

@@ -120,8 +120,9 @@ void Fetch::start(int64_t now) {
     } else if (*found && (*found)->content_check == cache::ContentCheck::Mismatch) {
         // This fetch is the refetch: a second mismatch quarantines again, with no third try.
         refetched_ = true;
-        spdlog::info("fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
-                     key_);
+        spdlog::info(
+            "fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
+            key_);
     } else if (*found) {
         object_ = **found;
         object_recorded_ = true;
@@ -449,7 +450,8 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
 
 void Fetch::fail(FetchEnd end, std::string detail) {
     if (state_ == State::Failed) return;
-    if (state_ != State::Ready && (end == FetchEnd::RetriesExhausted || end == FetchEnd::StartFailed) &&
+    if (state_ != State::Ready &&
+        (end == FetchEnd::RetriesExhausted || end == FetchEnd::StartFailed) &&
         try_offline_answer(detail))
         return;
     const bool invalidate = end == FetchEnd::ObjectChanged;

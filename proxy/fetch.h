@@ -324,8 +324,8 @@ class Fetch final : public UpstreamSink {
 
     // Content identity (fetch_identity.cpp).
     std::string announced_sha256_;
-    bool verifying_ = false;   // the sha256 job is running
-    bool refetched_ = false;   // a mismatch already caused its one refetch
+    bool verifying_ = false;      // the sha256 job is running
+    bool refetched_ = false;      // a mismatch already caused its one refetch
     uint32_t url_refreshes_ = 0;  // refreshes of an expired signed URL in this fill
     std::unique_ptr<UrlRefresh> refresh_;
     std::unique_ptr<UrlRefresh> retired_refresh_;  // freed from the timer, never in curl's call

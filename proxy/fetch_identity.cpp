@@ -38,14 +38,13 @@ void Fetch::verify_stored_content() {
     if (!object_.sha256.empty()) return;  // judged before
     verifying_ = true;
     std::weak_ptr<bool> alive = alive_;
-    verify_content(loop(), store(), object_, announced_sha256_,
-                   [this, alive](ContentVerdict verdict) {
-                       metrics().sha256_bytes.add(verdict.bytes);
-                       metrics().sha256_cpu_us.add(
-                           static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
-                       if (alive.expired()) return;
-                       on_content_verdict(std::move(verdict));
-                   });
+    verify_content(
+        loop(), store(), object_, announced_sha256_, [this, alive](ContentVerdict verdict) {
+            metrics().sha256_bytes.add(verdict.bytes);
+            metrics().sha256_cpu_us.add(static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
+            if (alive.expired()) return;
+            on_content_verdict(std::move(verdict));
+        });
 }
 
 void Fetch::on_content_verdict(ContentVerdict verdict) {

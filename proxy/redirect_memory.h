@@ -34,10 +34,10 @@
 namespace proxy {
 
 struct RememberedRedirect {
-    UpstreamRequest request;   // what the client sent (end-to-end headers), memory only
-    std::string resolve_key;   // cache key of request.url
-    std::string location;      // absolute Location
-    std::string location_key;  // its cache key
+    UpstreamRequest request;            // what the client sent (end-to-end headers), memory only
+    std::string resolve_key;            // cache key of request.url
+    std::string location;               // absolute Location
+    std::string location_key;           // its cache key
     std::optional<std::string> sha256;  // announced, 64 lower-case hex
     std::optional<uint64_t> size;
     std::string commit;  // X-Repo-Commit

@@ -28,8 +28,7 @@ bool UrlRefresh::start() {
     return transfer_->start(redirect_.request);
 }
 
-void UrlRefresh::on_upstream_head(int status, std::string_view,
-                                  const policy::HeaderList& headers) {
+void UrlRefresh::on_upstream_head(int status, std::string_view, const policy::HeaderList& headers) {
     RefreshResult r;
     auto location = policy::find_header(headers, "location");
     auto absolute = location ? RedirectMemory::absolute_location(redirect_.request.url, *location)

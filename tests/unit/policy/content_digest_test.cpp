@@ -30,9 +30,8 @@ TEST_CASE("policy/content_digest: a git sha1 or a weak ETag is no sha256") {
 }
 
 TEST_CASE("policy/content_digest: Repr-Digest (RFC 9530) and Digest (RFC 3230)") {
-    CHECK(policy::announced_sha256(
-              {{"Repr-Digest", std::string("sha-512=:AAAA:, sha-256=:") + kB64 + ":"}}) ==
-          std::string(kHex));
+    CHECK(policy::announced_sha256({{"Repr-Digest", std::string("sha-512=:AAAA:, sha-256=:") +
+                                                        kB64 + ":"}}) == std::string(kHex));
     CHECK(policy::announced_sha256({{"Digest", std::string("SHA-256=") + kB64}}) ==
           std::string(kHex));
     // Not a byte sequence, wrong length, bad characters: ignored.
