@@ -79,9 +79,10 @@ void ClientConnection::start_forwarding() {
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
-        cached_ =
-            std::make_unique<CachedResponse>(*this, *server_.fetches(), policy::cache_key(*target),
-                                             upstream_request_, request_headers());
+        cached_ = std::make_unique<CachedResponse>(
+            *this, *server_.fetches(), policy::cache_key(*target, server_.key_rules()),
+            upstream_request_, request_headers(),
+            policy::key_drops_params(*target, server_.key_rules()));
         arm_timer(server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
@@ -126,7 +127,7 @@ void ClientConnection::invalidate_after(int status, const policy::HeaderList& up
     auto target = policy::parse_absolute_target(upstream_request_.url, true);
     if (!target) return;
     for (const auto& t : policy::invalidated_targets(method_, status, *target, upstream_headers))
-        server_.fetches()->invalidate(policy::cache_key(t));
+        server_.fetches()->invalidate(policy::cache_key(t, server_.key_rules()));
 }
 
 void ClientConnection::on_upstream_head(int status, std::string_view reason,

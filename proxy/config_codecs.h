@@ -227,6 +227,10 @@ struct ConnectToItem {
     static constexpr const char* kWhat = "HOST:PORT:CONNECT-HOST:CONNECT-PORT strings";
     static void check(const std::string& text, const std::string& what);
 };
+struct KeyRuleItem {
+    static constexpr const char* kWhat = "\"PATTERN = NAME, NAME\" strings";
+    static void check(const std::string& text, const std::string& what);
+};
 struct ProxyUrlItem {
     static void check(const std::string& text, const std::string& what);
 };

@@ -104,6 +104,10 @@ class Fetch final : public UpstreamSink {
 
     State state() const { return state_; }
     const std::string& key() const { return key_; }
+    // The request this fetch sends upstream: its first client's (URL included).
+    const UpstreamRequest& request() const { return request_; }
+    // The stored object's strong validator, for If-Range and for authorising hits.
+    std::optional<policy::Validator> validator() const;
     const cache::ObjectInfo& object() const { return object_; }
     CacheResult result() const { return result_; }
     // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
@@ -210,9 +214,6 @@ class Fetch final : public UpstreamSink {
     void trim_memory();
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
-
-    // The stored object's strong validator, for If-Range.
-    std::optional<policy::Validator> validator() const;
 
     // Separate range fills (fetch_range.cpp).
     bool claimed(uint32_t index) const;  // a range fill is going to fill it

@@ -116,6 +116,8 @@ class Metrics {
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
+    Counter hit_authorizations;   // signed-URL hits the origin accepted (hit_authorization.h)
+    Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index

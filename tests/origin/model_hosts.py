@@ -267,7 +267,9 @@ def check_signature(host, path, query):
 # --- the server ------------------------------------------------------------------------------------
 
 class HostsHandler(origin.Handler):
-    log_headers = origin.LOG_HEADERS + ("User-Agent",)
+    # Also what tests check dlproxy passes on or not (a client's own field, hop-by-hop ones).
+    log_headers = origin.LOG_HEADERS + ("User-Agent", "X-Client-Header", "X-Hop", "Keep-Alive",
+                                        "Proxy-Authorization", "TE")
 
     def prepare(self):
         self.host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower().rstrip(".")
