@@ -28,13 +28,13 @@ constexpr std::string_view k304Fields[] = {"cache-control", "content-location", 
 
 CachedResponse::CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
                                const UpstreamRequest& request,
-                               const policy::HeaderList& client_headers, bool signed_url)
+                               const policy::HeaderList& client_headers, CacheAccess access)
     : conn_(conn),
       registry_(registry),
       key_(std::move(key)),
       request_(request),
       client_headers_(client_headers),
-      signed_url_(signed_url) {}
+      access_(access) {}
 
 CachedResponse::~CachedResponse() {
     *alive_ = false;
@@ -43,7 +43,7 @@ CachedResponse::~CachedResponse() {
 
 void CachedResponse::start() {
     bool created = false;
-    fetch_ = &registry_.acquire(key_, request_, created);
+    fetch_ = &registry_.acquire(key_, request_, created, access_.stale_if_error);
     // A request that joins a running fetch is a hit when the object is already complete, and
     // a collapsed miss otherwise; the fetch's creator reports how the fetch went.
     if (!created && fetch_->state() == Fetch::State::Ready)
@@ -84,7 +84,7 @@ void CachedResponse::on_fetch_ready(Fetch& fetch) {
 }
 
 bool CachedResponse::needs_authorization(const Fetch& fetch) const {
-    if (!signed_url_ || authorized_) return false;
+    if (!access_.signed_url || authorized_) return false;
     // The fetch asked the origin with this very URL (a fill, a resume, a revalidation): the
     // origin's answer to it was the authorisation. A hit from storage asked nobody.
     return fetch.request().url != request_.url || fetch.result() == CacheResult::Hit;

@@ -22,14 +22,22 @@ namespace proxy {
 class ClientConnection;
 class FetchRegistry;
 
+// What the request's URL allows besides a plain cached response.
+struct CacheAccess {
+    // The key rules dropped parameters of the URL (a signature): the stored object is served
+    // only once the origin has accepted this URL for it, unless this very URL is the one the
+    // fetch is filling with (proxy/hit_authorization.h).
+    bool signed_url = false;
+    // A complete stored object whose revalidation fails may be served stale (RFC 9111 §4.2.4):
+    // the host matches stale_if_error and the URL is not signed.
+    bool stale_if_error = false;
+};
+
 class CachedResponse final : public FetchListener, public HitAuthorizationListener {
   public:
-    // `signed_url`: the key rules dropped parameters of this request's URL (a signature): the
-    // stored object is served only once the origin has accepted this URL for it, unless this
-    // very URL is the one the fetch is filling with (proxy/hit_authorization.h).
     CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
                    const UpstreamRequest& request, const policy::HeaderList& client_headers,
-                   bool signed_url);
+                   CacheAccess access);
     ~CachedResponse();
     CachedResponse(const CachedResponse&) = delete;
     CachedResponse& operator=(const CachedResponse&) = delete;
@@ -86,7 +94,7 @@ class CachedResponse final : public FetchListener, public HitAuthorizationListen
     // read it as a recorded chunk (whose check drops it and has it fetched again).
     std::optional<uint32_t> waiting_for_commit_;
     uint64_t bytes_from_cache_ = 0;
-    bool signed_url_ = false;
+    CacheAccess access_;
     bool authorized_ = false;
     std::unique_ptr<HitAuthorization> authorization_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -79,10 +79,15 @@ void ClientConnection::start_forwarding() {
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
-        cached_ = std::make_unique<CachedResponse>(
-            *this, *server_.fetches(), policy::cache_key(*target, server_.key_rules()),
-            upstream_request_, request_headers(),
-            policy::key_drops_params(*target, server_.key_rules()));
+        CacheAccess access;
+        access.signed_url = policy::key_drops_params(*target, server_.key_rules());
+        // A signed URL gets no bytes the origin has not confirmed for it, stale or not.
+        access.stale_if_error =
+            !access.signed_url &&
+            policy::should_intercept(server_.config().stale_if_error, target->host);
+        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(),
+                                                   policy::cache_key(*target, server_.key_rules()),
+                                                   upstream_request_, request_headers(), access);
         arm_timer(server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.

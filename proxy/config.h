@@ -74,6 +74,9 @@ struct Config {
     // drops those query parameters from the key of matching hosts' URLs, so every fresh signed
     // URL of one object is one key. Replaced as a whole by the setting; default: the model hosts.
     std::vector<std::string> key_rule = default_key_rule_texts();
+    // Hosts (patterns as for intercept, or "*") whose complete objects are served stale when
+    // their revalidation fails (RFC 9111 §4.2.4); signed URLs never are (docs/model-hosts.md).
+    std::vector<std::string> stale_if_error = policy::default_intercept_patterns();
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by proxy/config_hosts.h:
     // "HOST:PORT:ADDR[,ADDR]" pins a name to addresses (CURLOPT_RESOLVE); "HOST:PORT:HOST2:PORT2"

@@ -242,6 +242,10 @@ void ConnectToItem::check(const std::string& text, const std::string& what) {
         throw ConfigError(what + ": '" + text + "': " + entry.error());
 }
 
+void HostPatternItem::check(const std::string& text, const std::string& what) {
+    if (text != "*") InterceptPattern::check(text, what);
+}
+
 void KeyRuleItem::check(const std::string& text, const std::string& what) {
     if (auto rule = policy::parse_key_rule(text); !rule)
         throw ConfigError(what + ": '" + text + "': " + rule.error());

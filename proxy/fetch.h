@@ -91,8 +91,12 @@ class Fetch final : public UpstreamSink {
     enum class State { Starting, Ready, Failed, Handed };
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
-    // conditionals). Call start() next.
-    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request);
+    // conditionals). `stale_if_error`: a complete stored object whose revalidation fails (no
+    // answer, or a 5xx, once the retries that fit the client's patience are spent) is served
+    // stale instead, as RFC 9111 §4.2.4 allows unless the stored response forbids it
+    // (must-revalidate, no-cache...). Call start() next.
+    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
+          bool stale_if_error = false);
     ~Fetch();
     Fetch(const Fetch&) = delete;
     Fetch& operator=(const Fetch&) = delete;
@@ -190,6 +194,8 @@ class Fetch final : public UpstreamSink {
     void retire_transfer();
     // After a 304: writes object_'s merged headers and times to the store on a worker.
     void save_revalidated_headers();
+    // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
+    bool serve_stale(std::string_view cause);
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -242,6 +248,8 @@ class Fetch final : public UpstreamSink {
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 
+    bool stale_if_error_ = false;
+    bool may_serve_stale_ = false;  // the stored response allows it (policy::Freshness::Stale)
     cache::ObjectInfo object_;
     policy::HeaderList origin_headers_;
     bool object_recorded_ = false;  // begin_object done (or the object came from the store)

@@ -42,8 +42,8 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
     return in_use;
 }
 
-Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request,
-                              bool& created) {
+Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request, bool& created,
+                              bool stale_if_error) {
     const auto now = static_cast<int64_t>(std::time(nullptr));
     auto it = fetches_.find(key);
     if (it != fetches_.end() && it->second->state() != Fetch::State::Failed &&
@@ -62,7 +62,7 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
         it->second->close();
         fetches_.erase(it);
     }
-    auto* fetch = new Fetch(*this, key, request);
+    auto* fetch = new Fetch(*this, key, request, stale_if_error);
     fetches_[key] = fetch;
     created = true;
     fetch->start(now);

@@ -55,7 +55,7 @@ Files
 Control (direct to https://127.0.0.1:PORT, not through a proxy; answers 200 JSON)
   POST /_imitation/config?url_lifetime=S&civitai_lifetime=S&hf_token=T&civitai_token=T
   POST /_imitation/faults?object=<id>&where=cdn|hub|all&<origin.py fault parameters>
-       replaces that object's faults (cut, cut_at, cuts, stall*, status, status_after, times,
+       replaces that object's faults (cc, cut, cut_at, cuts, stall*, status, status_after, times,
        retry_after, rate, delay_headers, hdr_*) and resets its counters. where=cdn (default): the
        byte-serving responses (CDN hosts and resolve-cache); hub: resolve and Civitai's download
        API; all: both. `version=V` changes the object's content everywhere (a re-upload).
@@ -98,7 +98,7 @@ KEY_PAIR_ID = "K3ESJI6DHPFC7"
 SECRET = b"dlproxy model host imitation signing key"
 DEFAULTS = {"url_lifetime": 3600, "civitai_lifetime": 86400, "hf_token": "hf_testtoken",
             "civitai_token": "civitai-test-key"}
-FAULT_PARAMS = re.compile(r"(cut|cut_at|cuts|cut_mode|stall|stall_at|stalls|stall_secs|status|"
+FAULT_PARAMS = re.compile(r"(cc|cut|cut_at|cuts|cut_mode|stall|stall_at|stalls|stall_secs|status|"
                           r"status_after|times|retry_after|rate|delay_headers|hdr_.+)$")
 
 
