@@ -71,10 +71,82 @@ std::vector<KeyRule> default_key_rules() {
         "X-Amz-*",       "Expires",           "Policy", "Signature", "Key-Pair-Id",
         "X-Xet-Cas-Uid", "response-content-*"};
     std::vector<KeyRule> rules;
-    for (const char* host :
-         {"*.hf.co", "*.huggingface.co", "*.r2.cloudflarestorage.com", "b2.civitai.com"})
+    for (const char* host : {"*.hf.co", "*.huggingface.co", "*.r2.cloudflarestorage.com"})
         rules.push_back({host, signed_url_params});
+    std::vector<std::string> b2 = signed_url_params;
+    b2.insert(b2.end(), {"Authorization", "b2ContentDisposition"});
+    rules.push_back({"b2.civitai.com", b2});
     return rules;
+}
+
+tl::expected<KeyRule, std::string> parse_key_rule(std::string_view text) {
+    size_t eq = text.find('=');
+    if (eq == std::string_view::npos)
+        return tl::make_unexpected(std::string("expected PATTERN = NAME, NAME, ..."));
+    KeyRule rule;
+    rule.host_pattern = std::string(trim_ows(text.substr(0, eq)));
+    if (rule.host_pattern.empty()) return tl::make_unexpected(std::string("no host pattern"));
+    if (rule.host_pattern != "*") {
+        std::string_view name = rule.host_pattern;
+        if (name.starts_with("*.")) name.remove_prefix(2);
+        const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || detail::is_digit(c) ||
+                   c == '-' || c == '.' || c == ':';
+        });
+        if (!ok)
+            return tl::make_unexpected("'" + rule.host_pattern + "' is not a host, *.domain or *");
+    }
+    std::string_view rest = text.substr(eq + 1);
+    while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view name = trim_ows(rest.substr(0, comma));
+        if (!name.empty()) {
+            std::string_view stem = name.back() == '*' ? name.substr(0, name.size() - 1) : name;
+            if (stem.empty() || !std::all_of(stem.begin(), stem.end(), [](char c) {
+                    return c != '&' && c != '=' && c != '*' && c > ' ' && c < 127;
+                }))
+                return tl::make_unexpected("'" + std::string(name) +
+                                           "' is not a query parameter name (or prefix*)");
+            rule.drop_params.emplace_back(name);
+        }
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    if (rule.drop_params.empty())
+        return tl::make_unexpected(std::string("no parameter names after '='"));
+    return rule;
+}
+
+std::string format_key_rule(const KeyRule& rule) {
+    std::string out = rule.host_pattern + " =";
+    for (size_t i = 0; i < rule.drop_params.size(); ++i)
+        out.append(i == 0 ? " " : ", ").append(rule.drop_params[i]);
+    return out;
+}
+
+bool key_drops_params(const RequestTarget& target, std::span<const KeyRule> rules) {
+    std::string_view path = target.path;
+    path = path.substr(0, path.find('#'));
+    size_t question = path.find('?');
+    if (question == std::string_view::npos) return false;
+    std::string normalized = detail::normalize_percent_encoding(path.substr(question + 1));
+    std::vector<std::string_view> drop;
+    for (const auto& rule : rules)
+        if (host_matches(rule.host_pattern, target.host))
+            drop.insert(drop.end(), rule.drop_params.begin(), rule.drop_params.end());
+    if (drop.empty()) return false;
+    std::string_view query = normalized;
+    while (true) {
+        size_t amp = query.find('&');
+        std::string_view name = query.substr(0, amp);
+        name = name.substr(0, name.find('='));
+        if (!name.empty() && std::any_of(drop.begin(), drop.end(), [&](std::string_view r) {
+                return param_matches(name, r);
+            }))
+            return true;
+        if (amp == std::string_view::npos) return false;
+        query.remove_prefix(amp + 1);
+    }
 }
 
 std::string cache_key(const RequestTarget& target) {

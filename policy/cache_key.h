@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "policy/request_target.h"
 
 namespace policy {
@@ -39,8 +41,22 @@ struct KeyRule {
 
 // The built-in rules: for *.hf.co, *.huggingface.co, *.r2.cloudflarestorage.com and
 // b2.civitai.com, drop X-Amz-*, Expires, Policy, Signature, Key-Pair-Id, X-Xet-Cas-Uid and
-// response-content-* (S3 and CloudFront signatures, R2 and B2 presigned URLs, Xet bridges).
+// response-content-* (S3 and CloudFront signatures, R2 and B2 presigned URLs, Xet bridges);
+// b2.civitai.com also Authorization and b2ContentDisposition (Backblaze's download token and
+// its filename override, both query parameters).
 std::vector<KeyRule> default_key_rules();
+
+// The text form of a rule, as the key_rules setting holds it:
+//   "PATTERN = NAME, NAME, ..."      e.g. "*.hf.co = X-Amz-*, Expires, Policy"
+// PATTERN as in host_matches (a host, *.domain, or *); NAMEs as in KeyRule::drop_params, at
+// least one. Spaces around the parts are ignored. The error is a sentence for the user.
+tl::expected<KeyRule, std::string> parse_key_rule(std::string_view text);
+// The canonical text of a rule ("PATTERN = A, B"); parse_key_rule reads it back unchanged.
+std::string format_key_rule(const KeyRule& rule);
+
+// True when `rules` drop at least one query parameter of this target: the key names more URLs
+// than this one, so a hit must be authorised by the origin (docs/model-hosts.md).
+bool key_drops_params(const RequestTarget& target, std::span<const KeyRule> rules);
 
 // The key under default_key_rules().
 std::string cache_key(const RequestTarget& target);

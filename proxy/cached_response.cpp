@@ -28,12 +28,13 @@ constexpr std::string_view k304Fields[] = {"cache-control", "content-location", 
 
 CachedResponse::CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
                                const UpstreamRequest& request,
-                               const policy::HeaderList& client_headers)
+                               const policy::HeaderList& client_headers, CacheAccess access)
     : conn_(conn),
       registry_(registry),
       key_(std::move(key)),
       request_(request),
-      client_headers_(client_headers) {}
+      client_headers_(client_headers),
+      access_(access) {}
 
 CachedResponse::~CachedResponse() {
     *alive_ = false;
@@ -42,7 +43,7 @@ CachedResponse::~CachedResponse() {
 
 void CachedResponse::start() {
     bool created = false;
-    fetch_ = &registry_.acquire(key_, request_, created);
+    fetch_ = &registry_.acquire(key_, request_, created, access_.stale_if_error);
     // A request that joins a running fetch is a hit when the object is already complete, and
     // a collapsed miss otherwise; the fetch's creator reports how the fetch went.
     if (!created && fetch_->state() == Fetch::State::Ready)
@@ -52,6 +53,7 @@ void CachedResponse::start() {
 }
 
 void CachedResponse::finish() {
+    if (authorization_) authorization_->cancel();
     if (fetch_ && !joined_) result_ = to_string(fetch_->result());
     joined_ = true;  // from now on result_ holds the answer
     done_ = true;
@@ -69,8 +71,67 @@ std::string_view CachedResponse::result() const {
 
 void CachedResponse::on_fetch_ready(Fetch& fetch) {
     if (head_sent_ || done_) return;
+    if (needs_authorization(fetch)) {
+        if (authorization_) return;  // asked already; its answer calls here again
+        authorization_ = std::make_unique<HitAuthorization>(
+            registry_.loop(), registry_.curl(), *this, request_, fetch.validator(),
+            fetch.object().complete_length, registry_.config().high_water_mark);
+        authorization_->start();
+        return;
+    }
     send_head(fetch);
     pump();
+}
+
+bool CachedResponse::needs_authorization(const Fetch& fetch) const {
+    if (!access_.signed_url || authorized_) return false;
+    // The fetch asked the origin with this very URL (a fill, a resume, a revalidation): the
+    // origin's answer to it was the authorisation. A hit from storage asked nobody.
+    return fetch.request().url != request_.url || fetch.result() == CacheResult::Hit;
+}
+
+void CachedResponse::on_hit_authorization(Outcome outcome,
+                                          std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                          std::string_view reason,
+                                          const policy::HeaderList& headers,
+                                          std::string_view detail) {
+    if (done_) return;
+    const uint64_t ms = authorization_->elapsed_ms();
+    switch (outcome) {
+        case Outcome::Serve:
+            spdlog::debug("cache: {}: hit authorised by the origin in {} ms ({})", key_, ms,
+                          detail);
+            authorized_ = true;
+            metrics().hit_authorizations.inc();
+            if (fetch_ && fetch_->state() == Fetch::State::Ready) on_fetch_ready(*fetch_);
+            return;
+        case Outcome::HandOver:
+            spdlog::info("cache: {}: the origin answered {} to this URL ({}); passed to the client",
+                         key_, status, detail);
+            metrics().hit_authorization_refusals.inc();
+            finish();
+            conn_.on_cache_bypass(std::move(transfer), status, reason, headers);
+            return;
+        case Outcome::Refetch:
+            spdlog::info(
+                "cache: {}: the origin accepted this URL for another representation ({});"
+                " the request goes upstream",
+                key_, detail);
+            finish();
+            conn_.on_cache_bypass(nullptr, 0, "", {});
+            return;
+        case Outcome::Unreachable:
+            spdlog::warn(
+                "cache: {}: could not ask the origin whether this signed URL may read "
+                "the cached copy ({}); not served",
+                key_, detail);
+            metrics().hit_authorization_refusals.inc();
+            finish();
+            conn_.on_cached_failed(
+                "the origin could not confirm this signed URL for the cached copy: " +
+                std::string(detail));
+            return;
+    }
 }
 
 void CachedResponse::send_head(Fetch& fetch) {

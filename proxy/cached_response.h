@@ -15,16 +15,29 @@
 #include <string>
 
 #include "proxy/fetch.h"
+#include "proxy/hit_authorization.h"
 
 namespace proxy {
 
 class ClientConnection;
 class FetchRegistry;
 
-class CachedResponse final : public FetchListener {
+// What the request's URL allows besides a plain cached response.
+struct CacheAccess {
+    // The key rules dropped parameters of the URL (a signature): the stored object is served
+    // only once the origin has accepted this URL for it, unless this very URL is the one the
+    // fetch is filling with (proxy/hit_authorization.h).
+    bool signed_url = false;
+    // A complete stored object whose revalidation fails may be served stale (RFC 9111 §4.2.4):
+    // the host matches stale_if_error and the URL is not signed.
+    bool stale_if_error = false;
+};
+
+class CachedResponse final : public FetchListener, public HitAuthorizationListener {
   public:
     CachedResponse(ClientConnection& conn, FetchRegistry& registry, std::string key,
-                   const UpstreamRequest& request, const policy::HeaderList& client_headers);
+                   const UpstreamRequest& request, const policy::HeaderList& client_headers,
+                   CacheAccess access);
     ~CachedResponse();
     CachedResponse(const CachedResponse&) = delete;
     CachedResponse& operator=(const CachedResponse&) = delete;
@@ -46,8 +59,13 @@ class CachedResponse final : public FetchListener {
     void on_fetch_progress(Fetch& fetch) override;
     void on_fetch_failed(Fetch& fetch, std::string_view why) override;
     std::optional<uint64_t> read_position() const override;
+    void on_hit_authorization(Outcome outcome, std::unique_ptr<UpstreamTransfer> transfer,
+                              int status, std::string_view reason,
+                              const policy::HeaderList& headers, std::string_view detail) override;
 
   private:
+    // This client's URL has not been seen by the origin for this object.
+    bool needs_authorization(const Fetch& fetch) const;
     void send_head(Fetch& fetch);
     void read_from_disk(uint32_t index);
     // Starts reading chunk `index` when the response needs it and nothing else provides it.
@@ -76,6 +94,9 @@ class CachedResponse final : public FetchListener {
     // read it as a recorded chunk (whose check drops it and has it fetched again).
     std::optional<uint32_t> waiting_for_commit_;
     uint64_t bytes_from_cache_ = 0;
+    CacheAccess access_;
+    bool authorized_ = false;
+    std::unique_ptr<HitAuthorization> authorization_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

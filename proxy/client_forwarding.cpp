@@ -79,11 +79,18 @@ void ClientConnection::start_forwarding() {
     upstream_request_ = std::move(req);
 
     if (cacheable_request()) {
+        CacheAccess access;
+        access.signed_url = policy::key_drops_params(*target, server_.key_rules());
+        // A signed URL gets no bytes the origin has not confirmed for it, stale or not.
+        access.stale_if_error =
+            !access.signed_url &&
+            policy::should_intercept(server_.config().stale_if_error, target->host);
         // A URL a redirect announced the content of is stored under that content
         // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
-        std::string key = server_.fetches()->redirects().storage_key(policy::cache_key(*target));
+        std::string key = server_.fetches()->redirects().storage_key(
+            policy::cache_key(*target, server_.key_rules()));
         cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
-                                                   upstream_request_, request_headers());
+                                                   upstream_request_, request_headers(), access);
         arm_timer(server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
@@ -128,7 +135,7 @@ void ClientConnection::invalidate_after(int status, const policy::HeaderList& up
     auto target = policy::parse_absolute_target(upstream_request_.url, true);
     if (!target) return;
     for (const auto& t : policy::invalidated_targets(method_, status, *target, upstream_headers))
-        server_.fetches()->invalidate(policy::cache_key(t));
+        server_.fetches()->invalidate(policy::cache_key(t, server_.key_rules()));
 }
 
 void ClientConnection::on_upstream_head(int status, std::string_view reason,

@@ -5,10 +5,18 @@
 
 #include <sstream>
 
+#include "policy/cache_key.h"
 #include "proxy/config_key.h"
 #include "proxy/toml_guard.h"
 
 namespace proxy {
+
+std::vector<std::string> default_key_rule_texts() {
+    std::vector<std::string> out;
+    for (const auto& rule : policy::default_key_rules())
+        out.push_back(policy::format_key_rule(rule));
+    return out;
+}
 
 void apply_toml(Config& c, const std::string& text, const std::string& origin_name) {
     // toml++ 3.3.0 has undefined behaviour on some non-ASCII characters (toml_guard.h).

@@ -24,6 +24,9 @@ struct ConfigError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// policy::default_key_rules() in the key_rule setting's text form.
+std::vector<std::string> default_key_rule_texts();
+
 struct Config {
     policy::HostPort listen{"127.0.0.1", 3128, false};
     policy::HostPort admin_listen{"127.0.0.1", 3129, false};
@@ -72,6 +75,14 @@ struct Config {
     std::vector<std::string> intercept = policy::default_intercept_patterns();
     std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
     std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
+
+    // Cache-key rules (policy/cache_key.h, docs/model-hosts.md "Keys"): "PATTERN = NAME, ..."
+    // drops those query parameters from the key of matching hosts' URLs, so every fresh signed
+    // URL of one object is one key. Replaced as a whole by the setting; default: the model hosts.
+    std::vector<std::string> key_rule = default_key_rule_texts();
+    // Hosts (patterns as for intercept, or "*") whose complete objects are served stale when
+    // their revalidation fails (RFC 9111 §4.2.4); signed URLs never are (docs/model-hosts.md).
+    std::vector<std::string> stale_if_error = policy::default_intercept_patterns();
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by proxy/config_hosts.h:
     // "HOST:PORT:ADDR[,ADDR]" pins a name to addresses (CURLOPT_RESOLVE); "HOST:PORT:HOST2:PORT2"

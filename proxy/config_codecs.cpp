@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "policy/byte_size.h"
+#include "policy/cache_key.h"
 #include "policy/intercept.h"
 #include "proxy/access_log.h"
 #include "proxy/config_hosts.h"
@@ -258,6 +259,15 @@ void ResolveItem::check(const std::string& text, const std::string& what) {
 void ConnectToItem::check(const std::string& text, const std::string& what) {
     if (auto entry = parse_connect_to_entry(text); !entry)
         throw ConfigError(what + ": '" + text + "': " + entry.error());
+}
+
+void HostPatternItem::check(const std::string& text, const std::string& what) {
+    if (text != "*") InterceptPattern::check(text, what);
+}
+
+void KeyRuleItem::check(const std::string& text, const std::string& what) {
+    if (auto rule = policy::parse_key_rule(text); !rule)
+        throw ConfigError(what + ": '" + text + "': " + rule.error());
 }
 
 void ProxyUrlItem::check(const std::string& text, const std::string& what) {

@@ -239,6 +239,15 @@ struct ConnectToItem {
     static constexpr const char* kWhat = "HOST:PORT:CONNECT-HOST:CONNECT-PORT strings";
     static void check(const std::string& text, const std::string& what);
 };
+// A host pattern as for intercept, or "*" (every host).
+struct HostPatternItem {
+    static constexpr const char* kWhat = "host patterns";
+    static void check(const std::string& text, const std::string& what);
+};
+struct KeyRuleItem {
+    static constexpr const char* kWhat = "\"PATTERN = NAME, NAME\" strings";
+    static void check(const std::string& text, const std::string& what);
+};
 struct ProxyUrlItem {
     static void check(const std::string& text, const std::string& what);
 };

@@ -141,6 +141,18 @@ const std::array kKeys = {
     key<Text, Member<&Config::upstream_ca_file>>(
         "upstream_ca_file",
         {"FILE", "extra PEM CA file trusted for origins, besides the system store", "none"}),
+    key<List<KeyRuleItem>, Member<&Config::key_rule>>(
+        "key_rule",
+        {"RULE",
+         "cache-key rule 'PATTERN = NAME, NAME*': drop these query parameters from the key of "
+         "matching hosts' URLs (signed URLs); repeatable, replaces the default list",
+         "the model hosts' signature parameters", "no rules"}),
+    key<List<HostPatternItem>, Member<&Config::stale_if_error>>(
+        "stale_if_error",
+        {"PATTERN",
+         "serve a complete object stale when its revalidation fails, for hosts matching PATTERN "
+         "(host, *.domain or * for all); repeatable, replaces the default list",
+         "the model hosts", "never"}),
     key<FillMode, Member<&Config::background_fill, &Fill::mode>>(
         "background_fill", {"MODE", "a fill whose clients have all gone: always|never|threshold"}),
     key<Percent, Member<&Config::background_fill, &Fill::min_percent>>(

@@ -75,14 +75,17 @@ std::string_view to_string(CacheResult r) {
     return "MISS";
 }
 
-Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request)
-    : registry_(registry), key_(std::move(key)), request_(std::move(request)) {
+Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, bool stale_if_error)
+    : registry_(registry),
+      key_(std::move(key)),
+      request_(std::move(request)),
+      stale_if_error_(stale_if_error) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
     // The digest the content must have: its key names it, or the redirect that led here did.
     if (auto sha = policy::sha256_of_content_key(key_)) {
         announced_sha256_ = *sha;
-    } else if (auto location_key = RedirectMemory::key_of(request_.url)) {
+    } else if (auto location_key = registry_.redirects().key_of(request_.url)) {
         const RememberedRedirect* r = registry_.redirects().by_location(*location_key);
         if (r && r->sha256) announced_sha256_ = *r->sha256;
     }
@@ -141,6 +144,7 @@ void Fetch::start(int64_t now) {
                 return;
             }
             purpose_ = Purpose::Revalidate;
+            may_serve_stale_ = freshness.state == policy::Freshness::Stale;
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
@@ -286,6 +290,9 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             status, attempt_ + 1,
             decision.retry ? "no time left for another" : policy::to_string(decision.reason));
     }
+    if (purpose_ == Purpose::Revalidate && status >= 500 &&
+        serve_stale("status " + std::to_string(status)))
+        return;
     switch (purpose_) {
         case Purpose::Revalidate:
             if (status == 304 && policy::matches_304(object_.headers, headers)) {
@@ -477,6 +484,18 @@ void Fetch::fail(FetchEnd end, std::string detail) {
         if (object_recorded_) registry_.remove_object(key_, object_);
     }
     if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
+}
+
+bool Fetch::serve_stale(std::string_view cause) {
+    if (purpose_ != Purpose::Revalidate || state_ != State::Starting || !stale_if_error_ ||
+        !may_serve_stale_ || !complete())
+        return false;
+    // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
+    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale", key_, cause);
+    retry_pending_ = false;
+    retire_transfer();
+    become_ready(CacheResult::Hit);
+    return true;
 }
 
 void Fetch::save_revalidated_headers() {

@@ -93,8 +93,12 @@ class Fetch final : public UpstreamSink {
     enum class State { Starting, Ready, Failed, Handed };
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
-    // conditionals). Call start() next.
-    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request);
+    // conditionals). `stale_if_error`: a complete stored object whose revalidation fails (no
+    // answer, or a 5xx, once the retries that fit the client's patience are spent) is served
+    // stale instead, as RFC 9111 §4.2.4 allows unless the stored response forbids it
+    // (must-revalidate, no-cache...). Call start() next.
+    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
+          bool stale_if_error = false);
     ~Fetch();
     Fetch(const Fetch&) = delete;
     Fetch& operator=(const Fetch&) = delete;
@@ -106,6 +110,10 @@ class Fetch final : public UpstreamSink {
 
     State state() const { return state_; }
     const std::string& key() const { return key_; }
+    // The request this fetch sends upstream: its first client's (URL included).
+    const UpstreamRequest& request() const { return request_; }
+    // The stored object's strong validator, for If-Range and for authorising hits.
+    std::optional<policy::Validator> validator() const;
     const cache::ObjectInfo& object() const { return object_; }
     CacheResult result() const { return result_; }
     // The sha256 this object must have (a content key's, a redirect's or the response's own
@@ -204,6 +212,8 @@ class Fetch final : public UpstreamSink {
     void retire_transfer();
     // After a 304: writes object_'s merged headers and times to the store on a worker.
     void save_revalidated_headers();
+    // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
+    bool serve_stale(std::string_view cause);
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -228,9 +238,6 @@ class Fetch final : public UpstreamSink {
     void trim_memory();
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
-
-    // The stored object's strong validator, for If-Range.
-    std::optional<policy::Validator> validator() const;
 
     // Separate range fills (fetch_range.cpp).
     bool claimed(uint32_t index) const;  // a range fill is going to fill it
@@ -259,6 +266,8 @@ class Fetch final : public UpstreamSink {
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 
+    bool stale_if_error_ = false;
+    bool may_serve_stale_ = false;  // the stored response allows it (policy::Freshness::Stale)
     cache::ObjectInfo object_;
     policy::HeaderList origin_headers_;
     bool object_recorded_ = false;  // begin_object done (or the object came from the store)

@@ -108,7 +108,7 @@ void Fetch::refetch_after_mismatch() {
 bool Fetch::try_refresh_url(int status) {
     if (status != 400 && status != 403 && status != 410) return false;
     if (refresh_ || url_refreshes_ >= kMaxUrlRefreshes) return false;
-    auto location_key = RedirectMemory::key_of(request_.url);
+    auto location_key = registry_.redirects().key_of(request_.url);
     const RememberedRedirect* redirect =
         location_key ? registry_.redirects().by_location(*location_key) : nullptr;
     if (!redirect) return false;
@@ -145,7 +145,7 @@ void Fetch::on_url_refreshed(const RefreshResult& result) {
                                           result.detail + ")");
         return;
     }
-    auto old_key = RedirectMemory::key_of(request_.url).value_or(std::string());
+    auto old_key = registry_.redirects().key_of(request_.url).value_or(std::string());
     registry_.redirects().moved(old_key, result.location);
     request_.url = result.location;
     metrics().url_refreshes.inc();

@@ -10,6 +10,16 @@
 
 namespace proxy {
 
+namespace {
+// The same rules Server keys client requests with (invalid texts were refused at start-up).
+std::vector<policy::KeyRule> parse_key_rules(const std::vector<std::string>& texts) {
+    std::vector<policy::KeyRule> rules;
+    for (const auto& text : texts)
+        if (auto rule = policy::parse_key_rule(text)) rules.push_back(std::move(*rule));
+    return rules;
+}
+}  // namespace
+
 FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store,
                              const Config& config)
     : loop_(loop),
@@ -19,7 +29,7 @@ FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& sto
       retry_(retry_config_from(config)),
       rng_(std::random_device{}()),
       memory_(config.memory_budget),
-      redirects_(loop, store) {}
+      redirects_(loop, store, parse_key_rules(config.key_rule)) {}
 
 policy::RetryConfig retry_config_from(const Config& config) {
     policy::RetryConfig retry;
@@ -43,8 +53,8 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
     return in_use;
 }
 
-Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request,
-                              bool& created) {
+Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request, bool& created,
+                              bool stale_if_error) {
     const auto now = static_cast<int64_t>(std::time(nullptr));
     auto it = fetches_.find(key);
     if (it != fetches_.end() && it->second->state() != Fetch::State::Failed &&
@@ -63,7 +73,7 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
         it->second->close();
         fetches_.erase(it);
     }
-    auto* fetch = new Fetch(*this, key, request);
+    auto* fetch = new Fetch(*this, key, request, stale_if_error);
     fetches_[key] = fetch;
     created = true;
     fetch->start(now);

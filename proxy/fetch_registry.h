@@ -35,8 +35,10 @@ class FetchRegistry final : public StatusProvider {
     ~FetchRegistry();
 
     // The Fetch for `key`, created (and started) from `request` when none is active.
-    // `created` tells whether this call made it.
-    Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created);
+    // `created` tells whether this call made it; `stale_if_error` is the created fetch's
+    // (Fetch's constructor).
+    Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created,
+                   bool stale_if_error = false);
 
     // RFC 9111 §4.4: an unsafe request changed the resource under `key`. A finished fetch of it
     // is not joined again, and the stored object is removed. A fill still running

@@ -26,6 +26,7 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
                                      registry_.retry(), registry_.random(), now_seconds());
     if (!decision.retry || (state_ != State::Ready && !retry_fits_before_head(decision.delay_ms))) {
+        if (serve_stale(cause)) return;
         metrics().give_ups.inc();
         fail(FetchEnd::RetriesExhausted,
              std::string(cause) +

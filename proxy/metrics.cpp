@@ -130,6 +130,12 @@ std::string Metrics::render_prometheus() const {
     counter(out, "offline_answers_total",
             "Resolve URLs answered from the cache because their origin could not be reached.",
             offline_answers);
+    counter(out, "hit_authorizations_total",
+            "Hits through a signed URL that the origin accepted before they were served.",
+            hit_authorizations);
+    counter(out, "hit_authorization_refusals_total",
+            "Hits through a signed URL that the origin refused or that could not be checked.",
+            hit_authorization_refusals);
     gauge(out, "cache_bytes", "Body bytes present in the cache.", cache_bytes);
     gauge(out, "cache_objects", "Objects in the cache index.", cache_objects);
     gauge(out, "inflight_fills", "Objects being fetched from origins now.", inflight_fills);

@@ -126,6 +126,8 @@ class Metrics {
     Counter url_refreshes;         // expired signed URLs replaced mid-fill
     Counter url_refresh_failures;  // refreshes that found no usable new URL
     Counter offline_answers;       // resolve URLs answered from the cache, origin unreachable
+    Counter hit_authorizations;   // signed-URL hits the origin accepted (hit_authorization.h)
+    Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index

@@ -19,13 +19,17 @@ bool is_redirect(int status) {
 
 }  // namespace
 
-RedirectMemory::RedirectMemory(uv_loop_t* loop, cache::Store& store, size_t capacity)
-    : loop_(loop), store_(store), capacity_(capacity == 0 ? 1 : capacity) {}
+RedirectMemory::RedirectMemory(uv_loop_t* loop, cache::Store& store,
+                               std::vector<policy::KeyRule> key_rules, size_t capacity)
+    : loop_(loop),
+      store_(store),
+      key_rules_(std::move(key_rules)),
+      capacity_(capacity == 0 ? 1 : capacity) {}
 
-std::optional<std::string> RedirectMemory::key_of(const std::string& url) {
+std::optional<std::string> RedirectMemory::key_of(const std::string& url) const {
     auto target = policy::parse_absolute_target(url, true);
     if (!target) return std::nullopt;
-    return policy::cache_key(*target);
+    return policy::cache_key(*target, key_rules_);
 }
 
 std::optional<std::string> RedirectMemory::absolute_location(const std::string& base,

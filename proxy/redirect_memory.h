@@ -26,9 +26,11 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/object_info.h"
 #include "cache/store.h"
+#include "policy/cache_key.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -47,7 +49,10 @@ class RedirectMemory {
   public:
     static constexpr size_t kDefaultCapacity = 4096;
 
-    RedirectMemory(uv_loop_t* loop, cache::Store& store, size_t capacity = kDefaultCapacity);
+    // `key_rules`: the per-host rules client requests are keyed with (Server::key_rules()), so
+    // that a Location's key is the key its request will have.
+    RedirectMemory(uv_loop_t* loop, cache::Store& store, std::vector<policy::KeyRule> key_rules,
+                   size_t capacity = kDefaultCapacity);
 
     // A 3xx answer to `request` goes to a client: remember it when it carries a usable Location.
     void remember(const UpstreamRequest& request, int status, const policy::HeaderList& headers);
@@ -70,7 +75,7 @@ class RedirectMemory {
     size_t size() const { return by_location_.size(); }
 
     // The cache key of an absolute URL (the same derivation as a client request's), or nullopt.
-    static std::optional<std::string> key_of(const std::string& url);
+    std::optional<std::string> key_of(const std::string& url) const;
     // `location` made absolute against `base` (RFC 9110 §10.2.2 allows a relative reference).
     static std::optional<std::string> absolute_location(const std::string& base,
                                                         std::string_view location);
@@ -81,6 +86,7 @@ class RedirectMemory {
 
     uv_loop_t* loop_;
     cache::Store& store_;
+    std::vector<policy::KeyRule> key_rules_;
     size_t capacity_;
     std::list<RememberedRedirect> order_;  // front: most recent
     std::unordered_map<std::string, std::list<RememberedRedirect>::iterator> by_location_;

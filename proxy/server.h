@@ -6,10 +6,13 @@
 #include <uv.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "cache/store.h"
+#include "policy/cache_key.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
 
@@ -58,6 +61,9 @@ class Server {
     // --resolve, --connect-to and the parent proxy, for every upstream transfer and tunnel.
     const std::shared_ptr<const UpstreamRoute>& upstream_route() const { return upstream_route_; }
 
+    // The cache-key rules of the key_rule setting, parsed once (checked when it was read).
+    std::span<const policy::KeyRule> key_rules() const { return key_rules_; }
+
     // Bound address of the proxy listener (resolves port 0).
     std::string listen_address() const;
     // The same, parsed; set by start(). Requests addressed to it are forwarding loops.
@@ -84,6 +90,7 @@ class Server {
     std::unique_ptr<tls::TlsServerContext> tls_;
     std::shared_ptr<const std::string> upstream_ca_bundle_;
     std::shared_ptr<const UpstreamRoute> upstream_route_;
+    std::vector<policy::KeyRule> key_rules_;
     std::unordered_set<ClientConnection*> connections_;
     bool draining_ = false;
     bool finished_ = false;

@@ -1,7 +1,9 @@
 """Integration-test harness: real processes on 127.0.0.1, bounded waits, nothing left behind.
 
 Processes
-    Origin(workdir, port=0, state_dir=True, tls=None)   tests/origin/origin.py as a process
+    Origin(workdir, port=0, state_dir=True, tls=None, name="origin", script=None)
+                                                         tests/origin/origin.py (or `script`,
+                                                         e.g. model_hosts.py) as a process
         .start() .stop() .kill9() .restart()  (restart reuses the port)
         .port .url(path) .hostport
         .log() -> list of request records; .mark() -> position; .log_since(mark)
@@ -202,8 +204,9 @@ def free_port():
 
 
 class Origin:
-    def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin"):
+    def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin", script=None):
         self.workdir = workdir
+        self.script = script or ORIGIN_PY  # or another server with origin.py's contract
         self.port = port
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
@@ -213,7 +216,7 @@ class Origin:
         self.proc = None
 
     def start(self, timeout=10.0):
-        cmd = [sys.executable, ORIGIN_PY, "--host", LOCALHOST, "--port", str(self.port),
+        cmd = [sys.executable, self.script, "--host", LOCALHOST, "--port", str(self.port),
                "--log", self.log_path]
         if self.state_dir:
             cmd += ["--state-dir", self.state_dir]

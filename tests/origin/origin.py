@@ -164,6 +164,12 @@ class UrlState:
                 self._save(key, c)
             return n
 
+    def reset(self, key):
+        """Forget every counter of `key`."""
+        with self.lock:
+            self.counters[key] = {}
+            self._save(key, {})
+
     def take(self, key, name, limit):
         """Count one application of behaviour `name` if fewer than `limit` happened so far."""
         with self.lock:
@@ -225,6 +231,7 @@ def http_date(t):
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    log_headers = LOG_HEADERS
     protocol_version = "HTTP/1.1"
     server_version = "dlproxy-test-origin/1"
     sys_version = ""
@@ -269,15 +276,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = target.partition("?")
         self.upath = urllib.parse.unquote(path)
         self.q = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        self.state_key = target
+        self.prepare()
         self.rec = {"time": time.time(), "method": self.command, "target": target,
-                    "headers": {h: self.headers[h] for h in LOG_HEADERS if h in self.headers},
+                    "headers": {h: self.headers[h] for h in self.log_headers if h in self.headers},
                     "status": None, "bytes_sent": 0, "outcome": "complete",
                     "client_port": self.client_address[1], "conn": self.conn_id,
                     "conn_req": self.conn_req}
         self.conn_req += 1
         try:
             stateful = not STATEFUL.isdisjoint(self.q)
-            self.rec["index"] = self.index = self.server.state.next_index(target, stateful)
+            self.rec["index"] = self.index = self.server.state.next_index(self.state_key, stateful)
             self.route()
         except Abort:
             self.rec["outcome"] = "cut"
@@ -288,13 +297,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             self.server.write_log(self.rec)
 
-    def route(self):
+    def prepare(self):
+        """Hook run once the request is parsed (self.target, self.upath, self.q), before it is
+        counted: a subclass may set self.state_key (the name its per-URL counters are kept
+        under, default the target) and add fault parameters to self.q."""
+
+    def forced_by_query(self):
+        """delay_headers= and status=: True when the request has been answered here."""
         q = self.q
         if "delay_headers" in q:
             time.sleep(float(q["delay_headers"]))
         if ("status" in q and self.index >= int(q.get("status_after", 0))
-                and self.server.state.take(self.target, "status", _limit(q, "times"))):
-            return self.forced_status(int(q["status"]))
+                and self.server.state.take(self.state_key, "status", _limit(q, "times"))):
+            self.forced_status(int(q["status"]))
+            return True
+        return False
+
+    def route(self):
+        if self.forced_by_query():
+            return
         p = self.upath
         if p.startswith("/bytes/"):
             return self.serve_bytes()
@@ -443,8 +464,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "change_etag_after" in q and self.index >= int(q["change_etag_after"]):
             version += ".c1"
         self.rec["version"] = version
-        seed = content.seed_of(objpath, version)
-
         etag = None
         if q.get("noetag") != "1":
             etag = q.get("etag") or content.etag_of(objpath, version)
@@ -453,6 +472,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         lm = None
         if q.get("nolm") != "1":
             lm = int(q["lm"]) if "lm" in q else content.last_modified_of(objpath, version)
+        self.serve_object(content.seed_of(objpath, version), size, etag, lm)
+
+    def serve_object(self, seed, size, etag, lm, extra=()):
+        """GET|HEAD of a `size`-byte object whose bytes are content_by_seed(seed, ...): 304,
+        Range/If-Range, 206/416, and the cut/stall/rate/chunked/norange/cc parameters of self.q.
+        `etag` (quoted, or None), `lm` (unix time, or None), `extra` more (name, value) fields."""
+        q = self.q
         lm_str = http_date(lm) if lm is not None else None
         chunked = q.get("chunked") == "1"
         norange = q.get("norange") == "1"
@@ -469,6 +495,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command in ("GET", "HEAD") and self.not_modified(etag, lm):
             self.send_response(304)
             validators()
+            for k, v in extra:
+                self.send_header(k, v)
             self.common_headers()
             self.end_headers()
             return
@@ -490,6 +518,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "none" if norange else "bytes")
         validators()
         self.send_header("X-Origin-Index", str(self.index))
+        for k, v in extra:
+            self.send_header(k, v)
         if status == 206:
             self.send_header("Content-Range", f"bytes {begin}-{end - 1}/{size}")
         if chunked:
@@ -520,7 +550,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         if not 0 <= mark < end - begin:
             return None
-        if not self.server.state.take(self.target, rel, _limit(q, count)):
+        if not self.server.state.take(self.state_key, rel, _limit(q, count)):
             return None
         return mark
 
@@ -633,13 +663,13 @@ class OriginServer(http.server.ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
-    def __init__(self, addr, log_path, state_dir, tls_context=None):
+    def __init__(self, addr, log_path, state_dir, tls_context=None, handler=None):
         self.tls_context = tls_context
         self.state = UrlState(state_dir)
         self.conn_ids = itertools.count(1)
         self.log_lock = threading.Lock()
         self.log_file = open(log_path, "a", buffering=1) if log_path else None
-        super().__init__(addr, Handler)
+        super().__init__(addr, handler or Handler)
 
     def server_bind(self):
         socketserver.TCPServer.server_bind(self)  # skip HTTPServer's reverse DNS lookup

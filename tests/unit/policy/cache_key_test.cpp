@@ -181,3 +181,67 @@ TEST_CASE("policy/cache_key: a stray percent sign never makes two URLs share a k
         CHECK(key(once) == once);
     }
 }
+
+TEST_CASE("policy/cache_key: Backblaze download tokens are query parameters") {
+    CHECK(key_of("https://b2.civitai.com/file/b/model/1/m.safetensors?Authorization=3_20261202_ab"
+                 "&b2ContentDisposition=attachment%3B%20filename%3D%22m.safetensors%22") ==
+          "https://b2.civitai.com/file/b/model/1/m.safetensors");
+}
+
+TEST_CASE("policy/cache_key: rules in their text form") {
+    struct Row {
+        const char* text;
+        const char* error;  // nullptr: parses, and formats back to `canonical`
+        const char* canonical;
+    };
+    const Row rows[] = {
+        {"*.hf.co = X-Amz-*, Expires", nullptr, "*.hf.co = X-Amz-*, Expires"},
+        {"  mirror.example=token,,sig  ", nullptr, "mirror.example = token, sig"},
+        {"* = sig", nullptr, "* = sig"},
+        {"[::1] = a", "is not a host", nullptr},
+        {"no-equals sign", "expected PATTERN", nullptr},
+        {" = a", "no host pattern", nullptr},
+        {"a.example =", "no parameter names", nullptr},
+        {"a.example = , ,", "no parameter names", nullptr},
+        {"a.example = a&b", "is not a query parameter name", nullptr},
+        {"a.example = *", "is not a query parameter name", nullptr},
+        {"a.example = a*b*", "is not a query parameter name", nullptr},
+        {"*. = a", "is not a host", nullptr},
+    };
+    for (const auto& row : rows) {
+        INFO(std::string(row.text));
+        auto rule = parse_key_rule(row.text);
+        if (row.error) {
+            REQUIRE_FALSE(rule);
+            CHECK(rule.error().find(row.error) != std::string::npos);
+            continue;
+        }
+        REQUIRE(rule);
+        CHECK(format_key_rule(*rule) == row.canonical);
+        auto again = parse_key_rule(format_key_rule(*rule));
+        REQUIRE(again);
+        CHECK(again->host_pattern == rule->host_pattern);
+        CHECK(again->drop_params == rule->drop_params);
+    }
+    for (const auto& rule : default_key_rules()) {
+        auto back = parse_key_rule(format_key_rule(rule));
+        REQUIRE(back);
+        CHECK(back->drop_params == rule.drop_params);
+    }
+}
+
+TEST_CASE("policy/cache_key: key_drops_params tells signed URLs apart") {
+    auto drops = [](std::string_view url) {
+        auto t = parse_absolute_target(url, true);
+        REQUIRE(t);
+        return key_drops_params(*t, default_key_rules());
+    };
+    CHECK(drops("https://cdn-lfs.hf.co/a?Expires=1&Signature=2"));
+    CHECK(drops("https://cdn-lfs.hf.co/a?keep=1&X%2DAmz%2DSignature=2"));
+    CHECK(drops("https://b2.civitai.com/file/a?Authorization=3_x"));
+    CHECK_FALSE(drops("https://cdn-lfs.hf.co/a"));
+    CHECK_FALSE(drops("https://cdn-lfs.hf.co/a?keep=1"));
+    CHECK_FALSE(drops("https://cdn-lfs.hf.co/a?#Signature=1"));
+    CHECK_FALSE(drops("https://huggingface.co/m/resolve/main/f?Expires=1"));
+    CHECK_FALSE(drops("https://example.com/a?Signature=1"));
+}
