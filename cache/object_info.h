@@ -21,7 +21,7 @@ inline constexpr uint32_t kDefaultChunkSize = 1u << 20;
 
 enum class ObjectState : uint8_t { Partial = 0, Complete = 1 };
 
-// What dlproxy knows of a complete object's content (docs/model-hosts-identity.md
+// What dlproxy knows of a complete object's content (docs/model-hosts.md
 // "Verification"). Unverified: no sha256 computed yet, or nothing announced to compare it with
 // (`sha256` then holds dlproxy's own hash). Verified: the sha256 of the stored bytes equals the
 // digest the origin announced. Mismatch: it differs — the object is quarantined, never a hit.
@@ -30,7 +30,7 @@ std::string_view to_string(ContentCheck check);
 
 // What a redirect told about the content behind it (X-Linked-Etag, X-Linked-Size, X-Repo-Commit,
 // or Repr-Digest), kept under the redirecting request's cache key so that the answer survives
-// a restart and an unreachable host (docs/model-hosts-identity.md "Offline"). Never a secret:
+// a restart and an unreachable host (docs/model-hosts.md "Offline"). Never a secret:
 // no URL query, header or token of the request is kept.
 struct ResolveFacts {
     std::string sha256;        // 64 lower-case hex digits, or empty when none was announced

@@ -1,7 +1,7 @@
 // Content identity from response fields: the sha256 an origin announces for the representation
 // behind a URL, and the cache key that names an object by its content.
 //
-// Sources, in order of preference (docs/model-hosts-identity.md "Content identity"):
+// Sources, in order of preference (docs/model-hosts.md "Content identity"):
 //   - Repr-Digest: sha-256=:<base64>:   RFC 9530 §3 (a structured dictionary)
 //   - Digest: SHA-256=<base64>          RFC 3230 (obsoleted by RFC 9530, still sent)
 //   - X-Linked-Etag: "<64 hex>"         Hugging Face's resolve redirects: the LFS object's sha256

@@ -66,7 +66,7 @@ struct Config {
     bool resume_without_validator = false;
     // Answer a resolve URL (a redirect that announced its content's sha256) from the cache when
     // its origin cannot be reached: "model-hosts" (the default: only the hosts `intercept`
-    // decrypts by default), "all", or "off" (docs/model-hosts-identity.md "Offline").
+    // decrypts by default), "all", or "off" (docs/model-hosts.md "Offline").
     OfflineAnswers offline_answers = OfflineAnswers::ModelHosts;
 
     // HTTPS (docs/https.md). CONNECTs to hosts matching `intercept` are decrypted with a leaf

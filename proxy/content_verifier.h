@@ -1,4 +1,4 @@
-// verify_content: the end-to-end check of a complete object (docs/model-hosts-identity.md
+// verify_content: the end-to-end check of a complete object (docs/model-hosts.md
 // "Verification"). On a worker thread it reads every chunk back from the store (each read checks
 // its XXH3 first), computes the sha256 of the whole body, compares it with the digest the
 // origin announced, and records the verdict in the object's record (Store::set_content).
@@ -6,7 +6,7 @@
 // Why the stored bytes and not the stream: what a later hit serves is what is on disk, and a
 // fill made of several upstream responses (resumes, range fills, a restart in between) is
 // checked the same way as one made in a single response. The re-read costs page-cache reads
-// (the chunks were just written); the figure is in docs/model-hosts-identity.md.
+// (the chunks were just written); the figure is in docs/model-hosts.md.
 //
 // Thread: call on the loop thread; `done` runs there too. The job keeps what it needs alive
 // itself (the store must outlive it, as for every worker job).

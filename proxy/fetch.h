@@ -171,7 +171,7 @@ class Fetch final : public UpstreamSink {
     BodyAction on_upstream_body(const char* data, size_t size) override;
     void on_upstream_done(const UpstreamResult& result) override;
 
-    // Content identity (fetch_identity.cpp, docs/model-hosts-identity.md).
+    // Content identity (fetch_identity.cpp, docs/model-hosts.md).
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
     void refetch_after_mismatch();

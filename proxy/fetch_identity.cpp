@@ -1,6 +1,6 @@
 // Fetch: content identity — the end-to-end sha256 check of a complete object and its
 // quarantine, the refresh of an expired signed URL mid-fill, and the offline answer of a resolve
-// URL (docs/model-hosts-identity.md).
+// URL (docs/model-hosts.md).
 #include <spdlog/spdlog.h>
 
 #include <ctime>

@@ -87,7 +87,7 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
 bool FetchRegistry::reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now) {
     if (fetch.state() != Fetch::State::Ready) return true;
     const cache::ObjectInfo& object = fetch.object();
-    // A quarantined object is never a hit (docs/model-hosts-identity.md "Verification").
+    // A quarantined object is never a hit (docs/model-hosts.md "Verification").
     if (object.content_check == cache::ContentCheck::Mismatch) return false;
     auto freshness = policy::evaluate_freshness(object.headers, request.headers,
                                                 {object.request_time, object.response_time}, now);

@@ -116,7 +116,7 @@ class Metrics {
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
-    // Content identity (docs/model-hosts-identity.md): objects whose sha256 was computed, by
+    // Content identity (docs/model-hosts.md): objects whose sha256 was computed, by
     // verdict; the bytes hashed and the CPU time it took (microseconds, rendered in seconds).
     Counter sha256_verified;
     Counter sha256_unverified;

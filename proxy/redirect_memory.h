@@ -4,7 +4,7 @@
 // short-lived signed CDN URL, announcing the file's sha256 (X-Linked-Etag), size and commit;
 // Civitai's api/download answers a 307 to a presigned R2/B2 URL. The client then fetches the
 // Location through dlproxy. Remembering the redirect by the Location's cache key gives dlproxy
-// three things (docs/model-hosts-identity.md):
+// three things (docs/model-hosts.md):
 //   - content identity: the Location's object is stored under `sha256:<hex>`, so the same file
 //     reached from another repo, revision or host is stored once and found as a hit;
 //   - verification: the digest to compare the filled object with;

@@ -1,5 +1,5 @@
 // UrlRefresh: asks the origin that redirected to a signed URL for a fresh one
-// (docs/model-hosts-identity.md "Expired signed URLs").
+// (docs/model-hosts.md "Expired signed URLs").
 //
 // A fill resuming from a signed CDN URL gets 403/400/410 once the signature has expired. The
 // request that redirected the client there (remembered by RedirectMemory, with its own headers,

@@ -81,7 +81,7 @@ int run_show(const Context& ctx, const std::string& target) {
             (validator.empty() ? "" : ", ") + ("Last-Modified " + o.validator.last_modified);
     row("validator", validator.empty() ? "none (a resume cannot be checked)" : validator);
     row("body file", body_file);
-    // The end-to-end check (docs/model-hosts-identity.md "Verification").
+    // The end-to-end check (docs/model-hosts.md "Verification").
     std::string content(cache::to_string(o.content_check));
     if (o.sha256.empty()) content += " (sha256 not computed yet)";
     if (o.content_check == cache::ContentCheck::Mismatch) content += ": quarantined, never a hit";

@@ -1,5 +1,5 @@
 """Content identity, end-to-end sha256, expired signed URLs, offline resolve URLs (issue 14
-items 4, 5, 7 and the resolve half of 8; docs/model-hosts-identity.md).
+items 4, 5, 7 and the resolve half of 8; docs/model-hosts.md).
 
 The flows of a model host, reached at their real names (huggingface.co, cdn-lfs.hf.co,
 cas-bridge.xethub.hf.co) through `--connect-to NAME:80:127.0.0.1:PORT` to tests/origin/origin.py:
