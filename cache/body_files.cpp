@@ -3,6 +3,7 @@
 #include "cache/aligned_bytes.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -225,12 +226,12 @@ Result<void> BodyFiles::sync(const ObjectId& id) const {
     return {};
 }
 
-Result<void> BodyFiles::read(const ObjectId& id, uint64_t offset,
-                             std::span<std::byte> buffer) const {
-    auto fd = open_file(path_for(id), O_RDONLY);
-    if (!fd) return policy::fail(fd.error());
+namespace {
+
+// pread until `buffer` is full. Missing when the file ends first.
+Result<void> read_all(int fd, uint64_t offset, std::span<std::byte> buffer) {
     while (!buffer.empty()) {
-        ssize_t n = ::pread(fd->get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
         if (n < 0) {
             if (errno == EINTR) continue;
             return policy::fail(from_errno(errno));
@@ -239,13 +240,67 @@ Result<void> BodyFiles::read(const ObjectId& id, uint64_t offset,
         buffer = buffer.subspan(static_cast<size_t>(n));
         offset += static_cast<uint64_t>(n);
     }
-    // Readers go through a body front to back, one chunk per call and a new descriptor each
-    // time, so the kernel's per-descriptor readahead never builds up; and chunks written with
-    // O_DIRECT are not in the page cache. Ask for the next few MiB now, asynchronously, so the
-    // next call finds them in memory (a warm hit read 1 MiB at a time from the device otherwise).
-    (void)::posix_fadvise(fd->get(), static_cast<off_t>(offset), kReadAheadBytes,
-                          POSIX_FADV_WILLNEED);
     return {};
+}
+
+// Whether every page of [offset, offset + length) is in the page cache (mincore on a mapping that
+// is never touched, so asking faults nothing in). A failure to ask counts as "no".
+bool in_page_cache(int fd, uint64_t offset, size_t length) {
+    static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (length == 0) return true;
+    uint64_t begin = offset / page * page;
+    size_t span = static_cast<size_t>(offset + length - begin);
+    void* map = ::mmap(nullptr, span, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(begin));
+    if (map == MAP_FAILED) return false;
+    std::vector<unsigned char> resident((span + page - 1) / page);
+    bool all = ::mincore(map, span, resident.data()) == 0;
+    for (size_t i = 0; all && i < resident.size(); ++i)
+        all = (resident[i] & 1) != 0;
+    ::munmap(map, span);
+    return all;
+}
+
+bool direct_readable(uint64_t offset, std::span<std::byte> buffer) {
+    return offset % kDirectIoAlignment == 0 && buffer.size() >= kDirectIoAlignment &&
+           reinterpret_cast<uintptr_t>(buffer.data()) % kDirectIoAlignment == 0;
+}
+
+}  // namespace
+
+// Bytes the page cache already holds are read from it (a hot object, or bytes written buffered).
+// Others come from the device with O_DIRECT into the caller's buffer: chunks are written with
+// O_DIRECT, so right after a fill none of the object is cached, and a buffered read would first
+// fill freshly allocated page-cache pages and then copy them out. On the 2-core VMs here that
+// copy cost 1.4 CPU s per GiB (the first hit after a fill burned 2.5 CPU s/GiB in all), against
+// 0.08 for a direct read (docs/benchmarks.md, "The first hit"). The unaligned tail of a last
+// chunk is read buffered.
+Result<void> BodyFiles::read(const ObjectId& id, uint64_t offset,
+                             std::span<std::byte> buffer) const {
+    auto fd = open_file(path_for(id), O_RDONLY);
+    if (!fd) return policy::fail(fd.error());
+    if (in_page_cache(fd->get(), offset, buffer.size())) {
+        if (auto read = read_all(fd->get(), offset, buffer); !read) return read;
+        // One descriptor per call: the kernel's per-descriptor readahead never builds up, so
+        // ask for the next few MiB of a cached object now.
+        (void)::posix_fadvise(fd->get(), static_cast<off_t>(offset + buffer.size()),
+                              kReadAheadBytes, POSIX_FADV_WILLNEED);
+        return {};
+    }
+    if (direct_io_.load(std::memory_order_relaxed) && direct_readable(offset, buffer)) {
+        size_t aligned = buffer.size() / kDirectIoAlignment * kDirectIoAlignment;
+        auto direct = open_file(path_for(id), O_RDONLY | O_DIRECT);
+        Result<void> read = direct ? read_all(direct->get(), offset, buffer.first(aligned))
+                                   : Result<void>(policy::fail(direct.error()));
+        if (read) {
+            buffer = buffer.subspan(aligned);
+            offset += aligned;
+        } else if (read.error().native == EINVAL) {
+            direct_io_.store(false, std::memory_order_relaxed);  // no O_DIRECT here (tmpfs)
+        } else {
+            return read;
+        }
+    }
+    return read_all(fd->get(), offset, buffer);
 }
 
 Result<void> BodyFiles::discard(const ObjectId& id, uint64_t begin, uint64_t end) const {

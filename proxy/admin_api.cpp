@@ -10,6 +10,7 @@
 #include "policy/http_date.h"
 #include "proxy/admin/status_page.h"
 #include "proxy/dlproxy_version.h"
+#include "proxy/host_health.h"
 
 namespace proxy {
 
@@ -270,6 +271,15 @@ AdminResponse AdminApi::status_page(double now) const {
                    {"peak", m.peak},
                    {"pressure", m.pressure},
                    {"pressure_episodes", m.pressure_episodes}};
+    json hosts = json::array();
+    for (const auto& h : host_health().hosts())
+        hosts.push_back({{"origin", h.origin},
+                         {"state", h.state},
+                         {"recent_failures", h.recent_failures},
+                         {"failures", h.failures},
+                         {"refused", h.refused},
+                         {"retry_in_s", h.retry_in_s ? json(*h.retry_in_s) : json(nullptr)},
+                         {"last_error", h.last_error}});
     double uptime = std::max(0.0, now - start_time_);
     // Date (RFC 9110 §6.6.1): `dlproxyctl doctor` compares its clock with it.
     auto response = json_response(
@@ -278,7 +288,8 @@ AdminResponse AdminApi::status_page(double now) const {
          {"config", config_summary(config_, !token_.empty(), bound_listen_, bound_admin_)},
          {"cache", cache},
          {"memory", memory},
-         {"inflight_fills", fills}});
+         {"inflight_fills", fills},
+         {"hosts", hosts}});
     response.headers.push_back({"Date", policy::format_http_date(static_cast<int64_t>(now))});
     return response;
 }

@@ -377,12 +377,11 @@ void CachedResponse::on_fetch_progress(Fetch&) {
     pump();
 }
 
-void CachedResponse::on_fetch_failed(Fetch&, std::string_view why) {
+void CachedResponse::on_fetch_failed(Fetch& fetch, std::string_view why) {
     if (done_) return;
-    Fetch* f = fetch_;
+    const uint32_t retry_after = fetch.host_down_retry_after();
     finish();
-    (void)f;
-    conn_.on_cached_failed(why);
+    conn_.on_cached_failed(why, retry_after);
 }
 
 }  // namespace proxy

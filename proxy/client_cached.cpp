@@ -31,7 +31,10 @@ void ClientConnection::send_cached_head(int status, const policy::HeaderList& st
     status_ = status;
     head_sent_ = true;
     if (cached_) cache_result_ = std::string(cached_->result());
-    response_.send_stored_head(status, stored);
+    if (mirror_)
+        response_.send_stored_head(status, mirror_->rewrite_head(stored));
+    else
+        response_.send_stored_head(status, stored);
     if (status == 304) finish_cached();
 }
 
@@ -105,8 +108,12 @@ void ClientConnection::on_cached_waiting(bool waiting) {
         uv_timer_stop(&timer_);
 }
 
-void ClientConnection::on_cached_failed(std::string_view why) {
+void ClientConnection::on_cached_failed(std::string_view why, uint32_t retry_after_s) {
     retire_cached();
+    if (!head_sent_ && retry_after_s > 0) {
+        send_error(503, std::string("dlproxy: ") + std::string(why), retry_after_s);
+        return;
+    }
     if (!head_sent_) {
         send_error(502, std::string("dlproxy: ") + std::string(why));
         return;

@@ -28,6 +28,7 @@
 #include "proxy/cached_response.h"
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
+#include "proxy/mirror_answer.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -47,7 +48,9 @@ struct PassResume {
     policy::ResumePlan plan;
     uint32_t attempt = 0;          // retries in the current outage
     uint64_t outage_start_ms = 0;  // first failure of the current outage
-    uint64_t last_byte_ms = 0;     // last body byte from the origin (stall watch)
+    uint64_t last_byte_ms = 0;     // last body byte from the origin (the client's silence)
+    policy::StallWatch stall;      // policy/stall_watch.h
+    uint64_t last_tick_ms = 0;     // when the stall watch last ran
     // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
     // the client got.
     policy::HeldPrefix prefix;
@@ -106,7 +109,8 @@ class ClientConnection final : public UpstreamSink,
     uint64_t queued() const { return queued_bytes_ + response_.batched(); }
     void finish_cached();
     void on_cached_waiting(bool waiting);
-    void on_cached_failed(std::string_view why);
+    // `retry_after_s` > 0: the origin's breaker is open; the client gets 503 with Retry-After.
+    void on_cached_failed(std::string_view why, uint32_t retry_after_s = 0);
     void on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
                          std::string_view reason, const policy::HeaderList& headers);
 
@@ -131,10 +135,17 @@ class ClientConnection final : public UpstreamSink,
     void on_parsed(http1::ParseStatus status);
     const policy::HeaderList& request_headers() const { return parser_.head().headers; }
     std::optional<policy::RequestTarget> resolve_target();
+    // Mirror mode (policy/mirror.h): the upstream target of an origin-form request addressed to
+    // this proxy, setting mirror_; nullopt when the request is not one (`answered` is set when
+    // an error has been sent).
+    std::optional<policy::RequestTarget> resolve_mirror_target(bool& answered);
+    void send_mirrored_answer();  // a held answer (MirrorAnswer) rewritten, whole
     void start_forwarding();
     bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
     void check_pass_through_stall();                    // timer: the origin went silent?
-    bool cacheable_request() const;
+    // `target` may go through the cache: a GET without body or credentials, not no-store, and
+    // not one that must be forwarded exactly (policy/exact_forward.h).
+    bool cacheable_request(const policy::RequestTarget& target) const;
     void start_pass_through();
     void invalidate_after(int status, const policy::HeaderList& upstream_headers);
     void retire_cached();
@@ -161,7 +172,8 @@ class ClientConnection final : public UpstreamSink,
     void give_up_resume(std::string_view why);
 
     // Responding.
-    void send_error(int status, std::string_view message);
+    // dlproxy's own one-line answer; `retry_after_s` > 0 adds Retry-After (a 503).
+    void send_error(int status, std::string_view message, uint32_t retry_after_s = 0);
     void write(std::string data);
     void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
     void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first
@@ -211,6 +223,7 @@ class ClientConnection final : public UpstreamSink,
     std::unique_ptr<UpstreamTransfer> transfer_;
     UpstreamRequest upstream_request_;
     std::unique_ptr<CachedResponse> cached_;
+    std::unique_ptr<MirrorAnswer> mirror_;  // set for a request served in mirror mode
     // Finished CachedResponses are freed at the next loop callback, never while one is on the
     // call stack (finish_cached is reached from inside CachedResponse::pump).
     std::vector<std::unique_ptr<CachedResponse>> finished_cached_;

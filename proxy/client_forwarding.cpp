@@ -5,11 +5,14 @@
 #include <optional>
 
 #include "policy/cache_key.h"
+#include "policy/exact_forward.h"
 #include "policy/intercept.h"
 #include "policy/invalidation.h"
+#include "policy/mirror.h"
 #include "policy/request_target.h"
 #include "proxy/client_connection.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/host_health.h"
 #include "proxy/http1/response_head.h"
 #include "proxy/request_checks.h"
 #include "proxy/server.h"
@@ -42,12 +45,56 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
         }
         error = policy::to_string(target.error());
     } else {
+        bool answered = false;
+        if (auto mirrored = resolve_mirror_target(answered)) return mirrored;
+        if (answered) return std::nullopt;
         auto target = policy::parse_absolute_target(url_);
         if (target) return std::move(*target);
         error = policy::to_string(target.error());
     }
     send_error(400, "dlproxy: " + std::string(error));
     return std::nullopt;
+}
+
+// Mirror mode: an origin-form request on the plain listener whose Host names this proxy. Any
+// other origin-form request is left to resolve_target's 400 (a client that takes us for some
+// other origin is misconfigured; a page of another site that reaches us by DNS rebinding names
+// its own host).
+std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(bool& answered) {
+    const Config& config = server_.config();
+    if (config.mirror.origin.empty() || url_.empty() || url_.front() != '/') return std::nullopt;
+    auto host = policy::find_header(request_headers(), "host");
+    auto base = host ? policy::mirror_base(*host) : std::nullopt;
+    if (!base || !(targets_listener(base->host, base->port, server_.bound_listen()) ||
+                   policy::should_intercept(config.mirror_names, base->host)))
+        return std::nullopt;
+    auto mirrored = policy::mirror_target(config.mirror, url_);
+    if (!mirrored) {
+        answered = true;
+        const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
+        if (refused) spdlog::info("client {}: {} {} refused: host not mirrored", client_address_,
+                                  method_, url_);
+        send_error(refused ? 403 : 400,
+                   "dlproxy: " + std::string(policy::to_string(mirrored.error())));
+        return std::nullopt;
+    }
+    // Xet's token and reconstruction answers name the CAS and transfer hosts in their JSON.
+    auto exact = policy::decide_exact_forward(config.signed_range_hosts, mirrored->target).reason;
+    const bool json_body = exact == policy::ExactForwardReason::XetToken ||
+                           exact == policy::ExactForwardReason::XetReconstruction;
+    mirror_ = std::make_unique<MirrorAnswer>(
+        policy::MirrorLinks(config.mirror, std::move(base->url), std::move(mirrored->prefix)),
+        json_body);
+    url_ = mirrored->target.url();  // logs show the https URL, as for an intercepted request
+    return std::move(mirrored->target);
+}
+
+void ClientConnection::send_mirrored_answer() {
+    MirrorAnswer::Released answer = mirror_->release();
+    head_sent_ = true;
+    response_.send_relayed_head(answer.status, answer.reason, answer.headers);
+    body_bytes_ += answer.body.size();
+    response_.send_body(answer.body.data(), answer.body.size());
 }
 
 void ClientConnection::start_forwarding() {
@@ -76,9 +123,13 @@ void ClientConnection::start_forwarding() {
                    (has_length && head.content_length > 0);
     req.body_length = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
     upstream_address_ = target->host_header();
+    if (mirror_ && mirror_->json_body()) {
+        // The answer is parsed and rewritten: ask for it unencoded (mirror_answer.h).
+        policy::remove_header(req.headers, "accept-encoding");
+    }
     upstream_request_ = std::move(req);
 
-    if (cacheable_request()) {
+    if (cacheable_request(*target)) {
         CacheAccess access;
         access.signed_url = policy::key_drops_params(*target, server_.key_rules());
         // A signed URL gets no bytes the origin has not confirmed for it, stale or not.
@@ -100,12 +151,19 @@ void ClientConnection::start_forwarding() {
     start_pass_through();
 }
 
-// GET without a body or credentials, and not marked no-store: served through the cache.
-bool ClientConnection::cacheable_request() const {
+bool ClientConnection::cacheable_request(const policy::RequestTarget& target) const {
     if (!server_.fetches() || method_ != "GET") return false;
     if (parser_.head().chunked || parser_.head().content_length > 0) return false;
     if (policy::find_header(request_headers(), "authorization")) return false;
     if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
+    // A signature over the Range (Xet's xorb URLs) forbids the cache path's changes to the
+    // request; tokens and reconstruction answers must never be stored.
+    auto exact = policy::decide_exact_forward(server_.config().signed_range_hosts, target);
+    if (exact.forward_exactly) {
+        spdlog::debug("{} {}: forwarded exactly: {}", method_, url_,
+                      policy::to_string(exact.reason));
+        return false;
+    }
     return true;
 }
 
@@ -116,6 +174,11 @@ void ClientConnection::start_pass_through() {
         return;
     }
     const UpstreamRequest& req = upstream_request_;
+    if (HostVerdict verdict = host_health().admit(req.url); verdict.refused) {
+        spdlog::warn("{} {}: refused: {}", method_, url_, verdict.reason);
+        send_error(503, "dlproxy: " + verdict.reason, verdict.retry_after_s);
+        return;
+    }
     transfer_ =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
     if (!transfer_->start(req)) {
@@ -152,8 +215,16 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     if (server_.fetches())
         server_.fetches()->redirects().remember(upstream_request_, status, upstream_headers);
     if (transfer_) upstream_address_ = transfer_->primary_address();
+    if (mirror_ && mirror_->hold(method_, status, reason, upstream_headers)) {
+        // Sent whole once complete; a body that does not complete in this time is a 504.
+        arm_timer(server_.config().upstream_header_timeout);
+        return;
+    }
     head_sent_ = true;
-    response_.send_relayed_head(status, reason, upstream_headers);
+    if (mirror_)
+        response_.send_relayed_head(status, reason, mirror_->rewrite_head(upstream_headers));
+    else
+        response_.send_relayed_head(status, reason, upstream_headers);
     if (method_ == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
         maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
     if (resume_) return;
@@ -184,6 +255,15 @@ void ClientConnection::check_pass_through_stall() {
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
+    if (mirror_ && mirror_->holding()) {
+        if (mirror_->append(data, size)) return BodyAction::Accept;
+        spdlog::warn("{} {}: mirror mode: JSON answer over {} bytes, not rewritten", method_, url_,
+                     MirrorAnswer::kMaxBody);
+        send_error(502, "dlproxy: mirror mode: the origin's JSON answer is over " +
+                            std::to_string(MirrorAnswer::kMaxBody >> 20) +
+                            " MiB, too large to rewrite");
+        return BodyAction::Abort;
+    }
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
     if (resume_) {
         auto skip = resume_skip(data, size);
@@ -219,6 +299,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     uv_timer_stop(&timer_);
     if (transfer_) upstream_address_ = transfer_->primary_address();
     if (result.ok()) {
+        if (mirror_ && mirror_->holding()) send_mirrored_answer();
         response_.finish_body();
         finish_response();
         return;
@@ -263,6 +344,7 @@ void ClientConnection::reset_for_next_request() {
     cache_result_.clear();
     restart_pass_through_ = false;
     cached_start_pending_ = false;
+    mirror_.reset();
     resume_.reset();
     retire_cached();
     transfer_.reset();
@@ -274,7 +356,7 @@ void ClientConnection::reset_for_next_request() {
     if (!read_blocked_ && state_ != State::Closing) start_reading();
 }
 
-void ClientConnection::send_error(int status, std::string_view message) {
+void ClientConnection::send_error(int status, std::string_view message, uint32_t retry_after_s) {
     if (closed_) return;
     if (head_sent_) {
         close(message);
@@ -284,7 +366,9 @@ void ClientConnection::send_error(int status, std::string_view message) {
     if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
-    write(http1::format_error_response(status, message, false, method_ == "HEAD"));
+    policy::HeaderList extra;
+    if (retry_after_s > 0) extra.push_back({"Retry-After", std::to_string(retry_after_s)});
+    write(http1::format_error_response(status, message, false, method_ == "HEAD", extra));
     log_access("ERROR");
     close_after_flush();
 }

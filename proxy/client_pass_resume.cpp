@@ -27,8 +27,9 @@ namespace proxy {
 
 namespace {
 
-// While a resumable response streams, the timer ticks this often to watch for a stall.
-constexpr uint64_t kStallTickMs = 1000;
+// While a resumable response streams, the timer ticks this often to watch for a stall: a stall
+// is noticed at most this late.
+constexpr uint64_t kStallTickMs = 250;
 
 uint64_t random_u64() {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -56,12 +57,16 @@ void ClientConnection::maybe_enable_resume(const policy::HeaderList& upstream_he
     resume_->validator = std::move(validator);
     resume_->length = length;
     resume_->last_byte_ms = uv_now(server_.loop());
+    resume_->stall = policy::StallWatch(stall_config_from(server_.config()));
+    resume_->stall.begin_request(resume_->last_byte_ms);
+    resume_->last_tick_ms = resume_->last_byte_ms;
     uv_timer_start(&timer_, &ClientConnection::timer_cb, kStallTickMs, 0);
 }
 
 std::optional<size_t> ClientConnection::resume_skip(const char* data, size_t size) {
     PassResume& r = *resume_;
     r.last_byte_ms = uv_now(server_.loop());
+    r.stall.on_bytes(r.last_byte_ms);
     auto step =
         policy::drop_held_prefix(r.prefix, reinterpret_cast<const unsigned char*>(data), size);
     if (step.mismatch) {
@@ -122,16 +127,22 @@ void ClientConnection::on_resume_timer() {
         start_resumed_transfer();
         return;
     }
-    // Stall watch: the origin sent nothing for stall_timeout while the client could take more
-    // (a paused transfer waiting for a slow client is not a stall).
+    // Stall watch (policy/stall_watch.h): the origin sent nothing for longer than this
+    // transfer's rate makes normal, or no head and first byte within stall_timeout of a resumed
+    // request. Over half the high-water mark the transfer is (or may be) paused for a slow
+    // client: that silence is the client's, and the watch counts from when it ends.
     const uint64_t now = uv_now(server_.loop());
-    const auto stall_ms = static_cast<uint64_t>(server_.config().stall_timeout * 1000);
-    if (transfer_ && !r.awaiting_head && queued() < server_.config().high_water_mark &&
-        now - r.last_byte_ms > stall_ms) {
-        if (!try_resume(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin")) {
+    const uint64_t planned = r.last_tick_ms + kStallTickMs;
+    r.last_tick_ms = now;
+    if (queued() >= server_.config().high_water_mark / 2) {
+        r.stall.resume_after_pause(now);
+    } else if (transfer_ && r.stall.stalled(now, planned)) {
+        metrics().stalls.inc();
+        const std::string cause = "no bytes from origin for " +
+                                  std::to_string(now - r.stall.last_ms()) + " ms (threshold " +
+                                  std::to_string(r.stall.threshold_ms()) + " ms)";
+        if (!try_resume(policy::FailureKind::Stall, 0, std::nullopt, cause))
             give_up_resume("origin stalled");
-            return;
-        }
         return;
     }
     uv_timer_start(&timer_, &ClientConnection::timer_cb, kStallTickMs, 0);
@@ -147,7 +158,8 @@ void ClientConnection::start_resumed_transfer() {
         {"Range", policy::format_range_header(policy::ByteRange{r.plan.request_from, r.length})});
     if (r.validator) req.headers.push_back({"If-Range", r.validator->value});
     r.awaiting_head = true;
-    r.last_byte_ms = uv_now(server_.loop());
+    r.stall.begin_request(uv_now(server_.loop()));
+    r.last_tick_ms = uv_now(server_.loop());
     transfer_ =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
     metrics().resumes.inc();

@@ -13,7 +13,9 @@
 
 #include "policy/address_list.h"
 #include "policy/background_fill.h"
+#include "policy/exact_forward.h"
 #include "policy/intercept.h"
+#include "policy/mirror.h"
 #include "policy/request_target.h"
 
 namespace proxy {
@@ -55,7 +57,16 @@ struct Config {
     double grace_period = 10;             // SIGTERM: let in-flight transfers finish this long
 
     // Upstream failures and resume (docs/recovery.md).
-    double stall_timeout = 10;         // no body bytes from the origin this long → reconnect
+    // A transfer is stalled after no body byte for 10 x its typical gap between arrivals, at
+    // least stall_floor and at most stall_timeout (policy/stall_watch.h); reconnect then.
+    double stall_floor = 2;
+    double stall_timeout = 4;
+    // Per-origin circuit breaker (proxy/host_health.h): breaker_failures failures to reach an
+    // origin within breaker_window open it for breaker_open (doubling while probes fail, up to
+    // 2 min); 0 failures = off.
+    uint32_t breaker_failures = 5;
+    double breaker_window = 30;
+    double breaker_open = 10;
     double gap_budget = 8;             // a client waits silently at most this long, then is closed
     double retry_base_delay = 0.25;    // first backoff ceiling; doubles per attempt (full jitter)
     double retry_max_delay = 30;       // backoff ceiling cap
@@ -75,6 +86,16 @@ struct Config {
     std::vector<std::string> intercept = policy::default_intercept_patterns();
     std::string ca_dir;            // the CA's directory; "" = <cache_dir>/ca
     std::string upstream_ca_file;  // PEM CAs trusted for origins besides the system store
+    // Hosts whose URLs are signed for the exact Range (policy/exact_forward.h): their requests
+    // are forwarded unchanged and never cached. Default: the Xet transfer hosts.
+    std::vector<std::string> signed_range_hosts = policy::default_signed_range_patterns();
+
+    // Mirror mode (policy/mirror.h, docs/huggingface.md "Mirror mode"): origin-form requests on
+    // the plain listener whose Host names this proxy (its listen address, localhost, or a name
+    // matching mirror_names) are served as if sent to https://<mirror.origin>; other hosts
+    // matching mirror.hosts are reached as /_mirror/<host>/. mirror.origin "" turns it off.
+    policy::MirrorSites mirror{"huggingface.co", policy::default_intercept_patterns()};
+    std::vector<std::string> mirror_names;
 
     // Cache-key rules (policy/cache_key.h, docs/model-hosts.md "Keys"): "PATTERN = NAME, ..."
     // drops those query parameters from the key of matching hosts' URLs, so every fresh signed

@@ -121,6 +121,14 @@ void LogLevel::check(const std::string& level, const std::string& what) {
                       "' is not one of trace, debug, info, warn, error, critical, off");
 }
 
+void MirrorOrigin::check(const std::string& host, const std::string& what) {
+    if (host.empty()) return;
+    std::string error = policy::intercept_pattern_error(host);
+    if (error.empty() && (host.starts_with("*.") || host.find(':') != std::string::npos))
+        error = "a host name is expected (no pattern, no port)";
+    if (!error.empty()) throw ConfigError(what + ": '" + host + "': " + error);
+}
+
 void AccessLogFormatName::check(const std::string& name, const std::string& what) {
     if (!access_log_format_from_string(name))
         throw ConfigError(what + ": '" + name + "' is not one of native, squid, json");

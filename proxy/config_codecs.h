@@ -72,6 +72,11 @@ struct LogLevel : Text {
 };
 
 // native | squid | json (proxy/access_log.h).
+// mirror_origin: a host name (no port, no pattern), or "" for mirror mode off.
+struct MirrorOrigin : Text {
+    static void check(const T& v, const std::string& what);
+};
+
 struct AccessLogFormatName : Text {
     static void check(const T& v, const std::string& what);
 };

@@ -110,7 +110,16 @@ const std::array kKeys = {
     key<Seconds, Member<&Config::grace_period>>(
         "grace_period", {"SECONDS", "in-flight transfers get this long on SIGTERM"}),
     key<Seconds, Member<&Config::stall_timeout>>(
-        "stall_timeout", {"SECONDS", "no origin bytes this long: reconnect"}),
+        "stall_timeout",
+        {"SECONDS", "no origin bytes this long: reconnect (the most a stall takes)"}),
+    key<Count<0, 1000>, Member<&Config::breaker_failures>>(
+        "breaker_failures", {"N", "failures to reach an origin that open its breaker (0: off)"}),
+    key<Seconds, Member<&Config::breaker_window>>(
+        "breaker_window", {"SECONDS", "breaker_failures count within this window"}),
+    key<Seconds, Member<&Config::breaker_open>>(
+        "breaker_open", {"SECONDS", "an open breaker refuses new requests this long, then probes"}),
+    key<Seconds, Member<&Config::stall_floor>>(
+        "stall_floor", {"SECONDS", "a fast transfer is stalled after this long without bytes"}),
     key<Seconds, Member<&Config::gap_budget>>(
         "gap_budget", {"SECONDS", "a client may wait silently this long during recovery"}),
     key<Seconds, Member<&Config::retry_base_delay>>(
@@ -153,6 +162,29 @@ const std::array kKeys = {
          "serve a complete object stale when its revalidation fails, for hosts matching PATTERN "
          "(host, *.domain or * for all); repeatable, replaces the default list",
          "the model hosts", "never"}),
+    key<List<InterceptPattern>, Member<&Config::signed_range_hosts>>(
+        "signed_range_hosts",
+        {"PATTERN",
+         "hosts whose URLs sign the Range header: forwarded exactly, never cached (host or "
+         "*.domain); repeatable, replaces the default",
+         "the Xet transfer hosts", "none"}),
+    key<MirrorOrigin, Member<&Config::mirror, &policy::MirrorSites::origin>>(
+        "mirror_origin",
+        {"HOST",
+         "mirror mode: origin-form requests addressed to this proxy go to https://HOST ('' = "
+         "off)"}),
+    key<List<InterceptPattern>, Member<&Config::mirror, &policy::MirrorSites::hosts>>(
+        "mirror_hosts",
+        {"PATTERN",
+         "mirror mode: hosts reachable as /_mirror/HOST/ and onto which redirects and Xet URLs "
+         "are rewritten (host or *.domain); repeatable, replaces the default",
+         "the model hosts", "none"}),
+    key<List<InterceptPattern>, Member<&Config::mirror_names>>(
+        "mirror_names",
+        {"PATTERN",
+         "mirror mode: Host names that address this proxy besides its listen address and "
+         "localhost, e.g. a LAN name (host or *.domain); repeatable",
+         "none"}),
     key<FillMode, Member<&Config::background_fill, &Fill::mode>>(
         "background_fill", {"MODE", "a fill whose clients have all gone: always|never|threshold"}),
     key<Percent, Member<&Config::background_fill, &Fill::min_percent>>(

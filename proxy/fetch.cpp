@@ -12,6 +12,7 @@
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/range_fill.h"
 #include "proxy/worker.h"
@@ -57,6 +58,8 @@ std::string_view to_string(FetchEnd e) {
             return "origin response unusable";
         case FetchEnd::StartFailed:
             return "could not start the upstream request";
+        case FetchEnd::HostDown:
+            return "origin unavailable";
     }
     return "failed";
 }
@@ -79,9 +82,14 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, 
     : registry_(registry),
       key_(std::move(key)),
       request_(std::move(request)),
-      stale_if_error_(stale_if_error) {
+      stale_if_error_(stale_if_error),
+      stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
+    // The first client's Range may be what the origin is asked for first (a cold object).
+    if (auto range = policy::find_header(request_.headers, "range");
+        range && registry_.config().max_range_fetches > 0)
+        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
     // The digest the content must have: its key names it, or the redirect that led here did.
     if (auto sha = policy::sha256_of_content_key(key_)) {
         announced_sha256_ = *sha;
@@ -113,7 +121,8 @@ uv_loop_t* Fetch::loop() {
 void Fetch::start(int64_t now) {
     if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
     if (started_ms_ == 0) started_ms_ = uv_now(loop());
-    uv_timer_start(&timer_, &Fetch::timer_cb, 1000, 1000);  // stall watch + retries
+    last_tick_ms_ = uv_now(loop());
+    uv_timer_start(&timer_, &Fetch::timer_cb, kTickMs, kTickMs);  // stall watch + retries
     // An object being invalidated on a worker (it changed on the origin) is as good as gone.
     auto found = registry_.invalidating(key_)
                      ? cache::Result<std::optional<cache::ObjectInfo>>(std::nullopt)
@@ -155,6 +164,7 @@ void Fetch::start(int64_t now) {
         }
         // A partial object without a validator cannot be completed safely: start over.
     }
+    if (start_cold_range()) return;
     purpose_ = Purpose::Full;
     next_ = 0;
     start_transfer({}, "fetch");
@@ -163,8 +173,21 @@ void Fetch::start(int64_t now) {
 void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view what) {
     if (registry_.curl().in_action()) {
         deferred_start_.emplace(extra, std::string(what));
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
         return;
+    }
+    // Nothing has reached a client yet (a first request, or its retries): an origin whose
+    // breaker is open fails it at once. Revalidations go ahead: a stale copy may still be
+    // served if the origin cannot be reached.
+    if (state_ != State::Ready && purpose_ != Purpose::Revalidate) {
+        HostVerdict verdict = host_health().admit(request_.url);
+        if (verdict.refused) {
+            // Failed from the timer: start() runs before the first client is attached.
+            retry_after_s_ = verdict.retry_after_s;
+            host_refusal_ = std::move(verdict.reason);
+            uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+            return;
+        }
     }
     UpstreamRequest req = request_;
     for (const auto& h : extra)
@@ -172,6 +195,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
                                                    registry_.config().high_water_mark);
     last_byte_ms_ = uv_now(loop());
+    stall_.begin_request(last_byte_ms_);
     run_begin_ = next_;
     paused_for_readers_ = false;
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
@@ -234,6 +258,7 @@ void Fetch::attach(FetchListener* listener) {
 void Fetch::detach(FetchListener* listener) {
     std::erase(listeners_, listener);
     wake_held_fill();  // its client may have been the one holding it
+    release_fill_behind();
     if (listeners_.empty()) on_last_detach();
     if (idle()) registry_.release(*this);
 }
@@ -313,6 +338,9 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
             on_new_object(status, headers);
             if (state_ == State::Handed) hand_over(status, reason, headers);
             return;
+        case Purpose::ColdRange:
+            on_cold_range_head(status, reason, headers);
+            return;
         case Purpose::Full:
             on_new_object(status, headers);
             if (state_ == State::Handed) hand_over(status, reason, headers);
@@ -370,7 +398,8 @@ void Fetch::on_range_rejected(int status, std::string_view reason,
 }
 
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
-void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
+void Fetch::on_new_object(int status, const policy::HeaderList& headers,
+                          std::optional<policy::ByteRange> run) {
     auto decision = policy::decide_storable("GET", request_.headers, status, headers);
     auto length = policy::body_length(status, headers);
     if (!decision.store || !length || registry_.config().cache_size == 0) {
@@ -405,9 +434,9 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers) {
         if (auto sha = policy::announced_sha256(headers)) announced_sha256_ = *sha;
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     memory_.clear();
-    next_ = 0;
-    run_end_ = object_.complete_length;
-    fill_index_ = 0;
+    next_ = run ? run->begin : 0;
+    run_end_ = run ? run->end : object_.complete_length;
+    fill_index_ = static_cast<uint32_t>(object_.chunk_of(next_));
     fill_.clear();
     prefix_.skip = 0;
     prefix_.check_overlap = false;
@@ -445,7 +474,7 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
             schedule_retry(policy::FailureKind::EarlyEof, 0, std::nullopt, "response ended early");
             return;
         }
-        plan_fill();  // the next missing run, or finish
+        if (!hold_fill_behind()) plan_fill();  // the next missing run, or finish
         return;
     }
     if (result.ok()) {
@@ -520,12 +549,12 @@ void Fetch::retire_transfer() {
     if (!transfer_) return;
     transfer_->detach();
     retired_.push_back(std::move(transfer_));
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::schedule_replan() {
     replan_ = true;
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::notify_progress() {

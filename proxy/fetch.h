@@ -29,10 +29,12 @@
 #include "cache/aligned_bytes.h"
 #include "cache/store.h"
 #include "policy/cacheability.h"
+#include "policy/cold_range.h"
 #include "policy/fill_pace.h"
 #include "policy/memory_budget.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
+#include "policy/stall_watch.h"
 #include "proxy/fill_status.h"
 #include "proxy/upstream_transfer.h"
 #include "proxy/url_refresh.h"
@@ -65,6 +67,7 @@ enum class FetchEnd {
     NoValidator,       // a resume is needed and nothing proves the object unchanged
     Unusable,          // the origin's first answer could not be used
     StartFailed,       // the upstream request could not be started
+    HostDown,          // the origin's circuit breaker is open (proxy/host_health.h)
 };
 std::string_view to_string(FetchEnd e);
 
@@ -188,13 +191,22 @@ class Fetch final : public UpstreamSink {
     bool filling_without_clients() const;
     void close();  // deferred delete via the timer's close callback
 
+    // Set when the fetch failed because its origin's breaker is open (FetchEnd::HostDown):
+    // the Retry-After for the 503 its clients get. 0 otherwise.
+    uint32_t host_down_retry_after() const {
+        return end_ == FetchEnd::HostDown ? retry_after_s_ : 0;
+    }
+
   private:
     friend class RangeFill;
 
     void start_transfer(const policy::HeaderList& extra, std::string_view what);
     void plan_fill();
     void become_ready(CacheResult result);
-    void on_new_object(int status, const policy::HeaderList& headers);
+    // `run`: the part of the object the running transfer carries (a cold range); the whole
+    // object when absent.
+    void on_new_object(int status, const policy::HeaderList& headers,
+                       std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
     // Ends the fill: clients are closed short; chunks are dropped only for ObjectChanged.
     void fail(FetchEnd end, std::string detail);
@@ -239,13 +251,27 @@ class Fetch final : public UpstreamSink {
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
 
+
+    // Ranges on a cold object (fetch_cold_range.cpp, policy/cold_range.h): the first request
+    // asks for the first client's range; the fill continues behind it.
+    bool start_cold_range();
+    void on_cold_range_head(int status, std::string_view reason, const policy::HeaderList& headers);
+    // The cold run is in: the fill behind it waits while a client still reads inside it, so
+    // the range's clients get the origin link (and the origin sends their bytes) first.
+    bool hold_fill_behind();
+    bool reader_in_cold_run() const;
+    // A reader moved on or left: start the fill behind when none reads inside the run.
+    void release_fill_behind();
+
     // Separate range fills (fetch_range.cpp).
     bool claimed(uint32_t index) const;  // a range fill is going to fill it
     bool main_fill_running() const;
     void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
     void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
-    void tend_range_fills();  // timer: start deferred ones, free ended ones, stop stalled ones
+    // Timer: start deferred ones, free ended ones, stop stalled ones (`planned_tick`: when this
+    // tick was due; see policy::StallWatch::stalled).
+    void tend_range_fills(uint64_t planned_tick);
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead,
@@ -262,7 +288,9 @@ class Fetch final : public UpstreamSink {
     std::string key_;
     UpstreamRequest request_;
     State state_ = State::Starting;
-    std::optional<FetchEnd> end_;  // why it failed, once state_ is Failed
+    std::optional<FetchEnd> end_;              // why it failed, once state_ is Failed
+    uint32_t retry_after_s_ = 0;               // FetchEnd::HostDown: when the client may try again
+    std::optional<std::string> host_refusal_;  // the breaker refused: fail on the next tick
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 
@@ -290,7 +318,7 @@ class Fetch final : public UpstreamSink {
     uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
     uint64_t held_since_ms_ = 0;               // when paused_for_readers_ was set
     std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
-    enum class Purpose { Full, Revalidate, Range } purpose_ = Purpose::Full;
+    enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
     policy::ResumePlan plan_;
     uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
     uint64_t next_ = 0;     // next byte offset the fill needs
@@ -311,14 +339,23 @@ class Fetch final : public UpstreamSink {
     bool recording_ = false;  // begin_object or mark_complete running on a worker
     bool caching_ = true;     // false after a disk error: keep serving, stop writing
 
+    // The first client's Range, aligned to chunks, while it may still be asked for first.
+    std::optional<policy::ColdRange> cold_range_;
+    std::optional<policy::ByteRange> cold_run_;  // what the cold-range request brought
+    bool behind_waiting_ = false;                // the fill behind waits for its readers
+
     std::vector<std::unique_ptr<RangeFill>> range_fills_;
     // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an
     // origin that refuses them is not asked again on every reader wake-up.
     uint32_t range_failures_ = 0;
     uint64_t range_blocked_until_ms_ = 0;
 
-    // Retries.
+    // Retries. The timer ticks every kTickMs while the fetch lives: stall watch, retries,
+    // deferred starts, range fills. A stall is noticed at most one tick late.
+    static constexpr uint64_t kTickMs = 250;
     uv_timer_t timer_{};
+    uint64_t last_tick_ms_ = 0;  // when on_timer last ran (a late loop is not trusted)
+    policy::StallWatch stall_;
     uint32_t attempt_ = 0;
     uint64_t first_attempt_ms_ = 0;
     uint64_t last_byte_ms_ = 0;

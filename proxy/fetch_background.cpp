@@ -1,6 +1,8 @@
 // Fetch: what a fill does when its last client has gone (policy/background_fill.h decides).
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "policy/background_fill.h"
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
@@ -28,13 +30,17 @@ void Fetch::on_last_detach() {
     // Range fills serve the clients that asked for them; a background fill covers their
     // regions in its turn.
     end_range_fills("no clients left");
-    if (!filling()) return;
+    // The fill behind a cold range waited for that range's clients; they have gone.
+    const bool behind = std::exchange(behind_waiting_, false);
+    if (behind) cold_run_.reset();
+    if (!filling() && !behind) return;
     uint32_t running = registry_.fills_without_clients(this);
     auto decision = policy::decide_background_fill(registry_.config().background_fill, bytes_held(),
                                                    object_.complete_length, running);
     if (decision.keep_filling) {
         spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
                      policy::to_string(decision.reason));
+        if (behind) plan_fill();
         return;
     }
     stop_fill(policy::to_string(decision.reason));

@@ -77,6 +77,7 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         return BodyAction::Pause;
     }
     last_byte_ms_ = uv_now(loop());
+    stall_.on_bytes(last_byte_ms_);
     bytes_received_ += size;
     if (attempt_ > 0 && size > prefix_.skip) {
         metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
@@ -235,7 +236,8 @@ void Fetch::maybe_resume() {
     if ((paused_for_commits_ || paused_for_readers_) && !held && transfer_) {
         paused_for_commits_ = false;
         paused_for_readers_ = false;
-        last_byte_ms_ = uv_now(loop());  // the stall watch counts from the resumption
+        last_byte_ms_ = uv_now(loop());
+        stall_.resume_after_pause(last_byte_ms_);  // the stall watch counts from the resumption
         transfer_->resume_download();
     }
     // By index: a resumed transfer may deliver bytes at once, waking readers that start new

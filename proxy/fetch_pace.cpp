@@ -29,6 +29,7 @@ policy::FillPace Fetch::pace() const {
 void Fetch::reader_progress() {
     reader_progress_ms_ = uv_now(loop());
     if (paused_for_readers_ && pace() != policy::FillPace::Hold) wake_held_fill();
+    release_fill_behind();
 }
 
 // Called from CachedResponse::pump (which must not be re-entered: a resumed transfer may deliver
@@ -36,7 +37,7 @@ void Fetch::reader_progress() {
 // whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
 void Fetch::wake_held_fill() {
     if (paused_for_readers_ && transfer_ && !retry_pending_)
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 }  // namespace proxy

@@ -63,7 +63,7 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
         policy::to_string(decision.reason));
     range_fills_.push_back(std::make_unique<RangeFill>(*this, first, end));
     if (registry_.curl().in_action()) {
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // curl refuses new handles here
+        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);  // curl refuses new handles here
         return;
     }
     start_range_fill(*range_fills_.back());
@@ -100,21 +100,20 @@ void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view 
             "fetch {}: separate range fetch ended at chunk {}: {}{}{}; the main fill takes "
             "over",
             key_, fill.position(), to_string(why), detail.empty() ? "" : ": ", detail);
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);  // freed from the timer
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);  // freed from the timer
     // Chunks it did not fill are the main fill's again; if that is idle, it plans now.
     if (state_ == State::Ready && !fill_stopped_ && !main_fill_running() && !listeners_.empty())
         schedule_replan();
 }
 
-void Fetch::tend_range_fills() {
+void Fetch::tend_range_fills(uint64_t planned_tick) {
     std::erase_if(range_fills_, [](const auto& f) { return !f->running(); });
     uint64_t now = uv_now(loop());
-    uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
     for (size_t i = 0; i < range_fills_.size(); ++i) {
         RangeFill& f = *range_fills_[i];
         if (!f.started())
             start_range_fill(f);
-        else if (!f.paused() && now - f.last_byte_ms() > stall_ms)
+        else if (!f.paused() && f.stall().stalled(now, planned_tick))
             f.end(RangeFillEnd::Stalled);
     }
 }

@@ -41,6 +41,13 @@ policy::RetryConfig retry_config_from(const Config& config) {
     return retry;
 }
 
+policy::StallConfig stall_config_from(const Config& config) {
+    policy::StallConfig stall;
+    stall.floor_ms = static_cast<uint64_t>(config.stall_floor * 1000);
+    stall.ceiling_ms = static_cast<uint64_t>(config.stall_timeout * 1000);
+    return stall;
+}
+
 FetchRegistry::~FetchRegistry() = default;
 
 std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {

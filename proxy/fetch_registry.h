@@ -15,6 +15,7 @@
 
 #include "cache/store.h"
 #include "policy/retry.h"
+#include "policy/stall_watch.h"
 #include "proxy/config.h"
 #include "proxy/curl_multi.h"
 #include "proxy/fill_status.h"
@@ -28,6 +29,9 @@ struct UpstreamRequest;
 
 // The retry knobs of a Config in the policy's units (fills and pass-through resume share them).
 policy::RetryConfig retry_config_from(const Config& config);
+// The stall knobs (stall_floor, stall_timeout) in the policy's units: fills, range fills and
+// pass-through resume share them.
+policy::StallConfig stall_config_from(const Config& config);
 
 class FetchRegistry final : public StatusProvider {
   public:

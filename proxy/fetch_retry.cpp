@@ -41,7 +41,7 @@ void Fetch::schedule_retry(policy::FailureKind kind, int status,
     spdlog::warn("fetch {}: {} at offset {}; retry {} in {} ms ({})", key_, cause, next_, attempt_,
                  decision.delay_ms, policy::to_string(decision.reason));
     status_events().cut(request_.url, next_, attempt_, decision.delay_ms, cause);
-    uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), 1000);
+    uv_timer_start(&timer_, &Fetch::timer_cb, std::max<uint64_t>(decision.delay_ms, 1), kTickMs);
 }
 
 bool Fetch::retry_fits_before_head(uint64_t delay_ms) const {
@@ -58,9 +58,17 @@ void Fetch::timer_cb(uv_timer_t* timer) noexcept {
 
 void Fetch::on_timer() {
     if (closing_) return;
+    const uint64_t planned_tick = last_tick_ms_ + kTickMs;
+    last_tick_ms_ = uv_now(loop());
     retired_.clear();
     retired_refresh_.reset();
-    tend_range_fills();
+    if (host_refusal_) {
+        std::string why = std::move(*host_refusal_);
+        host_refusal_.reset();
+        fail(FetchEnd::HostDown, std::move(why));
+        return;
+    }
+    tend_range_fills(planned_tick);
     if (refresh_start_pending_) {
         refresh_start_pending_ = false;
         if (refresh_ && !refresh_->start()) {
@@ -111,13 +119,17 @@ void Fetch::on_timer() {
     }
     // A fill held for its clients runs again when they catch up, leave or stop reading.
     if (paused_for_readers_) maybe_resume();
-    // Stall watch: no body bytes for stall_timeout while a transfer runs.
-    uint64_t stall_ms = static_cast<uint64_t>(registry_.config().stall_timeout * 1000);
+    // Stall watch (policy/stall_watch.h): no body bytes for longer than this transfer's rate
+    // makes normal, while it runs unpaused.
     if (transfer_ && state_ == State::Ready && !paused_for_commits_ && !paused_for_readers_ &&
-        uv_now(loop()) - last_byte_ms_ > stall_ms) {
+        stall_.stalled(last_tick_ms_, planned_tick)) {
+        const uint64_t silent = last_tick_ms_ - stall_.last_ms();
         transfer_->detach();
         transfer_.reset();  // safe: timers never run inside curl callbacks
-        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin");
+        metrics().stalls.inc();
+        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt,
+                       "no bytes from origin for " + std::to_string(silent) + " ms (threshold " +
+                           std::to_string(stall_.threshold_ms()) + " ms)");
     }
 }
 

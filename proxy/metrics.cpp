@@ -104,6 +104,11 @@ std::string Metrics::render_prometheus() const {
     counter(out, "retries_total", "Upstream attempts after the first.", retries);
     counter(out, "resumes_total", "Retries that continued with a Range request.", resumes);
     counter(out, "give_ups_total", "Fills abandoned after the retry budget ran out.", give_ups);
+    counter(out, "stalls_total", "Upstream transfers that went silent mid-body.", stalls);
+    counter(out, "breaker_opened_total", "Times an origin's circuit breaker opened.",
+            breaker_opened);
+    counter(out, "breaker_refused_total",
+            "Requests refused with 503 because their origin's breaker was open.", breaker_refused);
     counter(out, "range_fetches_total",
             "Separate upstream range requests for a client Range far ahead of its fill.",
             range_fetches);
@@ -140,6 +145,8 @@ std::string Metrics::render_prometheus() const {
     gauge(out, "cache_objects", "Objects in the cache index.", cache_objects);
     gauge(out, "inflight_fills", "Objects being fetched from origins now.", inflight_fills);
     gauge(out, "client_connections", "Open client connections.", client_connections);
+    gauge(out, "hosts_failing", "Origins whose circuit breaker is open or half-open.",
+          hosts_failing);
     gauge(out, "memory_budget_bytes", "Chunk buffers the process may hold (0: no budget).",
           memory_budget);
     gauge(out, "memory_fill_bytes", "Chunk buffers held by fills.", memory_in_use_fills);

@@ -128,11 +128,15 @@ class Metrics {
     Counter offline_answers;       // resolve URLs answered from the cache, origin unreachable
     Counter hit_authorizations;   // signed-URL hits the origin accepted (hit_authorization.h)
     Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
+    Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)
+    Counter breaker_opened;       // origins whose circuit breaker opened (proxy/host_health.h)
+    Counter breaker_refused;      // requests refused with 503 while an origin's breaker was open
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
     Gauge inflight_fills;      // objects being fetched right now
     Gauge client_connections;  // open client connections
+    Gauge hosts_failing;       // origins whose breaker is open or half-open
     // The memory budget (proxy/memory_budget.h), refreshed when /metrics is scraped.
     Gauge memory_budget;             // --memory-budget, bytes (0: none)
     Gauge memory_in_use_fills;       // chunk buffers held by fills

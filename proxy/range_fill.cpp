@@ -47,7 +47,10 @@ bool is_failure(RangeFillEnd e) {
 }
 
 RangeFill::RangeFill(Fetch& fetch, uint32_t first, uint32_t end)
-    : fetch_(fetch), fill_index_(first), end_(end) {}
+    : fetch_(fetch),
+      fill_index_(first),
+      end_(end),
+      stall_(stall_config_from(fetch.registry_.config())) {}
 
 RangeFill::~RangeFill() {
     if (transfer_) transfer_->detach();
@@ -67,7 +70,7 @@ bool RangeFill::start(UpstreamRequest request, const policy::Validator& validato
     FetchRegistry& registry = fetch_.registry_;
     transfer_ = std::make_unique<UpstreamTransfer>(registry.curl(), *this,
                                                    registry.config().high_water_mark);
-    last_byte_ms_ = uv_now(fetch_.loop());
+    stall_.begin_request(uv_now(fetch_.loop()));
     if (!transfer_->start(request)) {
         transfer_.reset();
         over_ = true;
@@ -100,7 +103,7 @@ std::span<const std::byte> RangeFill::live_bytes(uint32_t index) const {
 void RangeFill::resume() {
     if (!paused_ || over_) return;
     paused_ = false;
-    last_byte_ms_ = uv_now(fetch_.loop());
+    stall_.resume_after_pause(uv_now(fetch_.loop()));
     transfer_->resume_download();
 }
 
@@ -123,7 +126,7 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
         paused_ = true;
         return BodyAction::Pause;
     }
-    last_byte_ms_ = uv_now(fetch_.loop());
+    stall_.on_bytes(uv_now(fetch_.loop()));
     const cache::ObjectInfo& obj = fetch_.object();
     auto* bytes = reinterpret_cast<const std::byte*>(data);
     size_t used = 0;

@@ -19,6 +19,7 @@
 
 #include "cache/aligned_bytes.h"
 #include "policy/resume.h"
+#include "policy/stall_watch.h"
 #include "proxy/upstream_transfer.h"
 
 namespace proxy {
@@ -61,7 +62,7 @@ class RangeFill final : public UpstreamSink {
     bool claims(uint32_t index) const { return !over_ && index >= fill_index_ && index < end_; }
     uint32_t position() const { return fill_index_; }
     std::span<const std::byte> live_bytes(uint32_t index) const;
-    uint64_t last_byte_ms() const { return last_byte_ms_; }
+    const policy::StallWatch& stall() const { return stall_; }
     bool paused() const { return paused_; }
     void resume();
 
@@ -79,7 +80,7 @@ class RangeFill final : public UpstreamSink {
     uint64_t next_ = 0;      // next byte offset expected
     uint64_t end_byte_ = 0;  // offset of the end of chunk end_ - 1
     cache::AlignedBytes fill_;
-    uint64_t last_byte_ms_ = 0;
+    policy::StallWatch stall_;
     bool accepted_ = false;
     bool paused_ = false;
     bool over_ = false;

@@ -10,6 +10,7 @@
 #include "proxy/client_connection.h"
 #include "proxy/curl_multi.h"
 #include "proxy/fetch_registry.h"
+#include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/socket_address.h"
 #include "proxy/tls/tls_session.h"
@@ -27,6 +28,7 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
     if (store) fetches_ = std::make_unique<FetchRegistry>(loop_, *curl_, *store, config_);
     for (const auto& text : config_.key_rule)
         if (auto rule = policy::parse_key_rule(text)) key_rules_.push_back(std::move(*rule));
+    host_health().configure(loop_, breaker_config_from(config_));
     uv_tcp_init(loop_, &listener_);
     listener_.data = this;
     uv_timer_init(loop_, &grace_timer_);

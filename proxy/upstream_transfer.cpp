@@ -1,5 +1,6 @@
 #include "proxy/upstream_transfer.h"
 
+#include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/upstream_route.h"
 
@@ -102,6 +103,7 @@ bool UpstreamTransfer::start(const UpstreamRequest& req) {
     easy_ = curl_easy_init();
     if (!easy_) return false;
     curl_easy_setopt(easy_, CURLOPT_URL, req.url.c_str());
+    url_ = req.url;
     curl_easy_setopt(easy_, CURLOPT_PRIVATE, static_cast<CurlTransfer*>(this));
     curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
     curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -225,6 +227,12 @@ void UpstreamTransfer::on_transfer_done(CURLcode code) {
         result.message = "malformed response head";
     else if (result.error != UpstreamError::None)
         result.message = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
+    // A host that could not be reached counts against its breaker (a wrong certificate is
+    // not an outage, and a cut after the head is resume's business).
+    if (!head_done_ && code != CURLE_PEER_FAILED_VERIFICATION &&
+        (result.error == UpstreamError::DnsFailed || result.error == UpstreamError::ConnectFailed ||
+         result.error == UpstreamError::TlsFailed || result.error == UpstreamError::Timeout))
+        host_health().on_unreachable(url_, result.message);
     if (sink_) sink_->on_upstream_done(result);  // may destroy this: nothing after
 }
 
@@ -269,6 +277,7 @@ size_t UpstreamTransfer::on_header_line(std::string_view line) {
     if (line.empty()) {
         if (status_ >= 200 || status_ == 101) {
             head_done_ = true;
+            host_health().on_answer(url_, status_);
             sink_->on_upstream_head(status_, reason_, headers_);
         }
         return consumed;  // 1xx interim responses are not relayed

@@ -124,6 +124,7 @@ class UpstreamTransfer final : public CurlTransfer {
     UpstreamSink* sink_;
     uint64_t high_water_mark_;
     CURL* easy_ = nullptr;
+    std::string url_;  // for the origin's breaker (proxy/host_health.h)
     std::shared_ptr<const std::string> ca_bundle_;  // CURLOPT_CAINFO_BLOB borrows it
     std::shared_ptr<const UpstreamRoute> route_;    // its curl lists are borrowed too
     curl_slist* header_list_ = nullptr;

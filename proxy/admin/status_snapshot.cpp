@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "proxy/admin_api.h"
+#include "proxy/host_health.h"
 
 namespace proxy {
 
@@ -79,6 +80,16 @@ json download_json(const FinishedDownload& d) {
 
 }  // namespace
 
+static json host_json(const HostStatus& h) {
+    return {{"origin", h.origin},
+            {"state", h.state},
+            {"recent_failures", h.recent_failures},
+            {"failures", h.failures},
+            {"refused", h.refused},
+            {"retry_in_s", h.retry_in_s ? json(milli_round(*h.retry_in_s)) : json(nullptr)},
+            {"last_error", h.last_error}};
+}
+
 StatusSnapshot::StatusSnapshot(const Metrics& metrics, const CacheAdmin* cache,
                                const StatusProvider& fills, const StatusEvents& events,
                                uint64_t cache_budget, double start_time)
@@ -102,6 +113,9 @@ std::string StatusSnapshot::render(uint64_t after_seq, double now) const {
     json fills = json::array();
     for (const auto& f : fills_.inflight_fills())
         fills.push_back(fill_json(f));
+    json hosts = json::array();
+    for (const auto& h : host_health().hosts())
+        hosts.push_back(host_json(h));
     json events = json::array();
     for (const auto& e : events_.events())
         if (e.seq > after_seq) events.push_back(event_json(e));
@@ -114,6 +128,7 @@ std::string StatusSnapshot::render(uint64_t after_seq, double now) const {
                 {"cache", cache},
                 {"totals", totals(metrics_)},
                 {"fills", fills},
+                {"hosts", hosts},
                 {"events", events},
                 {"downloads", downloads},
                 {"last_seq", events_.last_seq()}};

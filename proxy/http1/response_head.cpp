@@ -94,7 +94,7 @@ std::string format_response_head(int status, std::string_view reason,
 }
 
 std::string format_error_response(int status, std::string_view message, bool keep_alive,
-                                  bool head_request) {
+                                  bool head_request, const policy::HeaderList& extra) {
     std::string body(message);
     body.push_back('\n');
     policy::HeaderList headers = {
@@ -104,6 +104,7 @@ std::string format_error_response(int status, std::string_view message, bool kee
         {"Via", "1.1 dlproxy"},
         {"Connection", keep_alive ? "keep-alive" : "close"},
     };
+    headers.insert(headers.end(), extra.begin(), extra.end());
     std::string out = format_response_head(status, "", headers);
     if (!head_request) out += body;
     return out;

@@ -204,9 +204,12 @@ def free_port():
 
 
 class Origin:
+    script = ORIGIN_PY  # a subclass may start another origin with the same command line
+
     def __init__(self, workdir, port=0, state_dir=True, tls=None, name="origin", script=None):
         self.workdir = workdir
-        self.script = script or ORIGIN_PY  # or another server with origin.py's contract
+        if script:  # another server with origin.py's contract
+            self.script = script
         self.port = port
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")

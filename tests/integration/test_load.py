@@ -21,7 +21,7 @@ class ConcurrencyTest(ProxyTestCase):
     # 500 transfers at once from a Python origin on two shared cores leave single connections
     # without a byte for many seconds; this test is about concurrency, not recovery, so the
     # proxy's patience knobs (docs/recovery.md) are widened rather than tripped.
-    proxy_args = ["--gap-budget", "60", "--stall-timeout", "60"]
+    proxy_args = ["--gap-budget", "60", "--stall-timeout", "60", "--stall-floor", "60"]
 
     def run_clients(self, rounds):
         """`rounds` is a list of URL lists, one per client per round. Every client is one pycurl

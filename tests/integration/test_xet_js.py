@@ -1,0 +1,154 @@
+"""A real Xet client through dlproxy: @huggingface/hub's downloadFile in Node (issue 15 item 3).
+
+Hugging Face's own JS client (pinned in tests/js/package.json, installed by this test with
+`npm ci` into <build>/js: node_modules is never committed) downloads Xet files from
+tests/origin/xet_service.py at the real names, through dlproxy with interception: undici's
+ProxyAgent with dlproxy's CA (tests/js/xet_download.mjs). The client resolves with the Xet
+headers, takes a token, asks reconstruction V2 and fetches every xorb URL with the exact Range
+it was signed for, several ranges answered multipart/byteranges -- the formats the imitation
+speaks were learned from this client's XetBlob. Checked: byte-exact (sha256 of the layout); the
+origin saw the exact signed Range values and no 403; a transfer answer cut mid-body is closed
+short by dlproxy and the client's retry completes the file. The same download made directly
+against the imitation gives the baseline time (printed).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import MiB, ProxyTestCase, pycurl_request  # noqa: E402
+from test_upstream_route import make_named_pki  # noqa: E402
+from test_xet import HOSTS, XetService, xet_proxy_args  # noqa: E402
+from xet_layout import FileLayout  # noqa: E402
+
+JS_SRC = os.path.join(harness.REPO, "tests", "js")
+REPO = "xet-org/js-model"
+SIZE = 24 * MiB
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def js_dir():
+    build = os.environ.get("DLPROXY_BUILD_DIR") or \
+        os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+    return os.path.join(build, "js")
+
+
+def install_js_clients():
+    """npm ci of the pinned packages into <build>/js, once per lock file (a stamp)."""
+    dest = js_dir()
+    os.makedirs(dest, exist_ok=True)
+    for name in ("package.json", "package-lock.json", "xet_download.mjs"):
+        shutil.copyfile(os.path.join(JS_SRC, name), os.path.join(dest, name))
+    with open(os.path.join(JS_SRC, "package-lock.json"), "rb") as f:
+        stamp = hashlib.sha256(f.read()).hexdigest()
+    stamp_path = os.path.join(dest, "node_modules", ".dlproxy-stamp")
+    try:
+        with open(stamp_path) as f:
+            if f.read() == stamp:
+                return dest
+    except OSError:
+        pass
+    npm = shutil.which("npm")
+    if not npm:
+        raise RuntimeError("npm not found: install nodejs/npm (scripts/bootstrap)")
+    p = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=dest,
+                       capture_output=True, timeout=240, env=dict(os.environ, NO_PROXY="*"))
+    if p.returncode != 0:
+        raise RuntimeError(f"npm ci failed:\n{p.stderr.decode(errors='replace')}")
+    with open(stamp_path, "w") as f:
+        f.write(stamp)
+    return dest
+
+
+class XetJsClientTest(ProxyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.js = install_js_clients()
+        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.pki = make_named_pki(cls.work, HOSTS)
+        cls.origin = XetService(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
+        cls.proxy = None
+        try:
+            cls.origin.start()
+            cls.proxy_args = xet_proxy_args(cls.origin.port, cls.pki["oca.pem"])
+            cls.start_proxy()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def warm_up(cls):
+        cls.bundle = os.path.join(cls.proxy.cache_dir, "ca", "bundle.pem")
+        time.sleep(0.2)
+        cls.fd_base = cls.proxy.fd_breakdown()
+
+    def node(self, path, **how):
+        args = {"repo": REPO, "path": path, **how}
+        p = subprocess.run(["node", os.path.join(self.js, "xet_download.mjs"), json.dumps(args)],
+                           cwd=self.js, capture_output=True, timeout=60, env=harness.clean_env())
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace")[-3000:])
+        return json.loads(p.stdout.decode().strip().splitlines()[-1])
+
+    def via_proxy(self, path):
+        return self.node(path, proxy=f"http://127.0.0.1:{self.proxy.port}", ca=self.bundle)
+
+    def transfer_records(self, since):
+        return [r for r in self.origin.log_since(since) if r["host"] == "transfer.xethub.hf.co"]
+
+    def test_download_file_byte_exact(self):
+        name = f"model-{SIZE}.bin"
+        layout = FileLayout(f"{REPO}/{name}", SIZE)
+        mark = self.origin.mark()
+        cpu = proc_cpu_seconds(self.proxy.proc.pid)
+        got = self.via_proxy(name)
+        cpu = proc_cpu_seconds(self.proxy.proc.pid) - cpu
+        self.assertEqual(got["type"], "XetBlob", "downloadFile took the Xet path")
+        self.assertEqual((got["bytes"], got["sha256"]), (layout.size, layout.hash))
+        recs = self.transfer_records(mark)
+        self.assertTrue(recs)
+        self.assertTrue(all(r["status"] == 206 and "dlproxy" in r["headers"].get("Via", "")
+                            for r in recs), recs)
+        self.assertTrue(any("," in r["headers"]["Range"] for r in recs), "multi-range requests")
+        self.assertEqual(len({r["target"] for r in recs}), len(recs), "each signed URL once")
+        # The baseline: the same client directly against the imitation.
+        direct = self.node(name, direct=self.origin.port, ca=self.pki["oca.pem"])
+        self.assertEqual(direct["sha256"], layout.hash)
+        print(f"\nxet download {layout.size / MiB:.1f} MiB: through dlproxy {got['seconds']:.2f} s, "
+              f"direct {direct['seconds']:.2f} s; dlproxy CPU {cpu:.2f} s", file=sys.stderr)
+
+    def test_cut_transfer_answer_still_completes(self):
+        name = f"cut-{8 * MiB}.bin"
+        layout = FileLayout(f"{REPO}/{name}", 8 * MiB)
+        ctl = harness.new_pycurl(self.proxy.port)
+        import pycurl
+        ctl.setopt(pycurl.PROXY, "")
+        ctl.setopt(pycurl.CAINFO, self.pki["oca.pem"])
+        pycurl_request(None, f"https://127.0.0.1:{self.origin.port}/_xet/control?cut=100000",
+                       curl=ctl)
+        ctl.close()
+        mark = self.origin.mark()
+        got = self.via_proxy(name)
+        self.assertEqual((got["bytes"], got["sha256"]), (layout.size, layout.hash))
+        recs = self.transfer_records(mark)
+        cut = [r for r in recs if r["outcome"] == "cut"]
+        self.assertEqual(len(cut), 1, recs)
+        again = [r for r in recs if r["target"] == cut[0]["target"] and r["outcome"] == "complete"]
+        self.assertEqual(len(again), 1, "the client asked the cut URL again, with its exact Range")
+        self.assertEqual(again[0]["headers"]["Range"], cut[0]["headers"]["Range"])
+
+
+if __name__ == "__main__":
+    unittest.main()
