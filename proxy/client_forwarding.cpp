@@ -72,8 +72,9 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(boo
     if (!mirrored) {
         answered = true;
         const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
-        if (refused) spdlog::info("client {}: {} {} refused: host not mirrored", client_address_,
-                                  method_, url_);
+        if (refused)
+            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_, method_,
+                         url_);
         send_error(refused ? 403 : 400,
                    "dlproxy: " + std::string(policy::to_string(mirrored.error())));
         return std::nullopt;

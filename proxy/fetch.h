@@ -251,7 +251,6 @@ class Fetch final : public UpstreamSink {
     void finish_object();
     void record_object(const cache::ObjectHead& head, int64_t now);
 
-
     // Ranges on a cold object (fetch_cold_range.cpp, policy/cold_range.h): the first request
     // asks for the first client's range; the fill continues behind it.
     bool start_cold_range();

@@ -126,11 +126,11 @@ class Metrics {
     Counter url_refreshes;         // expired signed URLs replaced mid-fill
     Counter url_refresh_failures;  // refreshes that found no usable new URL
     Counter offline_answers;       // resolve URLs answered from the cache, origin unreachable
-    Counter hit_authorizations;   // signed-URL hits the origin accepted (hit_authorization.h)
+    Counter hit_authorizations;    // signed-URL hits the origin accepted (hit_authorization.h)
     Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
-    Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)
-    Counter breaker_opened;       // origins whose circuit breaker opened (proxy/host_health.h)
-    Counter breaker_refused;      // requests refused with 503 while an origin's breaker was open
+    Counter stalls;           // transfers that went silent mid-body (policy/stall_watch.h)
+    Counter breaker_opened;   // origins whose circuit breaker opened (proxy/host_health.h)
+    Counter breaker_refused;  // requests refused with 503 while an origin's breaker was open
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index
