@@ -79,7 +79,8 @@ std::string format_json_line(const AccessRecord& r, bool recovered, double now) 
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-AccessLog::AccessLog(const std::string& target, AccessLogFormat format) : format_(format) {
+AccessLog::AccessLog(const std::string& target, AccessLogFormat format)
+    : target_(target), format_(format) {
     if (target == "off") return;
     if (target == "-")
         logger_ = spdlog::stdout_logger_st("access");
@@ -88,6 +89,23 @@ AccessLog::AccessLog(const std::string& target, AccessLogFormat format) : format
     // The squid and json lines carry their own time.
     logger_->set_pattern(format_ == AccessLogFormat::Native ? "%Y-%m-%dT%H:%M:%S.%e%z %v" : "%v");
     logger_->flush_on(spdlog::level::info);
+}
+
+std::string AccessLog::reopen() {
+    if (!logger_ || target_ == "-") return {};
+    std::shared_ptr<spdlog::logger> fresh;
+    try {  // spdlog reports a file it cannot open with an exception: caught here, on the loop
+        fresh = std::make_shared<spdlog::logger>(
+            "access", std::make_shared<spdlog::sinks::basic_file_sink_st>(target_));
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    fresh->set_pattern(format_ == AccessLogFormat::Native ? "%Y-%m-%dT%H:%M:%S.%e%z %v" : "%v");
+    fresh->flush_on(spdlog::level::info);
+    logger_->flush();
+    spdlog::drop("access");  // the registry's reference would keep the old file open
+    logger_ = std::move(fresh);
+    return {};
 }
 
 void AccessLog::write(const AccessRecord& r) {

@@ -71,8 +71,13 @@ class AccessLog {
     // `target`: "-" standard output, "off" nothing, else a file path (appended).
     explicit AccessLog(const std::string& target, AccessLogFormat format = AccessLogFormat::Native);
     void write(const AccessRecord& record);
+    // Opens the file again by its path (after logrotate renamed it: SIGHUP, SIGUSR1). Standard
+    // output and "off" have nothing to reopen. On failure the old file stays in use and the
+    // reason is returned (empty: reopened, or nothing to do).
+    std::string reopen();
 
   private:
+    std::string target_;
     std::shared_ptr<spdlog::logger> logger_;
     AccessLogFormat format_;
 };

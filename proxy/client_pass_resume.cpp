@@ -138,10 +138,11 @@ void ClientConnection::on_resume_timer() {
         r.stall.resume_after_pause(now);
     } else if (transfer_ && r.stall.stalled(now, planned)) {
         metrics().stalls.inc();
-        const std::string cause = "no bytes from origin for " +
-                                  std::to_string(now - r.stall.last_ms()) + " ms (threshold " +
-                                  std::to_string(r.stall.threshold_ms()) + " ms)";
-        if (!try_resume(policy::FailureKind::Stall, 0, std::nullopt, cause))
+        spdlog::info(
+            "{} {}: stalled: no body byte for {} ms (threshold {} ms, typical gap {:.1f} ms)",
+            method_, url_, now - r.stall.last_ms(), r.stall.threshold_ms(),
+            r.stall.typical_gap_ms());
+        if (!try_resume(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin"))
             give_up_resume("origin stalled");
         return;
     }
@@ -152,6 +153,7 @@ void ClientConnection::start_resumed_transfer() {
     PassResume& r = *resume_;
     r.plan = policy::plan_resume(body_bytes_, r.validator);
     UpstreamRequest req = upstream_request_;
+    req.counts_for_breaker = false;  // a retry of the same request
     policy::remove_header(req.headers, "range");
     policy::remove_header(req.headers, "if-range");
     req.headers.push_back(

@@ -112,14 +112,14 @@ const std::array kKeys = {
     key<Seconds, Member<&Config::stall_timeout>>(
         "stall_timeout",
         {"SECONDS", "no origin bytes this long: reconnect (the most a stall takes)"}),
+    key<Seconds, Member<&Config::stall_floor>>(
+        "stall_floor", {"SECONDS", "a fast transfer is stalled after this long without bytes"}),
     key<Count<0, 1000>, Member<&Config::breaker_failures>>(
         "breaker_failures", {"N", "failures to reach an origin that open its breaker (0: off)"}),
     key<Seconds, Member<&Config::breaker_window>>(
         "breaker_window", {"SECONDS", "breaker_failures count within this window"}),
     key<Seconds, Member<&Config::breaker_open>>(
         "breaker_open", {"SECONDS", "an open breaker refuses new requests this long, then probes"}),
-    key<Seconds, Member<&Config::stall_floor>>(
-        "stall_floor", {"SECONDS", "a fast transfer is stalled after this long without bytes"}),
     key<Seconds, Member<&Config::gap_budget>>(
         "gap_budget", {"SECONDS", "a client may wait silently this long during recovery"}),
     key<Seconds, Member<&Config::retry_base_delay>>(

@@ -190,6 +190,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
         }
     }
     UpstreamRequest req = request_;
+    req.counts_for_breaker = attempt_ == 0;
     for (const auto& h : extra)
         req.headers.push_back(h);
     transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,

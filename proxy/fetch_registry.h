@@ -37,6 +37,8 @@ class FetchRegistry final : public StatusProvider {
   public:
     FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store, const Config& config);
     ~FetchRegistry();
+    // The Config it refers to was changed (SIGHUP): refresh what is derived from it.
+    void on_config_changed() { retry_ = retry_config_from(config_); }
 
     // The Fetch for `key`, created (and started) from `request` when none is active.
     // `created` tells whether this call made it; `stale_if_error` is the created fetch's

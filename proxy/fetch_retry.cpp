@@ -127,9 +127,10 @@ void Fetch::on_timer() {
         transfer_->detach();
         transfer_.reset();  // safe: timers never run inside curl callbacks
         metrics().stalls.inc();
-        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt,
-                       "no bytes from origin for " + std::to_string(silent) + " ms (threshold " +
-                           std::to_string(stall_.threshold_ms()) + " ms)");
+        spdlog::info(
+            "fetch {}: stalled: no body byte for {} ms (threshold {} ms, typical gap {:.1f} ms)",
+            key_, silent, stall_.threshold_ms(), stall_.typical_gap_ms());
+        schedule_retry(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin");
     }
 }
 

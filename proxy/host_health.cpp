@@ -60,9 +60,9 @@ HostVerdict HostHealth::admit(std::string_view url) {
     return v;
 }
 
-void HostHealth::on_answer(std::string_view url, int status) {
+void HostHealth::on_answer(std::string_view url, int status, bool counts) {
     if (status == 502 || status == 503 || status == 504) {
-        on_failure(url, "status " + std::to_string(status));
+        if (counts) on_failure(url, "status " + std::to_string(status));
         return;
     }
     auto it = hosts_.find(origin_of(url));
@@ -83,7 +83,9 @@ void HostHealth::on_failure(std::string_view url, std::string_view what) {
     auto it = hosts_.find(origin);
     if (it == hosts_.end()) {
         make_room();
-        it = hosts_.emplace(std::string(origin), Entry{policy::CircuitBreaker(config_)}).first;
+        Entry entry;
+        entry.breaker = policy::CircuitBreaker(config_);
+        it = hosts_.emplace(std::string(origin), std::move(entry)).first;
     }
     Entry& e = it->second;
     ++e.failures;

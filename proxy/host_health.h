@@ -4,8 +4,9 @@
 //
 // An origin is "scheme://host[:port]" of the request URL (not the address it resolves to, nor
 // a --connect-to target). What counts:
-//   failure  the host could not be reached (DNS, connect, TLS handshake, timeout before the
-//            head) or answered 502, 503 or 504;
+//   failure  a request's first attempt could not reach the host (DNS, connect, TLS handshake,
+//            timeout before the head) or was answered 502, 503 or 504; the retries of one
+//            request count once, with its first attempt (UpstreamRequest::counts_for_breaker);
 //   success  any other response head.
 // A transfer cut mid-body is not counted: the host answered, and resume handles the cut.
 //
@@ -58,7 +59,9 @@ class HostHealth {
     void configure(uv_loop_t* loop, const policy::BreakerConfig& config);
 
     HostVerdict admit(std::string_view url);
-    void on_answer(std::string_view url, int status);
+    // A response head; 502, 503 and 504 are failures when `counts` (a first attempt), else
+    // ignored; any other status is a success.
+    void on_answer(std::string_view url, int status, bool counts = true);
     void on_unreachable(std::string_view url, std::string_view what);
 
     std::vector<HostStatus> hosts() const;

@@ -17,18 +17,31 @@
 #include "proxy/admin_api.h"
 #include "proxy/admin_server.h"
 #include "proxy/config.h"
+#include "proxy/config_reload.h"
 #include "proxy/fetch_registry.h"
 #include "proxy/server.h"
 
 namespace {
 
+// SIGINT/SIGTERM stop; SIGHUP reloads the configuration and reopens the access log; SIGUSR1
+// only reopens the access log (docs/operations.md, "Signals").
 struct Signals {
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
+    uv_signal_t sigusr1;
     proxy::Server* server;
     proxy::AdminServer* admin;
+    proxy::Config* config;  // the running configuration (the admin API reads it too)
+    int argc;
+    char** argv;
     int received = 0;
 };
+
+void close_signal(uv_signal_t* handle) {
+    uv_signal_stop(handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+}
 
 void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
     auto* s = static_cast<Signals*>(handle->data);
@@ -37,12 +50,58 @@ void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
         std::_Exit(1);
     }
     spdlog::info("received {}: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    uv_signal_stop(&s->sigint);
-    uv_signal_stop(&s->sigterm);
-    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigterm), nullptr);
+    for (uv_signal_t* h : {&s->sigint, &s->sigterm, &s->sighup, &s->sigusr1})
+        close_signal(h);
     s->admin->stop();
     s->server->shutdown();
+}
+
+void reopen_access_log(Signals& s) {
+    if (std::string error = s.server->access_log().reopen(); !error.empty())
+        spdlog::error("access log: cannot reopen '{}': {}; still writing to the old file",
+                      s.config->access_log, error);
+    else if (s.config->access_log != "-" && s.config->access_log != "off")
+        spdlog::info("access log: reopened '{}'", s.config->access_log);
+}
+
+void reload(Signals& s) {
+    const std::string& file = s.config->config_file;
+    spdlog::info("received SIGHUP: reloading the configuration from {}",
+                 file.empty() ? "the command line (no --config file)" : "'" + file + "'");
+    proxy::ParsedArgs loaded;
+    try {
+        loaded = proxy::parse_args(s.argc, s.argv);
+    } catch (const std::exception& e) {
+        spdlog::error("reload refused: {}; keeping the running configuration", e.what());
+        return;
+    }
+    if (loaded.exit_code >= 0) {
+        spdlog::error(
+            "reload refused: the command line did not parse; keeping the running "
+            "configuration");
+        return;
+    }
+    proxy::ReloadPlan plan;
+    try {
+        plan = proxy::plan_reload(*s.config, loaded.config);
+    } catch (const std::exception& e) {
+        spdlog::error("reload refused: {}; keeping the running configuration", e.what());
+        return;
+    }
+    for (const auto& change : plan.applied)
+        spdlog::info("reload: {}", change);
+    for (const auto& change : plan.need_restart)
+        spdlog::warn("reload: {} needs a restart; keeping the running value", change);
+    if (plan.applied.empty() && plan.need_restart.empty()) spdlog::info("reload: no change");
+    *s.config = plan.next;
+    spdlog::set_level(spdlog::level::from_str(s.config->log_level));
+    s.server->apply_config(*s.config);
+}
+
+void on_reload_cb(uv_signal_t* handle, int signum) noexcept {
+    auto* s = static_cast<Signals*>(handle->data);
+    if (signum == SIGHUP) reload(*s);
+    reopen_access_log(*s);
 }
 
 void setup_logging(const std::string& level) {
@@ -64,7 +123,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (args.exit_code >= 0) return args.exit_code;
-    const proxy::Config& config = args.config;
+    proxy::Config& config = args.config;
 
     std::signal(SIGPIPE, SIG_IGN);
     // Body buffers are 256 KiB and short-lived: keep them on the heap and stop glibc from
@@ -129,11 +188,18 @@ int main(int argc, char** argv) {
         Signals signals{};
         signals.server = &server;
         signals.admin = &admin;
-        uv_signal_init(&loop, &signals.sigint);
-        uv_signal_init(&loop, &signals.sigterm);
-        signals.sigint.data = signals.sigterm.data = &signals;
+        signals.config = &config;
+        signals.argc = argc;
+        signals.argv = argv;
+        for (uv_signal_t* h :
+             {&signals.sigint, &signals.sigterm, &signals.sighup, &signals.sigusr1}) {
+            uv_signal_init(&loop, h);
+            h->data = &signals;
+        }
         uv_signal_start(&signals.sigint, &on_signal_cb, SIGINT);
         uv_signal_start(&signals.sigterm, &on_signal_cb, SIGTERM);
+        uv_signal_start(&signals.sighup, &on_reload_cb, SIGHUP);
+        uv_signal_start(&signals.sigusr1, &on_reload_cb, SIGUSR1);
 
         // From here this thread runs the loop: every LMDB write commit, fsync and body unlink
         // goes through the worker (proxy/worker.h), and the store asserts it (start-up work

@@ -37,6 +37,12 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
 
 Server::~Server() = default;
 
+void Server::apply_config(const Config& next) {
+    config_ = next;  // FetchRegistry reads it through a reference
+    if (fetches_) fetches_->on_config_changed();
+    host_health().configure(loop_, breaker_config_from(config_));
+}
+
 namespace {
 
 std::string read_text(const std::string& path, const char* what) {

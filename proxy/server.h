@@ -71,6 +71,10 @@ class Server {
 
     void on_connection_closed(ClientConnection* conn);
 
+    // SIGHUP: runs with `next` from now on (proxy/config_reload.h decided which keys changed;
+    // the restart keys in it are the running ones). Loop thread.
+    void apply_config(const Config& next);
+
   private:
     static void on_connection_cb(uv_stream_t* server, int status) noexcept;
     static void on_grace_timeout_cb(uv_timer_t* timer) noexcept;

@@ -104,6 +104,7 @@ bool UpstreamTransfer::start(const UpstreamRequest& req) {
     if (!easy_) return false;
     curl_easy_setopt(easy_, CURLOPT_URL, req.url.c_str());
     url_ = req.url;
+    counts_for_breaker_ = req.counts_for_breaker;
     curl_easy_setopt(easy_, CURLOPT_PRIVATE, static_cast<CurlTransfer*>(this));
     curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
     curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -229,7 +230,7 @@ void UpstreamTransfer::on_transfer_done(CURLcode code) {
         result.message = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
     // A host that could not be reached counts against its breaker (a wrong certificate is
     // not an outage, and a cut after the head is resume's business).
-    if (!head_done_ && code != CURLE_PEER_FAILED_VERIFICATION &&
+    if (!head_done_ && counts_for_breaker_ && code != CURLE_PEER_FAILED_VERIFICATION &&
         (result.error == UpstreamError::DnsFailed || result.error == UpstreamError::ConnectFailed ||
          result.error == UpstreamError::TlsFailed || result.error == UpstreamError::Timeout))
         host_health().on_unreachable(url_, result.message);
@@ -277,7 +278,7 @@ size_t UpstreamTransfer::on_header_line(std::string_view line) {
     if (line.empty()) {
         if (status_ >= 200 || status_ == 101) {
             head_done_ = true;
-            host_health().on_answer(url_, status_);
+            host_health().on_answer(url_, status_, counts_for_breaker_);
             sink_->on_upstream_head(status_, reason_, headers_);
         }
         return consumed;  // 1xx interim responses are not relayed

@@ -38,6 +38,10 @@ struct UpstreamRequest {
     std::shared_ptr<const std::string> ca_bundle;
     // --resolve, --connect-to and the parent proxy (proxy/upstream_route.h); null = direct.
     std::shared_ptr<const UpstreamRoute> route;
+    // Whether a failure to reach the origin counts against its breaker (proxy/host_health.h):
+    // a request's first attempt does, its retries do not -- one request waiting through its
+    // own backoff is one failure, "repeated failures" are those of distinct requests.
+    bool counts_for_breaker = true;
 };
 
 enum class UpstreamError {
@@ -125,6 +129,7 @@ class UpstreamTransfer final : public CurlTransfer {
     uint64_t high_water_mark_;
     CURL* easy_ = nullptr;
     std::string url_;  // for the origin's breaker (proxy/host_health.h)
+    bool counts_for_breaker_ = true;
     std::shared_ptr<const std::string> ca_bundle_;  // CURLOPT_CAINFO_BLOB borrows it
     std::shared_ptr<const UpstreamRoute> route_;    // its curl lists are borrowed too
     curl_slist* header_list_ = nullptr;

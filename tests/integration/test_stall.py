@@ -32,7 +32,7 @@ SIZE = 256 * MiB
 STALL_AT = SIZE // 4 + 12345  # not chunk-aligned
 STALL_SECS = 20  # far longer than the gap budget: the origin never recovers by itself in time
 GAP_BUDGET = 8.0
-STALL_LINE = re.compile(r"no bytes from origin for (\d+) ms \(threshold (\d+) ms\)")
+STALL_LINE = re.compile(r"stalled: no body byte for (\d+) ms \(threshold (\d+) ms")
 
 
 def timed_get(port, url, headers=()):
