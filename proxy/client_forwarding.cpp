@@ -137,10 +137,12 @@ void ClientConnection::start_forwarding() {
         access.stale_if_error =
             !access.signed_url &&
             policy::should_intercept(server_.config().stale_if_error, target->host);
-        // A URL a redirect announced the content of is stored under that content
+        // A signed URL a redirect announced the content of is stored under that content
         // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
-        std::string key = server_.fetches()->redirects().storage_key(
-            policy::cache_key(*target, server_.key_rules()));
+        // Only signed URLs (those the key rules strip): their hits are authorised by the
+        // origin first, and a URL the rules keep whole is a name the operator wants kept.
+        std::string key = policy::cache_key(*target, server_.key_rules());
+        if (access.signed_url) key = server_.fetches()->redirects().storage_key(key);
         cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
                                                    upstream_request_, request_headers(), access);
         arm_timer(server_.config().upstream_header_timeout);

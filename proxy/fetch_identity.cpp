@@ -163,11 +163,16 @@ bool Fetch::try_offline_answer(std::string_view why) {
         return false;
     auto facts = registry_.redirects().facts(key_);
     if (!facts || facts->sha256.empty()) return false;
+    // Stored by content (a signed Location), else under the Location's own key.
     auto found = store().lookup(policy::content_key(facts->sha256));
+    if ((!found || !*found) && !facts->location_key.empty())
+        found = store().lookup(facts->location_key);
     if (!found || !*found) return false;
     const cache::ObjectInfo& object = **found;
     // Only content proven to be what the URL names: complete and sha256-verified.
-    if (!object.complete() || object.content_check != cache::ContentCheck::Verified) return false;
+    if (!object.complete() || object.content_check != cache::ContentCheck::Verified ||
+        object.sha256 != facts->sha256)
+        return false;
     auto map = store().present_chunks(object);
     if (!map || !map->all_present()) return false;
     retire_transfer();
