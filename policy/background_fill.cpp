@@ -37,17 +37,20 @@ std::string_view to_string(BackgroundFillReason r) {
             return "too much of the object remains";
         case BackgroundFillReason::TooManyFills:
             return "too many background fills";
+        case BackgroundFillReason::OnlyARangeWanted:
+            return "only a range was asked for and too much of the object remains";
     }
     return "background fill is off";
 }
 
 BackgroundFillDecision decide_background_fill(const BackgroundFillConfig& config,
                                               uint64_t bytes_present, uint64_t complete_length,
-                                              uint32_t running) {
+                                              uint32_t running, FillOrigin origin) {
     using R = BackgroundFillReason;
     if (config.mode == BackgroundFillMode::Never) return {false, R::ModeNever};
     if (running >= config.max_fills) return {false, R::TooManyFills};
-    if (config.mode == BackgroundFillMode::Always) return {true, R::ModeAlways};
+    if (config.mode == BackgroundFillMode::Always && origin == FillOrigin::WholeObject)
+        return {true, R::ModeAlways};
     const uint64_t present = std::min(bytes_present, complete_length);
     const uint64_t remaining = complete_length - present;
     if (remaining <= config.max_remaining) return {true, R::FewBytesRemain};
@@ -56,7 +59,9 @@ BackgroundFillDecision decide_background_fill(const BackgroundFillConfig& config
     if (complete_length > 0 && static_cast<double>(present) * 100.0 >=
                                    config.min_percent * static_cast<double>(complete_length))
         return {true, R::MostlyPresent};
-    return {false, R::TooMuchRemains};
+    return {false, origin == FillOrigin::ColdRange && config.mode == BackgroundFillMode::Always
+                       ? R::OnlyARangeWanted
+                       : R::TooMuchRemains};
 }
 
 }  // namespace policy

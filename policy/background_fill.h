@@ -33,12 +33,13 @@ struct BackgroundFillConfig {
 };
 
 enum class BackgroundFillReason {
-    ModeAlways,      // continue: configured so
-    FewBytesRemain,  // continue: remaining <= max_remaining
-    MostlyPresent,   // continue: present >= min_percent
-    ModeNever,       // stop: configured so
-    TooMuchRemains,  // stop: threshold mode, neither condition holds
-    TooManyFills,    // stop: max_fills background fills already run
+    ModeAlways,        // continue: configured so
+    FewBytesRemain,    // continue: remaining <= max_remaining
+    MostlyPresent,     // continue: present >= min_percent
+    ModeNever,         // stop: configured so
+    TooMuchRemains,    // stop: threshold mode, neither condition holds
+    TooManyFills,      // stop: max_fills background fills already run
+    OnlyARangeWanted,  // stop: a cold range started it, and neither threshold holds
 };
 
 std::string_view to_string(BackgroundFillReason r);
@@ -48,11 +49,19 @@ struct BackgroundFillDecision {
     BackgroundFillReason reason = BackgroundFillReason::ModeNever;
 };
 
+// How the fill began. A fill started from a cold range (policy/cold_range.h: a client asked for
+// a part of an object nobody held) keeps going without clients only under the threshold rules,
+// even in Always mode: a client that reads a safetensors header or a 64 MiB slice of a 10 GB
+// file must not make the origin send the rest (Traffic Server and nginx's slice fetch only what
+// is asked). In Never mode it stops as any fill does.
+enum class FillOrigin { WholeObject, ColdRange };
+
 // The last client of a fill has gone. `bytes_present`: bytes of the object already held (on
 // disk or on their way there); `complete_length`: the object's size; `running`: other fills
 // already running without clients.
 BackgroundFillDecision decide_background_fill(const BackgroundFillConfig& config,
                                               uint64_t bytes_present, uint64_t complete_length,
-                                              uint32_t running);
+                                              uint32_t running,
+                                              FillOrigin origin = FillOrigin::WholeObject);
 
 }  // namespace policy

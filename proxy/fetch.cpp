@@ -15,7 +15,6 @@
 #include "proxy/host_health.h"
 #include "proxy/metrics.h"
 #include "proxy/range_fill.h"
-#include "proxy/worker.h"
 
 namespace proxy {
 
@@ -86,10 +85,7 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, 
       stall_(stall_config_from(registry.config())) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
-    // The first client's Range may be what the origin is asked for first (a cold object).
-    if (auto range = policy::find_header(request_.headers, "range");
-        range && registry_.config().max_range_fetches > 0)
-        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
+    remember_cold_range();
     // The digest the content must have: its key names it, or the redirect that led here did.
     if (auto sha = policy::sha256_of_content_key(key_)) {
         announced_sha256_ = *sha;
@@ -205,49 +201,6 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
         transfer_.reset();
         fail(FetchEnd::StartFailed, "could not start the upstream request");
     }
-}
-
-// Recorded, written and waiting for its record, or in memory waiting to be written.
-bool Fetch::held(uint32_t index) const {
-    return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
-}
-
-bool Fetch::fill_done() const {
-    if (present_.size() == 0) return false;
-    for (uint32_t i = 0; i < present_.size(); ++i)
-        if (!held(i)) return false;
-    return true;
-}
-
-// Chooses the next run of missing chunks and asks for it with Range + If-Range.
-void Fetch::plan_fill() {
-    if (state_ == State::Failed || transfer_ || retry_pending_) return;
-    // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
-    // ends, this runs again.
-    uint32_t first = 0;
-    while (first < present_.size() && (held(first) || claimed(first)))
-        ++first;
-    if (first >= present_.size()) {
-        finish_object();
-        return;
-    }
-    uint32_t last = first;
-    while (last < present_.size() && !held(last) && !claimed(last))
-        ++last;
-    purpose_ = Purpose::Range;
-    next_ = object_.chunk_begin(first);
-    run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
-    fill_index_ = first;
-    fill_.clear();
-    prefix_.check_overlap = false;
-    plan_ = policy::ResumePlan{};
-    plan_.next_offset = next_;
-    plan_.request_from = next_;
-    plan_.validator = to_policy(object_.validator);
-    plan_.headers.push_back(
-        {"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
-    if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
-    start_transfer(plan_.headers, "fill missing range");
 }
 
 void Fetch::attach(FetchListener* listener) {
@@ -526,36 +479,6 @@ bool Fetch::serve_stale(std::string_view cause) {
     retire_transfer();
     become_ready(CacheResult::Hit);
     return true;
-}
-
-void Fetch::save_revalidated_headers() {
-    cache::Store* store = &registry_.store();
-    auto object = object_;
-    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
-    auto key = key_;  // the fetch may be gone when this completes: log with a copy
-    run_on_worker(
-        loop(),
-        [store, object, result] {
-            *result = store->update_headers(object, object.headers, object.request_time,
-                                            object.response_time);
-        },
-        [key, result] {
-            if (!*result)
-                spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
-                             cache::to_string(result->error()));
-        });
-}
-
-void Fetch::retire_transfer() {
-    if (!transfer_) return;
-    transfer_->detach();
-    retired_.push_back(std::move(transfer_));
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
-}
-
-void Fetch::schedule_replan() {
-    replan_ = true;
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::notify_progress() {

@@ -253,6 +253,7 @@ class Fetch final : public UpstreamSink {
 
     // Ranges on a cold object (fetch_cold_range.cpp, policy/cold_range.h): the first request
     // asks for the first client's range; the fill continues behind it.
+    void remember_cold_range();  // from the first client's Range, before it is removed
     bool start_cold_range();
     void on_cold_range_head(int status, std::string_view reason, const policy::HeaderList& headers);
     // The cold run is in: the fill behind it waits while a client still reads inside it, so
@@ -342,6 +343,7 @@ class Fetch final : public UpstreamSink {
     std::optional<policy::ColdRange> cold_range_;
     std::optional<policy::ByteRange> cold_run_;  // what the cold-range request brought
     bool behind_waiting_ = false;                // the fill behind waits for its readers
+    bool started_by_range_ = false;  // a cold range began it (policy::FillOrigin::ColdRange)
 
     std::vector<std::unique_ptr<RangeFill>> range_fills_;
     // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an

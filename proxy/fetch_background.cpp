@@ -35,8 +35,9 @@ void Fetch::on_last_detach() {
     if (behind) cold_run_.reset();
     if (!filling() && !behind) return;
     uint32_t running = registry_.fills_without_clients(this);
-    auto decision = policy::decide_background_fill(registry_.config().background_fill, bytes_held(),
-                                                   object_.complete_length, running);
+    auto decision = policy::decide_background_fill(
+        registry_.config().background_fill, bytes_held(), object_.complete_length, running,
+        started_by_range_ ? policy::FillOrigin::ColdRange : policy::FillOrigin::WholeObject);
     if (decision.keep_filling) {
         spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
                      policy::to_string(decision.reason));

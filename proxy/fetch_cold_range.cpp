@@ -7,8 +7,9 @@
 // length and its validator ties later requests to this version, so the answer starts the
 // object like a 200 would, with the fill's run set to the range. When that run is in,
 // plan_fill() fetches the missing runs with Range + If-Range -- the fill continues behind it
-// (or stops with its clients, per background_fill). No new transfer engine: retries, resumes,
-// separate range fills and readers are the main fill's own.
+// while clients are attached; without them, background_fill's thresholds decide even in Always
+// mode (policy::FillOrigin::ColdRange), so a slice of a large file does not cost the whole. No new
+// transfer engine: retries, resumes, separate range fills and readers are the main fill's own.
 #include <spdlog/spdlog.h>
 
 #include "policy/cacheability.h"
@@ -16,6 +17,13 @@
 #include "proxy/fetch_registry.h"
 
 namespace proxy {
+
+void Fetch::remember_cold_range() {
+    auto range = policy::find_header(request_.headers, "range");
+    // --max-range-fetches 0 means "always wait for the fill": no range of its own, cold or not.
+    if (range && registry_.config().max_range_fetches > 0)
+        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
+}
 
 bool Fetch::start_cold_range() {
     if (!cold_range_) return false;
@@ -37,6 +45,7 @@ void Fetch::on_cold_range_head(int status, std::string_view reason,
         if (storable.store && registry_.config().cache_size > 0) {
             cold_range_.reset();
             cold_run_ = answer.range;
+            started_by_range_ = true;
             on_new_object(200, head, answer.range);
             return;
         }

@@ -1,4 +1,5 @@
-// Fetch: collecting body bytes into chunks, committing them through a worker, reader access.
+// Fetch: collecting body bytes into chunks, committing them (and revalidated headers) through a
+// worker, reader access.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -399,6 +400,24 @@ void Fetch::finish_object() {
             }
             notify_progress();
             if (idle()) registry_.release(*this);
+        });
+}
+
+void Fetch::save_revalidated_headers() {
+    cache::Store* store = &registry_.store();
+    auto object = object_;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    auto key = key_;  // the fetch may be gone when this completes: log with a copy
+    run_on_worker(
+        loop(),
+        [store, object, result] {
+            *result = store->update_headers(object, object.headers, object.request_time,
+                                            object.response_time);
+        },
+        [key, result] {
+            if (!*result)
+                spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
+                             cache::to_string(result->error()));
         });
 }
 

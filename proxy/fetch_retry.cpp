@@ -134,4 +134,16 @@ void Fetch::on_timer() {
     }
 }
 
+void Fetch::retire_transfer() {
+    if (!transfer_) return;
+    transfer_->detach();
+    retired_.push_back(std::move(transfer_));
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+}
+
+void Fetch::schedule_replan() {
+    replan_ = true;
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+}
+
 }  // namespace proxy

@@ -83,3 +83,24 @@ TEST_CASE("policy/background_fill: mode names round-trip") {
     CHECK_FALSE(parse_background_fill_mode("Always"));
     CHECK_FALSE(parse_background_fill_mode(""));
 }
+
+TEST_CASE("policy/background_fill: a fill started by a cold range follows the thresholds") {
+    using policy::FillOrigin;
+    policy::BackgroundFillConfig config;  // Always, 50 %, 64 MiB
+    constexpr uint64_t MiB = 1ull << 20;
+    // 64 MiB of a 1.125 GiB object: stop, though the mode is Always.
+    auto d = decide_background_fill(config, 64 * MiB, 1152 * MiB, 0, FillOrigin::ColdRange);
+    CHECK_FALSE(d.keep_filling);
+    CHECK(d.reason == BackgroundFillReason::OnlyARangeWanted);
+    // Few bytes remain, or most is present: continue.
+    CHECK(decide_background_fill(config, 8 * MiB, 48 * MiB, 0, FillOrigin::ColdRange).reason ==
+          BackgroundFillReason::FewBytesRemain);
+    CHECK(decide_background_fill(config, 600 * MiB, 1000 * MiB, 0, FillOrigin::ColdRange).reason ==
+          BackgroundFillReason::MostlyPresent);
+    // A whole-object fill in Always mode is unchanged.
+    CHECK(decide_background_fill(config, 64 * MiB, 1152 * MiB, 0).reason ==
+          BackgroundFillReason::ModeAlways);
+    config.mode = policy::BackgroundFillMode::Never;
+    CHECK(decide_background_fill(config, 8 * MiB, 48 * MiB, 0, FillOrigin::ColdRange).reason ==
+          BackgroundFillReason::ModeNever);
+}
