@@ -1,4 +1,5 @@
 #include "cache/errors.h"
+#include "cache/object_info.h"
 
 #include <cerrno>
 #include <cstring>
@@ -80,6 +81,18 @@ Error from_mdb(int rc) {
     }
     if (rc > 0) return from_errno(rc);
     return {Errc::Index, rc};
+}
+
+std::string_view to_string(ContentCheck check) {
+    switch (check) {
+        case ContentCheck::Unverified:
+            return "unverified";
+        case ContentCheck::Verified:
+            return "verified";
+        case ContentCheck::Mismatch:
+            return "mismatch";
+    }
+    return "unverified";
 }
 
 }  // namespace cache

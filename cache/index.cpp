@@ -206,6 +206,27 @@ Result<void> Index::put_counters(Txn& txn, const detail::Counters& counters) {
     return txn.put(meta_, as_bytes(kCountersKey), detail::encode_counters(counters));
 }
 
+namespace {
+std::string resolve_key(std::string_view key) {
+    return "resolve:" + std::string(key);
+}
+}  // namespace
+
+Result<std::optional<ResolveFacts>> Index::get_resolve(const Txn& txn, std::string_view key) const {
+    const std::string k = resolve_key(key);
+    auto stored = txn.get(meta_, as_bytes(k));
+    if (!stored) return policy::fail(stored.error());
+    if (!*stored) return std::optional<ResolveFacts>{};
+    auto facts = detail::decode_resolve(**stored);
+    if (!facts) return std::optional<ResolveFacts>{};
+    return std::optional<ResolveFacts>{std::move(*facts)};
+}
+
+Result<void> Index::put_resolve(Txn& txn, std::string_view key, const ResolveFacts& facts) {
+    const std::string k = resolve_key(key);
+    return txn.put(meta_, as_bytes(k), detail::encode_resolve(facts));
+}
+
 Result<void> Index::put_schema_version(Txn& txn, uint32_t version) {
     return txn.put(meta_, as_bytes(kSchemaKey), detail::encode_schema(version));
 }

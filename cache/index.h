@@ -3,7 +3,8 @@
 //
 //   objects   object id (16 bytes)                → object record
 //   chunks    object id + chunk index (BE uint32) → chunk record
-//   meta      "schema" → uint32 schema version;  "counters" → running totals
+//   meta      "schema" → uint32 schema version;  "counters" → running totals;
+//             "resolve:<cache key>" → what a redirect announced (ResolveFacts)
 //
 // Opening checks that the environment is a dlproxy index of a schema this build understands:
 // an empty environment is initialised (when writable), one without our `meta` database is
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include "cache/errors.h"
 #include "cache/lmdb_env.h"
@@ -60,6 +62,11 @@ class Index {
 
     Result<detail::Counters> counters(const Txn& txn) const;
     Result<void> put_counters(Txn& txn, const detail::Counters& counters);
+
+    // meta["resolve:" + key]: what a redirect announced (ResolveFacts). nullopt when absent or
+    // undecodable (these are hints: a bad one is as good as none).
+    Result<std::optional<ResolveFacts>> get_resolve(const Txn& txn, std::string_view key) const;
+    Result<void> put_resolve(Txn& txn, std::string_view key, const ResolveFacts& facts);
 
     // Overwrites meta["schema"]. For tests that simulate an index from another version.
     Result<void> put_schema_version(Txn& txn, uint32_t version);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "cache/object_id.h"
 #include "policy/header_list.h"
@@ -19,6 +20,27 @@ namespace cache {
 inline constexpr uint32_t kDefaultChunkSize = 1u << 20;
 
 enum class ObjectState : uint8_t { Partial = 0, Complete = 1 };
+
+// What dlproxy knows of a complete object's content (docs/model-hosts.md
+// "Verification"). Unverified: no sha256 computed yet, or nothing announced to compare it with
+// (`sha256` then holds dlproxy's own hash). Verified: the sha256 of the stored bytes equals the
+// digest the origin announced. Mismatch: it differs — the object is quarantined, never a hit.
+enum class ContentCheck : uint8_t { Unverified = 0, Verified = 1, Mismatch = 2 };
+std::string_view to_string(ContentCheck check);
+
+// What a redirect told about the content behind it (X-Linked-Etag, X-Linked-Size, X-Repo-Commit,
+// or Repr-Digest), kept under the redirecting request's cache key so that the answer survives
+// a restart and an unreachable host (docs/model-hosts.md "Offline"). Never a secret:
+// no URL query, header or token of the request is kept.
+struct ResolveFacts {
+    std::string sha256;        // 64 lower-case hex digits, or empty when none was announced
+    uint64_t size = 0;         // announced size; 0 when unknown
+    std::string location_key;  // cache key of the Location it redirected to
+    std::string commit;        // X-Repo-Commit, may be empty
+    int64_t seen = 0;          // seconds since the epoch
+
+    friend bool operator==(const ResolveFacts&, const ResolveFacts&) = default;
+};
 
 // The strong validator of the stored response (RFC 9110 §8.8.1): a strong ETag (with its quotes,
 // as received), else Last-Modified. Either may be empty. Used for If-Range on resume.
@@ -58,6 +80,10 @@ struct ObjectInfo {
     int64_t last_access = 0;
     uint64_t hit_count = 0;
     uint64_t bytes_present = 0;  // sum of the lengths of the chunks that have records
+    // Content identity (record version 2; all three default in a version 1 record).
+    ContentCheck content_check = ContentCheck::Unverified;
+    std::string sha256;            // hex sha256 of the stored bytes, once computed
+    std::string announced_sha256;  // hex sha256 the origin announced, when it did
 
     uint64_t chunk_count() const {
         return complete_length / chunk_size + (complete_length % chunk_size != 0 ? 1 : 0);

@@ -79,7 +79,9 @@ auto bad_record() {
 
 std::vector<std::byte> encode_object(const ObjectInfo& o) {
     Writer w;
-    w.u8(kObjectRecordVersion);
+    const bool identity = o.content_check != ContentCheck::Unverified || !o.sha256.empty() ||
+                          !o.announced_sha256.empty();
+    w.u8(identity ? kObjectIdentityVersion : kObjectRecordVersion);
     w.u64(o.generation);
     w.u16(o.status);
     w.u8(static_cast<uint8_t>(o.state));
@@ -99,12 +101,18 @@ std::vector<std::byte> encode_object(const ObjectInfo& o) {
         w.str(h.name);
         w.str(h.value);
     }
+    if (identity) {
+        w.u8(static_cast<uint8_t>(o.content_check));
+        w.str(o.sha256);
+        w.str(o.announced_sha256);
+    }
     return w.take();
 }
 
 Result<ObjectInfo> decode_object(Bytes bytes) {
     Reader r(bytes);
-    if (r.u8() != kObjectRecordVersion) return bad_record();
+    const uint8_t version = r.u8();
+    if (version != kObjectRecordVersion && version != kObjectIdentityVersion) return bad_record();
     ObjectInfo o;
     o.generation = r.u64();
     o.status = r.u16();
@@ -130,6 +138,17 @@ Result<ObjectInfo> decode_object(Bytes bytes) {
         h.name = r.str();
         h.value = r.str();
         o.headers.push_back(std::move(h));
+    }
+    if (version == kObjectIdentityVersion) {
+        uint8_t check = r.u8();
+        o.sha256 = r.str();
+        o.announced_sha256 = r.str();
+        if (check > static_cast<uint8_t>(ContentCheck::Mismatch)) return bad_record();
+        o.content_check = static_cast<ContentCheck>(check);
+        // Written as version 1 when all default: anything else would not round-trip.
+        if (o.content_check == ContentCheck::Unverified && o.sha256.empty() &&
+            o.announced_sha256.empty())
+            return bad_record();
     }
     if (!r.done()) return bad_record();
     if (state > static_cast<uint8_t>(ObjectState::Complete)) return bad_record();
@@ -191,6 +210,30 @@ Result<Counters> decode_counters(Bytes bytes) {
     c.bytes_present = r.u64();
     if (!r.done() || c.complete_objects > c.objects) return bad_record();
     return c;
+}
+
+std::vector<std::byte> encode_resolve(const ResolveFacts& f) {
+    Writer w;
+    w.u8(kResolveRecordVersion);
+    w.str(f.sha256);
+    w.u64(f.size);
+    w.str(f.location_key);
+    w.str(f.commit);
+    w.i64(f.seen);
+    return w.take();
+}
+
+Result<ResolveFacts> decode_resolve(Bytes bytes) {
+    Reader r(bytes);
+    if (r.u8() != kResolveRecordVersion) return bad_record();
+    ResolveFacts f;
+    f.sha256 = r.str();
+    f.size = r.u64();
+    f.location_key = r.str();
+    f.commit = r.str();
+    f.seen = r.i64();
+    if (!r.done()) return bad_record();
+    return f;
 }
 
 std::array<std::byte, 4> encode_schema(uint32_t version) {

@@ -24,7 +24,12 @@ using Bytes = std::span<const std::byte>;
 
 namespace cache::detail {
 
+// Version 2 (kObjectIdentityVersion) appends the content identity fields; a record whose
+// identity fields are all default is still written as version 1, so an index stays readable by
+// older builds until something in it has been hashed.
 inline constexpr uint8_t kObjectRecordVersion = 1;
+inline constexpr uint8_t kObjectIdentityVersion = 2;
+inline constexpr uint8_t kResolveRecordVersion = 1;
 inline constexpr uint8_t kChunkRecordVersion = 1;
 inline constexpr uint8_t kCountersRecordVersion = 1;
 
@@ -57,6 +62,10 @@ struct Counters {
 // leaves `id` zero for the caller to fill.
 std::vector<std::byte> encode_object(const ObjectInfo& object);
 Result<ObjectInfo> decode_object(Bytes bytes);
+
+// meta["resolve:" + key] values (ResolveFacts).
+std::vector<std::byte> encode_resolve(const ResolveFacts& facts);
+Result<ResolveFacts> decode_resolve(Bytes bytes);
 
 std::vector<std::byte> encode_chunk(const ChunkRecord& chunk);
 Result<ChunkRecord> decode_chunk(Bytes bytes);

@@ -144,6 +144,35 @@ Result<ObjectInfo> Store::update_headers(const ObjectInfo& object,
     return stored;
 }
 
+Result<ObjectInfo> Store::set_content(const ObjectInfo& object, ContentCheck check,
+                                      const std::string& sha256, const std::string& announced) {
+    if (auto writable = require_writable(); !writable) return policy::fail(writable.error());
+    auto txn = index_.begin_write();
+    if (!txn) return policy::fail(txn.error());
+    auto stored = current(*txn, object);
+    if (!stored) return stored;
+    stored->content_check = check;
+    stored->sha256 = sha256;
+    stored->announced_sha256 = announced;
+    if (auto put = index_.put_object(*txn, *stored); !put) return policy::fail(put.error());
+    if (auto committed = txn->commit(); !committed) return policy::fail(committed.error());
+    return stored;
+}
+
+Result<void> Store::put_resolve(std::string_view key, const ResolveFacts& facts) {
+    if (auto writable = require_writable(); !writable) return writable;
+    auto txn = index_.begin_write();
+    if (!txn) return policy::fail(txn.error());
+    if (auto put = index_.put_resolve(*txn, key, facts); !put) return put;
+    return txn->commit();
+}
+
+Result<std::optional<ResolveFacts>> Store::lookup_resolve(std::string_view key) const {
+    auto txn = index_.begin_read();
+    if (!txn) return policy::fail(txn.error());
+    return index_.get_resolve(*txn, key);
+}
+
 Result<void> Store::touch(const ObjectInfo& object, int64_t now) {
     if (auto writable = require_writable(); !writable) return writable;
     auto txn = index_.begin_write();

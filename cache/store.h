@@ -148,6 +148,16 @@ class Store {
     Result<ObjectInfo> update_headers(const ObjectInfo& object, const policy::HeaderList& headers,
                                       int64_t request_time, int64_t response_time);
 
+    // Records what is known of the object's content (sha256 computed over its stored bytes, the
+    // digest the origin announced, the verdict). Returns the updated record; Stale when replaced.
+    Result<ObjectInfo> set_content(const ObjectInfo& object, ContentCheck check,
+                                   const std::string& sha256, const std::string& announced);
+
+    // What a redirect announced, under the redirecting request's cache key (meta database).
+    // put_resolve writes (a worker's call); lookup_resolve only reads.
+    Result<void> put_resolve(std::string_view key, const ResolveFacts& facts);
+    Result<std::optional<ResolveFacts>> lookup_resolve(std::string_view key) const;
+
     // A hit: hit_count + 1, last_access = now.
     Result<void> touch(const ObjectInfo& object, int64_t now);
 

@@ -143,8 +143,13 @@ void ClientConnection::start_forwarding() {
         access.stale_if_error =
             !access.signed_url &&
             policy::should_intercept(server_.config().stale_if_error, target->host);
-        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(),
-                                                   policy::cache_key(*target, server_.key_rules()),
+        // A signed URL a redirect announced the content of is stored under that content
+        // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
+        // Only signed URLs (those the key rules strip): their hits are authorised by the
+        // origin first, and a URL the rules keep whole is a name the operator wants kept.
+        std::string key = policy::cache_key(*target, server_.key_rules());
+        if (access.signed_url) key = server_.fetches()->redirects().storage_key(key);
+        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
                                                    upstream_request_, request_headers(), access);
         arm_timer(server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
@@ -216,6 +221,9 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     uv_timer_stop(&timer_);
     status_ = status;
     invalidate_after(status, upstream_headers);
+    // A redirect to a signed URL: remember what it announced and the request that caused it.
+    if (server_.fetches())
+        server_.fetches()->redirects().remember(upstream_request_, status, upstream_headers);
     if (transfer_) upstream_address_ = transfer_->primary_address();
     if (mirror_ && mirror_->hold(method_, status, reason, upstream_headers)) {
         // Sent whole once complete; a body that does not complete in this time is a 504.

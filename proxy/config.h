@@ -20,6 +20,8 @@
 
 namespace proxy {
 
+enum class OfflineAnswers { Off, ModelHosts, All };
+
 struct ConfigError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
@@ -73,6 +75,10 @@ struct Config {
     // Resume a response that has no strong validator (ETag / Last-Modified), trusting only the
     // complete length and the overlap byte. Off: such a download is closed short on a fault.
     bool resume_without_validator = false;
+    // Answer a resolve URL (a redirect that announced its content's sha256) from the cache when
+    // its origin cannot be reached: "model-hosts" (the default: only the hosts `intercept`
+    // decrypts by default), "all", or "off" (docs/model-hosts.md "Offline").
+    OfflineAnswers offline_answers = OfflineAnswers::ModelHosts;
 
     // HTTPS (docs/https.md). CONNECTs to hosts matching `intercept` are decrypted with a leaf
     // certificate from the local CA and served like http requests; every other CONNECT is

@@ -166,6 +166,25 @@ bool Durability::parse(const std::string& text, const std::string& what) {
     throw ConfigError(what + ": '" + text + "' is not one of sync, nosync");
 }
 
+OfflineAnswers Offline::parse(const std::string& text, const std::string& what) {
+    if (text == "off") return OfflineAnswers::Off;
+    if (text == "model-hosts") return OfflineAnswers::ModelHosts;
+    if (text == "all") return OfflineAnswers::All;
+    throw ConfigError(what + ": '" + text + "' is not one of off, model-hosts, all");
+}
+
+std::string Offline::render(const OfflineAnswers& v) {
+    switch (v) {
+        case OfflineAnswers::Off:
+            return quoted("off");
+        case OfflineAnswers::All:
+            return quoted("all");
+        case OfflineAnswers::ModelHosts:
+            break;
+    }
+    return quoted("model-hosts");
+}
+
 policy::BackgroundFillMode FillMode::parse(const std::string& text, const std::string& what) {
     auto mode = policy::parse_background_fill_mode(text);
     if (!mode) throw ConfigError(what + ": '" + text + "' is not one of always, never, threshold");

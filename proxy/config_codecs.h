@@ -155,6 +155,18 @@ struct Durability {
     static std::string render(const T& v) { return quoted(v ? "sync" : "nosync"); }
 };
 
+// offline_answers: "off" | "model-hosts" | "all".
+struct Offline {
+    using T = OfflineAnswers;
+    static constexpr Arity arity = Arity::One;
+    static T parse(const std::string& text, const std::string& what);
+    static void from_toml(T& v, const toml::node& n, const std::string& w) {
+        v = parse(toml_string(n, w), w);
+    }
+    static void from_flag(T& v, const Values& in, const std::string& w) { v = parse(in.back(), w); }
+    static std::string render(const T& v);
+};
+
 struct FillMode {
     using T = policy::BackgroundFillMode;
     static constexpr Arity arity = Arity::One;

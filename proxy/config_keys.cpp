@@ -132,6 +132,11 @@ const std::array kKeys = {
         "retry_deadline", {"SECONDS", "give up a fill after retrying this long"}),
     key<Switch, Member<&Config::resume_without_validator>>(
         "resume_without_validator", {"", "resume responses without ETag/Last-Modified", "off"}),
+    key<Offline, Member<&Config::offline_answers>>(
+        "offline_answers",
+        {"MODE",
+         "answer a resolve URL whose verified content is cached when its origin cannot be "
+         "reached: model-hosts, all or off"}),
     key<List<InterceptPattern>, Member<&Config::intercept>>(
         "intercept",
         {"PATTERN",
@@ -145,6 +150,18 @@ const std::array kKeys = {
     key<Text, Member<&Config::upstream_ca_file>>(
         "upstream_ca_file",
         {"FILE", "extra PEM CA file trusted for origins, besides the system store", "none"}),
+    key<List<KeyRuleItem>, Member<&Config::key_rule>>(
+        "key_rule",
+        {"RULE",
+         "cache-key rule 'PATTERN = NAME, NAME*': drop these query parameters from the key of "
+         "matching hosts' URLs (signed URLs); repeatable, replaces the default list",
+         "the model hosts' signature parameters", "no rules"}),
+    key<List<HostPatternItem>, Member<&Config::stale_if_error>>(
+        "stale_if_error",
+        {"PATTERN",
+         "serve a complete object stale when its revalidation fails, for hosts matching PATTERN "
+         "(host, *.domain or * for all); repeatable, replaces the default list",
+         "the model hosts", "never"}),
     key<List<InterceptPattern>, Member<&Config::signed_range_hosts>>(
         "signed_range_hosts",
         {"PATTERN",

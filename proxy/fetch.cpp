@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "policy/byte_range.h"
+#include "policy/content_digest.h"
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "proxy/fetch_registry.h"
@@ -85,6 +86,13 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, 
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
     remember_cold_range();
+    // The digest the content must have: its key names it, or the redirect that led here did.
+    if (auto sha = policy::sha256_of_content_key(key_)) {
+        announced_sha256_ = *sha;
+    } else if (auto location_key = registry_.redirects().key_of(request_.url)) {
+        const RememberedRedirect* r = registry_.redirects().by_location(*location_key);
+        if (r && r->sha256) announced_sha256_ = *r->sha256;
+    }
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
     for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
                       "if-unmodified-since"})
@@ -117,6 +125,12 @@ void Fetch::start(int64_t now) {
                      : store().lookup(key_);
     if (!found) {
         spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
+    } else if (*found && (*found)->content_check == cache::ContentCheck::Mismatch) {
+        // This fetch is the refetch: a second mismatch quarantines again, with no third try.
+        refetched_ = true;
+        spdlog::info(
+            "fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
+            key_);
     } else if (*found) {
         object_ = **found;
         object_recorded_ = true;
@@ -126,6 +140,7 @@ void Fetch::start(int64_t now) {
         // (a crash between the last chunk commit and mark_complete): serve it and fix the record.
         if (map && present_.size() == object_.chunk_count() && present_.all_present()) {
             finish_object();
+            verify_stored_content();  // an object completed before it could be hashed
             auto freshness =
                 policy::evaluate_freshness(object_.headers, request_.headers,
                                            {object_.request_time, object_.response_time}, now);
@@ -188,49 +203,6 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     }
 }
 
-// Recorded, written and waiting for its record, or in memory waiting to be written.
-bool Fetch::held(uint32_t index) const {
-    return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
-}
-
-bool Fetch::fill_done() const {
-    if (present_.size() == 0) return false;
-    for (uint32_t i = 0; i < present_.size(); ++i)
-        if (!held(i)) return false;
-    return true;
-}
-
-// Chooses the next run of missing chunks and asks for it with Range + If-Range.
-void Fetch::plan_fill() {
-    if (state_ == State::Failed || transfer_ || retry_pending_) return;
-    // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
-    // ends, this runs again.
-    uint32_t first = 0;
-    while (first < present_.size() && (held(first) || claimed(first)))
-        ++first;
-    if (first >= present_.size()) {
-        finish_object();
-        return;
-    }
-    uint32_t last = first;
-    while (last < present_.size() && !held(last) && !claimed(last))
-        ++last;
-    purpose_ = Purpose::Range;
-    next_ = object_.chunk_begin(first);
-    run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
-    fill_index_ = first;
-    fill_.clear();
-    prefix_.check_overlap = false;
-    plan_ = policy::ResumePlan{};
-    plan_.next_offset = next_;
-    plan_.request_from = next_;
-    plan_.validator = to_policy(object_.validator);
-    plan_.headers.push_back(
-        {"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
-    if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
-    start_transfer(plan_.headers, "fill missing range");
-}
-
 void Fetch::attach(FetchListener* listener) {
     listeners_.push_back(listener);
     if (fill_stopped_) restart_fill();
@@ -246,10 +218,13 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ || deferred_start_)
+    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ || deferred_start_ ||
+        verifying_ || refresh_)
         return false;
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && (transfer_ || retry_pending_) && caching_) return false;
+    // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
+    if (state_ == State::Starting && refetched_ && (transfer_ || retry_pending_)) return false;
     return true;
 }
 
@@ -346,6 +321,8 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
 
 void Fetch::on_range_rejected(int status, std::string_view reason,
                               const policy::HeaderList& headers, policy::PartialReason why) {
+    // Mid-fill, a signed URL that expired: ask for a fresh one and continue at the same byte.
+    if (state_ == State::Ready && try_refresh_url(status)) return;
     if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
         // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
         // the origin's answer goes to the client, and the stored chunks stay -- an error status
@@ -407,6 +384,8 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     object_recorded_ = false;
     record_object(head, now);
     origin_headers_ = policy::end_to_end(headers);
+    if (announced_sha256_.empty())
+        if (auto sha = policy::announced_sha256(headers)) announced_sha256_ = *sha;
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     memory_.clear();
     next_ = run ? run->begin : 0;
@@ -423,6 +402,9 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
 }
 
 void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderList& headers) {
+    // A 5xx after the retries: the host is down for this URL (RFC 9111 §4.2.4 lets a cache
+    // answer from storage then).
+    if (status >= 500 && try_offline_answer("status " + std::to_string(status))) return;
     auto listeners = listeners_;
     listeners_.clear();
     std::unique_ptr<UpstreamTransfer> transfer = std::move(transfer_);
@@ -458,6 +440,10 @@ void Fetch::on_upstream_done(const UpstreamResult& result) {
 
 void Fetch::fail(FetchEnd end, std::string detail) {
     if (state_ == State::Failed) return;
+    if (state_ != State::Ready &&
+        (end == FetchEnd::RetriesExhausted || end == FetchEnd::StartFailed) &&
+        try_offline_answer(detail))
+        return;
     const bool invalidate = end == FetchEnd::ObjectChanged;
     std::string why = std::string(to_string(end)) + ": " + detail;
     spdlog::warn("fetch {}: giving up: {}; {}", key_, why,
@@ -481,18 +467,6 @@ void Fetch::fail(FetchEnd end, std::string detail) {
         if (object_recorded_) registry_.remove_object(key_, object_);
     }
     if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
-}
-
-void Fetch::retire_transfer() {
-    if (!transfer_) return;
-    transfer_->detach();
-    retired_.push_back(std::move(transfer_));
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
-}
-
-void Fetch::schedule_replan() {
-    replan_ = true;
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 void Fetch::notify_progress() {

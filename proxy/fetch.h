@@ -37,6 +37,7 @@
 #include "policy/stall_watch.h"
 #include "proxy/fill_status.h"
 #include "proxy/upstream_transfer.h"
+#include "proxy/url_refresh.h"
 
 namespace proxy {
 
@@ -44,6 +45,7 @@ class FetchRegistry;
 class Fetch;
 class RangeFill;
 enum class RangeFillEnd;
+struct ContentVerdict;
 
 struct Chunk {
     uint32_t index = 0;
@@ -117,6 +119,11 @@ class Fetch final : public UpstreamSink {
     std::optional<policy::Validator> validator() const;
     const cache::ObjectInfo& object() const { return object_; }
     CacheResult result() const { return result_; }
+    // The sha256 this object must have (a content key's, a redirect's or the response's own
+    // Repr-Digest/Digest), 64 hex digits; empty when nothing announced one.
+    const std::string& announced_sha256() const { return announced_sha256_; }
+    // "verifying" while the sha256 is computed, else the stored verdict (cache::ContentCheck).
+    std::string_view content_state() const;
     // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
     // such as Set-Cookie), for the client whose request caused it; empty otherwise.
     const policy::HeaderList& origin_headers() const { return origin_headers_; }
@@ -166,6 +173,17 @@ class Fetch final : public UpstreamSink {
                           const policy::HeaderList& headers) override;
     BodyAction on_upstream_body(const char* data, size_t size) override;
     void on_upstream_done(const UpstreamResult& result) override;
+
+    // Content identity (fetch_identity.cpp, docs/model-hosts.md).
+    void verify_stored_content();
+    void on_content_verdict(ContentVerdict verdict);
+    void refetch_after_mismatch();
+    // A resume to a signed URL was refused (400/403/410): fetch a fresh URL through the request
+    // that redirected to it. False when there is nothing to refresh with.
+    bool try_refresh_url(int status);
+    void on_url_refreshed(const RefreshResult& result);
+    // The origin of a resolve URL cannot be reached: serve its verified content from the cache.
+    bool try_offline_answer(std::string_view why);
 
     // Registry use: true when nothing needs this fetch any more.
     bool idle() const;
@@ -350,6 +368,16 @@ class Fetch final : public UpstreamSink {
     bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+    // Content identity (fetch_identity.cpp).
+    std::string announced_sha256_;
+    bool verifying_ = false;      // the sha256 job is running
+    bool refetched_ = false;      // a mismatch already caused its one refetch
+    uint32_t url_refreshes_ = 0;  // refreshes of an expired signed URL in this fill
+    std::unique_ptr<UrlRefresh> refresh_;
+    std::unique_ptr<UrlRefresh> retired_refresh_;  // freed from the timer, never in curl's call
+    bool refresh_start_pending_ = false;           // refresh_ starts from the next timer tick
+    uint64_t refresh_started_ms_ = 0;
 };
 
 }  // namespace proxy

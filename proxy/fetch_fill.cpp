@@ -393,6 +393,7 @@ void Fetch::finish_object() {
                 object_ = **result;
                 spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
                 status_events().stored(request_.url, object_.complete_length);
+                verify_stored_content();
             } else {
                 spdlog::warn("fetch {}: cannot mark complete: {}", key_,
                              cache::to_string(result->error()));

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "policy/byte_range.h"
 #include "policy/range_wait.h"
 #include "proxy/fetch.h"
 #include "proxy/fetch_registry.h"
@@ -121,6 +122,51 @@ void Fetch::tend_range_fills(uint64_t planned_tick) {
 void Fetch::end_range_fills(std::string_view why) {
     for (size_t i = 0; i < range_fills_.size(); ++i)
         range_fills_[i]->end(RangeFillEnd::Stopped, why);
+}
+
+// Planning the main fill: which chunks are held, and the next run of missing ones.
+
+// Recorded, written and waiting for its record, or in memory waiting to be written.
+bool Fetch::held(uint32_t index) const {
+    return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
+}
+
+bool Fetch::fill_done() const {
+    if (present_.size() == 0) return false;
+    for (uint32_t i = 0; i < present_.size(); ++i)
+        if (!held(i)) return false;
+    return true;
+}
+
+// Chooses the next run of missing chunks and asks for it with Range + If-Range.
+void Fetch::plan_fill() {
+    if (state_ == State::Failed || transfer_ || retry_pending_) return;
+    // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
+    // ends, this runs again.
+    uint32_t first = 0;
+    while (first < present_.size() && (held(first) || claimed(first)))
+        ++first;
+    if (first >= present_.size()) {
+        finish_object();
+        return;
+    }
+    uint32_t last = first;
+    while (last < present_.size() && !held(last) && !claimed(last))
+        ++last;
+    purpose_ = Purpose::Range;
+    next_ = object_.chunk_begin(first);
+    run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
+    fill_index_ = first;
+    fill_.clear();
+    prefix_.check_overlap = false;
+    plan_ = policy::ResumePlan{};
+    plan_.next_offset = next_;
+    plan_.request_from = next_;
+    plan_.validator = validator();
+    plan_.headers.push_back(
+        {"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
+    if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
+    start_transfer(plan_.headers, "fill missing range");
 }
 
 }  // namespace proxy

@@ -10,6 +10,16 @@
 
 namespace proxy {
 
+namespace {
+// The same rules Server keys client requests with (invalid texts were refused at start-up).
+std::vector<policy::KeyRule> parse_key_rules(const std::vector<std::string>& texts) {
+    std::vector<policy::KeyRule> rules;
+    for (const auto& text : texts)
+        if (auto rule = policy::parse_key_rule(text)) rules.push_back(std::move(*rule));
+    return rules;
+}
+}  // namespace
+
 FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& store,
                              const Config& config)
     : loop_(loop),
@@ -18,7 +28,8 @@ FetchRegistry::FetchRegistry(uv_loop_t* loop, CurlMulti& curl, cache::Store& sto
       config_(config),
       retry_(retry_config_from(config)),
       rng_(std::random_device{}()),
-      memory_(config.memory_budget) {}
+      memory_(config.memory_budget),
+      redirects_(loop, store, parse_key_rules(config.key_rule)) {}
 
 policy::RetryConfig retry_config_from(const Config& config) {
     policy::RetryConfig retry;
@@ -83,6 +94,8 @@ Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& req
 bool FetchRegistry::reusable(const Fetch& fetch, const UpstreamRequest& request, int64_t now) {
     if (fetch.state() != Fetch::State::Ready) return true;
     const cache::ObjectInfo& object = fetch.object();
+    // A quarantined object is never a hit (docs/model-hosts.md "Verification").
+    if (object.content_check == cache::ContentCheck::Mismatch) return false;
     auto freshness = policy::evaluate_freshness(object.headers, request.headers,
                                                 {object.request_time, object.response_time}, now);
     return freshness.state == policy::Freshness::Fresh || !fetch.fill_done();

@@ -20,6 +20,7 @@
 #include "proxy/curl_multi.h"
 #include "proxy/fill_status.h"
 #include "proxy/memory_budget.h"
+#include "proxy/redirect_memory.h"
 
 namespace proxy {
 
@@ -70,6 +71,8 @@ class FetchRegistry final : public StatusProvider {
     uint64_t random() { return rng_(); }
     size_t active() const { return fetches_.size(); }
     MemoryBudget& memory() { return memory_; }
+    // The redirects passed to clients: content keys, digests, refreshes, offline answers.
+    RedirectMemory& redirects() { return redirects_; }
     // How many fills share the memory budget: every object in use (fetch_memory.cpp).
     uint32_t running_fills() const;
 
@@ -104,6 +107,7 @@ class FetchRegistry final : public StatusProvider {
     std::mt19937_64 rng_;
     std::unordered_map<std::string, Fetch*> fetches_;
     MemoryBudget memory_;
+    RedirectMemory redirects_;
     // Fetches replaced under their key while readers still use them (reusable() said no); each
     // leaves through release() like any other.
     std::vector<Fetch*> retiring_;

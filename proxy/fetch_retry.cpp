@@ -61,6 +61,7 @@ void Fetch::on_timer() {
     const uint64_t planned_tick = last_tick_ms_ + kTickMs;
     last_tick_ms_ = uv_now(loop());
     retired_.clear();
+    retired_refresh_.reset();
     if (host_refusal_) {
         std::string why = std::move(*host_refusal_);
         host_refusal_.reset();
@@ -68,6 +69,16 @@ void Fetch::on_timer() {
         return;
     }
     tend_range_fills(planned_tick);
+    if (refresh_start_pending_) {
+        refresh_start_pending_ = false;
+        if (refresh_ && !refresh_->start()) {
+            refresh_.reset();
+            metrics().url_refresh_failures.inc();
+            fail(FetchEnd::ResumeRefused, "could not start the request for a fresh signed URL");
+        }
+        return;
+    }
+    if (refresh_) return;  // the fill waits for a fresh URL
     if (deferred_start_) {
         auto [extra, what] = std::move(*deferred_start_);
         deferred_start_.reset();
@@ -135,6 +146,18 @@ bool Fetch::serve_stale(std::string_view cause) {
     retire_transfer();
     become_ready(CacheResult::Hit);
     return true;
+}
+
+void Fetch::retire_transfer() {
+    if (!transfer_) return;
+    transfer_->detach();
+    retired_.push_back(std::move(transfer_));
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+}
+
+void Fetch::schedule_replan() {
+    replan_ = true;
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 }  // namespace proxy

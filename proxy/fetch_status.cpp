@@ -11,6 +11,8 @@ FillStatus Fetch::status() const {
     s.attempts = attempts_total_;
     s.memory_bytes = memory_held();
     s.clients = static_cast<uint32_t>(listeners_.size());
+    s.content = content_state();
+    s.announced_sha256 = announced_sha256_;
     if (retry_pending_) s.retry_in_ms = uv_timer_get_due_in(&timer_);
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;

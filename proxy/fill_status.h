@@ -21,6 +21,10 @@ struct FillStatus {
     uint64_t memory_bytes = 0;  // chunk buffers this fill holds (its share of the memory budget)
     uint32_t clients = 0;       // client connections reading this object now
     std::optional<uint64_t> retry_in_ms;  // state "waiting_retry": when the next attempt starts
+    // The end-to-end check (docs/model-hosts.md): "verifying", "verified",
+    // "unverified" or "mismatch"; and the sha256 the content must have, when announced.
+    std::string content;
+    std::string announced_sha256;
 };
 
 // The process's chunk buffers against --memory-budget (proxy/memory_budget.h).

@@ -116,6 +116,25 @@ std::string Metrics::render_prometheus() const {
             discarded_bytes);
     counter(out, "checksum_failures_total", "Cached chunks that failed verification on read.",
             checksum_failures);
+    header(out, "sha256_objects_total", "counter",
+           "Complete objects whose sha256 was computed, by verdict against the announced digest.");
+    sample(out, "sha256_objects_total", label("verdict", "verified"), sha256_verified.value());
+    sample(out, "sha256_objects_total", label("verdict", "unverified"), sha256_unverified.value());
+    sample(out, "sha256_objects_total", label("verdict", "mismatch"), sha256_mismatches.value());
+    counter(out, "sha256_bytes_total", "Bytes hashed to verify complete objects.", sha256_bytes);
+    header(out, "sha256_cpu_seconds_total", "counter",
+           "Worker CPU time spent reading back and hashing complete objects.");
+    sample(out, "sha256_cpu_seconds_total", "",
+           detail::format_sample(static_cast<double>(sha256_cpu_us.value()) / 1e6));
+    counter(out, "url_refreshes_total",
+            "Expired signed URLs replaced mid-fill through the request that redirected to them.",
+            url_refreshes);
+    counter(out, "url_refresh_failures_total",
+            "Refreshes of an expired signed URL that found no usable new URL.",
+            url_refresh_failures);
+    counter(out, "offline_answers_total",
+            "Resolve URLs answered from the cache because their origin could not be reached.",
+            offline_answers);
     counter(out, "hit_authorizations_total",
             "Hits through a signed URL that the origin accepted before they were served.",
             hit_authorizations);

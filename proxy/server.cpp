@@ -26,6 +26,8 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
                                          .value_or(AccessLogFormat::Native)),
       upstream_route_(std::make_shared<const UpstreamRoute>(config_)) {
     if (store) fetches_ = std::make_unique<FetchRegistry>(loop_, *curl_, *store, config_);
+    for (const auto& text : config_.key_rule)
+        if (auto rule = policy::parse_key_rule(text)) key_rules_.push_back(std::move(*rule));
     host_health().configure(loop_, breaker_config_from(config_));
     for (const auto& text : config_.key_rule)
         if (auto rule = policy::parse_key_rule(text)) key_rules_.push_back(std::move(*rule));

@@ -31,7 +31,12 @@ json totals(const Metrics& m) {
             {"bytes_from_upstream", m.bytes_from_upstream.value()},
             {"retries", m.retries.value()},
             {"resumes", m.resumes.value()},
-            {"give_ups", m.give_ups.value()}};
+            {"give_ups", m.give_ups.value()},
+            {"sha256_verified", m.sha256_verified.value()},
+            {"sha256_unverified", m.sha256_unverified.value()},
+            {"sha256_mismatches", m.sha256_mismatches.value()},
+            {"url_refreshes", m.url_refreshes.value()},
+            {"offline_answers", m.offline_answers.value()}};
 }
 
 json fill_json(const FillStatus& f) {
@@ -43,7 +48,9 @@ json fill_json(const FillStatus& f) {
             {"attempts", f.attempts},
             {"state", f.state},
             {"clients", f.clients},
-            {"retry_in_ms", f.retry_in_ms ? json(*f.retry_in_ms) : json(nullptr)}};
+            {"retry_in_ms", f.retry_in_ms ? json(*f.retry_in_ms) : json(nullptr)},
+            {"content", f.content},
+            {"announced_sha256", f.announced_sha256}};
 }
 
 json event_json(const RecoveryEvent& e) {

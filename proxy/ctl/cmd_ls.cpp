@@ -74,6 +74,8 @@ int run_ls(const Context& ctx, const LsOptions& opt) {
                            {"size", o.complete_length},
                            {"bytes_present", o.bytes_present},
                            {"state", state_of(o)},
+                           {"content", cache::to_string(o.content_check)},
+                           {"sha256", o.sha256},
                            {"hits", o.hit_count},
                            {"created", o.created},
                            {"last_access", o.last_access}});
@@ -84,14 +86,15 @@ int run_ls(const Context& ctx, const LsOptions& opt) {
     uint64_t present = 0, total = 0;
     std::string out;
     out.reserve(all.size() * 120 + 128);
-    char line[96];
-    std::snprintf(line, sizeof line, "%-9s %7s %-8s %6s  %-20s  %s\n", "SIZE", "PRESENT", "STATE",
-                  "HITS", "LAST ACCESS (UTC)", "URL");
+    char line[112];
+    std::snprintf(line, sizeof line, "%-9s %7s %-8s %-10s %6s  %-20s  %s\n", "SIZE", "PRESENT",
+                  "STATE", "CONTENT", "HITS", "LAST ACCESS (UTC)", "URL");
     out += line;
     for (const auto& o : all) {
-        std::snprintf(line, sizeof line, "%-9s %7s %-8s %6llu  %-20s  ",
+        std::snprintf(line, sizeof line, "%-9s %7s %-8s %-10s %6llu  %-20s  ",
                       human_size(o.complete_length).c_str(), percent_present(o).c_str(),
                       std::string(state_of(o)).c_str(),
+                      std::string(cache::to_string(o.content_check)).c_str(),
                       static_cast<unsigned long long>(o.hit_count),
                       utc_time(o.last_access).c_str());
         out += line;

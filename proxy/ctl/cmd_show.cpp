@@ -49,6 +49,9 @@ int run_show(const Context& ctx, const std::string& target) {
                     {"validator",
                      {{"etag", o.validator.etag}, {"last_modified", o.validator.last_modified}}},
                     {"body_file", body_file},
+                    {"content", cache::to_string(o.content_check)},
+                    {"sha256", o.sha256},
+                    {"announced_sha256", o.announced_sha256},
                     {"generation", o.generation},
                     {"created", o.created},
                     {"last_access", o.last_access},
@@ -78,6 +81,13 @@ int run_show(const Context& ctx, const std::string& target) {
             (validator.empty() ? "" : ", ") + ("Last-Modified " + o.validator.last_modified);
     row("validator", validator.empty() ? "none (a resume cannot be checked)" : validator);
     row("body file", body_file);
+    // The end-to-end check (docs/model-hosts.md "Verification").
+    std::string content(cache::to_string(o.content_check));
+    if (o.sha256.empty()) content += " (sha256 not computed yet)";
+    if (o.content_check == cache::ContentCheck::Mismatch) content += ": quarantined, never a hit";
+    row("content", content);
+    if (!o.sha256.empty()) row("sha256", o.sha256);
+    if (!o.announced_sha256.empty()) row("announced", o.announced_sha256);
     row("created", utc_time(o.created));
     row("last access", utc_time(o.last_access));
     row("hits", std::to_string(o.hit_count));

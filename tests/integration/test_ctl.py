@@ -87,7 +87,7 @@ class OfflineTest(CtlMixin, unittest.TestCase):
         self.assertEqual(set(objs), {url, small})
         o = objs[url]
         self.assertEqual(set(o), {"id", "url", "status", "size", "bytes_present", "state", "hits",
-                                  "created", "last_access"})
+                                  "created", "last_access", "content", "sha256"})
         self.assertEqual((o["size"], o["bytes_present"], o["state"], o["status"]),
                          (3000000, 3000000, "complete", 200))
         self.assertRegex(o["id"], r"^[0-9a-f]{32}$")
