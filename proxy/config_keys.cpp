@@ -185,18 +185,6 @@ const std::array kKeys = {
          "mirror mode: Host names that address this proxy besides its listen address and "
          "localhost, e.g. a LAN name (host or *.domain); repeatable",
          "none"}),
-    key<List<KeyRuleItem>, Member<&Config::key_rule>>(
-        "key_rule",
-        {"RULE",
-         "cache-key rule 'PATTERN = NAME, NAME*': drop these query parameters from the key of "
-         "matching hosts' URLs (signed URLs); repeatable, replaces the default list",
-         "the model hosts' signature parameters", "no rules"}),
-    key<List<HostPatternItem>, Member<&Config::stale_if_error>>(
-        "stale_if_error",
-        {"PATTERN",
-         "serve a complete object stale when its revalidation fails, for hosts matching PATTERN "
-         "(host, *.domain or * for all); repeatable, replaces the default list",
-         "the model hosts", "never"}),
     key<FillMode, Member<&Config::background_fill, &Fill::mode>>(
         "background_fill", {"MODE", "a fill whose clients have all gone: always|never|threshold"}),
     key<Percent, Member<&Config::background_fill, &Fill::min_percent>>(

@@ -325,7 +325,8 @@ class DaemonTest(CtlMixin, ProxyTestCase):
         self.assertEqual((status, ctype), (200, "application/json"))
         s = json.loads(text)
         self.assertEqual(set(s), {"version", "uptime_seconds", "config", "cache", "memory",
-                                  "inflight_fills"})
+                                  "inflight_fills", "hosts"})
+        self.assertEqual(s["hosts"], [])  # no origin has failed yet (host health, operations.md)
         self.assertEqual(s["memory"]["budget"], 256 << 20)  # the default --memory-budget
         self.assertEqual(s["memory"]["in_use"], s["memory"]["fills"] + s["memory"]["reads"])
         self.assertFalse(s["memory"]["pressure"])
