@@ -61,11 +61,13 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
             metrics().sha256_verified.inc();
             spdlog::info("fetch {}: sha256 verified: {} ({} bytes, {:.3f} s CPU)", key_,
                          verdict.sha256, verdict.bytes, verdict.cpu_seconds);
+            status_events().checked(request_.url, verdict.bytes, true, verdict.sha256);
             break;
         case cache::ContentCheck::Unverified:
             metrics().sha256_unverified.inc();
             spdlog::info("fetch {}: sha256 {} (no digest announced to compare with)", key_,
                          verdict.sha256);
+            status_events().checked(request_.url, verdict.bytes, false, verdict.sha256);
             break;
         case cache::ContentCheck::Mismatch:
             metrics().sha256_mismatches.inc();

@@ -28,6 +28,8 @@ std::string_view to_string(RecoveryKind kind) {
             return "gave_up";
         case RecoveryKind::Stored:
             return "stored";
+        case RecoveryKind::Checked:
+            return "checked";
     }
     return "unknown";
 }
@@ -68,6 +70,12 @@ void StatusEvents::gave_up(std::string_view url, uint64_t offset, std::string_vi
 
 void StatusEvents::stored(std::string_view url, uint64_t bytes) {
     push(RecoveryKind::Stored, url, bytes);
+}
+
+void StatusEvents::checked(std::string_view url, uint64_t bytes, bool verified,
+                           std::string_view sha256) {
+    push(RecoveryKind::Checked, url, bytes).detail =
+        bounded(std::string(verified ? "verified " : "unverified ") + std::string(sha256));
 }
 
 bool StatusEvents::finished(FinishedDownload download) {

@@ -32,8 +32,10 @@ enum class RecoveryKind : uint8_t {
     Resumed,  // body bytes flow again after a cut
     GaveUp,   // the fill failed: retries exhausted, or the object changed
     Stored,   // the object is complete in the cache
+    Checked,  // its sha256 was computed: detail "verified <hex>" or "unverified <hex>" (nothing
+              // announced to compare with); a mismatch is a GaveUp (docs/model-hosts.md)
 };
-// "cut", "resumed", "gave_up", "stored".
+// "cut", "resumed", "gave_up", "stored", "checked".
 std::string_view to_string(RecoveryKind kind);
 
 struct RecoveryEvent {
@@ -73,6 +75,7 @@ class StatusEvents {
     void resumed(std::string_view url, uint64_t offset, double outage_seconds, uint64_t bytes_lost);
     void gave_up(std::string_view url, uint64_t offset, std::string_view why);
     void stored(std::string_view url, uint64_t bytes);
+    void checked(std::string_view url, uint64_t bytes, bool verified, std::string_view sha256);
     // Assigns seq and time; sets `recovered` from the event ring (a Resumed event for the same
     // URL within the last duration_ms) and returns it.
     bool finished(FinishedDownload download);

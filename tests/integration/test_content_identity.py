@@ -130,6 +130,17 @@ class ContentIdentityTest(IdentityBase):
         objs = [o for o in self.ls() if o["url"] == f"sha256:{sha}"]
         self.assertEqual(len(objs), 1, self.ls())
         self.assertEqual(objs[0]["content"], "verified")
+        # The status page hears of it: a "checked" event with the verdict (status-page.md).
+        from test_status_page import SseReader
+        reader = SseReader(self.proxy.admin_port)
+        try:
+            frame = reader.next_frame(time.monotonic() + 10)
+        finally:
+            reader.close()
+        self.assertIsNotNone(frame)
+        events = json.loads(frame[1])["events"]
+        self.assertIn(("checked", f"verified {sha}"),
+                      [(e["kind"], e["detail"]) for e in events], events)
         self.assertEqual(objs[0]["sha256"], sha)
         m = self.metrics()
         self.assertGreater(m["dlproxy_sha256_bytes_total"], 0)

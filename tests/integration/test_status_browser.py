@@ -12,6 +12,7 @@ Registered only when `chromium` is installed (scripts/bootstrap installs it).
 """
 
 import os
+import urllib.parse
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ READ_PAGE = """JSON.stringify({
     timeline: [...e.querySelectorAll('ol.timeline li')].map(li => li.dataset.kind)})),
   downloads: [...document.querySelectorAll('#downloads tr[data-url]')].map(e => ({
     url: e.dataset.url, result: e.dataset.result, recovered: e.dataset.recovered,
-    text: e.innerText})),
+    verified: e.dataset.verified, text: e.innerText})),
   live: (document.getElementById('live') || {}).className,
   saved: (document.getElementById('saved') || {}).innerText})"""
 
@@ -46,9 +47,15 @@ class StatusBrowserTest(ProxyTestCase):
     def test_page_follows_a_download_through_a_cut(self):
         # Something in the recent list and the savings before the interesting part: a miss
         # then a hit of a small object.
+        # It is reached through a redirect that announces its sha256, as Hugging Face's resolve
+        # URLs do (X-Linked-Etag), so the finished download shows as verified.
         small = self.origin.url("/bytes/200000/sb-small")
+        small_sha = content.sha256_of("/bytes/200000/sb-small", 200000)
+        resolve = self.origin.url("/redirect?" + urllib.parse.urlencode(
+            {"to": small, "hdr_X-Linked-Etag": f'"{small_sha}"', "hdr_X-Linked-Size": "200000"}))
         for _ in range(2):
-            r = curl_cli(self.proxy.port, small, os.path.join(self.work, "small.bin"))
+            r = curl_cli(self.proxy.port, resolve, os.path.join(self.work, "small.bin"),
+                         args=("-L",))
             self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
 
         size = 6 * MiB
@@ -111,6 +118,9 @@ class StatusBrowserTest(ProxyTestCase):
         self.assertIn("6.29 MB", finished["text"])
         small_rows = [d for d in final["downloads"] if d["url"] == small]
         self.assertEqual(sorted(d["result"] for d in small_rows), ["HIT", "MISS"])
+        # The end-to-end check against the announced sha256 shows on the finished download.
+        self.assertTrue(all(d["verified"] == "verified" for d in small_rows), small_rows)
+        self.assertIn("sha256 verified", [d for d in small_rows if d["result"] == "MISS"][0]["text"])
         self.assertNotEqual(final["saved"], "0 B")
         if shot:
             self.assertTrue(shot_taken, "no screenshot: the recovery never showed")
