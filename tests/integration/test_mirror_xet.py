@@ -23,37 +23,21 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import MiB, ProxyTestCase  # noqa: E402
+from harness import MiB  # noqa: E402
 from test_mirror import mirror_js_dir, node_mirror_download  # noqa: E402
-from test_upstream_route import make_named_pki  # noqa: E402
 from test_xet_js import proc_cpu_seconds  # noqa: E402
-from test_xet import HOSTS, XetService, xet_proxy_args  # noqa: E402
+from test_xet import HOSTS, XetServiceCase  # noqa: E402
 from xet_layout import FileLayout  # noqa: E402
 
 REPO = "xet-org/mirror-model"
 SIZE = 16 * MiB
 
 
-class MirrorXetTest(ProxyTestCase):
+class MirrorXetTest(XetServiceCase):
     @classmethod
     def setUpClass(cls):
         cls.js = mirror_js_dir()
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
-        cls.pki = make_named_pki(cls.work, HOSTS)
-        cls.origin = XetService(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
-        cls.proxy = None
-        try:
-            cls.origin.start()
-            cls.proxy_args = xet_proxy_args(cls.origin.port, cls.pki["oca.pem"])
-            cls.start_proxy()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def warm_up(cls):
-        time.sleep(0.2)
-        cls.fd_base = cls.proxy.fd_breakdown()
+        super().setUpClass()
 
     def direct(self, name):
         """The same client straight at the imitation (test_xet_js's driver): the baseline."""

@@ -142,7 +142,10 @@ class XetClient:
         return file_hash, size, out[doc["offset_into_first_range"]:][:size]
 
 
-class XetExactTest(ProxyTestCase):
+class XetServiceCase(ProxyTestCase):
+    """One XetService at the real names (TLS, make_named_pki) and a dlproxy reaching it; no
+    tests of its own. A subclass may set `cls.js` (the Node client directory) before."""
+
     @classmethod
     def setUpClass(cls):
         cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
@@ -162,6 +165,9 @@ class XetExactTest(ProxyTestCase):
         cls.bundle = os.path.join(cls.proxy.cache_dir, "ca", "bundle.pem")
         time.sleep(0.2)
         cls.fd_base = cls.proxy.fd_breakdown()
+
+
+class XetExactTest(XetServiceCase):
 
     def transfers(self, since):
         return [r for r in self.origin.log_since(since) if r["host"] == "transfer.xethub.hf.co"]

@@ -23,9 +23,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, pycurl_request  # noqa: E402
-from test_upstream_route import make_named_pki  # noqa: E402
-from test_xet import HOSTS, XetService, xet_proxy_args  # noqa: E402
+from harness import MiB, pycurl_request  # noqa: E402
+from test_xet import XetServiceCase  # noqa: E402
 from xet_layout import FileLayout  # noqa: E402
 
 JS_SRC = os.path.join(harness.REPO, "tests", "js")
@@ -73,27 +72,11 @@ def install_js_clients():
     return dest
 
 
-class XetJsClientTest(ProxyTestCase):
+class XetJsClientTest(XetServiceCase):
     @classmethod
     def setUpClass(cls):
         cls.js = install_js_clients()
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
-        cls.pki = make_named_pki(cls.work, HOSTS)
-        cls.origin = XetService(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
-        cls.proxy = None
-        try:
-            cls.origin.start()
-            cls.proxy_args = xet_proxy_args(cls.origin.port, cls.pki["oca.pem"])
-            cls.start_proxy()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def warm_up(cls):
-        cls.bundle = os.path.join(cls.proxy.cache_dir, "ca", "bundle.pem")
-        time.sleep(0.2)
-        cls.fd_base = cls.proxy.fd_breakdown()
+        super().setUpClass()
 
     def node(self, path, **how):
         args = {"repo": REPO, "path": path, **how}
