@@ -612,6 +612,42 @@ class TestOrigin:
 # Proxies
 # --------------------------------------------------------------------------------------------
 
+def start_squid(bench: "Bench", directory: Path, cache_lines: str,
+                name: str = "squid") -> tuple["Managed", int]:
+    """Debian's squid as a caching forward proxy in `directory` (created here): 127.0.0.1 on an
+    ephemeral port, localhost clients only, its own pid file, cache and logs, in the foreground
+    (-N), stopped by PID. `cache_lines` are the squid.conf lines that size its caches."""
+    exe = which("squid")
+    directory.mkdir()
+    port = free_port()
+    conf = directory / "squid.conf"
+    conf.write_text(f"""
+http_port {LOOPBACK}:{port}
+pid_filename {directory}/squid.pid
+acl localnet src 127.0.0.1/32
+http_access allow localnet
+http_access deny all
+{cache_lines}
+coredump_dir {directory}
+access_log stdio:{directory}/access.log
+cache_log {directory}/cache.log
+cache_store_log none
+netdb_filename none
+dns_nameservers 127.0.0.1
+shutdown_lifetime 1 seconds
+""")
+    if os.getuid() == 0:  # squid drops to `proxy`: it must reach its own directory
+        bench.dir.chmod(0o755)
+        subprocess.run(["chown", "-R", "proxy:proxy", str(directory)], check=True)
+    made = subprocess.run([exe, "-N", "-z", "-f", str(conf)], timeout=120,
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        raise BenchError(f"squid -z failed: {made.stderr.strip()[-400:]}")
+    proc = bench.start(name, [exe, "-N", "-f", str(conf)])
+    wait_port(port, 30, proc.alive)
+    return proc, port
+
+
 class HAProxy:
     """The reference proxy: HAProxy in plain reverse-proxy `mode http`, foreground (-db), no
     logging, default threads (one per CPU), keep-alive on both sides. Clients use

@@ -95,37 +95,10 @@ class Squid:
         self.port = 0
 
     def start(self) -> "Squid":
-        exe = benchlib.which("squid")
-        self.dir.mkdir()
-        self.port = benchlib.free_port()
-        conf = self.dir / "squid.conf"
-        conf.write_text(f"""
-http_port {LOOPBACK}:{self.port}
-pid_filename {self.dir}/squid.pid
-cache_effective_user {os.environ.get('USER', 'root') if os.getuid() != 0 else 'proxy'}
-acl localnet src 127.0.0.1/32
-http_access allow localnet
-http_access deny all
+        _, self.port = benchlib.start_squid(self.bench, self.dir, f"""\
 cache_mem 64 MB
 maximum_object_size_in_memory 1 MB
-cache_dir ufs {self.dir}/cache 64 16 256
-coredump_dir {self.dir}
-access_log stdio:{self.dir}/access.log
-cache_log {self.dir}/cache.log
-cache_store_log none
-netdb_filename none
-dns_nameservers 127.0.0.1
-shutdown_lifetime 1 seconds
-""")
-        if os.getuid() == 0:  # squid drops to `proxy`: it must reach its own directory
-            self.bench.dir.chmod(0o755)
-            subprocess.run(["chown", "-R", "proxy:proxy", str(self.dir)], check=True)
-        made = subprocess.run([exe, "-N", "-z", "-f", str(conf)], timeout=60,
-                              capture_output=True, text=True)
-        if made.returncode != 0:
-            raise BenchError(f"squid -z failed: {made.stderr.strip()[-400:]}")
-        proc = self.bench.start("squid", [exe, "-N", "-f", str(conf)])
-        wait_port(self.port, 30, proc.alive)
+cache_dir ufs {self.dir}/cache 64 16 256""")
         return self
 
 

@@ -19,7 +19,6 @@ Reverse proxies (nginx, varnish) serve the static origin at / and tests/origin/o
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -204,40 +203,15 @@ class Squid(Peer):
     name, EXE, INSTALL, forward = "squid", "squid", "apt-get install squid", True
 
     def start(self) -> None:
-        exe = bl.which("squid")
-        self.port = bl.free_port()
-        conf = self.dir / "squid.conf"
         cache_mib = (4 * self.args.size_bytes * self.args.runs + bl.GiB) // bl.MiB
-        conf.write_text(f"""
-http_port {LOOPBACK}:{self.port}
-pid_filename {self.dir}/squid.pid
-acl localnet src 127.0.0.1/32
-http_access allow localnet
-http_access deny all
+        self.dir.rmdir()  # start_squid makes it
+        self.proc, self.port = bl.start_squid(self.bench, self.dir, f"""\
 cache_mem 256 MB
 maximum_object_size_in_memory 8 MB
 maximum_object_size 64 GB
 cache_dir aufs {self.dir}/cache {cache_mib} 16 256
 quick_abort_min -1 KB
 range_offset_limit 0
-read_ahead_gap 64 KB
-coredump_dir {self.dir}
-access_log stdio:{self.dir}/access.log
-cache_log {self.dir}/cache.log
-cache_store_log none
-netdb_filename none
-dns_nameservers 127.0.0.1
-shutdown_lifetime 1 seconds
-""")
-        if os.getuid() == 0:  # squid drops to `proxy`: it must reach its own directory
-            self.bench.dir.chmod(0o755)
-            subprocess.run(["chown", "-R", "proxy:proxy", str(self.dir)], check=True)
-        made = subprocess.run([exe, "-N", "-z", "-f", str(conf)], timeout=120,
-                              capture_output=True, text=True)
-        if made.returncode != 0:
-            raise bl.BenchError(f"squid -z failed: {made.stderr.strip()[-400:]}")
-        self.proc = self.bench.start("squid", [exe, "-N", "-f", str(conf)])
-        bl.wait_port(self.port, 30, self.proc.alive)
-
+read_ahead_gap 64 KB""")
 
 PEERS = {p.name: p for p in (Dlproxy, NginxSlice, Varnish, Squid)}
