@@ -4,7 +4,7 @@
 // Properties:
 //   - apply_toml throws nothing but proxy::ConfigError (anything else escapes and aborts), and
 //     UBSan sees no undefined behaviour in toml++ (instrumented, header-only in this build);
-//   - text with a character toml++ 3.3.0 mishandles (proxy/toml_guard.h) is refused;
+//   - text with a character toml++ 3.3.0 mishandles (proxy/config/toml_guard.h) is refused;
 //   - an accepted config renders (to_toml(), what --print-config shows) to a document that
 //     apply_toml accepts again and that renders to the same text; the settings that are not
 //     rounded when rendered (addresses, paths, ports, allow list, log settings, connection
@@ -16,8 +16,8 @@
 #include <string>
 
 #include "fuzz/fuzz_check.h"
-#include "proxy/config.h"
-#include "proxy/toml_guard.h"
+#include "proxy/config/config.h"
+#include "proxy/config/toml_guard.h"
 
 namespace {
 
@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const proxy::ConfigError&) {
         return 0;
     }
-    // Findings 5 and 6 (docs/fuzzing.md, worked around in proxy/toml_guard.h): text with a
+    // Findings 5 and 6 (docs/fuzzing.md, worked around in proxy/config/toml_guard.h): text with a
     // character on which toml++ 3.3.0 is undefined never reaches its parser.
     FUZZ_CHECK(!proxy::toml_unsupported_character(text));
     std::string rendered = config.to_toml();

@@ -1,7 +1,7 @@
 // The client request path: bytes from a client socket through proxy::http1::RequestParser (the
 // parser ClientConnection and AdminConnection run, compiled in here from its source) and on to
-// the forwarding decision of proxy/client_forwarding.cpp: the target parsed (absolute-form, or
-// authority-form for CONNECT), the header fields reduced to the end-to-end ones, Via added.
+// the forwarding decision of proxy/client/client_forwarding.cpp: the target parsed (absolute-form,
+// or authority-form for CONNECT), the header fields reduced to the end-to-end ones, Via added.
 //
 // Properties:
 //   - the parser keeps no more than the proxy's limits (max_header_size, 16 KiB of URL) and

@@ -12,13 +12,13 @@
 #include <thread>
 
 #include "cache/store.h"
+#include "proxy/admin/admin_api.h"
+#include "proxy/admin/admin_server.h"
 #include "proxy/admin/event_stream.h"
 #include "proxy/admin/status_snapshot.h"
-#include "proxy/admin_api.h"
-#include "proxy/admin_server.h"
-#include "proxy/config.h"
-#include "proxy/config_reload.h"
-#include "proxy/fetch_registry.h"
+#include "proxy/config/config.h"
+#include "proxy/config/config_reload.h"
+#include "proxy/fetch/fetch_registry.h"
 #include "proxy/server.h"
 
 namespace {
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
         uv_signal_start(&signals.sigusr1, &on_reload_cb, SIGUSR1);
 
         // From here this thread runs the loop: every LMDB write commit, fsync and body unlink
-        // goes through the worker (proxy/worker.h), and the store asserts it (start-up work
+        // goes through the worker (proxy/loop/worker.h), and the store asserts it (start-up work
         // above, before any connection, may still block).
         (*store)->forbid_blocking_on(std::this_thread::get_id());
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -7,14 +7,14 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "proxy/client_connection.h"
-#include "proxy/curl_multi.h"
-#include "proxy/fetch_registry.h"
-#include "proxy/host_health.h"
-#include "proxy/metrics.h"
-#include "proxy/socket_address.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/client/client_connection.h"
+#include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/curl_multi.h"
+#include "proxy/loop/socket_address.h"
 #include "proxy/tls/tls_session.h"
-#include "proxy/upstream_route.h"
+#include "proxy/upstream/host_health.h"
+#include "proxy/upstream/upstream_route.h"
 
 namespace proxy {
 

@@ -13,8 +13,8 @@
 
 #include "cache/store.h"
 #include "policy/cache_key.h"
-#include "proxy/access_log.h"
-#include "proxy/config.h"
+#include "proxy/admin/access_log.h"
+#include "proxy/config/config.h"
 
 namespace proxy {
 
@@ -71,8 +71,8 @@ class Server {
 
     void on_connection_closed(ClientConnection* conn);
 
-    // SIGHUP: runs with `next` from now on (proxy/config_reload.h decided which keys changed;
-    // the restart keys in it are the running ones). Loop thread.
+    // SIGHUP: runs with `next` from now on (proxy/config/config_reload.h decided which keys
+    // changed; the restart keys in it are the running ones). Loop thread.
     void apply_config(const Config& next);
 
   private:

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "proxy/admin_api.h"
-#include "proxy/host_health.h"
+#include "proxy/admin/admin_api.h"
+#include "proxy/upstream/host_health.h"
 
 namespace proxy {
 

@@ -23,10 +23,10 @@
 #include <cstdint>
 #include <string>
 
+#include "proxy/admin/cache_admin.h"
+#include "proxy/admin/metrics.h"
 #include "proxy/admin/status_events.h"
-#include "proxy/cache_admin.h"
-#include "proxy/fill_status.h"
-#include "proxy/metrics.h"
+#include "proxy/fetch/fill_status.h"
 
 namespace proxy {
 

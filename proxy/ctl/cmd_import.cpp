@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "policy/cacheability.h"
-#include "proxy/cache_admin.h"
+#include "proxy/admin/cache_admin.h"
 #include "proxy/ctl/commands.h"
 #include "proxy/ctl/http_client.h"
 

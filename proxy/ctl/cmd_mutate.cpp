@@ -6,7 +6,7 @@
 // (connection refused) is no error. One that answers with an error status is.
 #include <cstdio>
 
-#include "proxy/cache_admin.h"
+#include "proxy/admin/cache_admin.h"
 #include "proxy/ctl/commands.h"
 #include "proxy/ctl/http_client.h"
 

@@ -14,7 +14,7 @@
 
 #include <thread>
 
-#include "proxy/cache_admin.h"
+#include "proxy/admin/cache_admin.h"
 #include "proxy/ctl/commands.h"
 
 namespace ctl {

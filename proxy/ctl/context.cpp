@@ -8,7 +8,7 @@
 
 #include "policy/byte_size.h"
 #include "policy/request_target.h"
-#include "proxy/cache_admin.h"
+#include "proxy/admin/cache_admin.h"
 
 namespace ctl {
 

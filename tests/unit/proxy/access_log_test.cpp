@@ -1,4 +1,4 @@
-#include "proxy/access_log.h"
+#include "proxy/admin/access_log.h"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

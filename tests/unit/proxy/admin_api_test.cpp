@@ -1,4 +1,4 @@
-#include "proxy/admin_api.h"
+#include "proxy/admin/admin_api.h"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,10 +1,10 @@
 // AdminServer on a real loop: a libuv client on loopback port 0 sends raw bytes and reads until
 // the server closes. Every test ends with every handle closed and uv_loop_close() == 0.
-#include "proxy/admin_server.h"
+#include "proxy/admin/admin_server.h"
 
 #include <doctest/doctest.h>
 
-#include "proxy/admin_api.h"
+#include "proxy/admin/admin_api.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "proxy/cache_admin.h"
+#include "proxy/admin/cache_admin.h"
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,8 @@
-#include "proxy/config_hosts.h"
+#include "proxy/config/config_hosts.h"
 
 #include <doctest/doctest.h>
 
-#include "proxy/upstream_route.h"
+#include "proxy/upstream/upstream_route.h"
 
 using namespace proxy;
 

@@ -1,4 +1,4 @@
-#include "proxy/config_reload.h"
+#include "proxy/config/config_reload.h"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "proxy/config.h"
-#include "proxy/config_key.h"
+#include "proxy/config/config.h"
+#include "proxy/config/config_key.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "proxy/mirror_answer.h"
+#include "proxy/client/mirror_answer.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "proxy/request_checks.h"
+#include "proxy/client/request_checks.h"
 
 #include <doctest/doctest.h>
 

@@ -1,10 +1,10 @@
-#include "proxy/toml_guard.h"
+#include "proxy/config/toml_guard.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 // docs/fuzzing.md finding 5: toml++ 3.3.0 is undefined on some non-ASCII code points.
 TEST_CASE("proxy/toml_guard: the code points toml++ 3.3.0 cannot classify") {

@@ -1,0 +1,364 @@
+// ClientConnection: lifecycle, reading and parsing, writing, timers.
+// Forwarding, responses and tunnels are in client_forwarding.cpp.
+#include "proxy/client/client_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "policy/address_list.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/client/tunnel.h"
+#include "proxy/http1/response_head.h"
+#include "proxy/loop/socket_address.h"
+#include "proxy/server.h"
+#include "proxy/tls/tls_session.h"
+
+namespace proxy {
+
+namespace {
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+// After a final response on a closing connection, how long unread input is drained so the
+// client sees our response instead of a reset.
+constexpr double kLingerSeconds = 2.0;
+
+}  // namespace
+
+struct WriteReq {
+    uv_write_t req;
+    std::string data;
+    ClientConnection* conn;
+};
+
+ClientConnection::ClientConnection(Server& server)
+    : server_(server), parser_(*this, {.max_head_bytes = server.config().max_header_size}) {}
+
+ClientConnection::~ClientConnection() {
+    transfer_.reset();  // removes the easy handle from the multi
+    server_.on_connection_closed(this);
+}
+
+bool ClientConnection::accept(uv_stream_t* listener) {
+    uv_tcp_init(server_.loop(), &tcp_);
+    uv_timer_init(server_.loop(), &timer_);
+    tcp_.data = this;
+    timer_.data = this;
+    open_handles_ = 2;
+    if (uv_accept(listener, stream()) != 0) {
+        close("accept failed");
+        return false;
+    }
+    uv_tcp_nodelay(&tcp_, 1);
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    std::vector<uint8_t> raw;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        client_address_ = format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
+        raw = address_bytes(reinterpret_cast<const sockaddr*>(&ss));
+    }
+    started_ = std::chrono::steady_clock::now();
+    if (!policy::address_allowed(server_.config().allow, raw)) {
+        spdlog::warn("client {} refused: not in the allow list", client_address_);
+        status_ = 403;
+        write(http1::format_error_response(
+            403, "dlproxy: your address is not allowed to use this proxy", false));
+        log_access("DENIED");
+        close_after_flush();
+        start_reading();  // to linger and drain
+        return true;
+    }
+    arm_timer(server_.config().client_header_timeout);
+    start_reading();
+    return true;
+}
+
+void ClientConnection::start_reading() {
+    if (reading_ || closed_ || client_eof_) return;
+    reading_ = true;
+    uv_read_start(stream(), &ClientConnection::alloc_cb, &ClientConnection::read_cb);
+}
+
+void ClientConnection::stop_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    uv_read_stop(stream());
+}
+
+// All connections share one read buffer: libuv calls read_cb right after alloc_cb on the loop
+// thread, and everything kept past read_cb is copied out. An idle connection so costs no
+// buffer memory (1,000 idle keep-alive clients would otherwise pin 64 MiB).
+void ClientConnection::alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
+    static char shared[kReadBufferSize];
+    *buf = uv_buf_init(shared, sizeof shared);
+}
+
+void ClientConnection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+    static_cast<ClientConnection*>(stream->data)->on_read(nread, buf);
+}
+
+void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
+    finished_cached_.clear();
+    if (closed_) return;
+    if (nread < 0) {
+        on_client_eof(nread);
+        return;
+    }
+    if (nread == 0) return;
+    if (lingering_) return;  // discarding input after our final response
+    if (tls_) {
+        on_tls_input(buf->base, static_cast<size_t>(nread));
+        return;
+    }
+    feed(buf->base, static_cast<size_t>(nread));
+}
+
+// The client's end of the stream: a socket EOF or error, or a TLS close_notify (UV_EOF).
+void ClientConnection::on_client_eof(ssize_t nread) {
+    client_eof_ = true;
+    stop_reading();
+    if (state_ == State::Tunnel && tunnel_ && nread == UV_EOF) {
+        tunnel_->client_eof();
+        return;
+    }
+    if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead || nread != UV_EOF) {
+        close(nread == UV_EOF ? "client closed" : uv_strerror(static_cast<int>(nread)));
+        return;
+    }
+    // EOF after a complete request: answer it, then close.
+    if (parser_.message_complete()) {
+        response_.end_connection();
+    } else {
+        close("client closed mid-request");
+    }
+}
+
+void ClientConnection::feed(const char* data, size_t len) {
+    if (state_ == State::Tunnel) {
+        if (tunnel_) {
+            tunnel_->send(data, len);
+            if (tunnel_->queued() >= server_.config().high_water_mark) stop_reading();
+        }
+        return;
+    }
+    if (state_ == State::Closing) return;
+    on_parsed(parser_.feed(data, len));
+}
+
+void ClientConnection::on_parsed(http1::ParseStatus status) {
+    switch (status) {
+        case http1::ParseStatus::NeedMore:
+            return;
+        case http1::ParseStatus::Upgrade:
+            if (state_ != State::Closing) start_tunnel_with(parser_.take_pending());
+            return;
+        case http1::ParseStatus::Complete:
+            // Whatever follows waits in the parser until the response is done.
+            stop_reading();
+            read_blocked_ = true;
+            if (cached_start_pending_ && cached_) {
+                cached_start_pending_ = false;
+                cached_->start();  // may answer at once (a hit) and move on to the next request
+            }
+            return;
+        case http1::ParseStatus::Error:
+            break;
+    }
+    if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
+    const http1::RequestError error = parser_.error();
+    if (url_.empty()) url_ = parser_.head().url;  // the access log shows what was read
+    if (error == http1::RequestError::ObsFold)
+        spdlog::info("client {}: obs-fold in the request header section", client_address_);
+    else if (error == http1::RequestError::Malformed || error == http1::RequestError::Refused)
+        spdlog::debug("client {}: {}", client_address_, parser_.error_message());
+    send_error(http1::status_code(error), "dlproxy: " + parser_.error_message());
+}
+
+void ClientConnection::on_request_begin() {
+    state_ = State::ReadingHead;
+    started_ = std::chrono::steady_clock::now();
+    arm_timer(server_.config().client_header_timeout);
+}
+
+bool ClientConnection::on_request_head(const http1::RequestHead& head) {
+    method_ = head.method;
+    url_ = head.url;
+    response_.start(head.method, head.http10(), head.keep_alive);
+    if (method_ == "CONNECT") return true;  // the parser stops after it: on_parsed(Upgrade)
+    state_ = State::ReadingBody;
+    start_forwarding();
+    return state_ != State::Closing;
+}
+
+bool ClientConnection::on_request_body(const char* data, size_t size) {
+    if (state_ == State::Closing || !transfer_) return false;
+    transfer_->push_body(data, size);
+    if (transfer_->body_queued() >= server_.config().high_water_mark) {
+        stop_reading();
+        read_blocked_ = true;
+    }
+    return true;
+}
+
+bool ClientConnection::on_request_complete() {
+    if (state_ == State::Closing) return false;
+    if (transfer_) transfer_->end_body();
+    if (state_ == State::ReadingBody) state_ = State::WaitingResponse;
+    return true;
+}
+
+void ClientConnection::write(std::string data) {
+    response_.flush();  // keep the byte order: batched body bytes first
+    write_raw(std::move(data));
+}
+
+void ClientConnection::write_raw(std::string data) {
+    if (closed_ || data.empty()) return;
+    if (tls_) {
+        write_encrypted(data);
+        return;
+    }
+    write_wire(std::move(data));
+}
+
+// One TLS record per socket write, as TLS servers usually write (nginx, OpenSSL's socket BIO).
+// Together with the unsent-bytes limit set on intercepted sockets (client_intercept.cpp) this
+// keeps the client's kernel from doing our transmit work: see docs/https.md, "Throughput".
+void ClientConnection::write_encrypted(std::string_view plain) {
+    while (!closed_ && !plain.empty()) {
+        const std::string_view record = plain.substr(0, tls::TlsSession::kMaxRecordPlain);
+        plain.remove_prefix(record.size());
+        std::string wire;
+        if (!tls_->encrypt(record, wire)) {
+            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+            close("TLS write failed");
+            return;
+        }
+        write_wire(std::move(wire));
+    }
+}
+
+void ClientConnection::write_wire(std::string data) {
+    if (closed_ || data.empty()) return;
+    auto* w = new WriteReq{{}, std::move(data), this};
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    queued_bytes_ += w->data.size();
+    int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int status) {
+        auto* w = static_cast<WriteReq*>(req->data);
+        ClientConnection* self = w->conn;
+        size_t size = w->data.size();
+        delete w;
+        self->on_write_done(size, status);
+    });
+    if (rc != 0) {
+        queued_bytes_ -= w->data.size();
+        delete w;
+        close(uv_strerror(rc));
+    }
+}
+
+void ClientConnection::on_write_done(size_t size, int status) {
+    queued_bytes_ -= size;
+    finished_cached_.clear();
+    if (closed_) return;
+    if (status != 0) {
+        close(std::string("write failed: ") + uv_strerror(status));
+        return;
+    }
+    const uint64_t low_water = server_.config().high_water_mark / 2;
+    if (queued_bytes_ < low_water) {
+        if (transfer_) {
+            transfer_->resume_download();  // may deliver body bytes synchronously
+            response_.flush();
+        }
+        if (tunnel_) tunnel_->resume_reading();
+        if (cached_) cached_->pump();
+    }
+    if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();
+}
+
+void ClientConnection::close_after_flush() {
+    state_ = State::Closing;
+    close_after_flush_ = true;
+    send_tls_close_notify();
+    if (queued_bytes_ == 0) on_flushed_for_close();
+}
+
+void ClientConnection::on_flushed_for_close() {
+    if (lingering_ || closed_) return;
+    lingering_ = true;
+    // FIN first, then drain the client's unread input briefly: closing with unread data would
+    // send a reset that can destroy our response in flight.
+    auto* req = new uv_shutdown_t{};
+    req->data = this;
+    if (uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+        delete req;
+        close("shutdown failed");
+        return;
+    }
+    if (client_eof_) {
+        close("response sent");
+        return;
+    }
+    arm_timer(kLingerSeconds);
+    start_reading();
+}
+
+void ClientConnection::close(std::string_view reason) {
+    if (closed_) return;
+    closed_ = true;
+    state_ = State::Closing;
+    spdlog::debug("client {}: closing: {}", client_address_, reason);
+    if (!logged_ && !method_.empty()) log_access("ABORTED");
+    if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
+    retire_cached();
+    if (tunnel_) {
+        tunnel_->abandon();
+        tunnel_ = nullptr;
+    }
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ClientConnection::close_cb);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ClientConnection::close_cb);
+}
+
+void ClientConnection::close_cb(uv_handle_t* handle) noexcept {
+    auto* self = static_cast<ClientConnection*>(handle->data);
+    if (--self->open_handles_ == 0) delete self;
+}
+
+void ClientConnection::drain() {
+    drain_requested_ = true;
+    response_.end_connection();
+    if (state_ == State::Idle || (state_ == State::ReadingHead && parser_.head_bytes() == 0))
+        close("shutting down");
+}
+
+void ClientConnection::refuse_overloaded() {
+    if (closed_ || close_after_flush_) return;
+    status_ = 503;
+    head_sent_ = true;
+    write(
+        http1::format_error_response(503, "dlproxy: too many connections, try again later", false));
+    log_access("DENIED");
+    close_after_flush();
+}
+
+void ClientConnection::log_access(std::string_view result) {
+    if (logged_) return;
+    logged_ = true;
+    AccessRecord r;
+    r.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+            .count();
+    r.client = client_address_;
+    r.result = result;
+    r.status = status_;
+    r.bytes = body_bytes_;
+    r.method = method_;
+    r.url = url_;
+    r.upstream = upstream_address_;
+    server_.access_log().write(r);
+    if (auto result = request_result_from_string(r.result)) metrics().requests(*result).inc();
+    metrics().bytes_to_clients.add(r.bytes);
+}
+
+}  // namespace proxy

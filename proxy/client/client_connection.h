@@ -1,0 +1,258 @@
+// ClientConnection: one TCP connection from a client, parsed by http1::RequestParser.
+//
+// Each request is validated (allow list already checked at accept), then either answered by
+// dlproxy itself (errors), forwarded through an UpstreamTransfer (streaming both ways with
+// backpressure), or turned into a CONNECT tunnel. A CONNECT to an intercepted host instead
+// turns this connection into a TLS server (client_intercept.cpp): from then on bytes read are
+// decrypted before the parser sees them, every write is encrypted, and the requests read are
+// https requests to the CONNECT target, handled like any other. Requests are handled one at a time;
+// a pipelined next request waits in the input buffer until the current response is complete.
+//
+// Thread: the loop thread. Lifetime: created by Server on accept; deletes itself after close()
+// once its uv handles are closed. Paths that reach close(): client EOF or read/write error,
+// timeouts, a response that ends the connection, Server shutdown, a failed tunnel.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "policy/header_list.h"
+#include "policy/request_target.h"
+#include "policy/resume.h"
+#include "policy/retry.h"
+#include "proxy/admin/access_log.h"
+#include "proxy/client/cached_response.h"
+#include "proxy/client/mirror_answer.h"
+#include "proxy/http1/request_parser.h"
+#include "proxy/http1/response_writer.h"
+#include "proxy/upstream/upstream_transfer.h"
+
+namespace proxy {
+
+class Server;
+class Tunnel;
+namespace tls {
+class TlsSession;
+}
+
+// ClientConnection's pass-through resume state, present while the current response can be
+// resumed. At namespace scope: clang 14 rejects std::optional<T>::emplace() for a nested T with
+// default member initializers used inside the enclosing class.
+struct PassResume {
+    std::optional<policy::Validator> validator;
+    uint64_t length = 0;  // the complete length announced by the first answer
+    policy::ResumePlan plan;
+    uint32_t attempt = 0;          // retries in the current outage
+    uint64_t outage_start_ms = 0;  // first failure of the current outage
+    uint64_t last_byte_ms = 0;     // last body byte from the origin (the client's silence)
+    policy::StallWatch stall;      // policy/stall_watch.h
+    uint64_t last_tick_ms = 0;     // when the stall watch last ran
+    // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
+    // the client got.
+    policy::HeldPrefix prefix;
+    bool awaiting_head = false;  // a resumed request whose head has not arrived
+    bool retry_pending = false;  // the timer starts the next attempt
+};
+
+class ClientConnection final : public UpstreamSink,
+                               public AfterActionHook,
+                               private http1::RequestHandler,
+                               private http1::ResponseOutput {
+  public:
+    explicit ClientConnection(Server& server);
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    // Accepts from the listening stream; returns false (and closes) on failure.
+    bool accept(uv_stream_t* listener);
+
+    // Idempotent. `reason` is logged at debug level.
+    void close(std::string_view reason);
+
+    // Server shutdown: close now if idle, otherwise after the current response.
+    void drain();
+
+    // Over the connection cap: answer 503 and close.
+    void refuse_overloaded();
+
+    bool busy() const { return state_ != State::Idle && state_ != State::ReadingHead; }
+
+    // Tunnel callbacks.
+    void on_tunnel_established();
+    void on_tunnel_failed(int status, std::string_view message);
+    void on_tunnel_closed(uint64_t bytes);
+    void on_tunnel_upstream_eof();
+    // Upstream bytes for the client; false when the client's queue is over the high-water mark.
+    bool tunnel_write(const char* data, size_t size);
+    // The tunnel's upstream queue drained: read from the client again.
+    void resume_client_reading();
+
+    // UpstreamSink
+    void on_upstream_head(int status, std::string_view reason,
+                          const policy::HeaderList& headers) override;
+    BodyAction on_upstream_body(const char* data, size_t size) override;
+    void on_upstream_body_drained() override;
+    void on_upstream_done(const UpstreamResult& result) override;
+
+    // CachedResponse callbacks (responses served through a Fetch).
+    void send_cached_head(int status, const policy::HeaderList& headers);
+    void send_cached_error(int status, std::string_view message,
+                           const std::string& content_range = "");
+    void send_cached_body(const char* data, size_t size);
+    // Sends `size` bytes of `chunk` from `offset` without copying them: the write holds the
+    // chunk, so clients reading the same chunk share one buffer (client_cached.cpp).
+    void send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size);
+    uint64_t queued() const { return queued_bytes_ + response_.batched(); }
+    void finish_cached();
+    void on_cached_waiting(bool waiting);
+    // `retry_after_s` > 0: the origin's breaker is open; the client gets 503 with Retry-After.
+    void on_cached_failed(std::string_view why, uint32_t retry_after_s = 0);
+    void on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                         std::string_view reason, const policy::HeaderList& headers);
+
+    // AfterActionHook: sends the body bytes batched during one curl socket action.
+    void on_after_curl_action() override { response_.flush(); }
+
+  private:
+    enum class State { Idle, ReadingHead, ReadingBody, WaitingResponse, Tunnel, Closing };
+
+    ~ClientConnection();
+
+    // http1::RequestHandler: the request being read.
+    void on_request_begin() override;
+    bool on_request_head(const http1::RequestHead& head) override;
+    bool on_request_body(const char* data, size_t size) override;
+    bool on_request_complete() override;
+
+    void on_read(ssize_t nread, const uv_buf_t* buf);
+    void on_client_eof(ssize_t nread);
+    void feed(const char* data, size_t len);
+    // What feed() or the parser's resume() ended with: pipelining, a tunnel, or an error.
+    void on_parsed(http1::ParseStatus status);
+    const policy::HeaderList& request_headers() const { return parser_.head().headers; }
+    std::optional<policy::RequestTarget> resolve_target();
+    // Mirror mode (policy/mirror.h): the upstream target of an origin-form request addressed to
+    // this proxy, setting mirror_; nullopt when the request is not one (`answered` is set when
+    // an error has been sent).
+    std::optional<policy::RequestTarget> resolve_mirror_target(bool& answered);
+    void send_mirrored_answer();  // a held answer (MirrorAnswer) rewritten, whole
+    void start_forwarding();
+    bool refuse_loop(bool loop, std::string_view why);  // answers 508 when `loop`
+    void check_pass_through_stall();                    // timer: the origin went silent?
+    // `target` may go through the cache: a GET without body or credentials, not no-store, and
+    // not one that must be forwarded exactly (policy/exact_forward.h).
+    bool cacheable_request(const policy::RequestTarget& target) const;
+    void start_pass_through();
+    void invalidate_after(int status, const policy::HeaderList& upstream_headers);
+    void retire_cached();
+    void start_tunnel_with(std::string early_data);
+    // Intercepted CONNECT (client_intercept.cpp).
+    void start_intercept(const policy::HostPort& target, std::string early_data);
+    void on_tls_input(const char* data, size_t len);
+    void send_tls_close_notify();
+    void finish_response();
+    void reset_for_next_request();
+
+    // Pass-through resume (client_pass_resume.cpp): a GET answered 200 with a length and a strong
+    // validator is continued with Range + If-Range when its upstream breaks or stalls mid-body.
+    void maybe_enable_resume(const policy::HeaderList& upstream_headers);
+    void on_resumed_head(int status, const policy::HeaderList& headers);
+    // Body bytes of a resumed answer: drops what the client already has (checking the overlap
+    // byte). Returns how many leading bytes of `data` to skip, or nullopt to stop (closed short).
+    std::optional<size_t> resume_skip(const char* data, size_t size);
+    // The transfer failed mid-body; true when a resume is scheduled.
+    bool try_resume(policy::FailureKind kind, int status,
+                    std::optional<std::string_view> retry_after, std::string_view cause);
+    void on_resume_timer();
+    void start_resumed_transfer();
+    void give_up_resume(std::string_view why);
+
+    // Responding.
+    // dlproxy's own one-line answer; `retry_after_s` > 0 adds Retry-After (a 503).
+    void send_error(int status, std::string_view message, uint32_t retry_after_s = 0);
+    void write(std::string data);
+    void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
+    void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first
+    void write_wire(std::string data);             // bytes as they go on the socket
+    // http1::ResponseOutput: the response writer's bytes go out through write_raw(); body bytes
+    // wait for the end of a curl socket action (on_after_curl_action).
+    void write_out(std::string bytes) override { write_raw(std::move(bytes)); }
+    bool flush_deferrable() override;
+    void schedule_flush() override;
+    void on_write_done(size_t size, int status);
+    void close_after_flush();
+    void on_flushed_for_close();
+    void start_reading();
+    void stop_reading();
+    void log_access(std::string_view result);
+
+    // Timers: one per connection, re-armed per phase.
+    void arm_timer(double seconds);
+    void on_timer();
+
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+    static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+    static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void timer_cb(uv_timer_t* timer) noexcept;
+    static void close_cb(uv_handle_t* handle) noexcept;
+    static void chunk_write_cb(uv_write_t* req, int status) noexcept;
+    friend struct WriteReq;
+
+    Server& server_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    int open_handles_ = 0;
+    http1::RequestParser parser_;  // also holds a paused message's pipelined successors
+    State state_ = State::Idle;
+    std::string client_address_ = "-";
+    bool reading_ = false;
+    bool read_blocked_ = false;  // paused by backpressure or pipelining
+
+    // The current request (its head is parser_.head()), as logged: the method once the head is
+    // complete, and the URL (inside an intercepted tunnel the https URL it was resolved to).
+    std::string method_;
+    std::string url_;
+    std::chrono::steady_clock::time_point started_;
+
+    // The current response.
+    std::unique_ptr<UpstreamTransfer> transfer_;
+    UpstreamRequest upstream_request_;
+    std::unique_ptr<CachedResponse> cached_;
+    std::unique_ptr<MirrorAnswer> mirror_;     // set for a request served in mirror mode
+    bool mirror_drops_authorization_ = false;  // policy::mirror_drops_authorization
+    // Finished CachedResponses are freed at the next loop callback, never while one is on the
+    // call stack (finish_cached is reached from inside CachedResponse::pump).
+    std::vector<std::unique_ptr<CachedResponse>> finished_cached_;
+    std::string cache_result_;
+    bool restart_pass_through_ = false;
+    bool cached_start_pending_ = false;
+    std::string upstream_address_ = "-";
+    int status_ = 0;
+    bool head_sent_ = false;
+    uint64_t body_bytes_ = 0;
+    uint64_t last_upstream_byte_ms_ = 0;  // pass-through: uv_now of the origin's last body bytes
+    uint64_t queued_bytes_ = 0;
+    http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching
+    bool close_after_flush_ = false;
+    bool lingering_ = false;  // FIN sent; discarding input until EOF or a short timeout
+    bool closed_ = false;
+    bool client_eof_ = false;
+    bool drain_requested_ = false;
+    bool logged_ = false;
+
+    std::optional<PassResume> resume_;
+    std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
+
+    Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
+
+    // Set for the rest of the connection once an intercepted CONNECT is answered.
+    std::unique_ptr<tls::TlsSession> tls_;
+    policy::HostPort intercepted_;  // the CONNECT target: every request goes there
+};
+
+}  // namespace proxy

@@ -1,0 +1,471 @@
+// ClientConnection: forwarding a request upstream, relaying the response, CONNECT tunnels.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "policy/cache_key.h"
+#include "policy/exact_forward.h"
+#include "policy/intercept.h"
+#include "policy/invalidation.h"
+#include "policy/mirror.h"
+#include "policy/request_target.h"
+#include "proxy/client/client_connection.h"
+#include "proxy/client/request_checks.h"
+#include "proxy/client/tunnel.h"
+#include "proxy/fetch/fetch_registry.h"
+#include "proxy/http1/response_head.h"
+#include "proxy/server.h"
+#include "proxy/upstream/host_health.h"
+
+namespace proxy {
+
+namespace {
+
+constexpr std::string_view kVia = "dlproxy";
+
+// Headers the proxy regenerates itself or that must not travel upstream as the client sent them.
+void strip_request_framing(policy::HeaderList& headers) {
+    policy::remove_header(headers, "host");
+    policy::remove_header(headers, "content-length");
+    policy::remove_header(headers, "expect");
+}
+
+}  // namespace
+
+// The request's target as an absolute URL; nullopt once a 400 has been answered.
+std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
+    std::string_view error;
+    if (tls_) {
+        // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
+        auto target = policy::tunnel_target(intercepted_, url_);
+        if (target) {
+            url_ = target->url();  // logs show the https URL
+            return std::move(*target);
+        }
+        error = policy::to_string(target.error());
+    } else {
+        bool answered = false;
+        if (auto mirrored = resolve_mirror_target(answered)) return mirrored;
+        if (answered) return std::nullopt;
+        auto target = policy::parse_absolute_target(url_);
+        if (target) return std::move(*target);
+        error = policy::to_string(target.error());
+    }
+    send_error(400, "dlproxy: " + std::string(error));
+    return std::nullopt;
+}
+
+// Mirror mode: an origin-form request on the plain listener whose Host names this proxy. Any
+// other origin-form request is left to resolve_target's 400 (a client that takes us for some
+// other origin is misconfigured; a page of another site that reaches us by DNS rebinding names
+// its own host).
+std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(bool& answered) {
+    const Config& config = server_.config();
+    if (config.mirror.origin.empty() || url_.empty() || url_.front() != '/') return std::nullopt;
+    auto host = policy::find_header(request_headers(), "host");
+    auto base = host ? policy::mirror_base(*host) : std::nullopt;
+    if (!base || !(targets_listener(base->host, base->port, server_.bound_listen()) ||
+                   policy::should_intercept(config.mirror_names, base->host)))
+        return std::nullopt;
+    auto mirrored = policy::mirror_target(config.mirror, url_);
+    if (!mirrored) {
+        answered = true;
+        const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
+        if (refused)
+            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_, method_,
+                         url_);
+        send_error(refused ? 403 : 400,
+                   "dlproxy: " + std::string(policy::to_string(mirrored.error())));
+        return std::nullopt;
+    }
+    // Xet's token and reconstruction answers name the CAS and transfer hosts in their JSON.
+    auto exact = policy::decide_exact_forward(config.signed_range_hosts, mirrored->target).reason;
+    const bool json_body = exact == policy::ExactForwardReason::XetToken ||
+                           exact == policy::ExactForwardReason::XetReconstruction;
+    if (policy::mirror_drops_authorization(*mirrored) &&
+        policy::find_header(request_headers(), "authorization")) {
+        spdlog::debug("{} {}: mirror: Authorization dropped (the URL is signed)", method_, url_);
+        mirror_drops_authorization_ = true;
+    }
+    mirror_ = std::make_unique<MirrorAnswer>(
+        policy::MirrorLinks(config.mirror, std::move(base->url), std::move(mirrored->prefix)),
+        json_body);
+    url_ = mirrored->target.url();  // logs show the https URL, as for an intercepted request
+    return std::move(mirrored->target);
+}
+
+void ClientConnection::send_mirrored_answer() {
+    MirrorAnswer::Released answer = mirror_->release();
+    head_sent_ = true;
+    response_.send_relayed_head(answer.status, answer.reason, answer.headers);
+    body_bytes_ += answer.body.size();
+    response_.send_body(answer.body.data(), answer.body.size());
+}
+
+void ClientConnection::start_forwarding() {
+    // Before the target: a loop through a name that resolves to us arrives in origin-form.
+    if (refuse_loop(via_names(request_headers(), kVia), "it already went through dlproxy (Via)"))
+        return;
+    auto target = resolve_target();
+    if (!target) return;
+    if (refuse_loop(targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
+    if (server_.draining()) response_.end_connection();
+
+    UpstreamRequest req;
+    req.method = method_;
+    req.url = target->url();
+    req.headers = policy::end_to_end(request_headers());
+    strip_request_framing(req.headers);
+    if (mirror_drops_authorization_) policy::remove_header(req.headers, "authorization");
+    policy::add_via(req.headers, parser_.head().http10() ? "1.0" : "1.1", kVia);
+    req.connect_timeout = server_.config().connect_timeout;
+    req.ca_bundle = server_.upstream_ca_bundle();
+    req.route = server_.upstream_route();
+    const http1::RequestHead& head = parser_.head();
+    const bool has_length = head.has_content_length;
+    req.has_body = head.chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
+                   (has_length && head.content_length > 0);
+    req.body_length = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
+    upstream_address_ = target->host_header();
+    if (mirror_ && mirror_->json_body()) {
+        // The answer is parsed and rewritten: ask for it unencoded (mirror_answer.h).
+        policy::remove_header(req.headers, "accept-encoding");
+    }
+    upstream_request_ = std::move(req);
+
+    if (cacheable_request(*target)) {
+        CacheAccess access;
+        access.signed_url = policy::key_drops_params(*target, server_.key_rules());
+        // A signed URL gets no bytes the origin has not confirmed for it, stale or not.
+        access.stale_if_error =
+            !access.signed_url &&
+            policy::should_intercept(server_.config().stale_if_error, target->host);
+        // A signed URL a redirect announced the content of is stored under that content
+        // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
+        // Only signed URLs (those the key rules strip): their hits are authorised by the
+        // origin first, and a URL the rules keep whole is a name the operator wants kept.
+        std::string key = policy::cache_key(*target, server_.key_rules());
+        if (access.signed_url) key = server_.fetches()->redirects().storage_key(key);
+        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
+                                                   upstream_request_, request_headers(), access);
+        arm_timer(server_.config().upstream_header_timeout);
+        // Started once the parser has returned (on_parsed): a hit may complete the response
+        // synchronously, and the next pipelined request must not be parsed re-entrantly.
+        cached_start_pending_ = true;
+        return;
+    }
+    start_pass_through();
+}
+
+bool ClientConnection::cacheable_request(const policy::RequestTarget& target) const {
+    if (!server_.fetches() || method_ != "GET") return false;
+    if (parser_.head().chunked || parser_.head().content_length > 0) return false;
+    if (!mirror_drops_authorization_ && policy::find_header(request_headers(), "authorization"))
+        return false;
+    if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
+    // A signature over the Range (Xet's xorb URLs) forbids the cache path's changes to the
+    // request; tokens and reconstruction answers must never be stored.
+    auto exact = policy::decide_exact_forward(server_.config().signed_range_hosts, target);
+    if (exact.forward_exactly) {
+        spdlog::debug("{} {}: forwarded exactly: {}", method_, url_,
+                      policy::to_string(exact.reason));
+        return false;
+    }
+    return true;
+}
+
+void ClientConnection::start_pass_through() {
+    if (server_.curl().in_action()) {  // inside a curl callback: start from the timer
+        restart_pass_through_ = true;
+        arm_timer(0);
+        return;
+    }
+    const UpstreamRequest& req = upstream_request_;
+    if (HostVerdict verdict = host_health().admit(req.url); verdict.refused) {
+        spdlog::warn("{} {}: refused: {}", method_, url_, verdict.reason);
+        send_error(503, "dlproxy: " + verdict.reason, verdict.retry_after_s);
+        return;
+    }
+    transfer_ =
+        std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
+    if (!transfer_->start(req)) {
+        transfer_.reset();
+        send_error(502, "dlproxy: could not start the upstream request");
+        return;
+    }
+    arm_timer(server_.config().upstream_header_timeout);
+    if (req.has_body && policy::has_token(request_headers(), "expect", "100-continue"))
+        write("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+// RFC 9111 §4.4: a non-error response to an unsafe method invalidates what the cache holds for
+// the target and for the same-origin Location / Content-Location it names.
+void ClientConnection::invalidate_after(int status, const policy::HeaderList& upstream_headers) {
+    if (!server_.fetches() || policy::is_safe_method(method_)) return;
+    auto target = policy::parse_absolute_target(upstream_request_.url, true);
+    if (!target) return;
+    for (const auto& t : policy::invalidated_targets(method_, status, *target, upstream_headers))
+        server_.fetches()->invalidate(policy::cache_key(t, server_.key_rules()));
+}
+
+void ClientConnection::on_upstream_head(int status, std::string_view reason,
+                                        const policy::HeaderList& upstream_headers) {
+    if (closed_) return;
+    if (resume_ && resume_->awaiting_head) {  // the answer to a resume: the client has its head
+        on_resumed_head(status, upstream_headers);
+        return;
+    }
+    uv_timer_stop(&timer_);
+    status_ = status;
+    invalidate_after(status, upstream_headers);
+    // A redirect to a signed URL: remember what it announced and the request that caused it.
+    if (server_.fetches())
+        server_.fetches()->redirects().remember(upstream_request_, status, upstream_headers);
+    if (transfer_) upstream_address_ = transfer_->primary_address();
+    if (mirror_ && mirror_->hold(method_, status, reason, upstream_headers)) {
+        // Sent whole once complete; a body that does not complete in this time is a 504.
+        arm_timer(server_.config().upstream_header_timeout);
+        return;
+    }
+    head_sent_ = true;
+    if (mirror_)
+        response_.send_relayed_head(status, reason, mirror_->rewrite_head(upstream_headers));
+    else
+        response_.send_relayed_head(status, reason, upstream_headers);
+    if (method_ == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
+        maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
+    if (resume_) return;
+    // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
+    // client (and its connection) forever.
+    last_upstream_byte_ms_ = uv_now(server_.loop());
+    arm_timer(server_.config().stall_timeout);
+}
+
+void ClientConnection::check_pass_through_stall() {
+    const uint64_t now = uv_now(server_.loop());
+    const auto stall_ms = static_cast<uint64_t>(server_.config().stall_timeout * 1000);
+    // Over half the high-water mark the download is (or may be) paused for a slow client: the
+    // silence is the client's, not the origin's.
+    const bool client_slow = queued() >= server_.config().high_water_mark / 2;
+    const uint64_t idle = now - last_upstream_byte_ms_;
+    if (client_slow || idle < stall_ms) {
+        if (client_slow) last_upstream_byte_ms_ = now;
+        arm_timer(static_cast<double>(client_slow ? stall_ms : stall_ms - idle) / 1000);
+        return;
+    }
+    spdlog::warn(
+        "{} {}: origin sent no body bytes for {} s after {} bytes; closing the client short",
+        method_, url_, server_.config().stall_timeout, body_bytes_);
+    log_access("ABORTED");
+    close("origin stalled");
+}
+
+UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
+    if (closed_ || state_ == State::Closing) return BodyAction::Abort;
+    if (mirror_ && mirror_->holding()) {
+        if (mirror_->append(data, size)) return BodyAction::Accept;
+        spdlog::warn("{} {}: mirror mode: JSON answer over {} bytes, not rewritten", method_, url_,
+                     MirrorAnswer::kMaxBody);
+        send_error(502, "dlproxy: mirror mode: the origin's JSON answer is over " +
+                            std::to_string(MirrorAnswer::kMaxBody >> 20) +
+                            " MiB, too large to rewrite");
+        return BodyAction::Abort;
+    }
+    if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
+    if (resume_) {
+        auto skip = resume_skip(data, size);
+        if (!skip) return BodyAction::Abort;
+        data += *skip;
+        size -= *skip;
+        if (size == 0) return BodyAction::Accept;
+        resume_->prefix.overlap_byte = static_cast<unsigned char>(data[size - 1]);
+    }
+    body_bytes_ += size;
+    last_upstream_byte_ms_ = uv_now(server_.loop());
+    response_.send_body(data, size);
+    return BodyAction::Accept;
+}
+
+bool ClientConnection::flush_deferrable() {
+    return server_.curl().in_action();
+}
+
+void ClientConnection::schedule_flush() {
+    server_.curl().after_action(this);
+}
+
+void ClientConnection::on_upstream_body_drained() {
+    if (read_blocked_ && !parser_.message_complete()) {
+        read_blocked_ = false;
+        start_reading();
+    }
+}
+
+void ClientConnection::on_upstream_done(const UpstreamResult& result) {
+    if (closed_) return;
+    uv_timer_stop(&timer_);
+    if (transfer_) upstream_address_ = transfer_->primary_address();
+    if (result.ok()) {
+        if (mirror_ && mirror_->holding()) send_mirrored_answer();
+        response_.finish_body();
+        finish_response();
+        return;
+    }
+    if (!head_sent_) {
+        int status = result.error == UpstreamError::Timeout ? 504 : 502;
+        spdlog::warn("{} {}: {}: {}", method_, url_, to_string(result.error), result.message);
+        send_error(status, std::string("dlproxy: ") + std::string(to_string(result.error)) + ": " +
+                               result.message);
+        return;
+    }
+    if (resume_ && try_resume(failure_kind(result), 0, std::nullopt, result.message)) return;
+    // The head has gone out: the status cannot change. Close short so the client sees a
+    // truncated transfer, never a complete-looking one.
+    spdlog::warn("{} {}: {} after {} body bytes: {}", method_, url_, to_string(result.error),
+                 body_bytes_, result.message);
+    log_access("ABORTED");
+    close_after_flush_ = true;
+    state_ = State::Closing;
+    if (queued_bytes_ == 0) close("upstream failed mid-body");
+    // else: closed from on_write_done after the queued bytes are flushed (on_flushed_for_close
+    // sends FIN: the body is still short of its announced length or lacks its last chunk).
+}
+
+void ClientConnection::finish_response() {
+    log_access(cache_result_.empty() ? "PASS" : cache_result_);
+    if (!response_.keep_alive() || drain_requested_ || !parser_.message_complete()) {
+        close_after_flush();
+        return;
+    }
+    reset_for_next_request();
+}
+
+void ClientConnection::reset_for_next_request() {
+    method_.clear();
+    url_.clear();
+    upstream_address_ = "-";
+    status_ = 0;
+    head_sent_ = false;
+    body_bytes_ = 0;
+    logged_ = false;
+    cache_result_.clear();
+    restart_pass_through_ = false;
+    cached_start_pending_ = false;
+    mirror_.reset();
+    mirror_drops_authorization_ = false;
+    resume_.reset();
+    retire_cached();
+    transfer_.reset();
+    state_ = State::Idle;
+    started_ = std::chrono::steady_clock::now();
+    arm_timer(server_.config().keepalive_timeout);
+    read_blocked_ = false;
+    on_parsed(parser_.resume());  // a pipelined request may be waiting
+    if (!read_blocked_ && state_ != State::Closing) start_reading();
+}
+
+void ClientConnection::send_error(int status, std::string_view message, uint32_t retry_after_s) {
+    if (closed_) return;
+    if (head_sent_) {
+        close(message);
+        return;
+    }
+    // A request refused mid-body may have a transfer under way: its answer must not follow ours.
+    if (transfer_) transfer_->detach();
+    status_ = status;
+    head_sent_ = true;
+    policy::HeaderList extra;
+    if (retry_after_s > 0) extra.push_back({"Retry-After", std::to_string(retry_after_s)});
+    write(http1::format_error_response(status, message, false, method_ == "HEAD", extra));
+    log_access("ERROR");
+    close_after_flush();
+}
+
+// RFC 8586 / RFC 5842 §7.2: 508 Loop Detected; nothing is forwarded.
+bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
+    if (!loop) return false;
+    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, method_, url_,
+                 why);
+    send_error(508, std::string("dlproxy: forwarding loop refused: ") + std::string(why));
+    return true;
+}
+
+// --- CONNECT -------------------------------------------------------------------------------
+
+void ClientConnection::start_tunnel_with(std::string early_data) {
+    if (tls_) {
+        send_error(400, "dlproxy: CONNECT inside an intercepted TLS tunnel");
+        return;
+    }
+    auto target = policy::parse_host_port(url_);
+    if (!target) {
+        send_error(400, std::string("dlproxy: CONNECT target: ") +
+                            std::string(policy::to_string(target.error())));
+        return;
+    }
+    if (refuse_loop(via_names(request_headers(), kVia) ||
+                        targets_listener(target->host, target->port, server_.bound_listen()),
+                    "it is addressed to this proxy"))
+        return;
+    const auto& ports = server_.config().connect_ports;
+    if (std::find(ports.begin(), ports.end(), target->port) == ports.end()) {
+        spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", client_address_,
+                     target->to_string());
+        send_error(403, "dlproxy: CONNECT to port " + std::to_string(target->port) +
+                            " is not allowed (see connect-ports)");
+        return;
+    }
+    if (server_.tls() && policy::should_intercept(server_.config().intercept, target->host)) {
+        start_intercept(*target, std::move(early_data));
+        return;
+    }
+    state_ = State::Tunnel;
+    uv_timer_stop(&timer_);
+    upstream_address_ = target->to_string();
+    stop_reading();  // until the upstream connection is up
+    tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
+                         server_.config().connect_timeout, server_.upstream_route().get());
+    tunnel_->start(std::move(early_data));
+}
+
+void ClientConnection::on_tunnel_established() {
+    status_ = 200;
+    head_sent_ = true;
+    write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
+    if (tunnel_) upstream_address_ = tunnel_->peer();
+    start_reading();
+}
+
+void ClientConnection::on_tunnel_failed(int status, std::string_view message) {
+    tunnel_ = nullptr;
+    state_ = State::WaitingResponse;
+    send_error(status, std::string("dlproxy: ") + std::string(message));
+}
+
+bool ClientConnection::tunnel_write(const char* data, size_t size) {
+    body_bytes_ += size;
+    write(std::string(data, size));
+    return queued_bytes_ < server_.config().high_water_mark;
+}
+
+void ClientConnection::on_tunnel_upstream_eof() {
+    // Half-close towards the client once everything queued has been written.
+    auto* req = new uv_shutdown_t{};
+    req->data = this;
+    if (uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
+}
+
+void ClientConnection::resume_client_reading() {
+    if (state_ == State::Tunnel) start_reading();
+}
+
+void ClientConnection::on_tunnel_closed(uint64_t) {
+    tunnel_ = nullptr;
+    log_access("TUNNEL");
+    close("tunnel closed");
+}
+
+}  // namespace proxy

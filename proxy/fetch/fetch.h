@@ -1,0 +1,383 @@
+// Fetch: fills one cached object from the origin and lets any number of clients read it while
+// it fills (DESIGN.md "The job, as data flowing through").
+//
+// One Fetch exists per cache key while it is in use (FetchRegistry). It starts from what the
+// store has — nothing, a partial object, or a complete one — and decides what to ask the origin:
+// the whole object, only the missing chunks (Range + If-Range), a revalidation (If-None-Match /
+// If-Modified-Since), or nothing at all for a fresh complete object. Body bytes are collected
+// into chunks; a complete chunk is kept in memory for readers and handed to a worker thread that
+// writes and syncs it and then records it in the index. When the upstream transfer breaks
+// mid-body the Fetch retries with backoff and resumes from the next byte it needs; readers just
+// wait for more bytes.
+//
+// Clients never own a Fetch: they attach as FetchListeners and read through the accessors.
+// Thread: the loop thread. Lifetime: owned by the registry; destroyed (deferred, through its
+// timer's close callback) once no listener is attached and no fill or write is in progress.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cache/aligned_bytes.h"
+#include "cache/store.h"
+#include "policy/cacheability.h"
+#include "policy/cold_range.h"
+#include "policy/fill_pace.h"
+#include "policy/memory_budget.h"
+#include "policy/resume.h"
+#include "policy/retry.h"
+#include "policy/stall_watch.h"
+#include "proxy/fetch/fill_status.h"
+#include "proxy/identity/url_refresh.h"
+#include "proxy/upstream/upstream_transfer.h"
+
+namespace proxy {
+
+class FetchRegistry;
+class Fetch;
+class RangeFill;
+enum class RangeFillEnd;
+struct ContentVerdict;
+
+struct Chunk {
+    uint32_t index = 0;
+    cache::AlignedBytes bytes;  // aligned so the store can write it with O_DIRECT
+};
+using ChunkPtr = std::shared_ptr<const Chunk>;
+
+// How a response was served, for the access log and metrics.
+enum class CacheResult { Hit, Miss, PartialHit, Revalidated };
+std::string_view to_string(CacheResult r);
+
+// Why a fill ended without its object (Fetch::fail). It alone decides what becomes of the stored
+// chunks: only ObjectChanged invalidates them (policy::judge_held_bytes); every other end keeps
+// every verified chunk for the next request to resume after. Strings exist only in logs.
+enum class FetchEnd {
+    ObjectChanged,     // evidence the object changed on the origin (validator, length, overlap)
+    ResumeRefused,     // the origin answered a resume with an error or an unusable 206/416
+    RetriesExhausted,  // the transfer kept failing (or no time was left) and retries gave up
+    NoValidator,       // a resume is needed and nothing proves the object unchanged
+    Unusable,          // the origin's first answer could not be used
+    StartFailed,       // the upstream request could not be started
+    HostDown,          // the origin's circuit breaker is open (proxy/upstream/host_health.h)
+};
+std::string_view to_string(FetchEnd e);
+
+class FetchListener {
+  public:
+    // The object's head is known: serve it from the fetch's accessors.
+    virtual void on_fetch_ready(Fetch& fetch) = 0;
+    // The origin's answer is not cacheable. The first listener receives the transfer carrying
+    // it (head already parsed); the others receive nullptr and must send their own request.
+    virtual void on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> transfer, int status,
+                                        std::string_view reason,
+                                        const policy::HeaderList& headers) = 0;
+    // More bytes may be readable (or a chunk could not be read and will come again).
+    virtual void on_fetch_progress(Fetch& fetch) = 0;
+    // The object cannot be completed correctly (it changed on the origin, retries exhausted).
+    virtual void on_fetch_failed(Fetch& fetch, std::string_view why) = 0;
+    // The next body byte this listener sends; nullopt when it is not sending the body.
+    virtual std::optional<uint64_t> read_position() const = 0;
+
+  protected:
+    ~FetchListener() = default;
+};
+
+class Fetch final : public UpstreamSink {
+  public:
+    enum class State { Starting, Ready, Failed, Handed };
+
+    // `request`: GET of the object with the first client's end-to-end headers (no Range, no
+    // conditionals). `stale_if_error`: a complete stored object whose revalidation fails (no
+    // answer, or a 5xx, once the retries that fit the client's patience are spent) is served
+    // stale instead, as RFC 9111 §4.2.4 allows unless the stored response forbids it
+    // (must-revalidate, no-cache...). Call start() next.
+    Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
+          bool stale_if_error = false);
+    ~Fetch();
+    Fetch(const Fetch&) = delete;
+    Fetch& operator=(const Fetch&) = delete;
+
+    void start(int64_t now);
+
+    void attach(FetchListener* listener);
+    void detach(FetchListener* listener);
+
+    State state() const { return state_; }
+    const std::string& key() const { return key_; }
+    // The request this fetch sends upstream: its first client's (URL included).
+    const UpstreamRequest& request() const { return request_; }
+    // The stored object's strong validator, for If-Range and for authorising hits.
+    std::optional<policy::Validator> validator() const;
+    const cache::ObjectInfo& object() const { return object_; }
+    CacheResult result() const { return result_; }
+    // The sha256 this object must have (a content key's, a redirect's or the response's own
+    // Repr-Digest/Digest), 64 hex digits; empty when nothing announced one.
+    const std::string& announced_sha256() const { return announced_sha256_; }
+    // "verifying" while the sha256 is computed, else the stored verdict (cache::ContentCheck).
+    std::string_view content_state() const;
+    // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
+    // such as Set-Cookie), for the client whose request caused it; empty otherwise.
+    const policy::HeaderList& origin_headers() const { return origin_headers_; }
+    bool complete() const { return present_.size() > 0 && present_.all_present(); }
+    // Every chunk is here (on disk, written, or in memory): nothing more comes from the origin.
+    bool fill_done() const;
+
+    // Reader access, by chunk index. A chunk is readable from memory (just filled, maybe not yet
+    // on disk), from disk (recorded in the index: read and verify it with the store), or partly
+    // from the live fill buffer; otherwise it is still to come.
+    ChunkPtr memory_chunk(uint32_t index) const;
+    bool on_disk(uint32_t index) const { return present_.contains(index); }
+    // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
+    std::optional<cache::StagedChunk> staged(uint32_t index) const;
+    std::span<const std::byte> live_bytes(uint32_t index) const;
+    // Chunks read from disk and verified by one client, offered to the others while any
+    // client still holds them: clients reading in step share one buffer.
+    ChunkPtr shared_read(uint32_t index) const;
+    // A reader is reading chunk `index` from disk; others wait for it rather than read it too.
+    // end_read (with the chunk, or nullptr when the read failed) wakes every listener.
+    bool read_in_flight(uint32_t index) const { return reads_in_flight_.contains(index); }
+    void begin_read(uint32_t index) { reads_in_flight_.insert(index); }
+    void end_read(uint32_t index, const ChunkPtr& chunk);
+    // Expires when this fetch is freed: for worker completions that outlive their reader.
+    std::weak_ptr<bool> alive_token() const { return alive_; }
+    // A reader found chunk `index` missing or corrupt on disk: forget it and fill it again.
+    void chunk_lost(uint32_t index);
+
+    cache::Store& store();
+    uv_loop_t* loop();
+
+    // A reader needs byte `from` (of [from, to)) and nobody holds it: wait for the fill to get
+    // there, or fetch that region with a separate range request (fetch_range.cpp,
+    // policy/range_wait.h).
+    void want_range(uint64_t from, uint64_t to);
+    // A listener sent body bytes: a fill held for it may run again (policy/fill_pace.h).
+    void reader_progress();
+
+    // What GET /status shows for this fill (fetch_status.cpp).
+    FillStatus status() const;
+
+    // The chunk buffers this fetch holds (its part of the memory budget, fetch_memory.cpp).
+    uint64_t memory_held() const;
+
+    // UpstreamSink
+    void on_upstream_head(int status, std::string_view reason,
+                          const policy::HeaderList& headers) override;
+    BodyAction on_upstream_body(const char* data, size_t size) override;
+    void on_upstream_done(const UpstreamResult& result) override;
+
+    // Content identity (fetch_identity.cpp, docs/model-hosts.md).
+    void verify_stored_content();
+    void on_content_verdict(ContentVerdict verdict);
+    void refetch_after_mismatch();
+    // A resume to a signed URL was refused (400/403/410): fetch a fresh URL through the request
+    // that redirected to it. False when there is nothing to refresh with.
+    bool try_refresh_url(int status);
+    void on_url_refreshed(const RefreshResult& result);
+    // The origin of a resolve URL cannot be reached: serve its verified content from the cache.
+    bool try_offline_answer(std::string_view why);
+
+    // Registry use: true when nothing needs this fetch any more.
+    bool idle() const;
+    // Fetching from the origin with no client attached (fetch_background.cpp).
+    bool filling_without_clients() const;
+    void close();  // deferred delete via the timer's close callback
+
+    // Set when the fetch failed because its origin's breaker is open (FetchEnd::HostDown):
+    // the Retry-After for the 503 its clients get. 0 otherwise.
+    uint32_t host_down_retry_after() const {
+        return end_ == FetchEnd::HostDown ? retry_after_s_ : 0;
+    }
+
+  private:
+    friend class RangeFill;
+
+    void start_transfer(const policy::HeaderList& extra, std::string_view what);
+    void plan_fill();
+    void become_ready(CacheResult result);
+    // `run`: the part of the object the running transfer carries (a cold range); the whole
+    // object when absent.
+    void on_new_object(int status, const policy::HeaderList& headers,
+                       std::optional<policy::ByteRange> run = std::nullopt);
+    void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
+    // Ends the fill: clients are closed short; chunks are dropped only for ObjectChanged.
+    void fail(FetchEnd end, std::string detail);
+    // accept_partial rejected the answer to a Range request (plan_).
+    void on_range_rejected(int status, std::string_view reason, const policy::HeaderList& headers,
+                           policy::PartialReason why);
+    void schedule_retry(policy::FailureKind kind, int status,
+                        std::optional<std::string_view> retry_after, std::string_view cause);
+    void on_timer();
+    // Before any client has a head, retries must fit the client's patience.
+    bool retry_fits_before_head(uint64_t delay_ms) const;
+    void notify_progress();
+    // Stops using the current transfer from inside a curl callback: it cannot be freed there,
+    // so it waits in retired_ until the next timer tick.
+    void retire_transfer();
+    // After a 304: writes object_'s merged headers and times to the store on a worker.
+    void save_revalidated_headers();
+    // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
+    bool serve_stale(std::string_view cause);
+    void schedule_replan();
+
+    // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
+    // configured. A stopped fill keeps what it has and starts again when a client attaches.
+    void on_last_detach();
+    void stop_fill(std::string_view why);
+    void restart_fill();
+    bool filling() const;
+    uint64_t bytes_held() const;
+
+    // Chunk collection and commits (fetch_fill.cpp).
+    size_t append_body(const std::byte* data, size_t size);
+    void seal_chunk();
+    bool held(uint32_t index) const;  // no need to fetch it
+    void maybe_stage();
+    void maybe_commit();
+    void on_committed(const std::vector<cache::StagedChunk>& chunks, cache::Result<void> result);
+    void stop_caching(const cache::Error& error);  // logs; records what is written, drops the rest
+    void drop_pending_writes();                    // caching off, nothing more written
+    bool disk_behind() const;                      // the fill must wait for the disk
+    void maybe_resume();
+    void trim_memory();
+    void finish_object();
+    void record_object(const cache::ObjectHead& head, int64_t now);
+
+    // Ranges on a cold object (fetch_cold_range.cpp, policy/cold_range.h): the first request
+    // asks for the first client's range; the fill continues behind it.
+    void remember_cold_range();  // from the first client's Range, before it is removed
+    bool start_cold_range();
+    void on_cold_range_head(int status, std::string_view reason, const policy::HeaderList& headers);
+    // The cold run is in: the fill behind it waits while a client still reads inside it, so
+    // the range's clients get the origin link (and the origin sends their bytes) first.
+    bool hold_fill_behind();
+    bool reader_in_cold_run() const;
+    // A reader moved on or left: start the fill behind when none reads inside the run.
+    void release_fill_behind();
+
+    // Separate range fills (fetch_range.cpp).
+    bool claimed(uint32_t index) const;  // a range fill is going to fill it
+    bool main_fill_running() const;
+    void start_range_fill(RangeFill& fill);
+    void accept_range_chunk(ChunkPtr chunk);
+    void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
+    // Timer: start deferred ones, free ended ones, stop stalled ones (`planned_tick`: when this
+    // tick was due; see policy::StallWatch::stalled).
+    void tend_range_fills(uint64_t planned_tick);
+    void end_range_fills(std::string_view why);
+    // Just filled, or within the window ahead of the furthest client: kept in memory.
+    bool recent(uint32_t index, std::optional<uint64_t> lead,
+                const policy::FillMemory& limits) const;
+    std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
+    void wake_held_fill();          // a fill held for its clients re-decides from the timer
+    policy::FillPace pace() const;  // policy::decide_fill_pace for this fill
+    // This fill's share of the memory budget: its window, unwritten limit (fetch_memory.cpp).
+    policy::FillMemory memory_limits() const;
+
+    static void timer_cb(uv_timer_t* timer) noexcept;
+
+    FetchRegistry& registry_;
+    std::string key_;
+    UpstreamRequest request_;
+    State state_ = State::Starting;
+    std::optional<FetchEnd> end_;              // why it failed, once state_ is Failed
+    uint32_t retry_after_s_ = 0;               // FetchEnd::HostDown: when the client may try again
+    std::optional<std::string> host_refusal_;  // the breaker refused: fail on the next tick
+    CacheResult result_ = CacheResult::Miss;
+    std::vector<FetchListener*> listeners_;
+
+    bool stale_if_error_ = false;
+    bool may_serve_stale_ = false;  // the stored response allows it (policy::Freshness::Stale)
+    cache::ObjectInfo object_;
+    policy::HeaderList origin_headers_;
+    bool object_recorded_ = false;  // begin_object done (or the object came from the store)
+    bool stored_complete_ = false;
+    cache::ChunkMap present_;
+    std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
+    std::map<uint32_t, std::weak_ptr<const Chunk>> reads_;  // see shared_read()
+    std::multiset<uint32_t> reads_in_flight_;
+
+    // The current upstream transfer and what it is for.
+    std::unique_ptr<UpstreamTransfer> transfer_;
+    std::vector<std::unique_ptr<UpstreamTransfer>> retired_;
+    bool replan_ = false;
+    // A transfer asked for from inside a curl callback starts from the next timer tick
+    // (libcurl refuses curl_multi_add_handle there).
+    std::optional<std::pair<policy::HeaderList, std::string>> deferred_start_;
+    bool paused_for_commits_ = false;
+    bool paused_for_readers_ = false;          // held a window ahead of its furthest client
+    uint64_t run_begin_ = 0;                   // where the running transfer began
+    uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
+    uint64_t held_since_ms_ = 0;               // when paused_for_readers_ was set
+    std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
+    enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
+    policy::ResumePlan plan_;
+    uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
+    uint64_t next_ = 0;     // next byte offset the fill needs
+    // Body bytes of this response already held, dropped as they arrive; overlap_byte is the
+    // byte before next_, for the continuity check.
+    policy::HeldPrefix prefix_;
+    cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
+    uint32_t fill_index_ = 0;
+
+    // Writes and commits (fetch_fill.cpp): sealed chunks wait in to_stage_, are written by one
+    // worker job at a time, wait in staged_ for their records, which one job at a time commits.
+    std::vector<ChunkPtr> to_stage_;
+    std::vector<cache::StagedChunk> staged_;             // written, waiting for a commit
+    std::map<uint32_t, cache::StagedChunk> unrecorded_;  // written, not yet committed
+    uint64_t unwritten_bytes_ = 0;  // sealed chunks not yet written (in memory)
+    size_t stage_jobs_ = 0;         // write jobs running
+    bool committing_ = false;
+    bool recording_ = false;  // begin_object or mark_complete running on a worker
+    bool caching_ = true;     // false after a disk error: keep serving, stop writing
+
+    // The first client's Range, aligned to chunks, while it may still be asked for first.
+    std::optional<policy::ColdRange> cold_range_;
+    std::optional<policy::ByteRange> cold_run_;  // what the cold-range request brought
+    bool behind_waiting_ = false;                // the fill behind waits for its readers
+    bool started_by_range_ = false;  // a cold range began it (policy::FillOrigin::ColdRange)
+
+    std::vector<std::unique_ptr<RangeFill>> range_fills_;
+    // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an
+    // origin that refuses them is not asked again on every reader wake-up.
+    uint32_t range_failures_ = 0;
+    uint64_t range_blocked_until_ms_ = 0;
+
+    // Retries. The timer ticks every kTickMs while the fetch lives: stall watch, retries,
+    // deferred starts, range fills. A stall is noticed at most one tick late.
+    static constexpr uint64_t kTickMs = 250;
+    uv_timer_t timer_{};
+    uint64_t last_tick_ms_ = 0;  // when on_timer last ran (a late loop is not trusted)
+    policy::StallWatch stall_;
+    uint32_t attempt_ = 0;
+    uint64_t first_attempt_ms_ = 0;
+    uint64_t last_byte_ms_ = 0;
+    uint64_t outage_start_ms_ = 0;  // when the current run of failures began
+    uint64_t started_ms_ = 0;       // when this fetch started, for the rate in status()
+    uint64_t bytes_received_ = 0;   // body bytes from the origin, all attempts
+    uint32_t attempts_total_ = 0;   // upstream requests made
+    bool retry_pending_ = false;
+    bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
+    bool closing_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+    // Content identity (fetch_identity.cpp).
+    std::string announced_sha256_;
+    bool verifying_ = false;      // the sha256 job is running
+    bool refetched_ = false;      // a mismatch already caused its one refetch
+    uint32_t url_refreshes_ = 0;  // refreshes of an expired signed URL in this fill
+    std::unique_ptr<UrlRefresh> refresh_;
+    std::unique_ptr<UrlRefresh> retired_refresh_;  // freed from the timer, never in curl's call
+    bool refresh_start_pending_ = false;           // refresh_ starts from the next timer tick
+    uint64_t refresh_started_ms_ = 0;
+};
+
+}  // namespace proxy

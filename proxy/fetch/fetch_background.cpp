@@ -1,0 +1,75 @@
+// Fetch: what a fill does when its last client has gone (policy/background_fill.h decides).
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "policy/background_fill.h"
+#include "proxy/fetch/fetch.h"
+#include "proxy/fetch/fetch_registry.h"
+
+namespace proxy {
+
+// Fetching, or about to fetch again, with bytes still to go.
+bool Fetch::filling() const {
+    return state_ == State::Ready && caching_ && !closing_ &&
+           (transfer_ || retry_pending_ || replan_ || deferred_start_);
+}
+
+bool Fetch::filling_without_clients() const {
+    return listeners_.empty() && filling();
+}
+
+uint64_t Fetch::bytes_held() const {
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < present_.size(); ++i)
+        if (held(i)) bytes += object_.chunk_length(i);
+    return bytes;
+}
+
+void Fetch::on_last_detach() {
+    // Range fills serve the clients that asked for them; a background fill covers their
+    // regions in its turn.
+    end_range_fills("no clients left");
+    // The fill behind a cold range waited for that range's clients; they have gone.
+    const bool behind = std::exchange(behind_waiting_, false);
+    if (behind) cold_run_.reset();
+    if (!filling() && !behind) return;
+    uint32_t running = registry_.fills_without_clients(this);
+    auto decision = policy::decide_background_fill(
+        registry_.config().background_fill, bytes_held(), object_.complete_length, running,
+        started_by_range_ ? policy::FillOrigin::ColdRange : policy::FillOrigin::WholeObject);
+    if (decision.keep_filling) {
+        spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
+                     policy::to_string(decision.reason));
+        if (behind) plan_fill();
+        return;
+    }
+    stop_fill(policy::to_string(decision.reason));
+}
+
+// Stops asking the origin; chunks already complete are still written and recorded, so the
+// cache keeps a partial object that a later request completes with a Range fill.
+void Fetch::stop_fill(std::string_view why) {
+    spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
+                 bytes_held(), object_.complete_length, why);
+    retry_pending_ = false;
+    replan_ = false;
+    deferred_start_.reset();
+    paused_for_commits_ = false;
+    paused_for_readers_ = false;
+    retire_transfer();  // may run inside a curl callback: freed from the timer
+    fill_.clear();      // a chunk not yet complete is fetched again later
+    fill_stopped_ = true;
+}
+
+// A client attached to a fetch whose fill was stopped: fetch the missing chunks again.
+void Fetch::restart_fill() {
+    fill_stopped_ = false;
+    if (state_ != State::Ready || transfer_ || retry_pending_ || !caching_) return;
+    spdlog::info("fetch {}: a client is back; filling again", key_);
+    attempt_ = 0;
+    first_attempt_ms_ = uv_now(loop());
+    plan_fill();
+}
+
+}  // namespace proxy

@@ -1,0 +1,102 @@
+// Fetch: ranges on a cold object (issue 18 item 3, policy/cold_range.h).
+//
+// The first request for an object nobody holds asks the origin for the first client's own
+// range, aligned out to whole chunks, as Traffic Server and nginx's slice module do, instead of
+// the whole object from byte 0: a client that wants 64 MiB at 1 GiB no longer waits for (and
+// makes the origin send) the gigabyte before it. The 206's Content-Range gives the complete
+// length and its validator ties later requests to this version, so the answer starts the
+// object like a 200 would, with the fill's run set to the range. When that run is in,
+// plan_fill() fetches the missing runs with Range + If-Range -- the fill continues behind it
+// while clients are attached; without them, background_fill's thresholds decide even in Always
+// mode (policy::FillOrigin::ColdRange), so a slice of a large file does not cost the whole. No new
+// transfer engine: retries, resumes, separate range fills and readers are the main fill's own.
+#include <spdlog/spdlog.h>
+
+#include "policy/cacheability.h"
+#include "proxy/fetch/fetch.h"
+#include "proxy/fetch/fetch_registry.h"
+
+namespace proxy {
+
+void Fetch::remember_cold_range() {
+    auto range = policy::find_header(request_.headers, "range");
+    // --max-range-fetches 0 means "always wait for the fill": no range of its own, cold or not.
+    if (range && registry_.config().max_range_fetches > 0)
+        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
+}
+
+bool Fetch::start_cold_range() {
+    if (!cold_range_) return false;
+    purpose_ = Purpose::ColdRange;
+    next_ = cold_range_->begin;
+    const std::string range = policy::format_cold_range(*cold_range_);
+    spdlog::info("fetch {}: not cached; asking the origin for the client's range first ({})", key_,
+                 range);
+    start_transfer({{"Range", range}}, "fetch the client's range");
+    return true;
+}
+
+void Fetch::on_cold_range_head(int status, std::string_view reason,
+                               const policy::HeaderList& headers) {
+    auto answer = policy::accept_cold_range(*cold_range_, status, headers);
+    if (answer.usable()) {
+        auto head = policy::whole_object_head(headers, answer.complete_length);
+        auto storable = policy::decide_storable("GET", request_.headers, 200, head);
+        if (storable.store && registry_.config().cache_size > 0) {
+            cold_range_.reset();
+            cold_run_ = answer.range;
+            started_by_range_ = true;
+            on_new_object(200, head, answer.range);
+            return;
+        }
+    }
+    if (status == 200) {  // the origin ignores Range: this is the whole object
+        cold_range_.reset();
+        purpose_ = Purpose::Full;
+        on_new_object(status, headers);
+        if (state_ == State::Handed) hand_over(status, reason, headers);
+        return;
+    }
+    if (status != 206) {
+        // A redirect (to a CDN, with the client's Range to follow), 403, 404, 416...: the
+        // client's answer, as a plain GET would have brought it.
+        hand_over(status, reason, headers);
+        return;
+    }
+    // A 206 that cannot start the object (no validator, another range, not storable): ask for
+    // the whole object, as before.
+    spdlog::info(
+        "fetch {}: the answer to the client's range cannot start the object ({}); "
+        "fetching it whole",
+        key_, answer.usable() ? "not storable" : policy::to_string(answer.reason));
+    cold_range_.reset();
+    retire_transfer();
+    purpose_ = Purpose::Full;
+    next_ = 0;
+    start_transfer({}, "fetch");
+}
+
+bool Fetch::reader_in_cold_run() const {
+    for (const auto* l : listeners_)
+        if (auto pos = l->read_position(); pos && cold_run_->contains(*pos)) return true;
+    return false;
+}
+
+bool Fetch::hold_fill_behind() {
+    if (!cold_run_) return false;
+    if (!listeners_.empty() && reader_in_cold_run()) {
+        behind_waiting_ = true;
+        return true;
+    }
+    cold_run_.reset();
+    return false;
+}
+
+void Fetch::release_fill_behind() {
+    if (!behind_waiting_ || listeners_.empty() || reader_in_cold_run()) return;
+    behind_waiting_ = false;
+    cold_run_.reset();
+    plan_fill();
+}
+
+}  // namespace proxy

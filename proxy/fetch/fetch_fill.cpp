@@ -1,0 +1,424 @@
+// Fetch: collecting body bytes into chunks, committing them (and revalidated headers) through a
+// worker, reader access.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "policy/fill_pace.h"
+#include "policy/memory_budget.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/fetch/fetch.h"
+#include "proxy/fetch/fetch_registry.h"
+#include "proxy/fetch/range_fill.h"
+#include "proxy/loop/worker.h"
+
+namespace proxy {
+
+namespace {
+
+// Written chunks whose records are not yet committed (they cost no memory; they bound what a
+// crash can leave unrecorded and how long a reader of a written chunk may wait).
+constexpr size_t kMaxUnrecordedChunks = 96;
+constexpr size_t kCommitBatchChunks = 32;
+// Writes run as one worker job at a time of at most kStageBatchChunks chunks (one pwritev):
+// two concurrent jobs made each write 3x slower on the disks here and the commits 2x slower.
+constexpr size_t kStageJobs = 1;
+constexpr size_t kStageBatchChunks = 32;
+
+}  // namespace
+
+ChunkPtr Fetch::memory_chunk(uint32_t index) const {
+    auto it = memory_.find(index);
+    return it == memory_.end() ? nullptr : it->second;
+}
+
+std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
+    if (state_ != State::Ready) return {};
+    if (index == fill_index_ && transfer_) return {fill_.data(), fill_.size()};
+    for (const auto& f : range_fills_)
+        if (auto live = f->live_bytes(index); !live.empty()) return live;
+    return {};
+}
+
+ChunkPtr Fetch::shared_read(uint32_t index) const {
+    auto it = reads_.find(index);
+    return it == reads_.end() ? nullptr : it->second.lock();
+}
+
+void Fetch::end_read(uint32_t index, const ChunkPtr& chunk) {
+    if (auto it = reads_in_flight_.find(index); it != reads_in_flight_.end())
+        reads_in_flight_.erase(it);
+    if (chunk) {
+        std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
+        reads_[index] = chunk;
+    }
+    if (!closing_) notify_progress();
+}
+
+void Fetch::chunk_lost(uint32_t index) {
+    if (!present_.contains(index)) return;
+    present_.reset(index);
+    // The store made the record Partial when it dropped the chunk; once the chunk is filled
+    // again, finish_object() must mark it complete.
+    object_.state = cache::ObjectState::Partial;
+    spdlog::warn("fetch {}: chunk {} unreadable on disk; fetching it again", key_, index);
+    if (!transfer_ && !retry_pending_) plan_fill();
+}
+
+UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) {
+    if (state_ != State::Ready || closing_) return BodyAction::Abort;
+    if (caching_ && disk_behind()) {
+        paused_for_commits_ = true;
+        return BodyAction::Pause;
+    }
+    if (caching_ && pace() == policy::FillPace::Hold) {
+        paused_for_readers_ = true;
+        held_since_ms_ = uv_now(loop());
+        return BodyAction::Pause;
+    }
+    last_byte_ms_ = uv_now(loop());
+    stall_.on_bytes(last_byte_ms_);
+    bytes_received_ += size;
+    if (attempt_ > 0 && size > prefix_.skip) {
+        metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
+                                           1000.0);
+        status_events().resumed(request_.url, next_, (last_byte_ms_ - outage_start_ms_) / 1000.0,
+                                prefix_.skip - (prefix_.check_overlap && prefix_.skip > 0));
+        // The fill is moving again: attempts and the deadline count per outage, so a long
+        // download that recovers from many separate faults is never given up for their total.
+        attempt_ = 0;
+        first_attempt_ms_ = last_byte_ms_;
+    }
+    auto* bytes = reinterpret_cast<const std::byte*>(data);
+    // The bytes of a resumed answer already held; the last of them must equal ours.
+    auto step =
+        policy::drop_held_prefix(prefix_, reinterpret_cast<const unsigned char*>(data), size);
+    if (step.mismatch) {
+        retire_transfer();
+        fail(FetchEnd::ObjectChanged,
+             std::string(policy::to_string(policy::overlap_differs().evidence)));
+        return BodyAction::Accept;
+    }
+    metrics().discarded_bytes.add(step.dropped);
+    size_t off = step.dropped;
+    off += append_body(bytes + off, size - off);
+    if (next_ >= run_end_ && off < size) {
+        // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
+        retire_transfer();
+        schedule_replan();
+    }
+    notify_progress();
+    return BodyAction::Accept;
+}
+
+size_t Fetch::append_body(const std::byte* data, size_t size) {
+    size_t used = 0;
+    while (used < size && next_ < run_end_) {
+        auto chunk_len = static_cast<size_t>(object_.chunk_length(fill_index_));
+        size_t n =
+            fill_.fill_to(chunk_len, data + used,
+                          static_cast<size_t>(std::min<uint64_t>(size - used, run_end_ - next_)));
+        used += n;
+        next_ += n;
+        prefix_.overlap_byte = static_cast<unsigned char>(fill_.back());
+        if (fill_.size() == chunk_len) seal_chunk();
+    }
+    return used;
+}
+
+void Fetch::seal_chunk() {
+    auto chunk = std::make_shared<Chunk>();
+    chunk->index = fill_index_;
+    chunk->bytes = std::move(fill_);
+    if (!held(fill_index_)) {  // a range fill may have filled it meanwhile
+        memory_[fill_index_] = chunk;
+        if (caching_) {  // written once the object is recorded
+            to_stage_.push_back(chunk);
+            unwritten_bytes_ += chunk->bytes.size();
+        }
+    }
+    ++fill_index_;
+    fill_ = {};
+    maybe_stage();
+    if (next_ < run_end_ && (held(fill_index_) || claimed(fill_index_))) {
+        // A range fill has (or is fetching) what comes next: end this run here and plan the
+        // next one, which skips what is held or claimed.
+        run_end_ = next_;
+        retire_transfer();
+        schedule_replan();
+    }
+}
+
+// Writing and committing are two pipelined worker jobs: while one batch of chunks syncs and
+// its records commit, the next batch is already being written (with O_DIRECT, so the bytes
+// leave memory without a page-cache copy). One job of each kind runs at a time per fetch, so
+// a commit covers exactly the chunks whose writes finished before it started.
+void Fetch::maybe_stage() {
+    if (stage_jobs_ >= kStageJobs || recording_ || !object_recorded_ || to_stage_.empty() ||
+        !caching_)
+        return;
+    ++stage_jobs_;
+    size_t n = std::min(to_stage_.size(), kStageBatchChunks);
+    auto batch = std::make_shared<std::vector<ChunkPtr>>(to_stage_.begin(), to_stage_.begin() + n);
+    to_stage_.erase(to_stage_.begin(), to_stage_.begin() + n);
+    auto result = std::make_shared<cache::Result<std::vector<cache::StagedChunk>>>();
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(),
+        [store, object, batch, result] {
+            std::vector<cache::ChunkWrite> writes;
+            writes.reserve(batch->size());
+            for (auto& c : *batch)
+                writes.push_back({c->index, c->bytes});
+            *result = store->stage_chunks(object, writes);
+        },
+        [this, alive, result] {
+            if (alive.expired()) return;
+            --stage_jobs_;
+            if (closing_) return;
+            if (!*result) {
+                stop_caching(result->error());
+            } else if (caching_) {
+                for (const auto& c : **result) {
+                    unwritten_bytes_ -= std::min<uint64_t>(unwritten_bytes_, c.length);
+                    unrecorded_[c.index] = c;
+                }
+                staged_.insert(staged_.end(), (*result)->begin(), (*result)->end());
+                trim_memory();
+                maybe_resume();
+                maybe_commit();
+                maybe_stage();
+            }
+            if (idle()) registry_.release(*this);
+        });
+}
+
+void Fetch::stop_caching(const cache::Error& error) {
+    if (!caching_) return;
+    spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
+                 cache::to_string(error));
+    // Chunks whose writes succeeded before the error (on a full disk: everything but the failed
+    // batch) are intact: one last commit records them, after syncing them, rather than leaving
+    // them to be fetched again. On a full disk that commit may fail too; then nothing more is
+    // recorded. Other ways to stop caching (the object changed) drop them with the rest.
+    std::vector<cache::StagedChunk> written = std::move(staged_);
+    drop_pending_writes();
+    staged_ = std::move(written);
+    maybe_commit();
+}
+
+void Fetch::drop_pending_writes() {
+    caching_ = false;
+    to_stage_.clear();
+    staged_.clear();
+    unrecorded_.clear();
+    unwritten_bytes_ = 0;
+    maybe_resume();
+}
+
+bool Fetch::disk_behind() const {
+    // Sealed chunks waiting to be written are held in memory: past the fill's share of the
+    // memory budget the upstream transfer pauses and the disk sets the pace.
+    return unwritten_bytes_ >= memory_limits().max_unwritten ||
+           unrecorded_.size() >= kMaxUnrecordedChunks;
+}
+
+void Fetch::maybe_resume() {
+    if (caching_ && disk_behind()) return;
+    bool held = false;
+    if (paused_for_readers_ && caching_) {
+        const policy::FillPace p = pace();
+        held = p == policy::FillPace::Hold;
+        if (p == policy::FillPace::Breathe) breath_since_ms_ = uv_now(loop());
+    }
+    if ((paused_for_commits_ || paused_for_readers_) && !held && transfer_) {
+        paused_for_commits_ = false;
+        paused_for_readers_ = false;
+        last_byte_ms_ = uv_now(loop());
+        stall_.resume_after_pause(last_byte_ms_);  // the stall watch counts from the resumption
+        transfer_->resume_download();
+    }
+    // By index: a resumed transfer may deliver bytes at once, waking readers that start new
+    // range fills (push_back) before this loop ends.
+    for (size_t i = 0; i < range_fills_.size(); ++i)
+        range_fills_[i]->resume();
+}
+
+bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
+                   const policy::FillMemory& limits) const {
+    if (policy::within_lead_window(object_.chunk_begin(index),
+                                   object_.chunk_begin(index) + object_.chunk_length(index), lead,
+                                   limits.window))
+        return true;
+    // Under memory pressure nothing else is kept: readers following closely read it from disk.
+    if (!limits.keep_recent) return false;
+    auto near = [index](uint32_t position) {
+        return index < position && index + policy::kRecentChunks >= position;
+    };
+    if (near(fill_index_)) return true;
+    for (const auto& f : range_fills_)
+        if (f->running() && near(f->position())) return true;
+    return false;
+}
+
+// Keeps the newest chunks of each fill (main and range fills), and the window ahead of the
+// furthest client, in memory; the others are read back from disk once written. Unwritten chunks
+// stay: they are bounded by the fill's share of the memory budget (disk_behind).
+void Fetch::trim_memory() {
+    const std::optional<uint64_t> lead = lead_reader();
+    const policy::FillMemory limits = memory_limits();
+    for (auto it = memory_.begin(); it != memory_.end();) {
+        uint32_t index = it->first;
+        bool written = !caching_ || present_.contains(index) || unrecorded_.contains(index);
+        if (written && !recent(index, lead, limits))
+            it = memory_.erase(it);
+        else
+            ++it;
+    }
+}
+
+std::optional<cache::StagedChunk> Fetch::staged(uint32_t index) const {
+    auto it = unrecorded_.find(index);
+    if (it == unrecorded_.end()) return std::nullopt;
+    return it->second;
+}
+
+void Fetch::maybe_commit() {
+    // With caching off, staged_ holds only what stop_caching() kept for its last commit.
+    if (committing_ || recording_ || !object_recorded_ || staged_.empty()) return;
+    // Each commit costs two syncs that also hold up the writes behind them: while the disk is
+    // busy writing, records are committed in batches; when it is idle, at once.
+    if (caching_ && staged_.size() < kCommitBatchChunks && (stage_jobs_ > 0 || !to_stage_.empty()))
+        return;
+    committing_ = true;
+    auto batch = std::make_shared<std::vector<cache::StagedChunk>>(std::move(staged_));
+    staged_.clear();
+    auto result = std::make_shared<cache::Result<void>>();
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(), [store, object, batch, result] { *result = store->commit_chunks(object, *batch); },
+        [this, alive, batch, result, registry = &registry_] {
+            // The budget counts these bytes even when this fetch is gone: the last chunk of a
+            // small object often lands after its client was served and the fetch closed. The
+            // registry lives as long as the loop.
+            if (*result) {
+                uint64_t bytes = 0;
+                for (auto& c : *batch)
+                    bytes += c.length;
+                registry->after_commit(bytes);
+            }
+            if (alive.expired()) return;
+            on_committed(*batch, std::move(*result));
+        });
+}
+
+void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
+                         cache::Result<void> result) {
+    committing_ = false;
+    if (closing_) return;
+    if (result && caching_) {
+        for (auto& c : chunks) {
+            present_.set(c.index);
+            unrecorded_.erase(c.index);
+        }
+    } else if (!result) {
+        stop_caching(result.error());
+    }
+    trim_memory();
+    maybe_resume();
+    maybe_commit();
+    if (!transfer_ && !retry_pending_ && complete()) finish_object();
+    notify_progress();
+    if (idle()) registry_.release(*this);
+}
+
+void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
+    recording_ = true;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    cache::Store* store = &registry_.store();
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(), [store, head, now, result] { *result = store->begin_object(head, now); },
+        [this, alive, result] {
+            if (alive.expired()) return;
+            recording_ = false;
+            if (*result && end_ == FetchEnd::ObjectChanged) {
+                // fail() found the object changed on the origin before this record existed:
+                // drop the record of the old version.
+                registry_.remove_object(key_, **result);
+                if (!closing_ && idle()) registry_.release(*this);
+                return;
+            }
+            if (closing_) return;
+            if (*result) {
+                object_ = **result;
+                object_recorded_ = true;
+                maybe_stage();
+                // A zero-length object has no chunk commit to finish it: finish it here.
+                finish_object();
+            } else {
+                spdlog::warn("fetch {}: cannot create cache object: {}; serving without caching",
+                             key_, cache::to_string(result->error()));
+                drop_pending_writes();
+            }
+            if (idle()) registry_.release(*this);
+        });
+}
+
+void Fetch::finish_object() {
+    // Not complete(): that is false for a zero-length object, which has no chunks at all. The
+    // store refuses to mark an object complete whose recorded bytes fall short.
+    if (!present_.all_present() || object_.complete() || recording_ || !object_recorded_) return;
+    // The body's bytes are on disk; the record's state changes on a worker (an LMDB commit).
+    recording_ = true;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(), [store, object, result] { *result = store->mark_complete(object); },
+        [this, alive, result, registry = &registry_] {
+            registry->after_complete();
+            if (alive.expired()) return;
+            recording_ = false;
+            if (closing_) return;
+            maybe_stage();
+            maybe_commit();
+            if (*result) {
+                object_ = **result;
+                spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
+                status_events().stored(request_.url, object_.complete_length);
+                verify_stored_content();
+            } else {
+                spdlog::warn("fetch {}: cannot mark complete: {}", key_,
+                             cache::to_string(result->error()));
+            }
+            notify_progress();
+            if (idle()) registry_.release(*this);
+        });
+}
+
+void Fetch::save_revalidated_headers() {
+    cache::Store* store = &registry_.store();
+    auto object = object_;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    auto key = key_;  // the fetch may be gone when this completes: log with a copy
+    run_on_worker(
+        loop(),
+        [store, object, result] {
+            *result = store->update_headers(object, object.headers, object.request_time,
+                                            object.response_time);
+        },
+        [key, result] {
+            if (!*result)
+                spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
+                             cache::to_string(result->error()));
+        });
+}
+
+}  // namespace proxy

@@ -1,0 +1,206 @@
+// Fetch: content identity — the end-to-end sha256 check of a complete object and its
+// quarantine, the refresh of an expired signed URL mid-fill, and the offline answer of a resolve
+// URL (docs/model-hosts.md).
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "policy/content_digest.h"
+#include "policy/intercept.h"
+#include "policy/request_target.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/fetch/fetch.h"
+#include "proxy/fetch/fetch_registry.h"
+#include "proxy/identity/content_verifier.h"
+
+namespace proxy {
+
+namespace {
+
+// Enough for a fill that outlives several signature lifetimes; a host that keeps handing out
+// URLs that are refused at once is not asked forever.
+constexpr uint32_t kMaxUrlRefreshes = 8;
+
+int64_t now_seconds() {
+    return static_cast<int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+std::string_view Fetch::content_state() const {
+    if (verifying_) return "verifying";
+    return cache::to_string(object_.content_check);
+}
+
+// Runs once a fill (or a hit on an object never hashed) has every chunk recorded.
+void Fetch::verify_stored_content() {
+    if (verifying_ || !object_.complete() || !object_recorded_ || !caching_) return;
+    if (!object_.sha256.empty()) return;  // judged before
+    verifying_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    verify_content(
+        loop(), store(), object_, announced_sha256_, [this, alive](ContentVerdict verdict) {
+            metrics().sha256_bytes.add(verdict.bytes);
+            metrics().sha256_cpu_us.add(static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
+            if (alive.expired()) return;
+            on_content_verdict(std::move(verdict));
+        });
+}
+
+void Fetch::on_content_verdict(ContentVerdict verdict) {
+    if (!verdict.record) {
+        verifying_ = false;
+        spdlog::warn("fetch {}: cannot compute the sha256 of the stored object: {}", key_,
+                     cache::to_string(verdict.record.error()));
+        if (!closing_ && idle()) registry_.release(*this);
+        return;
+    }
+    if (verdict.record->generation == object_.generation) object_ = *verdict.record;
+    switch (verdict.check) {
+        case cache::ContentCheck::Verified:
+            metrics().sha256_verified.inc();
+            spdlog::info("fetch {}: sha256 verified: {} ({} bytes, {:.3f} s CPU)", key_,
+                         verdict.sha256, verdict.bytes, verdict.cpu_seconds);
+            status_events().checked(request_.url, verdict.bytes, true, verdict.sha256);
+            break;
+        case cache::ContentCheck::Unverified:
+            metrics().sha256_unverified.inc();
+            spdlog::info("fetch {}: sha256 {} (no digest announced to compare with)", key_,
+                         verdict.sha256);
+            status_events().checked(request_.url, verdict.bytes, false, verdict.sha256);
+            break;
+        case cache::ContentCheck::Mismatch:
+            metrics().sha256_mismatches.inc();
+            spdlog::error(
+                "fetch {}: SHA256 MISMATCH for {}: the origin announced {} but the {} bytes "
+                "received hash to {}; quarantined, never served as a hit; {}",
+                key_, request_.url, announced_sha256_, verdict.bytes, verdict.sha256,
+                refetched_ ? "already fetched again once, giving up" : "fetching it once more");
+            status_events().gave_up(request_.url, verdict.bytes, "sha256 mismatch");
+            refetch_after_mismatch();
+            break;
+    }
+    verifying_ = false;
+    if (!closing_ && idle()) registry_.release(*this);
+}
+
+// A client still reading the quarantined bytes is closed short: a truncated download is
+// retried, a complete-looking wrong one is not. Then, once, the object is fetched again from
+// byte 0 in the background (start() treats a quarantined record as absent and begin_object
+// replaces it).
+void Fetch::refetch_after_mismatch() {
+    auto listeners = listeners_;
+    listeners_.clear();
+    for (auto* l : listeners)
+        l->on_fetch_failed(*this, "sha256 mismatch: the object is quarantined");
+    if (refetched_ || closing_) return;
+    refetched_ = true;
+    state_ = State::Starting;
+    result_ = CacheResult::Miss;
+    object_recorded_ = false;
+    stored_complete_ = false;
+    present_ = cache::ChunkMap();
+    memory_.clear();
+    reads_.clear();
+    attempt_ = 0;
+    first_attempt_ms_ = 0;
+    start(now_seconds());
+}
+
+bool Fetch::try_refresh_url(int status) {
+    if (status != 400 && status != 403 && status != 410) return false;
+    if (refresh_ || url_refreshes_ >= kMaxUrlRefreshes) return false;
+    auto location_key = registry_.redirects().key_of(request_.url);
+    const RememberedRedirect* redirect =
+        location_key ? registry_.redirects().by_location(*location_key) : nullptr;
+    if (!redirect) return false;
+    retire_transfer();
+    ++url_refreshes_;
+    refresh_started_ms_ = uv_now(loop());
+    spdlog::info(
+        "fetch {}: resume at byte {} refused with status {} (an expired signed URL); asking {} "
+        "for a fresh one",
+        key_, next_, status, redirect->request.url);
+    std::weak_ptr<bool> alive = alive_;
+    refresh_ = std::make_unique<UrlRefresh>(registry_.curl(), *redirect,
+                                            registry_.config().high_water_mark,
+                                            [this, alive](const RefreshResult& result) {
+                                                if (alive.expired()) return;
+                                                on_url_refreshed(result);
+                                            });
+    // Started from the timer: this runs inside a curl callback (libcurl refuses
+    // curl_multi_add_handle there).
+    refresh_start_pending_ = true;
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    return true;
+}
+
+void Fetch::on_url_refreshed(const RefreshResult& result) {
+    retired_refresh_ = std::move(refresh_);  // we are inside its callback: freed from the timer
+    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    if (state_ == State::Failed || closing_) return;
+    const uint64_t took_ms = uv_now(loop()) - refresh_started_ms_;
+    if (result.outcome != RefreshOutcome::Refreshed) {
+        metrics().url_refresh_failures.inc();
+        fail(FetchEnd::ResumeRefused, "the signed URL expired and no fresh one was had: " +
+                                          std::string(to_string(result.outcome)) + " (" +
+                                          result.detail + ")");
+        return;
+    }
+    auto old_key = registry_.redirects().key_of(request_.url).value_or(std::string());
+    registry_.redirects().moved(old_key, result.location);
+    request_.url = result.location;
+    metrics().url_refreshes.inc();
+    spdlog::info("fetch {}: fresh signed URL in {} ms; resuming at byte {}", key_, took_ms, next_);
+    retry_pending_ = true;  // on_timer resumes from next_ with Range + If-Range
+}
+
+bool Fetch::try_offline_answer(std::string_view why) {
+    const OfflineAnswers mode = registry_.config().offline_answers;
+    if (mode == OfflineAnswers::Off || state_ == State::Ready || listeners_.empty()) return false;
+    auto target = policy::parse_absolute_target(request_.url, true);
+    if (!target) return false;
+    if (mode == OfflineAnswers::ModelHosts &&
+        !policy::should_intercept(policy::default_intercept_patterns(), target->host))
+        return false;
+    auto facts = registry_.redirects().facts(key_);
+    if (!facts || facts->sha256.empty()) return false;
+    // Stored by content (a signed Location), else under the Location's own key.
+    auto found = store().lookup(policy::content_key(facts->sha256));
+    if ((!found || !*found) && !facts->location_key.empty())
+        found = store().lookup(facts->location_key);
+    if (!found || !*found) return false;
+    const cache::ObjectInfo& object = **found;
+    // Only content proven to be what the URL names: complete and sha256-verified.
+    if (!object.complete() || object.content_check != cache::ContentCheck::Verified ||
+        object.sha256 != facts->sha256)
+        return false;
+    auto map = store().present_chunks(object);
+    if (!map || !map->all_present()) return false;
+    retire_transfer();
+    retry_pending_ = false;
+    deferred_start_.reset();
+    object_ = object;
+    present_ = *map;
+    object_recorded_ = true;
+    stored_complete_ = true;
+    origin_headers_.clear();
+    // What the redirect would have told the client about the file (huggingface_hub reads these
+    // from a resolve answer; a 200 carries them just as well).
+    auto add = [&](std::string_view name, std::string value) {
+        if (!policy::find_header(object_.headers, name))
+            object_.headers.push_back({std::string(name), std::move(value)});
+    };
+    add("X-Linked-Etag", "\"" + facts->sha256 + "\"");
+    if (facts->size != 0) add("X-Linked-Size", std::to_string(facts->size));
+    if (!facts->commit.empty()) add("X-Repo-Commit", facts->commit);
+    metrics().offline_answers.inc();
+    spdlog::warn(
+        "fetch {}: the origin cannot be reached ({}); answering from the cache: sha256:{} "
+        "({} bytes, verified)",
+        key_, why, facts->sha256, object_.complete_length);
+    become_ready(CacheResult::Hit);
+    return true;
+}
+
+}  // namespace proxy
