@@ -9,6 +9,7 @@
 
 #include "proxy/admin/metrics.h"
 #include "proxy/client/client_connection.h"
+#include "proxy/client/proxy_auth.h"
 #include "proxy/fetch/fetch_registry.h"
 #include "proxy/loop/curl_multi.h"
 #include "proxy/loop/socket_address.h"
@@ -29,8 +30,6 @@ Server::Server(uv_loop_t* loop, const Config& config, cache::Store* store)
     for (const auto& text : config_.key_rule)
         if (auto rule = policy::parse_key_rule(text)) key_rules_.push_back(std::move(*rule));
     host_health().configure(loop_, breaker_config_from(config_));
-    for (const auto& text : config_.key_rule)
-        if (auto rule = policy::parse_key_rule(text)) key_rules_.push_back(std::move(*rule));
     uv_tcp_init(loop_, &listener_);
     listener_.data = this;
     uv_timer_init(loop_, &grace_timer_);
@@ -41,8 +40,32 @@ Server::~Server() = default;
 
 void Server::apply_config(const Config& next) {
     config_ = next;  // FetchRegistry reads it through a reference
+    reload_proxy_auth();
     if (fetches_) fetches_->on_config_changed();
     host_health().configure(loop_, breaker_config_from(config_));
+}
+
+// The htpasswd file is read again on every reload (users added or removed); a file that does
+// not parse keeps the running table, and the running file name with it.
+void Server::reload_proxy_auth() {
+    if (config_.auth_basic.empty()) {
+        if (proxy_auth_) spdlog::warn("reload: proxy authentication is now off");
+        proxy_auth_.reset();
+        return;
+    }
+    auto table = ProxyAuth::load(config_.auth_basic);
+    if (!table) {
+        spdlog::error("reload: {}; keeping the running proxy authentication", table.error());
+        config_.auth_basic = auth_basic_file_;
+        return;
+    }
+    spdlog::info("reload: proxy authentication: {} user(s) from {}", table->entries.size(),
+                 config_.auth_basic);
+    auth_basic_file_ = config_.auth_basic;
+    if (proxy_auth_)
+        proxy_auth_->replace(std::move(*table));
+    else
+        proxy_auth_ = std::make_unique<ProxyAuth>(loop_, std::move(*table));
 }
 
 namespace {
@@ -113,6 +136,14 @@ void Server::log_upstream_route() const {
 
 void Server::start() {
     setup_tls();
+    if (!config_.auth_basic.empty()) {
+        auto table = ProxyAuth::load(config_.auth_basic);
+        if (!table) throw std::runtime_error(table.error());
+        spdlog::info("proxy authentication: {} user(s) from {}", table->entries.size(),
+                     config_.auth_basic);
+        proxy_auth_ = std::make_unique<ProxyAuth>(loop_, std::move(*table));
+        auth_basic_file_ = config_.auth_basic;
+    }
     log_upstream_route();
     sockaddr_storage addr{};
     const auto& l = config_.listen;

@@ -25,6 +25,7 @@ class TlsServerContext;
 class ClientConnection;
 class UpstreamRoute;
 class CurlMulti;
+class ProxyAuth;
 class FetchRegistry;
 
 class Server {
@@ -61,6 +62,9 @@ class Server {
     // --resolve, --connect-to and the parent proxy, for every upstream transfer and tunnel.
     const std::shared_ptr<const UpstreamRoute>& upstream_route() const { return upstream_route_; }
 
+    // Null when --auth-basic is not set (every allowed client may use the proxy).
+    ProxyAuth* proxy_auth() { return proxy_auth_.get(); }
+
     // The cache-key rules of the key_rule setting, parsed once (checked when it was read).
     std::span<const policy::KeyRule> key_rules() const { return key_rules_; }
 
@@ -82,6 +86,7 @@ class Server {
     void maybe_finish_shutdown();
     void setup_tls();
     void log_upstream_route() const;
+    void reload_proxy_auth();
 
     uv_loop_t* loop_;
     Config config_;
@@ -92,6 +97,8 @@ class Server {
     AccessLog access_log_;
     std::unique_ptr<FetchRegistry> fetches_;
     std::unique_ptr<tls::TlsServerContext> tls_;
+    std::unique_ptr<ProxyAuth> proxy_auth_;
+    std::string auth_basic_file_;  // the file proxy_auth_ was read from
     std::shared_ptr<const std::string> upstream_ca_bundle_;
     std::shared_ptr<const UpstreamRoute> upstream_route_;
     std::vector<policy::KeyRule> key_rules_;

@@ -148,6 +148,10 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
         case http1::ParseStatus::NeedMore:
             return;
         case http1::ParseStatus::Upgrade:
+            if (auth_hold_) {
+                auth_hold_->upgrade = true;  // the tunnel starts once the client is allowed
+                return;
+            }
             if (state_ != State::Closing) start_tunnel_with(parser_.take_pending());
             return;
         case http1::ParseStatus::Complete:
@@ -182,6 +186,7 @@ bool ClientConnection::on_request_head(const http1::RequestHead& head) {
     method_ = head.method;
     url_ = head.url;
     response_.start(head.method, head.http10(), head.keep_alive);
+    if (server_.proxy_auth() && !authorize(head)) return state_ != State::Closing;
     if (method_ == "CONNECT") return true;  // the parser stops after it: on_parsed(Upgrade)
     state_ = State::ReadingBody;
     start_forwarding();
@@ -189,6 +194,10 @@ bool ClientConnection::on_request_head(const http1::RequestHead& head) {
 }
 
 bool ClientConnection::on_request_body(const char* data, size_t size) {
+    if (auth_hold_) {
+        auth_hold_->body.append(data, size);
+        return true;
+    }
     if (state_ == State::Closing || !transfer_) return false;
     transfer_->push_body(data, size);
     if (transfer_->body_queued() >= server_.config().high_water_mark) {
@@ -199,6 +208,10 @@ bool ClientConnection::on_request_body(const char* data, size_t size) {
 }
 
 bool ClientConnection::on_request_complete() {
+    if (auth_hold_) {
+        auth_hold_->complete = true;
+        return true;
+    }
     if (state_ == State::Closing) return false;
     if (transfer_) transfer_->end_body();
     if (state_ == State::ReadingBody) state_ = State::WaitingResponse;

@@ -58,6 +58,15 @@ struct PassResume {
     bool retry_pending = false;  // the timer starts the next attempt
 };
 
+// A request held while ProxyAuth checks its credentials on a worker (client_auth.cpp): what the
+// parser delivered meanwhile. Reading stops at once, so `body` is at most one read's bytes.
+struct AuthHold {
+    std::string body;
+    bool complete = false;  // the request's end was read
+    bool upgrade = false;   // a CONNECT: its tunnel starts once allowed
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // expires with the connection
+};
+
 class ClientConnection final : public UpstreamSink,
                                public AfterActionHook,
                                private http1::RequestHandler,
@@ -171,9 +180,16 @@ class ClientConnection final : public UpstreamSink,
     void start_resumed_transfer();
     void give_up_resume(std::string_view why);
 
+    // Proxy authentication (client_auth.cpp, --auth-basic): true to go on with the request;
+    // false when it was refused (answered 407) or is held until the verdict.
+    bool authorize(const http1::RequestHead& head);
+    void on_auth_verdict(bool allowed);
+    void refuse_proxy_auth();
+
     // Responding.
     // dlproxy's own one-line answer; `retry_after_s` > 0 adds Retry-After (a 503).
     void send_error(int status, std::string_view message, uint32_t retry_after_s = 0);
+    void send_error_with(int status, std::string_view message, const policy::HeaderList& extra);
     void write(std::string data);
     void write_raw(std::string data);              // encrypted first inside an intercepted tunnel
     void write_encrypted(std::string_view plain);  // inside an intercepted tunnel: no copy first
@@ -246,6 +262,7 @@ class ClientConnection final : public UpstreamSink,
     bool logged_ = false;
 
     std::optional<PassResume> resume_;
+    std::optional<AuthHold> auth_hold_;
     std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
     Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed

@@ -373,12 +373,22 @@ void ClientConnection::send_error(int status, std::string_view message, uint32_t
         close(message);
         return;
     }
+    policy::HeaderList extra;
+    if (retry_after_s > 0) extra.push_back({"Retry-After", std::to_string(retry_after_s)});
+    send_error_with(status, message, extra);
+}
+
+void ClientConnection::send_error_with(int status, std::string_view message,
+                                       const policy::HeaderList& extra) {
+    if (closed_) return;
+    if (head_sent_) {
+        close(message);
+        return;
+    }
     // A request refused mid-body may have a transfer under way: its answer must not follow ours.
     if (transfer_) transfer_->detach();
     status_ = status;
     head_sent_ = true;
-    policy::HeaderList extra;
-    if (retry_after_s > 0) extra.push_back({"Retry-After", std::to_string(retry_after_s)});
     write(http1::format_error_response(status, message, false, method_ == "HEAD", extra));
     log_access("ERROR");
     close_after_flush();

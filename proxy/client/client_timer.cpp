@@ -25,6 +25,13 @@ void ClientConnection::on_timer() {
         return;
     }
     retired_transfer_.reset();
+    if (auth_hold_) {
+        spdlog::warn("client {}: credentials not checked within {} s", client_address_,
+                     server_.config().client_header_timeout);
+        auth_hold_.reset();
+        send_error(503, "dlproxy: credentials could not be checked in time");
+        return;
+    }
     if (resume_ && head_sent_ && !cached_ && state_ != State::Closing) {
         on_resume_timer();
         return;

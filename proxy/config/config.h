@@ -45,6 +45,9 @@ struct Config {
     std::string log_level = "info";
     std::string access_log = "-";  // "-" = standard output, "off" = none, else a file path
     std::string access_log_format = "native";  // native | squid | json (access_log.h)
+    // htpasswd file (crypt(3) hashes) clients must authenticate against with Basic credentials;
+    // empty = no proxy authentication (proxy/client/proxy_auth.h).
+    std::string auth_basic;
 
     // Limits and timeouts (seconds unless stated).
     uint64_t high_water_mark = 1 << 20;   // bytes queued towards one peer before pausing the source

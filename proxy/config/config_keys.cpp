@@ -93,6 +93,11 @@ const std::array kKeys = {
                                            {"FILE", "access log file, '-' for stdout, 'off'"}),
     key<AccessLogFormatName, Member<&Config::access_log_format>>(
         "access_log_format", {"F", "native|squid|json (docs/access-log.md)"}),
+    key<Text, Member<&Config::auth_basic>>(
+        "auth_basic", {"FILE",
+                       "htpasswd file (bcrypt or SHA-crypt hashes): clients must send Basic "
+                       "Proxy-Authorization (407 otherwise)",
+                       "", "no proxy authentication"}),
     key<Size<4096, kNoMax>, Member<&Config::high_water_mark>>(
         "high_water_mark", {"SIZE", "bytes queued per peer before pausing"}),
     key<Size<1024, kNoMax>, Member<&Config::max_header_size>>("max_header_size",

@@ -12,8 +12,9 @@ namespace {
 
 // Everything read at use time (per request, per connection, per fill): a new value applies to
 // what starts after the reload.
-constexpr std::array<std::string_view, 30> kLiveKeys = {
+constexpr std::array<std::string_view, 31> kLiveKeys = {
     "allow",
+    "auth_basic",
     "connect_ports",
     "intercept",
     "log_level",
