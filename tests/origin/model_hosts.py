@@ -56,7 +56,8 @@ Control (direct to https://127.0.0.1:PORT, not through a proxy; answers 200 JSON
   POST /_imitation/config?url_lifetime=S&civitai_lifetime=S&hf_token=T&civitai_token=T
   POST /_imitation/faults?object=<id>&where=cdn|hub|all&<origin.py fault parameters>
        replaces that object's faults (cc, cut, cut_at, cuts, stall*, status, status_after, times,
-       retry_after, rate, delay_headers, hdr_*) and resets its counters. where=cdn (default): the
+       retry_after, rate, delay_headers, hdr_*; and announce_sha256=<hex> on the hub side: the
+       X-Linked-Etag a resolve announces instead of the file's) and resets its counters. where=cdn (default): the
        byte-serving responses (CDN hosts and resolve-cache); hub: resolve and Civitai's download
        API; all: both. `version=V` changes the object's content everywhere (a re-upload).
   POST /_imitation/reset   no faults, default config.
@@ -99,7 +100,8 @@ SECRET = b"dlproxy model host imitation signing key"
 DEFAULTS = {"url_lifetime": 3600, "civitai_lifetime": 86400, "hf_token": "hf_testtoken",
             "civitai_token": "civitai-test-key"}
 FAULT_PARAMS = re.compile(r"(cc|cut|cut_at|cuts|cut_mode|stall|stall_at|stalls|stall_secs|status|"
-                          r"status_after|times|retry_after|rate|delay_headers|hdr_.+)$")
+                          r"status_after|times|retry_after|rate|delay_headers|hdr_.+|"
+                          r"announce_sha256)$")
 
 
 # --- the catalogue: deterministic files ----------------------------------------------------------
@@ -392,10 +394,12 @@ class HostsHandler(origin.Handler):
                               f"{commit}>; rel=\"xet-auth\", <https://cas-server.xethub.hf.co/v1/"
                               f"reconstructions/{f.xet_hash}>; rel=\"xet-reconstruction-info\"")]
         self.server.remember_cdn_path(host, cdn_path, f.object_id, f.version)
+        # A hub that lies (a fault, where=hub): the digest it announces is not the file's.
+        announced = self.q.get("announce_sha256", f.sha256)
         loc = f"https://{host}{cdn_path}?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
         weak = hashlib.sha1(loc.encode()).hexdigest()[:27]
         self.simple(302, f"Found. Redirecting to {loc}\n", [
-            ("Location", loc), ("X-Linked-Etag", f'"{f.sha256}"'), ("X-Linked-Size", str(f.size)),
+            ("Location", loc), ("X-Linked-Etag", f'"{announced}"'), ("X-Linked-Size", str(f.size)),
             ("ETag", f'W/"{len(loc):x}-{weak}"')] + extra + common)
 
     def xet_read_token(self, org, repo, rev):
