@@ -19,14 +19,19 @@ import json
 import os
 import ssl
 import sys
+import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import LOCALHOST, MiB, Origin, ProxyTestCase, RawConn, content  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 from test_https import connect_tunnel, make_test_pki  # noqa: E402
 
 BUDGET_MIB = 256  # the default --memory-budget
@@ -207,7 +212,7 @@ class PressureOverTlsTest(MemoryCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_test_pki(cls.work)
         cls.origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
         cls.proxy = None
