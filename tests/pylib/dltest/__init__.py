@@ -33,7 +33,6 @@ Modules, by concern:
   benchkit     Bench (workspace + process registry), bench options, statistics, tables, JSON
 """
 
-import os as _os
 import sys as _sys
 
 from . import debian_python as _debian_python
@@ -43,5 +42,3 @@ _debian_python.reexec_if_needed()
 
 if _ORIGIN_DIR not in _sys.path:
     _sys.path.insert(0, _ORIGIN_DIR)
-
-del _os
