@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,9 +34,7 @@ from test_memory_budget import SlowReader  # noqa: E402
 
 
 def status_memory(proxy) -> dict:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{proxy.admin_port}/status", timeout=10) as r:
-        return json.loads(r.read().decode()).get("memory", {})
+    return json.loads(proxy.admin("/status")).get("memory", {})
 
 
 def one_setting(budget: str, args, work: Path, origin: Origin) -> dict:

@@ -9,6 +9,7 @@
         .start() .stop() .sigterm() .wait(timeout) -> exit status  .alive()  .pid
         .port .admin_port .proxy_url
         .stderr_text(since=0) .stderr_size()
+        .admin(path) -> the admin endpoint's answer to GET path (/status, /metrics), as text
         .fd_count() .fd_breakdown() -> procfs.FdBreakdown  .rss_kb() .hwm_kb() .status_kb(field)
         .describe() -> which binary ran (path, --version, mtime, sha256 prefix), for bench reports
 
@@ -20,6 +21,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 from . import procfs
 from .const import LOCALHOST, dlproxy_bin
@@ -126,6 +128,13 @@ class Dlproxy:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def admin(self, path, timeout=10):
+        """GET `path` (/status, /metrics...) from the admin endpoint, directly (no proxy
+        variables); the body as text. An HTTP error status raises urllib's HTTPError."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://{LOCALHOST}:{self.admin_port}{path}", timeout=timeout) as r:
+            return r.read().decode()
 
     def describe(self):
         """Which binary ran: path, `--version`, mtime and a sha256 prefix (builds change under
