@@ -30,6 +30,7 @@ Modules, by concern:
   rawhttp      RawConn (hand-written HTTP/1.1), Headers, parse_header_blocks, EchoServer
   testcase     ProxyTestCase (one origin and one dlproxy per class, fd checks after each test)
   modelhosts   ModelHostsCase (the model hosts' imitation at their real names, over TLS)
+  cdp          a Chrome DevTools Protocol driver for headless Chromium (the status page test)
   benchkit     Bench (workspace + process registry), bench options, statistics, tables, JSON
 """
 
