@@ -29,33 +29,40 @@ import json
 import mmap
 import os
 import time
-import re
 import sys
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, bench_parser, BenchError, dir_bytes, emit_json, fmt, fmt_mib, machine_info, median,
+    parse_bench_args, print_table, ratio, run_main, which)
+from dltest.const import GiB, MiB  # noqa: E402
+from dltest.curl import curl_fetch, fetch_sha256  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import write_body  # noqa: E402
+from dltest.procfs import cpu_seconds, peak_rss_bytes, settle_cpu  # noqa: E402
+from dltest.webservers import Nginx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("direct", "pass", "cold", "warm", "disk")
-ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
 
 def parse_args() -> argparse.Namespace:
-    p = bl.bench_parser(__doc__, size="1GiB", runs=5)
+    p = bench_parser(__doc__, size="1GiB", runs=5)
     p.add_argument("--nosync", action="store_true",
                    help="run dlproxy with --cache-durability nosync (no fdatasync before records)")
     p.add_argument("--no-evict", action="store_true",
                    help="keep every round's object (the page cache grows each round)")
     p.add_argument("--dlproxy-arg", action="append", default=[], metavar="FLAG",
                    help="an extra dlproxy flag, repeatable (e.g. --dlproxy-arg=--memory-budget=0)")
-    args = bl.parse_bench_args(p)
+    args = parse_bench_args(p)
     return args
 
 
 class Legs:
-    def __init__(self, nginx: bl.Nginx, dlproxy: bl.DlProxy, admin_port: int):
+    def __init__(self, nginx: Nginx, dlproxy: Dlproxy, admin_port: int):
         self.nginx, self.dlproxy, self.admin_port = nginx, dlproxy, admin_port
 
     def request(self, kind: str, tag: str) -> tuple[str, str | None]:
@@ -67,11 +74,11 @@ class Legs:
     def fetch(self, kind: str, tag: str, size: int, output: str = "/dev/null") -> dict:
         url, proxy = self.request(kind, tag)
         pid = self.dlproxy.proc.pid
-        cpu0 = bl.cpu_seconds(pid)
+        cpu0 = cpu_seconds(pid)
         log0 = sum(f"/{tag}/" in e.uri for e in self.nginx.read_access_log())
-        r = bl.curl_fetch(url, proxy, output=output)
+        r = curl_fetch(url, proxy, output=output)
         r.check(size)
-        cpu = bl.settle_cpu(pid) - cpu0 if proxy else None
+        cpu = settle_cpu(pid) - cpu0 if proxy else None
         origin = len(self.nginx.entries_matching(f"/{tag}/", settle=0.1)) - log0
         return {"kind": kind, "tag": tag, "bytes": r.size, "seconds": r.seconds,
                 "mb_per_s": r.mb_per_s, "proxy_cpu_s": cpu, "origin_requests": origin}
@@ -126,16 +133,16 @@ def run_round(legs: Legs, n: int, size: int) -> list[dict]:
         r["round"] = n
         out.append(r)
         print(f"round {n} {kind:6s} {r['mb_per_s']:8.0f} MB/s  dlproxy CPU "
-              f"{bl.fmt(r['proxy_cpu_s'], '.2f')} s  origin requests {r['origin_requests']}",
+              f"{fmt(r['proxy_cpu_s'], '.2f')} s  origin requests {r['origin_requests']}",
               flush=True)
     if kind == "warm" and out[-1]["origin_requests"] != 0:
-        raise bl.BenchError(f"round {n}: the warm download reached the origin")
+        raise BenchError(f"round {n}: the warm download reached the origin")
     return out
 
 
 def summarize(runs: list[dict], peak_rss: int) -> dict:
     by = {k: [r for r in runs if r["kind"] == k] for k in KINDS}
-    med = {k: bl.median(r["mb_per_s"] for r in by[k]) for k in KINDS}
+    med = {k: median(r["mb_per_s"] for r in by[k]) for k in KINDS}
 
     def paired(a: str, b: str) -> float | None:
         vals = []
@@ -144,43 +151,42 @@ def summarize(runs: list[dict], peak_rss: int) -> dict:
             y = [r["mb_per_s"] for r in by[b] if r["round"] == n]
             if x and y:
                 vals.append(x[0] / y[0])
-        return bl.median(vals)
+        return median(vals)
 
-    ratios = {f"{a}/{b}": {"of_medians": bl.ratio(med[a], med[b]), "paired_median": paired(a, b)}
+    ratios = {f"{a}/{b}": {"of_medians": ratio(med[a], med[b]), "paired_median": paired(a, b)}
               for a, b in (("cold", "pass"), ("cold", "direct"), ("pass", "direct"),
                            ("warm", "direct"), ("cold", "disk"), ("disk", "pass"))}
-    cpu = {k: bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB) for r in by[k] if r["proxy_cpu_s"])
+    cpu = {k: median(r["proxy_cpu_s"] / (r["bytes"] / GiB) for r in by[k] if r["proxy_cpu_s"])
            for k in ("pass", "cold", "warm")}
     return {"median_mb_per_s": med, "ratios": ratios, "dlproxy_cpu_s_per_gib": cpu,
-            "dlproxy_peak_rss_mib": peak_rss / bl.MiB}
+            "dlproxy_peak_rss_mib": peak_rss / MiB}
 
 
 def run(args) -> int:
     for tool in ("curl", "nginx"):
-        bl.which(tool)
-    info = bl.machine_info(REPO)
-    with bl.Bench("bench-cache", keep=args.keep) as bench:
+        which(tool)
+    info = machine_info(REPO)
+    with Bench("bench-cache", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
-        sha = bl.write_body(www / "body.bin", args.size_bytes)
-        nginx = bl.Nginx(bench, www).start()
-        dlproxy = bl.DlProxy(bench, args.dlproxy, log_level="info", extra_args=(
-            ["--cache-durability", "nosync"] if args.nosync else []) + args.dlproxy_arg).start()
-        m = dlproxy.proc.wait_line(ADMIN_RE, 10)
-        legs = Legs(nginx, dlproxy, int(m.group(1)))
+        sha = write_body(www / "body.bin", args.size_bytes)
+        nginx = Nginx(bench, www).start()
+        dlproxy = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="info", extra_args=(
+            ["--cache-durability", "nosync"] if args.nosync else []) + args.dlproxy_arg).start())
+        legs = Legs(nginx, dlproxy, dlproxy.admin_port)
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
 
         if args.smoke:
             for kind in ("direct", "pass", "cold", "warm"):
                 url, proxy = legs.request(kind, "smoke")
-                got = bl.fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin",
-                                      args.size_bytes)
+                got = fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin",
+                                   args.size_bytes)
                 if got != sha:
-                    raise bl.BenchError(f"{kind}: sha256 {got} != body {sha}")
+                    raise BenchError(f"{kind}: sha256 {got} != body {sha}")
                 print(f"check {kind:6s} {args.size_bytes} bytes sha256 ok", flush=True)
             hits = nginx.entries_matching("/u/smoke/")
             if len(hits) != 2:  # direct + cold; warm must not reach nginx
-                raise bl.BenchError(f"nginx saw {len(hits)} requests for /u/smoke/, expected 2")
+                raise BenchError(f"nginx saw {len(hits)} requests for /u/smoke/, expected 2")
             print(f"evict: {legs.evict('smoke')}")
             print("smoke: sizes and sha256 equal for every leg; the warm leg was a hit")
             return 0
@@ -190,28 +196,28 @@ def run(args) -> int:
             runs += run_round(legs, n, args.size_bytes)
             if not args.no_evict:
                 legs.evict(f"r{n}")
-        s = summarize(runs, bl.peak_rss_bytes(dlproxy.proc.pid))
-        extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir), "evict": not args.no_evict,
+        s = summarize(runs, peak_rss_bytes(dlproxy.proc.pid))
+        extra = {"cache_dir_bytes": dir_bytes(dlproxy.cache_dir), "evict": not args.no_evict,
                  "durability": "nosync" if args.nosync else "sync",
                  "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                  "dlproxy_binary": dlproxy.describe()}
         print()
-        print(f"cache cost, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
+        print(f"cache cost, {fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
               f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start / "
               f"{extra['loadavg_1m_at_end']} at end, evict between rounds: {extra['evict']}, "
               f"durability {extra['durability']}")
-        bl.print_table(["kind", "median MB/s", "dlproxy CPU s/GiB"],
-                       [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"),
-                         bl.fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS])
+        print_table(["kind", "median MB/s", "dlproxy CPU s/GiB"],
+                    [[k, fmt(s["median_mb_per_s"][k], ".0f"),
+                      fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS])
         print()
-        bl.print_table(["ratio", "of medians", "paired median"],
-                       [[name, bl.fmt(v["of_medians"], ".3f"), bl.fmt(v["paired_median"], ".3f")]
-                        for name, v in s["ratios"].items()])
+        print_table(["ratio", "of medians", "paired median"],
+                    [[name, fmt(v["of_medians"], ".3f"), fmt(v["paired_median"], ".3f")]
+                     for name, v in s["ratios"].items()])
         print(f"\ndlproxy peak RSS {s['dlproxy_peak_rss_mib']:.1f} MiB")
-        bl.emit_json("cache", {"size": args.size_bytes, "rounds": args.runs, "machine": info,
-                               **s, **extra, "runs": runs})
+        emit_json("cache", {"size": args.size_bytes, "rounds": args.runs, "machine": info,
+                            **s, **extra, "runs": runs})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_cache", parse_args, run))
+    sys.exit(run_main("bench_cache", parse_args, run))

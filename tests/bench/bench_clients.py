@@ -20,18 +20,27 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, bench_parser, BenchError, emit_json, fmt, fmt_mib, machine_info, median,
+    parse_bench_args, print_table, ratio, run_main, which)
+from dltest.const import GiB, MiB  # noqa: E402
+from dltest.curl import curl_concurrent  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_file, write_body  # noqa: E402
+from dltest.procfs import cpu_seconds, peak_rss_bytes, settle_cpu  # noqa: E402
+from dltest.webservers import Nginx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("direct", "dlproxy")
 
 
 def parse_args() -> argparse.Namespace:
-    p = bl.bench_parser(__doc__, size="256MiB", runs=3,
-                        smoke_help="16 MiB, 1 round; every client's body is hashed; exit 1 on a mismatch")
+    p = bench_parser(__doc__, size="256MiB", runs=3,
+                     smoke_help="16 MiB, 1 round; every client's body is hashed; exit 1 on a mismatch")
     p.add_argument("--clients", default="1,4,16", help="comma-separated client counts")
-    args = bl.parse_bench_args(p)
+    args = parse_bench_args(p)
     try:
         args.client_counts = [int(c) for c in args.clients.split(",")]
     except ValueError:
@@ -41,8 +50,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def one_round(kind: str, n_clients: int, tag: str, nginx: bl.Nginx, dlproxy: bl.DlProxy,
-              bench: bl.Bench, args, sha: str) -> dict:
+def one_round(kind: str, n_clients: int, tag: str, nginx: Nginx, dlproxy: Dlproxy,
+              bench: Bench, args, sha: str) -> dict:
     url = nginx.url(f"/u/{tag}/body.bin")
     proxy = dlproxy.proxy_url if kind == "dlproxy" else None
     scratch = bench.dir / "scratch"
@@ -51,21 +60,21 @@ def one_round(kind: str, n_clients: int, tag: str, nginx: bl.Nginx, dlproxy: bl.
                for i in range(n_clients)]
 
     pid = dlproxy.proc.pid
-    cpu0 = bl.cpu_seconds(pid)
-    res = bl.curl_concurrent([(url, proxy, out) for out in outputs])
+    cpu0 = cpu_seconds(pid)
+    res = curl_concurrent([(url, proxy, out) for out in outputs])
     for r in res.results:
         r.check(args.size_bytes)
-    cpu = bl.settle_cpu(pid) - cpu0
+    cpu = settle_cpu(pid) - cpu0
     if args.smoke:
         for out in outputs:
-            got = bl.sha256_file(Path(out))
+            got = sha256_file(Path(out))
             Path(out).unlink()
             if got != sha:
-                raise bl.BenchError(f"{kind} x{n_clients}: sha256 {got} != body {sha}")
+                raise BenchError(f"{kind} x{n_clients}: sha256 {got} != body {sha}")
 
     origin = nginx.entries_matching(f"/u/{tag}/")
     origin_bytes = sum(e.bytes_sent for e in origin)
-    delivered_gib = res.total_bytes / bl.GiB
+    delivered_gib = res.total_bytes / GiB
     speeds = [r.mb_per_s for r in res.results]
     return {
         "kind": kind, "clients": n_clients, "tag": tag,
@@ -84,51 +93,49 @@ def summarize(runs: list[dict], counts: list[int]) -> list[dict]:
     for n in counts:
         d = [r for r in runs if r["clients"] == n and r["kind"] == "direct"]
         p = [r for r in runs if r["clients"] == n and r["kind"] == "dlproxy"]
-        direct = bl.median(r["aggregate_mb_per_s"] for r in d)
-        proxied = bl.median(r["aggregate_mb_per_s"] for r in p)
+        direct = median(r["aggregate_mb_per_s"] for r in d)
+        proxied = median(r["aggregate_mb_per_s"] for r in p)
         rows.append({
             "clients": n,
             "direct_aggregate_mb_per_s": direct,
             "dlproxy_aggregate_mb_per_s": proxied,
-            "dlproxy_over_direct": bl.ratio(proxied, direct),
-            "dlproxy_slowest_client_mb_per_s": bl.median(r["slowest_client_mb_per_s"] for r in p),
-            "dlproxy_origin_objects": bl.median(r["origin_objects"] for r in p),
-            "dlproxy_origin_requests": bl.median(r["origin_requests"] for r in p),
-            "dlproxy_cpu_s_per_gib": bl.median(r["dlproxy_cpu_s_per_gib"] for r in p),
+            "dlproxy_over_direct": ratio(proxied, direct),
+            "dlproxy_slowest_client_mb_per_s": median(r["slowest_client_mb_per_s"] for r in p),
+            "dlproxy_origin_objects": median(r["origin_objects"] for r in p),
+            "dlproxy_origin_requests": median(r["origin_requests"] for r in p),
+            "dlproxy_cpu_s_per_gib": median(r["dlproxy_cpu_s_per_gib"] for r in p),
         })
     return rows
 
 
-def print_report(rows: list[dict], args, info: dict, peak_rss: int, notes: list[str]) -> None:
+def print_report(rows: list[dict], args, info: dict, peak_rss: int) -> None:
     print()
-    print(f"{len(rows)} client counts on one cold {bl.fmt_mib(args.size_bytes)} MiB object, "
+    print(f"{len(rows)} client counts on one cold {fmt_mib(args.size_bytes)} MiB object, "
           f"{args.runs} rounds, {info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, "
           f"{info['date']} (medians; MB/s = 10^6 B/s)")
-    bl.print_table(
+    print_table(
         ["clients", "direct MB/s", "dlproxy MB/s", "dlproxy/direct", "slowest client",
          "origin objects", "origin reqs", "dlproxy CPU s/GiB"],
-        [[r["clients"], bl.fmt(r["direct_aggregate_mb_per_s"], ".0f"),
-          bl.fmt(r["dlproxy_aggregate_mb_per_s"], ".0f"), bl.fmt(r["dlproxy_over_direct"], ".3f"),
-          bl.fmt(r["dlproxy_slowest_client_mb_per_s"], ".0f"),
-          bl.fmt(r["dlproxy_origin_objects"], ".2f"), bl.fmt(r["dlproxy_origin_requests"], ".0f"),
-          bl.fmt(r["dlproxy_cpu_s_per_gib"], ".3f")] for r in rows])
-    print(f"dlproxy peak RSS {peak_rss / bl.MiB:.1f} MiB")
+        [[r["clients"], fmt(r["direct_aggregate_mb_per_s"], ".0f"),
+          fmt(r["dlproxy_aggregate_mb_per_s"], ".0f"), fmt(r["dlproxy_over_direct"], ".3f"),
+          fmt(r["dlproxy_slowest_client_mb_per_s"], ".0f"),
+          fmt(r["dlproxy_origin_objects"], ".2f"), fmt(r["dlproxy_origin_requests"], ".0f"),
+          fmt(r["dlproxy_cpu_s_per_gib"], ".3f")] for r in rows])
+    print(f"dlproxy peak RSS {peak_rss / MiB:.1f} MiB")
     print("origin objects = nginx $bytes_sent for the round / object size (1.00: one fetch for all)")
-    for note in notes:
-        print(f"note: {note}")
     print()
 
 
 def run(args) -> int:
     for tool in ("curl", "nginx"):
-        bl.which(tool)  # raises, naming the apt-get install line, when missing
-    info = bl.machine_info(REPO)
-    with bl.Bench("bench-clients", keep=args.keep) as bench:
+        which(tool)  # raises, naming the apt-get install line, when missing
+    info = machine_info(REPO)
+    with Bench("bench-clients", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
-        sha = bl.write_body(www / "body.bin", args.size_bytes)
-        nginx = bl.Nginx(bench, www).start()
-        dlproxy = bl.DlProxy(bench, args.dlproxy).start()
+        sha = write_body(www / "body.bin", args.size_bytes)
+        nginx = Nginx(bench, www).start()
+        dlproxy = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="warn").start())
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
 
         if not args.smoke:
@@ -152,19 +159,18 @@ def run(args) -> int:
         if args.smoke:
             print("smoke: every client got the full body with the right sha256")
 
-        peak_rss = bl.peak_rss_bytes(dlproxy.proc.pid)
+        peak_rss = peak_rss_bytes(dlproxy.proc.pid)
         rows = summarize(runs, args.client_counts)
-        print_report(rows, args, info, peak_rss, dlproxy.notes())
-        bl.emit_json("clients", {"size": args.size_bytes, "rounds": args.runs,
-                                 "machine": info, "summary": rows,
-                                 "dlproxy_peak_rss_mib": peak_rss / bl.MiB,
-                                 "dlproxy_binary": dlproxy.describe(),
-                                 "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-                                 "flags_dropped": dlproxy.flags_dropped,
-                                 "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
-                                 "runs": runs})
+        print_report(rows, args, info, peak_rss)
+        emit_json("clients", {"size": args.size_bytes, "rounds": args.runs,
+                              "machine": info, "summary": rows,
+                              "dlproxy_peak_rss_mib": peak_rss / MiB,
+                              "dlproxy_binary": dlproxy.describe(),
+                              "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+                              "log_level": dlproxy.log_level,
+                              "runs": runs})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_clients", parse_args, run))
+    sys.exit(run_main("bench_clients", parse_args, run))

@@ -26,22 +26,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, bench_parser, BenchError, emit_json, fmt, fmt_mib, machine_info, median,
+    parse_bench_args, print_table, ratio, run_main, which)
+from dltest.const import GiB, LOCALHOST, MiB  # noqa: E402
+from dltest.curl import curl_concurrent  # noqa: E402
+from dltest.hashing import sha256_file, write_body  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.procfs import cpu_seconds, rss_bytes, settle_cpu  # noqa: E402
+from dltest.webservers import Nginx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "scripts" / "dlproxy-cluster"
 
 
 def parse_args():
-    p = bl.bench_parser(__doc__, size="128MiB", runs=3,
-                        smoke_help="2 instances, 4 clients x 8 MiB, 1 round; sha256 of every body")
+    p = bench_parser(__doc__, size="128MiB", runs=3,
+                     smoke_help="2 instances, 4 clients x 8 MiB, 1 round; sha256 of every body")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (distinct URLs)")
     p.add_argument("--instances", default="1,2,3", help="comma-separated instance counts")
-    args = bl.parse_bench_args(p)
+    args = parse_bench_args(p)
     if args.smoke:
         args.clients, args.instances = 4, "2"
-        args.size_bytes = 8 * bl.MiB
+        args.size_bytes = 8 * MiB
     args.counts = [int(k) for k in args.instances.split(",")]
     return args
 
@@ -49,7 +59,7 @@ def parse_args():
 class Cluster:
     """dlproxy-cluster start/stop in bench.dir/cluster-<tag>; stopped by the PIDs it recorded."""
 
-    def __init__(self, bench: bl.Bench, exe: Path, n: int, tag: str):
+    def __init__(self, bench: Bench, exe: Path, n: int, tag: str):
         self.dir = bench.dir / f"cluster-{tag}"
         self.exe, self.n = exe, n
         self.port = 0
@@ -59,11 +69,11 @@ class Cluster:
 
     def start(self) -> "Cluster":
         for _ in range(3):
-            self.port = bl.free_port()
+            self.port = free_port()
             p = subprocess.run([str(CLUSTER), "start", "--dir", str(self.dir), "-n", str(self.n),
-                                "--base-port", "0", "--listen", f"{bl.LOOPBACK}:{self.port}",
+                                "--base-port", "0", "--listen", f"{LOCALHOST}:{self.port}",
                                 "--dlproxy", str(self.exe), "--", "--log-level", "info"],
-                               capture_output=True, text=True, timeout=60, env=bl.curl_env())
+                               capture_output=True, text=True, timeout=60, env=clean_env())
             if p.returncode == 0:
                 for line in p.stdout.splitlines():
                     f = line.split()
@@ -74,17 +84,17 @@ class Cluster:
                         self.instance_ports.append(int(f[3].rsplit(":", 1)[1]))
                 return self
             self.stop()
-        raise bl.BenchError(f"dlproxy-cluster start failed: {p.stdout}{p.stderr}")
+        raise BenchError(f"dlproxy-cluster start failed: {p.stdout}{p.stderr}")
 
     @property
     def proxy_url(self) -> str:
-        return f"http://{bl.LOOPBACK}:{self.port}"
+        return f"http://{LOCALHOST}:{self.port}"
 
     def cpu(self) -> tuple[float, float]:
-        return sum(bl.cpu_seconds(p) for p in self.pids), bl.cpu_seconds(self.haproxy_pid)
+        return sum(cpu_seconds(p) for p in self.pids), cpu_seconds(self.haproxy_pid)
 
     def rss(self) -> int:
-        return sum(bl.rss_bytes(p) for p in self.pids)
+        return sum(rss_bytes(p) for p in self.pids)
 
     def results(self, needle: str) -> list[str]:
         """Access-log results (HIT, MISS, ...) of requests whose URL contains `needle`."""
@@ -107,28 +117,28 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)  # the caches: up to clients x size each
 
 
-def leg(name: str, urls: list[str], proxy: str | None, nginx: bl.Nginx, tag: str, args,
-        bench: bl.Bench, sha: str, cluster: Cluster | None = None) -> dict:
+def leg(name: str, urls: list[str], proxy: str | None, nginx: Nginx, tag: str, args,
+        bench: Bench, sha: str, cluster: Cluster | None = None) -> dict:
     outputs = [str(bench.dir / f"{tag}-{i}.bin") if args.smoke else "/dev/null"
                for i in range(len(urls))]
     cpu0 = cluster.cpu() if cluster else (0.0, 0.0)
     before = cluster.results(f"/u/{tag}-") if cluster else []
-    res = bl.curl_concurrent([(u, proxy, o) for u, o in zip(urls, outputs)])
+    res = curl_concurrent([(u, proxy, o) for u, o in zip(urls, outputs)])
     for r in res.results:
         r.check(args.size_bytes)
     if args.smoke:
         for o in outputs:
-            if bl.sha256_file(Path(o)) != sha:
-                raise bl.BenchError(f"{name} {tag}: a body's sha256 differs")
+            if sha256_file(Path(o)) != sha:
+                raise BenchError(f"{name} {tag}: a body's sha256 differs")
             Path(o).unlink()
-    gib = res.total_bytes / bl.GiB
+    gib = res.total_bytes / GiB
     row = {"leg": name, "tag": tag, "aggregate_mb_per_s": res.aggregate_mb_per_s,
            "slowest_client_mb_per_s": min(r.mb_per_s for r in res.results),
            "origin_objects": sum(e.bytes_sent for e in nginx.entries_matching(f"/u/{tag}-"))
            / (args.size_bytes * len(urls))}
     if cluster:
         for pid in cluster.pids + [cluster.haproxy_pid]:
-            bl.settle_cpu(pid)
+            settle_cpu(pid)
         cpu1 = cluster.cpu()
         row["dlproxy_cpu_s_per_gib"] = (cpu1[0] - cpu0[0]) / gib
         row["haproxy_cpu_s_per_gib"] = (cpu1[1] - cpu0[1]) / gib
@@ -139,7 +149,7 @@ def leg(name: str, urls: list[str], proxy: str | None, nginx: bl.Nginx, tag: str
     return row
 
 
-def one_round(n_round: int, k: int, args, nginx: bl.Nginx, bench: bl.Bench, sha: str) -> list[dict]:
+def one_round(n_round: int, k: int, args, nginx: Nginx, bench: Bench, sha: str) -> list[dict]:
     urls = lambda tag: [nginx.url(f"/u/{tag}-{i}/body.bin") for i in range(args.clients)]  # noqa: E731
     rows = []
     cluster = Cluster(bench, args.dlproxy, k, f"r{n_round}-k{k}").start()
@@ -148,14 +158,14 @@ def one_round(n_round: int, k: int, args, nginx: bl.Nginx, bench: bl.Bench, sha:
         rows.append(leg("cold", urls(tag), cluster.proxy_url, nginx, tag, args, bench, sha, cluster))
         rows.append(leg("warm", urls(tag), cluster.proxy_url, nginx, tag, args, bench, sha, cluster))
         rows[-1]["origin_objects"] -= rows[0]["origin_objects"]  # the warm leg's own bytes
-        rows[-1]["rss_mib"] = cluster.rss() / bl.MiB
+        rows[-1]["rss_mib"] = cluster.rss() / MiB
         if k == 1 and not args.smoke:
             tag = f"r{n_round}-nohap"
-            rows.append(leg("no-haproxy", urls(tag), f"http://{bl.LOOPBACK}:{cluster.instance_ports[0]}",
-                            nginx, tag, args, bench, sha))
-    except bl.BenchError as e:
+            first = f"http://{LOCALHOST}:{cluster.instance_ports[0]}"
+            rows.append(leg("no-haproxy", urls(tag), first, nginx, tag, args, bench, sha))
+    except BenchError as e:
         log = (cluster.dir / "haproxy.log").read_text(errors="replace").splitlines()[-20:]
-        raise bl.BenchError(f"{e}\nHAProxy log (last 20 lines):\n" + "\n".join(log)) from e
+        raise BenchError(f"{e}\nHAProxy log (last 20 lines):\n" + "\n".join(log)) from e
     finally:
         cluster.stop()
     for r in rows:
@@ -165,13 +175,13 @@ def one_round(n_round: int, k: int, args, nginx: bl.Nginx, bench: bl.Bench, sha:
 
 def run(args) -> int:
     for tool in ("curl", "nginx", "haproxy"):
-        bl.which(tool)
-    info = bl.machine_info(REPO)
-    with bl.Bench("bench-cluster", keep=args.keep) as bench:
+        which(tool)
+    info = machine_info(REPO)
+    with Bench("bench-cluster", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
-        sha = bl.write_body(www / "body.bin", args.size_bytes)
-        nginx = bl.Nginx(bench, www).start()
+        sha = write_body(www / "body.bin", args.size_bytes)
+        nginx = Nginx(bench, www).start()
         runs = []
         for n in range(args.runs):
             counts = args.counts if n % 2 == 0 else args.counts[::-1]
@@ -189,15 +199,15 @@ def run(args) -> int:
             for r in runs:
                 want = 0.0 if r["leg"] == "warm" else 1.0
                 if abs(r["origin_objects"] - want) > 0.01:
-                    raise bl.BenchError(f"{r['leg']}: origin sent {r['origin_objects']:.2f} objects"
-                                        f" per URL, expected {want:.0f}")
+                    raise BenchError(f"{r['leg']}: origin sent {r['origin_objects']:.2f} objects"
+                                     f" per URL, expected {want:.0f}")
                 if r["leg"] == "warm" and r["hit_ratio"] != 1.0:
-                    raise bl.BenchError(f"warm leg hit ratio {r['hit_ratio']}")
+                    raise BenchError(f"warm leg hit ratio {r['hit_ratio']}")
             print("smoke ok: every body's sha256, origin bytes once per object, warm leg all hits")
         summary = summarize(runs, args)
         print_report(summary, args, info)
-        bl.emit_json("bench_cluster", {"args": {"size": args.size_bytes, "clients": args.clients,
-                                                "runs": args.runs, "instances": args.counts},
+        emit_json("bench_cluster", {"args": {"size": args.size_bytes, "clients": args.clients,
+                                             "runs": args.runs, "instances": args.counts},
                                        "machine": info, "summary": summary, "runs": runs})
     return 0
 
@@ -211,25 +221,25 @@ def summarize(runs: list[dict], args) -> list[dict]:
             sel = [r for r in runs if r["instances"] == k and r["leg"] == name]
             if not sel:
                 continue
-            row[name] = {key: bl.median(r[key] for r in sel if r.get(key) is not None)
+            row[name] = {key: median(r[key] for r in sel if r.get(key) is not None)
                          for key in sel[0] if isinstance(sel[0][key], float)}
         rows.append(row)
         if k == args.counts[0]:
             base = row
     for row in rows:
         for name in ("cold", "warm"):
-            row[name]["ratio_to_first"] = bl.ratio(row[name]["aggregate_mb_per_s"],
-                                                   base[name]["aggregate_mb_per_s"])
+            row[name]["ratio_to_first"] = ratio(row[name]["aggregate_mb_per_s"],
+                                                base[name]["aggregate_mb_per_s"])
     return rows
 
 
 def print_report(rows: list[dict], args, info: dict) -> None:
     print()
-    print(f"{args.clients} clients on distinct {bl.fmt_mib(args.size_bytes)} MiB objects, "
+    print(f"{args.clients} clients on distinct {fmt_mib(args.size_bytes)} MiB objects, "
           f"{args.runs} rounds, {info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start "
           f"(medians; MB/s = 10^6 B/s; ratio = to {args.counts[0]} instance(s))")
-    g = lambda row, leg, key, spec=".0f": bl.fmt(row.get(leg, {}).get(key), spec)  # noqa: E731
-    bl.print_table(
+    g = lambda row, leg, key, spec=".0f": fmt(row.get(leg, {}).get(key), spec)  # noqa: E731
+    print_table(
         ["instances", "cold MB/s", "ratio", "warm MB/s", "ratio", "direct MB/s",
          "origin objs/URL cold/warm", "warm hit ratio", "dlproxy CPU s/GiB cold", "haproxy CPU s/GiB",
          "RSS MiB"],
@@ -248,4 +258,4 @@ def print_report(rows: list[dict], args, info: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_cluster", parse_args, run))
+    sys.exit(run_main("bench_cluster", parse_args, run))

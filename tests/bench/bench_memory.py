@@ -18,23 +18,23 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import Dlproxy, Origin, content  # noqa: E402
-from test_memory_budget import SlowReader  # noqa: E402
+sys.path.insert(0, str(HERE.parent / "pylib"))
+import dltest  # noqa: E402,F401  (first: it may re-run us under Debian's python3 for pycurl)
+from dltest.benchkit import (  # noqa: E402
+    BenchError, emit_json, machine_info, parse_size, print_table)
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+import content  # noqa: E402  (tests/origin, on sys.path through dltest)
 
-sys.path.insert(0, str(HERE))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(HERE.parent / "integration"))
+from test_memory_budget import SlowReader  # noqa: E402
 
 
 def status_memory(proxy) -> dict:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{proxy.admin_port}/status", timeout=10) as r:
-        return json.loads(r.read().decode()).get("memory", {})
+    return json.loads(proxy.admin("/status")).get("memory", {})
 
 
 def one_setting(budget: str, args, work: Path, origin: Origin) -> dict:
@@ -49,7 +49,7 @@ def one_setting(budget: str, args, work: Path, origin: Origin) -> dict:
         samples, peak_chunks = [], 0
         while any(r.thread.is_alive() for r in readers):
             if time.monotonic() - t0 > args.timeout:
-                raise bl.BenchError(f"budget {budget}: clients did not finish in {args.timeout} s")
+                raise BenchError(f"budget {budget}: clients did not finish in {args.timeout} s")
             samples.append((round(time.monotonic() - t0, 1), proxy.rss_kb() / 1024))
             peak_chunks = max(peak_chunks, status_memory(proxy).get("in_use", 0) / 2**20)
             time.sleep(0.5)
@@ -71,7 +71,7 @@ def main() -> int:
     p.add_argument("--budgets", default="0,256MiB")
     p.add_argument("--timeout", type=float, default=300)
     args = p.parse_args()
-    args.size_bytes, args.rate_bytes = bl.parse_size(args.size), bl.parse_size(args.rate)
+    args.size_bytes, args.rate_bytes = parse_size(args.size), parse_size(args.rate)
     work = Path(tempfile.mkdtemp(prefix="dlproxy-bench-memory-"))
     origin = Origin(str(work)).start()
     rows = []
@@ -80,14 +80,14 @@ def main() -> int:
             rows.append(one_setting(budget, args, work, origin))
     finally:
         origin.stop()
-    bl.print_table(("budget", "peak RSS MiB", "peak chunk buffers MiB", "wall s", "exact",
-                    "RSS every 4 s (MiB)"),
+    print_table(("budget", "peak RSS MiB", "peak chunk buffers MiB", "wall s", "exact",
+                 "RSS every 4 s (MiB)"),
                    [(r["budget"], f"{r['peak_rss_mib']:.0f}", f"{r['peak_chunk_mib']:.0f}",
                      f"{r['wall_s']:.1f}", r["exact"], " ".join(map(str, r["rss_every_4s"])))
                     for r in rows])
-    bl.emit_json("bench_memory", {"clients": args.clients, "size": args.size_bytes,
-                                  "rate": args.rate_bytes, "runs": rows,
-                                  "machine": bl.machine_info()})
+    emit_json("bench_memory", {"clients": args.clients, "size": args.size_bytes,
+                               "rate": args.rate_bytes, "runs": rows,
+                               "machine": machine_info()})
     return 0 if all(r["exact"] for r in rows) else 1
 
 

@@ -21,21 +21,30 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, bench_parser, BenchError, dir_bytes, emit_json, fmt, fmt_mib, have, machine_info,
+    median, parse_bench_args, print_table, ratio, run_main, which)
+from dltest.const import GiB, MiB  # noqa: E402
+from dltest.curl import curl_fetch, fetch_sha256  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import write_body  # noqa: E402
+from dltest.procfs import cpu_seconds, peak_rss_bytes, settle_cpu  # noqa: E402
+from dltest.webservers import HAProxy, Nginx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("direct", "dlproxy", "haproxy")
 
 
 def parse_args() -> argparse.Namespace:
-    p = bl.bench_parser(__doc__, size="1GiB", runs=5)
+    p = bench_parser(__doc__, size="1GiB", runs=5)
     p.add_argument("--cacheable", action="store_true",
                    help="request /u/<tag>/ (cacheable) instead of /nostore/<tag>/")
     p.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy reference leg")
     p.add_argument("--haproxy-stock", action="store_true",
                    help="HAProxy with stock 16 KiB buffers instead of tune.bufsize 65536")
-    args = bl.parse_bench_args(p)
+    args = parse_bench_args(p)
     return args
 
 
@@ -43,7 +52,7 @@ class Legs:
     """The three ways to download; `fetch(kind, tag)` does one timed download and returns the
     curl result plus the CPU seconds the serving proxy spent on it."""
 
-    def __init__(self, nginx: bl.Nginx, dlproxy: bl.DlProxy, haproxy: bl.HAProxy | None,
+    def __init__(self, nginx: Nginx, dlproxy: Dlproxy, haproxy: HAProxy | None,
                  prefix: str):
         self.nginx, self.dlproxy, self.haproxy, self.prefix = nginx, dlproxy, haproxy, prefix
 
@@ -65,24 +74,24 @@ class Legs:
     def fetch(self, kind: str, tag: str, size: int) -> dict:
         url, proxy = self.request(kind, tag)
         pid = self.server_pid(kind)
-        cpu0 = bl.cpu_seconds(pid) if pid else None
-        ngx0 = bl.cpu_seconds(self.nginx.proc.pid)
-        r = bl.curl_fetch(url, proxy)
+        cpu0 = cpu_seconds(pid) if pid else None
+        ngx0 = cpu_seconds(self.nginx.proc.pid)
+        r = curl_fetch(url, proxy)
         r.check(size)
-        cpu = bl.settle_cpu(pid) - cpu0 if pid else None
-        ngx = bl.cpu_seconds(self.nginx.proc.pid) - ngx0
+        cpu = settle_cpu(pid) - cpu0 if pid else None
+        ngx = cpu_seconds(self.nginx.proc.pid) - ngx0
         return {"kind": kind, "tag": tag, "bytes": r.size, "seconds": r.seconds,
                 "mb_per_s": r.mb_per_s, "proxy_cpu_s": cpu, "nginx_cpu_s": ngx}
 
 
-def check_bodies(legs: Legs, bench: bl.Bench, size: int, sha: str) -> dict:
+def check_bodies(legs: Legs, bench: Bench, size: int, sha: str) -> dict:
     """One untimed download per kind into a file; sizes and sha256 must equal the body's."""
     checked = {}
     for kind in legs.kinds():
         url, proxy = legs.request(kind, f"check-{kind}")
-        got = bl.fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin", size)
+        got = fetch_sha256(url, proxy, bench.dir / "scratch" / f"{kind}.bin", size)
         if got != sha:
-            raise bl.BenchError(f"{kind}: sha256 {got} != body {sha}")
+            raise BenchError(f"{kind}: sha256 {got} != body {sha}")
         checked[kind] = got
         print(f"check {kind:8s} {size} bytes sha256 ok", flush=True)
     return checked
@@ -90,7 +99,7 @@ def check_bodies(legs: Legs, bench: bl.Bench, size: int, sha: str) -> dict:
 
 def summarize(runs: list[dict], kinds: list[str], size: int, peak_rss: int) -> dict:
     by_kind = {k: [r for r in runs if r["kind"] == k] for k in kinds}
-    med = {k: bl.median(r["mb_per_s"] for r in by_kind[k]) for k in kinds}
+    med = {k: median(r["mb_per_s"] for r in by_kind[k]) for k in kinds}
 
     def paired(a: str, b: str) -> float | None:
         """Median over rounds of a/b within the round: robust to slow drift of a noisy host."""
@@ -101,16 +110,16 @@ def summarize(runs: list[dict], kinds: list[str], size: int, peak_rss: int) -> d
             y = [r["mb_per_s"] for r in by_kind.get(b, []) if r["round"] == n]
             if x and y:
                 vals.append(x[0] / y[0])
-        return bl.median(vals)
+        return median(vals)
 
     def cpu_per_gib(kind: str) -> float | None:
-        return bl.median(r["proxy_cpu_s"] / (r["bytes"] / bl.GiB) for r in by_kind.get(kind, [])
-                         if r["proxy_cpu_s"] is not None)
+        return median(r["proxy_cpu_s"] / (r["bytes"] / GiB) for r in by_kind.get(kind, [])
+                      if r["proxy_cpu_s"] is not None)
 
     ratios = {}
     for a, b in (("dlproxy", "direct"), ("haproxy", "direct"), ("dlproxy", "haproxy")):
         if a in kinds and b in kinds:
-            ratios[f"{a}/{b}"] = {"of_medians": bl.ratio(med[a], med[b]),
+            ratios[f"{a}/{b}"] = {"of_medians": ratio(med[a], med[b]),
                                   "paired_median": paired(a, b)}
     return {
         "median_mb_per_s": med,
@@ -119,54 +128,52 @@ def summarize(runs: list[dict], kinds: list[str], size: int, peak_rss: int) -> d
         "ratios": ratios,
         "dlproxy_cpu_s_per_gib": cpu_per_gib("dlproxy"),
         "haproxy_cpu_s_per_gib": cpu_per_gib("haproxy"),
-        "nginx_cpu_s_per_gib": bl.median(r["nginx_cpu_s"] / (r["bytes"] / bl.GiB) for r in runs),
-        "dlproxy_peak_rss_mib": peak_rss / bl.MiB,
+        "nginx_cpu_s_per_gib": median(r["nginx_cpu_s"] / (r["bytes"] / GiB) for r in runs),
+        "dlproxy_peak_rss_mib": peak_rss / MiB,
     }
 
 
 def print_report(s: dict, kinds: list[str], args, info: dict, extra: dict) -> None:
     print()
-    print(f"pass-through, {bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
+    print(f"pass-through, {fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
           f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start, {info['date']}")
-    bl.print_table(["kind", "median MB/s", "min", "max"],
-                   [[k, bl.fmt(s["median_mb_per_s"][k], ".0f"), bl.fmt(s["min_mb_per_s"][k], ".0f"),
-                     bl.fmt(s["max_mb_per_s"][k], ".0f")] for k in kinds])
+    print_table(["kind", "median MB/s", "min", "max"],
+                [[k, fmt(s["median_mb_per_s"][k], ".0f"), fmt(s["min_mb_per_s"][k], ".0f"),
+                  fmt(s["max_mb_per_s"][k], ".0f")] for k in kinds])
     print()
-    bl.print_table(["ratio", "of medians", "paired median"],
-                   [[name, bl.fmt(v["of_medians"], ".3f"), bl.fmt(v["paired_median"], ".3f")]
-                    for name, v in s["ratios"].items()])
+    print_table(["ratio", "of medians", "paired median"],
+                [[name, fmt(v["of_medians"], ".3f"), fmt(v["paired_median"], ".3f")]
+                 for name, v in s["ratios"].items()])
     print()
-    bl.print_table(["resource", "value"], [
-        ["dlproxy CPU s/GiB", bl.fmt(s["dlproxy_cpu_s_per_gib"], ".3f")],
-        ["haproxy CPU s/GiB", bl.fmt(s["haproxy_cpu_s_per_gib"], ".3f")],
-        ["nginx CPU s/GiB (origin)", bl.fmt(s["nginx_cpu_s_per_gib"], ".3f")],
-        ["dlproxy peak RSS MiB", bl.fmt(s["dlproxy_peak_rss_mib"], ".1f")],
-        ["dlproxy cache dir MiB after", bl.fmt(extra["cache_dir_bytes"] / bl.MiB, ".1f")],
+    print_table(["resource", "value"], [
+        ["dlproxy CPU s/GiB", fmt(s["dlproxy_cpu_s_per_gib"], ".3f")],
+        ["haproxy CPU s/GiB", fmt(s["haproxy_cpu_s_per_gib"], ".3f")],
+        ["nginx CPU s/GiB (origin)", fmt(s["nginx_cpu_s_per_gib"], ".3f")],
+        ["dlproxy peak RSS MiB", fmt(s["dlproxy_peak_rss_mib"], ".1f")],
+        ["dlproxy cache dir MiB after", fmt(extra["cache_dir_bytes"] / MiB, ".1f")],
     ])
-    for note in extra["notes"]:
-        print(f"note: {note}")
     print()
 
 
 def run(args) -> int:
     for tool in ("curl", "nginx"):
-        bl.which(tool)  # raises, naming the apt-get install line, when missing
-    info = bl.machine_info(REPO)
-    with bl.Bench("bench-passthrough", keep=args.keep) as bench:
+        which(tool)  # raises, naming the apt-get install line, when missing
+    info = machine_info(REPO)
+    with Bench("bench-passthrough", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
-        sha = bl.write_body(www / "body.bin", args.size_bytes)
-        nginx = bl.Nginx(bench, www).start()
+        sha = write_body(www / "body.bin", args.size_bytes)
+        nginx = Nginx(bench, www).start()
         haproxy = None
-        if args.smoke and not args.no_haproxy and not bl.have("haproxy"):
+        if args.smoke and not args.no_haproxy and not have("haproxy"):
             # HAProxy is the reference, not the code under test: a smoke without it still checks
             # dlproxy's bytes, and says so.
             print("note: haproxy not installed; smoke runs without the HAProxy leg")
             args.no_haproxy = True
         if not args.no_haproxy:
-            haproxy = bl.HAProxy(bench, nginx.port,
-                                 bufsize=None if args.haproxy_stock else 65536).start()
-        dlproxy = bl.DlProxy(bench, args.dlproxy).start()
+            haproxy = HAProxy(bench, nginx.port,
+                              bufsize=None if args.haproxy_stock else 65536).start()
+        dlproxy = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="warn").start())
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}"
               + (f", haproxy :{haproxy.port}" if haproxy else ""), flush=True)
         legs = Legs(nginx, dlproxy, haproxy, "u" if args.cacheable else "nostore")
@@ -174,8 +181,6 @@ def run(args) -> int:
 
         check_bodies(legs, bench, args.size_bytes, sha)
         if args.smoke:
-            for note in dlproxy.notes():
-                print(f"note: {note}")
             print("smoke: sizes and sha256 equal for " + ", ".join(kinds))
             return 0
 
@@ -189,22 +194,21 @@ def run(args) -> int:
                 r["round"] = n
                 runs.append(r)
                 print(f"round {n} {kind:8s} {r['mb_per_s']:8.0f} MB/s  "
-                      f"proxy CPU {bl.fmt(r['proxy_cpu_s'], '.2f')} s", flush=True)
+                      f"proxy CPU {fmt(r['proxy_cpu_s'], '.2f')} s", flush=True)
 
-        peak_rss = bl.peak_rss_bytes(dlproxy.proc.pid)
-        extra = {"cache_dir_bytes": bl.dir_bytes(dlproxy.cache_dir),
+        peak_rss = peak_rss_bytes(dlproxy.proc.pid)
+        extra = {"cache_dir_bytes": dir_bytes(dlproxy.cache_dir),
                  "dlproxy_binary": dlproxy.describe(),
                  "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-                 "flags_dropped": dlproxy.flags_dropped,
-                 "log_level": dlproxy.log_level_used, "notes": dlproxy.notes(),
+                 "log_level": dlproxy.log_level,
                  "haproxy_bufsize": haproxy.bufsize if haproxy else None}
         s = summarize(runs, kinds, args.size_bytes, peak_rss)
         print_report(s, kinds, args, info, extra)
-        bl.emit_json("passthrough", {"size": args.size_bytes, "rounds": args.runs,
-                                     "path": legs.prefix, "machine": info, **s, **extra,
-                                     "runs": runs})
+        emit_json("passthrough", {"size": args.size_bytes, "rounds": args.runs,
+                                  "path": legs.prefix, "machine": info, **s, **extra,
+                                  "runs": runs})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_passthrough", parse_args, run))
+    sys.exit(run_main("bench_passthrough", parse_args, run))

@@ -37,14 +37,21 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "origin"))
-import benchlib as bl  # noqa: E402
-import content  # noqa: E402
-import peers  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, BenchError, emit_json, fmt, fmt_mib, machine_info, median, parse_size, print_table,
+    ratio, REPO_DIR, run_main)
+from dltest.const import GiB, MiB  # noqa: E402
+from dltest.curl import curl_fetch, CurlTiming  # noqa: E402
+from dltest.hashing import sha256_file, write_body  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.webservers import Nginx  # noqa: E402
+from dltest import peers  # noqa: E402
+import content  # noqa: E402  (tests/origin, on sys.path through dltest)
 
 LEGS = ("cold", "hit1", "hit2", "range_cold", "range_hit", "faulty_clean", "faulty_cuts")
-CUT_AFTER = 5 * bl.MiB
+CUT_AFTER = 5 * MiB
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,13 +60,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--range", default="64MiB", help="range leg length (default 64MiB)")
     p.add_argument("--peers", default="dlproxy,nginx,varnish,squid")
-    p.add_argument("--dlproxy", default=str(bl.REPO_DIR / "build" / "proxy" / "dlproxy"))
+    p.add_argument("--dlproxy", default=str(REPO_DIR / "build" / "proxy" / "dlproxy"))
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     a = p.parse_args()
     if a.smoke:
         a.size, a.runs, a.range = "24MiB", 1, "4MiB"
-    a.size_bytes, a.range_bytes = bl.parse_size(a.size), bl.parse_size(a.range)
+    a.size_bytes, a.range_bytes = parse_size(a.size), parse_size(a.range)
     if a.range_bytes * 2 > a.size_bytes or a.size_bytes < 4 * CUT_AFTER:
         p.error("--size must be at least 20MiB and twice --range")
     a.peer_names = [n.strip() for n in a.peers.split(",") if n.strip()]
@@ -70,10 +77,10 @@ def parse_args() -> argparse.Namespace:
 
 
 class Run:
-    def __init__(self, args, bench: bl.Bench, www: Path, nginx: bl.Nginx, faulty: bl.TestOrigin):
+    def __init__(self, args, bench: Bench, www: Path, nginx: Nginx, faulty: Origin):
         self.args, self.bench, self.www, self.nginx, self.faulty = args, bench, www, nginx, faulty
         self.size = args.size_bytes
-        self.sha = bl.sha256_file(www / "body.bin")
+        self.sha = sha256_file(www / "body.bin")
         self.scratch = bench.dir / "scratch.bin"
         self.results: dict[str, dict[str, list]] = {}
 
@@ -81,11 +88,11 @@ class Run:
         self.results.setdefault(peer, {}).setdefault(leg, []).append(value)
 
     def fetch(self, url: str, proxy: str | None, expect: str, size: int,
-              extra=()) -> bl.CurlResult:
+              extra=()) -> CurlTiming:
         """A timed download to a file (the bytes must be checked: a cache may answer wrong)."""
         self.scratch.unlink(missing_ok=True)
-        r = bl.curl_fetch(url, proxy, output=str(self.scratch), max_time=900, extra=extra)
-        ok = r.exit_code == 0 and r.size == size and bl.sha256_file(self.scratch) == expect
+        r = curl_fetch(url, proxy, output=str(self.scratch), max_time=900, extra=extra)
+        ok = r.exit_code == 0 and r.size == size and sha256_file(self.scratch) == expect
         r.ok = ok  # type: ignore[attr-defined]
         self.scratch.unlink(missing_ok=True)
         return r
@@ -108,20 +115,20 @@ class Run:
         self.add("direct", "range_cold", r.mb_per_s)
 
     @staticmethod
-    def check(r: bl.CurlResult, what: str) -> None:
+    def check(r: CurlTiming, what: str) -> None:
         if not r.ok:
-            raise bl.BenchError(f"{what}: curl exit {r.exit_code}, HTTP {r.http_code}, "
-                                f"{r.size} bytes, wrong or short body {r.stderr.strip()}")
+            raise BenchError(f"{what}: curl exit {r.exit_code}, HTTP {r.http_code}, "
+                             f"{r.size} bytes, wrong or short body {r.stderr.strip()}")
 
     def timed(self, peer: peers.Peer, leg: str, url: str, expect: str, size: int,
-              extra=(), must_succeed: bool = True) -> bl.CurlResult:
+              extra=(), must_succeed: bool = True) -> CurlTiming:
         cpu0 = peer.cpu_seconds()
         r = self.fetch(url, peer.proxy, expect, size, extra)
         cpu = peer.cpu_seconds(settle=True) - cpu0
         if must_succeed:
             self.check(r, f"{peer.name} {leg}")
         self.add(peer.name, leg, r.mb_per_s)
-        self.add(peer.name, leg + "_cpu_s_per_gib", cpu / (size / bl.GiB))
+        self.add(peer.name, leg + "_cpu_s_per_gib", cpu / (size / GiB))
         return r
 
     def peer_round(self, peer: peers.Peer, n: int) -> None:
@@ -149,7 +156,7 @@ class Run:
         if not r.ok:
             self.results[peer.name]["faulty_cuts"][-1] = None
         print(f"  {peer.name:8s} round {n}: " + "  ".join(
-            f"{leg} {bl.fmt(self.results[peer.name][leg][-1], '.0f')}" for leg in LEGS),
+            f"{leg} {fmt(self.results[peer.name][leg][-1], '.0f')}" for leg in LEGS),
             flush=True)
 
     def origin_mib(self, needle: str) -> float:
@@ -164,58 +171,58 @@ class Run:
                     sum(e.body_bytes_sent for e in entries):
                 break
             entries = again
-        return sum(e.body_bytes_sent for e in entries) / bl.MiB
+        return sum(e.body_bytes_sent for e in entries) / MiB
 
 
 def report(run: Run, names: list[str], rss: dict[str, int], args) -> None:
-    med = {p: {k: bl.median([x for x in v if x is not None and not isinstance(x, bool)])
+    med = {p: {k: median([x for x in v if x is not None and not isinstance(x, bool)])
                for k, v in legs.items()} for p, legs in run.results.items()}
     direct = med["direct"]
-    print(f"\n{bl.fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, medians; "
+    print(f"\n{fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, medians; "
           f"MB/s (ratio to direct)")
     rows = []
     for leg in LEGS:
         base = direct.get("range_cold" if leg.startswith("range") else "cold")
-        row = [leg, bl.fmt(base, ".0f") if leg in ("cold", "range_cold") else ""]
+        row = [leg, fmt(base, ".0f") if leg in ("cold", "range_cold") else ""]
         for p in names:
             v = med[p].get(leg)
-            row.append(f"{bl.fmt(v, '.0f')} ({bl.fmt(bl.ratio(v, base))})" if v else "failed")
+            row.append(f"{fmt(v, '.0f')} ({fmt(ratio(v, base))})" if v else "failed")
         rows.append(row)
     for leg in ("cold", "hit1", "range_cold"):
         rows.append([f"{leg} CPU s/GiB", ""] +
-                    [bl.fmt(med[p].get(f"{leg}_cpu_s_per_gib")) for p in names])
-    rows.append(["range_cold origin MiB", f"{bl.fmt_mib(args.range_bytes)}"] +
-                [bl.fmt(med[p].get("range_cold_origin_mib"), ".0f") for p in names])
+                    [fmt(med[p].get(f"{leg}_cpu_s_per_gib")) for p in names])
+    rows.append(["range_cold origin MiB", f"{fmt_mib(args.range_bytes)}"] +
+                [fmt(med[p].get("range_cold_origin_mib"), ".0f") for p in names])
     rows.append(["cuts completed", ""] +
                 [f"{sum(run.results[p]['faulty_cuts_ok'])}/{args.runs}" for p in names])
     rows.append(["cuts/clean time", ""] +
-                [bl.fmt(bl.ratio(med[p].get("faulty_clean"), med[p].get("faulty_cuts")))
+                [fmt(ratio(med[p].get("faulty_clean"), med[p].get("faulty_cuts")))
                  for p in names])
-    rows.append(["peak RSS MiB", ""] + [f"{rss[p] / bl.MiB:.0f}" for p in names])
-    bl.print_table(["leg", "direct"] + names, rows)
+    rows.append(["peak RSS MiB", ""] + [f"{rss[p] / MiB:.0f}" for p in names])
+    print_table(["leg", "direct"] + names, rows)
     others = [p for p in names if p != "dlproxy"]
     if "dlproxy" in names and others:
         print("\ndlproxy / best peer (MB/s; > 1 is ahead):")
         for leg in LEGS[:5]:
             best = max((med[p].get(leg) or 0 for p in others), default=0)
-            print(f"  {leg:12s} {bl.fmt(bl.ratio(med['dlproxy'].get(leg), best or None))}")
-    bl.emit_json("peers", {"args": {"size": args.size_bytes, "runs": args.runs,
-                                    "range": args.range_bytes, "peers": names},
+            print(f"  {leg:12s} {fmt(ratio(med['dlproxy'].get(leg), best or None))}")
+    emit_json("peers", {"args": {"size": args.size_bytes, "runs": args.runs,
+                                 "range": args.range_bytes, "peers": names},
                            "results": run.results, "peak_rss": rss,
-                           "machine": bl.machine_info(bl.REPO_DIR)})
+                           "machine": machine_info(REPO_DIR)})
 
 
 def run(args) -> int:
     names = [n for n in args.peer_names if not args.smoke or peers.PEERS[n].available()]
     for n in names:
         if not peers.PEERS[n].available():
-            raise bl.BenchError(f"{n} is not installed: {peers.PEERS[n].INSTALL}")
-    with bl.Bench("peers", keep=args.keep) as bench:
+            raise BenchError(f"{n} is not installed: {peers.PEERS[n].INSTALL}")
+    with Bench("peers", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
-        bl.write_body(www / "body.bin", args.size_bytes)
-        nginx = bl.Nginx(bench, www).start()
-        faulty = bl.TestOrigin(bench).start()
+        write_body(www / "body.bin", args.size_bytes)
+        nginx = Nginx(bench, www).start()
+        faulty = bench.adopt(Origin(bench.dir).start())
         started = {n: peers.PEERS[n](bench, nginx.port, faulty.port, args) for n in names}
         for p in started.values():
             p.start()
@@ -230,9 +237,9 @@ def run(args) -> int:
         if args.smoke:
             for n in names:
                 if n == "dlproxy" and not all(r.results[n]["faulty_cuts_ok"]):
-                    raise bl.BenchError("dlproxy did not complete the download with cuts")
+                    raise BenchError("dlproxy did not complete the download with cuts")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_peers", parse_args, run))
+    sys.exit(run_main("bench_peers", parse_args, run))

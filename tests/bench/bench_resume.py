@@ -38,8 +38,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib as bl  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import (  # noqa: E402
+    Bench, BenchError, emit_json, fmt_mib, machine_info, median, parse_size, print_table,
+    run_main, which)
+from dltest.curl import curl_fetch  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "origin"))
@@ -70,8 +77,8 @@ def parse_args() -> argparse.Namespace:
     if args.smoke:
         args.size, args.random_size, args.downloads, args.baseline = "32MiB", "32MiB", 3, 1
         args.runs = 1
-    args.size_bytes = bl.parse_size(args.size)
-    args.random_bytes = bl.parse_size(args.random_size)
+    args.size_bytes = parse_size(args.size)
+    args.random_bytes = parse_size(args.random_size)
     if min(args.size_bytes, args.random_bytes) < 1 << 20 or args.cuts < 0 or args.downloads < 0 \
             or args.baseline < 1 or args.runs < 1:
         p.error("sizes must be at least 1MiB, --cuts and --downloads >= 0, --baseline and "
@@ -115,7 +122,7 @@ def simulate_body_faults(size: int, q: dict) -> list[tuple[str, int]]:
         mark, kind = min(marks)
         faults.append((kind, begin + mark))
         begin = begin + mark - 1 if begin + mark > 0 else 0
-    raise bl.BenchError(f"fault plan does not terminate: {q}")
+    raise BenchError(f"fault plan does not terminate: {q}")
 
 
 def random_plan(rng: random.Random, size: int) -> tuple[dict, dict]:
@@ -146,7 +153,7 @@ def random_plan(rng: random.Random, size: int) -> tuple[dict, dict]:
             q.update(body)
             break
     else:
-        raise bl.BenchError(f"no parameter set gives {want_body} body faults")
+        raise BenchError(f"no parameter set gives {want_body} body faults")
     planned = {"503": n503}
     for kind, _ in simulate_body_faults(size, q):
         planned[kind] = planned.get(kind, 0) + 1
@@ -158,7 +165,7 @@ def random_plan(rng: random.Random, size: int) -> tuple[dict, dict]:
 # --------------------------------------------------------------------------------------------
 
 class Runner:
-    def __init__(self, bench: bl.Bench, origin: bl.TestOrigin, dlproxy: bl.DlProxy):
+    def __init__(self, bench: Bench, origin: Origin, dlproxy: Dlproxy):
         self.bench = bench
         self.origin = origin
         self.dlproxy = dlproxy
@@ -179,14 +186,14 @@ class Runner:
         qs = "&".join(f"{k}={v}" for k, v in query.items())
         target = f"{path}?{qs}"
         url = self.origin.url(target)
-        lines_before = len(self.dlproxy.proc.lines)
+        stderr_mark = self.dlproxy.stderr_size()
         self.scratch.unlink(missing_ok=True)
         attempts = []
         t0 = time.monotonic()
         while True:
             extra = ["-C", "-"] if attempts else []
-            r = bl.curl_fetch(url, self.dlproxy.proxy_url, output=str(self.scratch),
-                              max_time=max_time, extra=extra)
+            r = curl_fetch(url, self.dlproxy.proxy_url, output=str(self.scratch),
+                           max_time=max_time, extra=extra)
             got = self.scratch.stat().st_size if self.scratch.exists() else 0
             attempts.append({"curl_exit": r.exit_code, "http_code": r.http_code,
                              "seconds": r.seconds, "bytes_after": got,
@@ -197,19 +204,19 @@ class Runner:
         seconds = time.monotonic() - t0
         ok_sha = False
         if got == size:
-            ok_sha = bl.sha256_file(self.scratch) == self.expected_sha(path, size)
+            ok_sha = sha256_file(self.scratch) == self.expected_sha(path, size)
             if not ok_sha:
-                raise bl.BenchError(f"{target}: a COMPLETE-LENGTH body with WRONG bytes")
+                raise BenchError(f"{target}: a COMPLETE-LENGTH body with WRONG bytes")
         elif got:
             with open(self.scratch, "rb") as f:
                 head = f.read()
             if content.find_mismatch(path, head) is not None:
-                raise bl.BenchError(f"{target}: a short body ({got} bytes) with wrong bytes")
+                raise BenchError(f"{target}: a short body ({got} bytes) with wrong bytes")
         self.scratch.unlink(missing_ok=True)
         last = attempts[-1]
         success = last["curl_exit"] == 0 and last["http_code"] in (200, 206) and ok_sha
         first = attempts[0]
-        retries = self.retries(url, lines_before)
+        retries = self.retries(url, stderr_mark)
         return {
             "target": target, "size": size, "seconds": seconds, "bytes": got,
             "success": success,
@@ -224,7 +231,7 @@ class Runner:
     def retries(self, url: str, since: int) -> list[tuple[str, int, int]]:
         """(cause, offset, delay ms) of each retry line dlproxy logged for this URL."""
         out = []
-        for line in self.dlproxy.proc.lines[since:]:
+        for line in self.dlproxy.stderr_text(since).splitlines():
             m = RETRY_RE.search(line)
             if m and m.group(1) == url:
                 out.append((m.group(2), int(m.group(3)), int(m.group(5))))
@@ -235,7 +242,7 @@ class Runner:
         request log. A stalled response is logged only when the origin wakes up and finds the
         proxy gone, STALL_SECS after it stalled: call this once, at the end."""
         by_target: dict = {}
-        for rec in self.origin.read_log():
+        for rec in self.origin.log():
             by_target.setdefault(rec["target"], []).append(rec)
         for r in results:
             recs = by_target.get(r["target"], [])
@@ -268,7 +275,7 @@ def part_large(runner: Runner, args) -> dict:
     charged to the cuts."""
     size = args.size_bytes
     path = f"/bytes/{size}/bench-large"
-    print(f"part 1: {bl.fmt_mib(size)} MiB, fault-free vs {args.cuts} cuts, {args.runs} rounds",
+    print(f"part 1: {fmt_mib(size)} MiB, fault-free vs {args.cuts} cuts, {args.runs} rounds",
           flush=True)
     runner.expected_sha(path, size)  # computed before the timed downloads
     cut = (size // (args.cuts + 1)) - 12345 if args.cuts else 0
@@ -290,29 +297,29 @@ def part_large(runner: Runner, args) -> dict:
                       f"success={r['success']}  retries={r['retries']}  "
                       f"backoff={r['backoff_ms']} ms", flush=True)
     paired = [(f["seconds"] - c["seconds"]) / c["seconds"] * 100 for c, f in zip(clean, faulty)]
-    clean_s = bl.median(r["seconds"] for r in clean)
-    faulty_s = bl.median(r["seconds"] for r in faulty)
+    clean_s = median(r["seconds"] for r in clean)
+    faulty_s = median(r["seconds"] for r in faulty)
     return {"size": size, "cuts": args.cuts, "rounds": args.runs, "clean": clean,
             "faulty": faulty, "clean_median_s": clean_s, "faulty_median_s": faulty_s,
             "overhead_pct": (faulty_s - clean_s) / clean_s * 100,
-            "overhead_pct_paired_median": bl.median(paired),
-            "backoff_median_s": bl.median(r["backoff_ms"] / 1000 for r in faulty)}
+            "overhead_pct_paired_median": median(paired),
+            "backoff_median_s": median(r["backoff_ms"] / 1000 for r in faulty)}
 
 
 def part_random(runner: Runner, args) -> dict:
     size = args.random_bytes
     path = f"/bytes/{size}/bench-random"
     rng = random.Random(args.seed)
-    print(f"part 2: {args.downloads} downloads of {bl.fmt_mib(size)} MiB with 0-5 random faults "
+    print(f"part 2: {args.downloads} downloads of {fmt_mib(size)} MiB with 0-5 random faults "
           f"(seed {args.seed}); baseline {args.baseline} fault-free", flush=True)
     runner.expected_sha(path, size)
     base = []
     for i in range(args.baseline):
         b = runner.download(path, size, {"run": f"base{i}"})
         if not b["success"]:
-            raise bl.BenchError(f"fault-free download failed: {b['error']}")
+            raise BenchError(f"fault-free download failed: {b['error']}")
         base.append(b["seconds"])
-    base_median = bl.median(base)
+    base_median = median(base)
     print(f"  fault-free median {base_median:.2f} s over {len(base)}", flush=True)
     runs = []
     for i in range(args.downloads):
@@ -365,15 +372,15 @@ def print_report(large: dict, rnd: dict, info: dict) -> None:
     for label, runs in (("fault-free", large["clean"]), (f"{large['cuts']} cuts", large["faulty"])):
         secs = [r["seconds"] for r in runs]
         extra = [r["origin_body_bytes"] - r["size"] for r in runs]
-        rows.append([label, f"{bl.median(secs):.2f}", f"{min(secs):.2f}-{max(secs):.2f}",
-                     f"{large['size'] / bl.median(secs) / 1e6:.0f}",
-                     f"{bl.median(r['retries'] for r in runs):.0f}",
-                     f"{bl.median(r['backoff_ms'] for r in runs) / 1000:.2f}",
-                     f"{bl.median(r['origin_body_bytes'] for r in runs) / large['size']:.6f} "
+        rows.append([label, f"{median(secs):.2f}", f"{min(secs):.2f}-{max(secs):.2f}",
+                     f"{large['size'] / median(secs) / 1e6:.0f}",
+                     f"{median(r['retries'] for r in runs):.0f}",
+                     f"{median(r['backoff_ms'] for r in runs) / 1000:.2f}",
+                     f"{median(r['origin_body_bytes'] for r in runs) / large['size']:.6f} "
                      f"(+{min(extra)}..{max(extra)} B)"])
-    print(f"part 1: {bl.fmt_mib(large['size'])} MiB, {large['rounds']} rounds (medians)")
-    bl.print_table(["", "seconds", "min-max", "MB/s", "retries", "backoff s",
-                    "origin body bytes / size"], rows)
+    print(f"part 1: {fmt_mib(large['size'])} MiB, {large['rounds']} rounds (medians)")
+    print_table(["", "seconds", "min-max", "MB/s", "retries", "backoff s",
+                 "origin body bytes / size"], rows)
     print(f"overhead of the cuts: {large['overhead_pct']:+.1f} % (of medians), "
           f"{large['overhead_pct_paired_median']:+.1f} % (median of paired rounds)")
     if rnd["downloads"]:
@@ -391,33 +398,33 @@ def print_report(large: dict, rnd: dict, info: dict) -> None:
 
 
 def run(args) -> int:
-    bl.which("curl")
-    info = bl.machine_info(REPO)
-    with bl.Bench("bench-resume", keep=args.keep) as bench:
-        origin = bl.TestOrigin(bench).start()
+    which("curl")
+    info = machine_info(REPO)
+    with Bench("bench-resume", keep=args.keep) as bench:
+        origin = bench.adopt(Origin(bench.dir).start())
         budget = max(2 * max(args.size_bytes, args.random_bytes), 1 << 30)
-        dlproxy = bl.DlProxy(bench, args.dlproxy, extra_args=[
-            "--stall-timeout", str(STALL_TIMEOUT), "--cache-size", str(budget)]).start()
+        dlproxy = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="warn", extra_args=[
+            "--stall-timeout", str(STALL_TIMEOUT), "--cache-size", str(budget)]).start())
         print(f"workdir {bench.dir}: origin :{origin.port}, dlproxy :{dlproxy.port}", flush=True)
         runner = Runner(bench, origin, dlproxy)
         large = part_large(runner, args)
         rnd = part_random(runner, args)
         runner.add_origin_stats(large["clean"] + large["faulty"])
         print_report(large, rnd, info)
-        bl.emit_json("resume", {"machine": info, "dlproxy_binary": dlproxy.describe(),
-                                "dlproxy_args": dlproxy.extra_args, "stall_secs": STALL_SECS,
-                                "notes": dlproxy.notes(), "large": large,
-                                "random": {k: v for k, v in rnd.items() if k != "runs"},
-                                "random_runs": rnd["runs"],
-                                "loadavg_1m_at_end": round(os.getloadavg()[0], 2)})
+        emit_json("resume", {"machine": info, "dlproxy_binary": dlproxy.describe(),
+                             "dlproxy_args": dlproxy.extra_args, "stall_secs": STALL_SECS,
+                             "large": large,
+                             "random": {k: v for k, v in rnd.items() if k != "runs"},
+                             "random_runs": rnd["runs"],
+                             "loadavg_1m_at_end": round(os.getloadavg()[0], 2)})
         failures = [r for r in large["clean"] + large["faulty"] + rnd["runs"] if not r["success"]]
         if args.smoke:
             if failures:
-                raise bl.BenchError(f"{len(failures)} download(s) did not complete: "
-                                    + "; ".join(f"{r['target']}: {r['error']}" for r in failures))
+                raise BenchError(f"{len(failures)} download(s) did not complete: "
+                                 + "; ".join(f"{r['target']}: {r['error']}" for r in failures))
             print("smoke: every download delivered the complete body with the right sha256")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(bl.run_main("bench_resume", parse_args, run))
+    sys.exit(run_main("bench_resume", parse_args, run))

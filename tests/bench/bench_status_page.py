@@ -19,14 +19,12 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-import harness  # noqa: E402
-from harness import Dlproxy, Origin, curl_cli  # noqa: E402
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
+import dltest  # noqa: E402,F401
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.procfs import cpu_seconds  # noqa: E402
 
 
 class Reader(threading.Thread):

@@ -25,9 +25,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib  # noqa: E402
-from benchlib import LOOPBACK, Bench, BenchError, DlProxy, Managed, wait_port  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.benchkit import Bench, BenchError, REPO_DIR  # noqa: E402
+from dltest.const import LOCALHOST  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.ports import wait_port  # noqa: E402
+from dltest.webservers import start_squid  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "cache_tests_shim.py"
@@ -79,8 +83,8 @@ def start_origin(bench: Bench, suite: Path) -> int:
 
 
 def start_shim(bench: Bench, proxy_port: int, origin_port: int) -> int:
-    proc = bench.start("shim", [sys.executable, str(SHIM), "--proxy", f"{LOOPBACK}:{proxy_port}",
-                                "--origin", f"{LOOPBACK}:{origin_port}"])
+    proc = bench.start("shim", [sys.executable, str(SHIM), "--proxy", f"{LOCALHOST}:{proxy_port}",
+                                "--origin", f"{LOCALHOST}:{origin_port}"])
     m = proc.wait_line(re.compile(r"shim listening on 127\.0\.0\.1:(\d+)"), 10)
     return int(m.group(1))
 
@@ -95,7 +99,7 @@ class Squid:
         self.port = 0
 
     def start(self) -> "Squid":
-        _, self.port = benchlib.start_squid(self.bench, self.dir, f"""\
+        _, self.port = start_squid(self.bench, self.dir, f"""\
 cache_mem 64 MB
 maximum_object_size_in_memory 1 MB
 cache_dir ufs {self.dir}/cache 64 16 256""")
@@ -103,7 +107,7 @@ cache_dir ufs {self.dir}/cache 64 16 256""")
 
 
 def run_suite(bench: Bench, suite: Path, shim_port: int, test_id: str, name: str) -> dict:
-    env = dict(os.environ, npm_config_base=f"http://{LOOPBACK}:{shim_port}",
+    env = dict(os.environ, npm_config_base=f"http://{LOCALHOST}:{shim_port}",
                npm_config_id=test_id, npm_package_config_id=test_id)
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
         env.pop(var, None)
@@ -131,7 +135,7 @@ def measure(suite: Path, name: str, start_proxy, test_id: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--suite", type=Path, required=True, help="checkout of http-tests/cache-tests")
-    p.add_argument("--dlproxy", type=Path, default=benchlib.REPO_DIR / "build/proxy/dlproxy")
+    p.add_argument("--dlproxy", type=Path, default=REPO_DIR / "build/proxy/dlproxy")
     p.add_argument("--no-squid", action="store_true", help="measure dlproxy only")
     p.add_argument("--no-dlproxy", action="store_true", help="measure squid only")
     p.add_argument("--id", default="", help="run one test, verbosely (the suite's --id)")
@@ -142,7 +146,8 @@ def main() -> int:
         raise BenchError(f"{suite}/node_modules missing: run `npm i --omit=dev` there")
 
     def dlproxy(bench: Bench) -> int:
-        return DlProxy(bench, args.dlproxy.resolve()).start().port
+        proxy = Dlproxy(bench.dir, exe=args.dlproxy.resolve(), log_level="warn")
+        return bench.adopt(proxy.start()).port
 
     proxies = []
     if not args.no_dlproxy:

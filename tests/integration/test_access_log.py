@@ -16,9 +16,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, clean_env, content, curl_cli, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 # %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
 SQUID_LINE = re.compile(r"^(\d+)\.(\d{3}) +(\d+) (\S+) ([A-Z_]+)/(\d{3}) (\d+) (\S+) (\S+) - "
@@ -148,7 +153,7 @@ class JsonFormatTest(ProxyTestCase, Traffic):
                                       "recovered"})
 
     def test_unknown_format_is_refused(self):
-        p = subprocess.run([harness.dlproxy_bin(), "--access-log-format", "apache",
+        p = subprocess.run([dlproxy_bin(), "--access-log-format", "apache",
                             "--print-config"], capture_output=True, text=True, timeout=30,
                            env=clean_env())
         self.assertNotEqual(p.returncode, 0)

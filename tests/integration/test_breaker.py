@@ -22,11 +22,13 @@ import re
 import sys
 import time
 import unittest
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import ProxyTestCase, content, curl_cli, pycurl_request  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 FAILURES = 4
 OPEN_SECS = 3
@@ -37,21 +39,15 @@ class BreakerTest(ProxyTestCase):
     proxy_args = ("--breaker-failures", str(FAILURES), "--breaker-window", "30",
                   "--breaker-open", str(OPEN_SECS))
 
-    def admin(self, path):
-        url = f"http://127.0.0.1:{self.proxy.admin_port}{path}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url, timeout=10) as r:
-            return r.read().decode()
-
     def metric(self, name):
-        for line in self.admin("/metrics").splitlines():
+        for line in self.proxy.admin("/metrics").splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
         self.fail(f"{name} not in /metrics")
 
     def host_entry(self):
         origin = f"http://{self.origin.hostport}"
-        hosts = json.loads(self.admin("/status")).get("hosts")
+        hosts = json.loads(self.proxy.admin("/status")).get("hosts")
         self.assertIsNotNone(hosts, "/status has no hosts section")
         return next((h for h in hosts if h["origin"] == origin), None)
 

@@ -33,12 +33,18 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import (LOCALHOST, MiB, Dlproxy, Origin, ProxyTestCase, clean_env,  # noqa: E402
-                     content, pycurl_request, sha256_bytes, stop_process)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB, dlproxy_bin  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.processes import clean_env, stop_process  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 CHUNK = MiB
 

@@ -24,11 +24,16 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.processes import clean_env, track  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 import pycurl  # noqa: E402
-from harness import (LOCALHOST, MiB, ProxyTestCase, clean_env, content, curl_cli,  # noqa: E402
-                     new_pycurl, pycurl_request, sha256_bytes, sha256_file)
 
 RSS_LIMIT_KB = 256 * 1024
 
@@ -58,7 +63,7 @@ class CurlClient:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=clean_env())
-        harness._track(self.proc)
+        track(self.proc)
         hasher = None
         if self.out is None:
             hasher = subprocess.Popen(["sha256sum"], stdin=self.proc.stdout,

@@ -5,7 +5,7 @@ of every URL is a hit and the origin sends each object once, as with a single dl
 tunnels are balanced by host:port; an instance killed mid-download costs the client one retry,
 which lands on another instance and completes byte-exact.
 
-The cluster's processes run in their own sessions (setsid), so the harness does not track them:
+The cluster's processes run in their own sessions (setsid), so dltest.processes does not track them:
 this file stops them with `dlproxy-cluster stop` and then, by the PIDs the script recorded, kills
 whatever is left -- also on SIGTERM (meson's timeout) and at exit.
 """
@@ -21,11 +21,19 @@ import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import LOCALHOST, MiB  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB, REPO, dlproxy_bin  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.pyclient import pycurl_request, requests_session  # noqa: E402
+from dltest.rawhttp import EchoServer, RawConn  # noqa: E402
+import content  # noqa: E402
+import requests  # noqa: E402
 
-CLUSTER = os.path.join(harness.REPO, "scripts", "dlproxy-cluster")
+CLUSTER = os.path.join(REPO, "scripts", "dlproxy-cluster")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
@@ -42,14 +50,14 @@ class Cluster:
 
     def _run(self, command, *args, timeout=60):
         return subprocess.run([CLUSTER, command, "--dir", self.dir, *args], capture_output=True,
-                              text=True, timeout=timeout, env=harness.clean_env())
+                              text=True, timeout=timeout, env=clean_env())
 
     def start(self):
         for _ in range(3):  # the frontend port is chosen free, then bound: another may take it
-            self.frontend_port = harness.free_port()
+            self.frontend_port = free_port()
             p = self._run("start", "-n", str(self.n), "--base-port", "0",
                           "--listen", f"{LOCALHOST}:{self.frontend_port}",
-                          "--dlproxy", harness.dlproxy_bin(), "--", "--log-level", "debug",
+                          "--dlproxy", dlproxy_bin(), "--", "--log-level", "debug",
                           *self.extra_args)
             self._record_pids()
             if p.returncode == 0:
@@ -139,8 +147,8 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="dlproxy-it-cluster-")
-        cls.origin = harness.Origin(cls.work).start()
-        cls.echo = harness.EchoServer()
+        cls.origin = Origin(cls.work).start()
+        cls.echo = EchoServer()
         cls.cluster = Cluster(cls.work, 3, ["--connect-ports", str(cls.echo.port)])
         try:
             cls.cluster.start()
@@ -171,7 +179,7 @@ class ClusterTest(unittest.TestCase):
                 sys.stderr.write(f"----- instance {i['k']} log (last 40 lines)\n" + "\n".join(tail) + "\n")
 
     def fetch(self, port, url):
-        r = harness.pycurl_request(port, url, keep_body=False, timeout=60)
+        r = pycurl_request(port, url, keep_body=False, timeout=60)
         self.assertEqual(r.status, 200, url)
         return r
 
@@ -181,7 +189,7 @@ class ClusterTest(unittest.TestCase):
         for url, size in zip(urls, sizes):
             r = self.fetch(port, url)
             path = url.split(str(self.origin.port), 1)[1]
-            self.assertEqual((r.length, r.sha256), (size, harness.content.sha256_of(path, size)))
+            self.assertEqual((r.length, r.sha256), (size, content.sha256_of(path, size)))
         first = self.origin.records(mark, count=len(urls))
         mark = self.origin.mark()
         for url, size in zip(urls, sizes):
@@ -216,7 +224,7 @@ class ClusterTest(unittest.TestCase):
     def test_2_connect_is_balanced_by_host(self):
         target = f"{LOCALHOST}:{self.echo.port}"
         for n in range(3):
-            with harness.RawConn(self.cluster.frontend_port) as c:
+            with RawConn(self.cluster.frontend_port) as c:
                 c.send(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")
                 _, status, _, _, _ = c.read_head()
                 self.assertEqual(status, 200)
@@ -236,7 +244,7 @@ class ClusterTest(unittest.TestCase):
         size = 48 * MiB
         path = f"/bytes/{size}/kill"
         url = self.origin.url(path + "?rate=12000000")
-        session = harness.requests_session(self.cluster.frontend_port)
+        session = requests_session(self.cluster.frontend_port)
         self.addCleanup(session.close)
         body = bytearray()
         killed = None
@@ -254,12 +262,12 @@ class ClusterTest(unittest.TestCase):
                         body += piece
                         if killed is None and len(body) >= 8 * MiB:
                             killed = self.kill_serving_instance(url)
-            except harness.requests.exceptions.RequestException:
+            except requests.exceptions.RequestException:
                 pass  # the killed instance's response ends short: retry from what we have
         self.assertIsNotNone(killed, "the download ended before an instance could be killed")
         self.assertGreaterEqual(attempts, 2, "the kill did not interrupt the download")
         self.assertEqual(len(body), size)
-        self.assertEqual(harness.sha256_bytes(bytes(body)), harness.content.sha256_of(path, size))
+        self.assertEqual(sha256_bytes(bytes(body)), content.sha256_of(path, size))
         time.sleep(0.3)
         finished_on = self.cluster.served_by(url)
         self.assertTrue(finished_on and killed not in finished_on,

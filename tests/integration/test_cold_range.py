@@ -25,11 +25,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
 import pycurl  # noqa: E402
 from content import content  # noqa: E402
-from harness import MiB, ProxyTestCase, pycurl_request  # noqa: E402
 
 GiB = 1024 * MiB
 
@@ -99,7 +102,7 @@ class FillBehindTest(ColdRangeCase):
         later = self.origin.mark()
         r = pycurl_request(self.proxy.port, url, keep_body=False)
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.sha256, harness.sha256_bytes(content(path, 0, size)))
+        self.assertEqual(r.sha256, sha256_bytes(content(path, 0, size)))
         self.assertEqual(self.origin.log_since(later), [], "a hit: no origin request")
 
 

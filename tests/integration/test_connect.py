@@ -6,11 +6,15 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, RawConn, sha256_bytes  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.rawhttp import EchoServer, RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
 
-ECHO = harness.EchoServer()
+ECHO = EchoServer()
 
 
 class ConnectTest(ProxyTestCase):
@@ -74,7 +78,7 @@ class ConnectTest(ProxyTestCase):
             self.assertTrue(c.closed_by_peer(5), "the client side stayed open after the origin closed")
 
     def test_port_not_allowed_is_403(self):
-        other = harness.free_port()
+        other = free_port()
         c, status, head = self.open_tunnel(other)
         with c:
             self.assertEqual(status, 403, head)

@@ -16,11 +16,18 @@ import time
 import unittest
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, clean_env, content, curl_cli, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 PROM_CHECK = os.path.join(BUILD, "tests", "unit", "proxy", "prometheus_check")
 FILL_CACHE = os.path.join(BUILD, "tests", "unit", "proxy", "fill_cache")
@@ -67,8 +74,8 @@ class OfflineTest(CtlMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="dlproxy-it-ctl-")
-        cls.origin = harness.Origin(cls.work).start()
-        cls.admin_url = f"http://127.0.0.1:{harness.free_port()}"
+        cls.origin = Origin(cls.work).start()
+        cls.admin_url = f"http://127.0.0.1:{free_port()}"
 
     @classmethod
     def tearDownClass(cls):
@@ -265,7 +272,7 @@ class LsScaleTest(CtlMixin, unittest.TestCase):
         work = tempfile.mkdtemp(prefix="dlproxy-it-ctl-scale-")
         try:
             self.cache_dir = os.path.join(work, "cache")
-            self.admin_url = f"http://127.0.0.1:{harness.free_port()}"
+            self.admin_url = f"http://127.0.0.1:{free_port()}"
             subprocess.run([FILL_CACHE, self.cache_dir, "10000"], check=True, timeout=240)
             best = None
             for _ in range(3):  # the machine is shared: take the best of three
@@ -454,7 +461,7 @@ class StartupTest(unittest.TestCase):
             not_a_dir = os.path.join(work, "file")
             with open(not_a_dir, "w") as f:
                 f.write("x")
-            r = subprocess.run([harness.dlproxy_bin(), "--listen", "127.0.0.1:0",
+            r = subprocess.run([dlproxy_bin(), "--listen", "127.0.0.1:0",
                                 "--admin-listen", "127.0.0.1:0", "--cache-dir", not_a_dir],
                                capture_output=True, text=True, timeout=30, env=clean_env(),
                                stdin=subprocess.DEVNULL)

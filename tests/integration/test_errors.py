@@ -6,9 +6,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import ProxyTestCase, RawConn, curl_cli  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 
 class ErrorResponseMixin:
@@ -69,7 +74,7 @@ class ClientErrorsTest(ErrorResponseMixin, ProxyTestCase):
             self.assert_one_line_text(r)
 
     def test_connection_refused_is_502(self):
-        port = harness.free_port()
+        port = free_port()
         with RawConn(self.pport) as c:
             r = c.request("GET", f"http://127.0.0.1:{port}/x", [("Host", f"127.0.0.1:{port}")])
             self.assertEqual(r.status, 502, r.head)
@@ -102,8 +107,8 @@ class UpstreamTimeoutTest(ErrorResponseMixin, ProxyTestCase):
         p = "/bytes/300000/slow-body"
         res = curl_cli(self.pport, self.url(p + "?rate=100000"), os.path.join(self.work, "slow"))
         self.assertEqual((res.rc, res.status), (0, 200), res.stderr)
-        self.assertEqual(harness.sha256_file(os.path.join(self.work, "slow")),
-                         harness.content.sha256_of(p, 300000))
+        self.assertEqual(sha256_file(os.path.join(self.work, "slow")),
+                         content.sha256_of(p, 300000))
 
 
 class AllowListTest(ErrorResponseMixin, ProxyTestCase):

@@ -6,10 +6,15 @@ import os
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import (MiB, ProxyTestCase, RawConn, content, curl_cli, new_pycurl,  # noqa: E402
-                     pycurl_request, requests_session, sha256_bytes, sha256_file)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request, requests_session  # noqa: E402
+from dltest.rawhttp import Headers, RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 HOP_BY_HOP_REQUEST = [
     ("Connection", "keep-alive, X-Foo"),
@@ -202,7 +207,7 @@ class HeadersTest(ProxyTestCase):
         self.assertEqual(res.status, 200, res.stderr)
         with open(out) as f:
             doc = json.load(f)
-        got = harness.Headers(doc["headers"])
+        got = Headers(doc["headers"])
         self.assertEqual(got.get("X-End-To-End"), "kept")
         for name in ("X-Foo", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization"):
             self.assertNotIn(name, got, f"{name} reached the origin: {doc['headers']}")
@@ -219,7 +224,7 @@ class HeadersTest(ProxyTestCase):
         with RawConn(self.pport) as c:
             r = c.request("GET", self.url("/headers"), [("Host", "bogus.example")])
         self.assertEqual(r.status, 200, r.head)
-        got = harness.Headers(json.loads(r.body)["headers"])
+        got = Headers(json.loads(r.body)["headers"])
         self.assertEqual(got.get_all("Host"), [self.origin.hostport])
 
     def test_via_appended_to_existing(self):
@@ -227,7 +232,7 @@ class HeadersTest(ProxyTestCase):
         res = curl_cli(self.pport, self.url("/headers"), out, ["-H", "Via: 1.0 upstream-hop"])
         self.assertEqual(res.status, 200, res.stderr)
         with open(out) as f:
-            vias = ", ".join(harness.Headers(json.load(f)["headers"]).get_all("Via"))
+            vias = ", ".join(Headers(json.load(f)["headers"]).get_all("Via"))
         self.assertIn("1.0 upstream-hop", vias)
         self.assertNotEqual(vias.strip(), "1.0 upstream-hop", "dlproxy did not add itself to Via")
 

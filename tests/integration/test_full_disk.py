@@ -24,16 +24,23 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+import content  # noqa: E402
 
 TMPFS_SIZE = 48 * MiB
 OBJECT = 40 * MiB
 
 
 def dlproxyctl_bin():
-    return os.path.join(os.path.dirname(harness.dlproxy_bin()), "ctl", "dlproxyctl")
+    return os.path.join(os.path.dirname(dlproxy_bin()), "ctl", "dlproxyctl")
 
 
 def try_mount_tmpfs(path):
@@ -56,8 +63,8 @@ class FullDiskTest(unittest.TestCase):
             self.skipTest(why)
         self.addCleanup(self.cleanup)
         self.cache = os.path.join(self.disk, "cache")
-        self.origin = harness.Origin(self.work).start()
-        self.proxy = harness.Dlproxy(self.work, cache_dir=self.cache).start()
+        self.origin = Origin(self.work).start()
+        self.proxy = Dlproxy(self.work, cache_dir=self.cache).start()
 
     def cleanup(self):
         if getattr(self, "proxy", None):
@@ -74,14 +81,14 @@ class FullDiskTest(unittest.TestCase):
 
     def ctl(self, *args):
         p = subprocess.run([dlproxyctl_bin(), "--cache-dir", self.cache, *args],
-                           capture_output=True, text=True, timeout=60, env=harness.clean_env())
+                           capture_output=True, text=True, timeout=60, env=clean_env())
         return p.returncode, p.stdout, p.stderr
 
     def download(self, url, path):
-        r = harness.pycurl_request(self.proxy.port, url, keep_body=False, timeout=120)
+        r = pycurl_request(self.proxy.port, url, keep_body=False, timeout=120)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.length, OBJECT)
-        self.assertEqual(r.sha256, harness.content.sha256_of(path, OBJECT))
+        self.assertEqual(r.sha256, content.sha256_of(path, OBJECT))
 
     def test_fill_stops_on_a_full_disk_and_the_client_is_served(self):
         path = f"/bytes/{OBJECT}/full-disk.bin"
@@ -95,14 +102,14 @@ class FullDiskTest(unittest.TestCase):
         # Two clients on one fill, one reading at 8 MB/s (so the fill runs ahead of it and stops
         # caching while it is behind): both byte-exact although the disk filled up on the way.
         slow_out = os.path.join(self.work, "slow.bin")
-        slow = threading.Thread(target=lambda: self.slow.append(harness.curl_cli(
+        slow = threading.Thread(target=lambda: self.slow.append(curl_cli(
             self.proxy.port, url, out=slow_out, args=["--limit-rate", "8M"], timeout=60)))
         self.slow = []
         slow.start()
         self.download(url, path)
         slow.join(70)
         self.assertEqual((self.slow[0].rc, self.slow[0].status), (0, 200), self.slow[0].stderr)
-        self.assertEqual(harness.sha256_file(slow_out), harness.content.sha256_of(path, OBJECT))
+        self.assertEqual(sha256_file(slow_out), content.sha256_of(path, OBJECT))
 
         log = self.proxy.stderr_text(err_mark)
         stopped = [line for line in log.splitlines() if "caching stopped" in line]

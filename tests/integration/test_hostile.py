@@ -12,9 +12,11 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import ProxyTestCase, RawConn  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.ports import free_port  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
 
 
 def read_all(conn, timeout=6.0):
@@ -239,7 +241,7 @@ class RequestTargetTest(ProxyTestCase):
                 self.assertEqual(r.status, 400, r.head)
                 self.assertTrue(closed)
         # A well-formed literal is forwarded: nothing listens there, so 502, not 400.
-        r, _ = self.get(f"http://[::1]:{harness.free_port()}/x", host="x")
+        r, _ = self.get(f"http://[::1]:{free_port()}/x", host="x")
         self.assertIn(r.status, (502, 504), r.head)
 
     def test_percent_encoding_is_forwarded_as_sent(self):

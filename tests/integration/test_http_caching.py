@@ -14,8 +14,12 @@ import time
 import unittest
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ProxyTestCase, content, pycurl_request, sha256_bytes  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 ACCESS_RE = re.compile(r'result=(\S+) status=(\d+) bytes=(\d+) method=(\S+) url="([^"]*)"')
 FRESH = "cc=" + urllib.parse.quote("max-age=3600")

@@ -20,20 +20,30 @@ import ssl
 import stat
 import subprocess
 import sys
+import tempfile
+import shutil
 import textwrap
 import threading
 import time
 import unittest
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import (LOCALHOST, MiB, Origin, ProxyTestCase, clean_env, content,  # noqa: E402
-                     curl_cli, sha256_file)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.pyclient import pycurl_request, requests_session  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 import pycurl  # noqa: E402
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 
 SIZE = 8 * MiB
@@ -111,7 +121,7 @@ def https_get(tls, host, path):
 class HttpsCase(ProxyTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_test_pki(cls.work)
         cls.origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
         cls.rogue = Origin(cls.work, tls=(cls.pki["rogue.pem"], cls.pki["rogue.key"]),
@@ -120,7 +130,7 @@ class HttpsCase(ProxyTestCase):
         try:
             cls.origin.start()
             cls.rogue.start()
-            cls.dead_port = harness.free_port()  # nothing listens there
+            cls.dead_port = free_port()  # nothing listens there
             ports = f"{cls.origin.port},{cls.rogue.port},{cls.dead_port}"
             cls.proxy_args = ("--intercept", LOCALHOST, "--upstream-ca-file", cls.pki["oca.pem"],
                               "--connect-ports", ports) + FAST_RETRY
@@ -237,10 +247,10 @@ class HttpsCase(ProxyTestCase):
         results = [None] * 4
 
         def fetch(i):
-            s = harness.requests_session(self.proxy.port)
+            s = requests_session(self.proxy.port)
             try:
                 r = s.get(self.origin.url(target), verify=self.bundle, timeout=60)
-                results[i] = (r.status_code, harness.sha256_bytes(r.content))
+                results[i] = (r.status_code, sha256_bytes(r.content))
             finally:
                 s.close()
 
@@ -262,7 +272,7 @@ class HttpsCase(ProxyTestCase):
         try:
             for i, size in enumerate((1000, 200000, 3)):
                 path = f"/bytes/{size}/keepalive"
-                r = harness.pycurl_request(self.proxy.port, self.origin.url(path), curl=c)
+                r = pycurl_request(self.proxy.port, self.origin.url(path), curl=c)
                 self.assertEqual(r.status, 200)
                 self.assertEqual(r.sha256, content.sha256_of(path, size))
                 if i:
@@ -272,10 +282,10 @@ class HttpsCase(ProxyTestCase):
 
     def test_upload_and_uncacheable_requests_pass_through_the_tunnel(self):
         body = os.urandom(3 * MiB)
-        s = harness.requests_session(self.proxy.port)
+        s = requests_session(self.proxy.port)
         r = s.post(self.origin.url("/echo"), data=body, verify=self.bundle, timeout=60)
         self.assertEqual(r.status_code, 200)
-        self.assertEqual(r.headers["X-Request-Body-Sha256"], harness.sha256_bytes(body))
+        self.assertEqual(r.headers["X-Request-Body-Sha256"], sha256_bytes(body))
         self.assertEqual(r.content, body)
         # Authorization: never served from or stored in the cache, so both reach the origin.
         path = "/bytes/2000/authorized"
@@ -388,10 +398,10 @@ class CaFilesCase(unittest.TestCase):
     """The CA on disk: created with 0600, refused when others can read the key, dlproxyctl."""
 
     def setUp(self):
-        self.work = harness.tempfile.mkdtemp(prefix="dlproxy-it-ca-")
+        self.work = tempfile.mkdtemp(prefix="dlproxy-it-ca-")
 
     def tearDown(self):
-        harness.shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def ctl(self, *args):
         return subprocess.run([CTL, "--cache-dir", os.path.join(self.work, "cache")] + list(args),
@@ -399,7 +409,7 @@ class CaFilesCase(unittest.TestCase):
 
     def test_dlproxy_creates_the_ca_and_refuses_a_readable_key(self):
         cache = os.path.join(self.work, "cache")
-        proxy = harness.Dlproxy(self.work, ("--intercept", LOCALHOST), cache_dir=cache).start()
+        proxy = Dlproxy(self.work, ("--intercept", LOCALHOST), cache_dir=cache).start()
         proxy.stop()
         key = os.path.join(cache, "ca", "ca.key")
         for name in ("ca.key", "ca.pem"):
@@ -413,13 +423,13 @@ class CaFilesCase(unittest.TestCase):
         self.assertNotIn("PRIVATE KEY", proxy.stderr_text())
 
         os.chmod(key, 0o644)
-        p = subprocess.run([harness.dlproxy_bin(), "--listen", f"{LOCALHOST}:0", "--admin-listen",
+        p = subprocess.run([dlproxy_bin(), "--listen", f"{LOCALHOST}:0", "--admin-listen",
                             f"{LOCALHOST}:0", "--cache-dir", cache, "--intercept", LOCALHOST],
                            capture_output=True, text=True, timeout=30, env=clean_env())
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("readable by group or others", p.stderr)
         # With interception off the CA is not needed at all.
-        p = subprocess.run([harness.dlproxy_bin(), "--no-intercept", "--print-config"],
+        p = subprocess.run([dlproxy_bin(), "--no-intercept", "--print-config"],
                            capture_output=True, text=True, timeout=30, env=clean_env())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("intercept = []", p.stdout)

@@ -1,6 +1,6 @@
 """Resource limits (issue 8): memory under 1,000 idle client connections, and the cache's byte
 budget under a flood of distinct URLs. File descriptors are checked after every scenario of every
-ProxyTestCase (harness.ProxyTestCase.assert_fds_settle, called from tearDown): no client socket
+ProxyTestCase (ProxyTestCase.assert_fds_settle, called from tearDown): no client socket
 and no file left open, at most a small pool of idle upstream connections."""
 
 import os
@@ -9,9 +9,11 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import ProxyTestCase, RawConn, new_pycurl, pycurl_request  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
 
 IDLE = 1000
 # RSS growth allowed for IDLE idle connections: measured 3-4 MiB with the release build (about

@@ -7,10 +7,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 import pycurl  # noqa: E402
-from harness import MiB, ProxyTestCase, RawConn, content, new_pycurl, pycurl_request  # noqa: E402
 
 CLIENTS = 500
 RSS_GROWTH_LIMIT_KB = 8 * 1024

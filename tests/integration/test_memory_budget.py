@@ -19,14 +19,18 @@ import json
 import os
 import ssl
 import sys
+import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import LOCALHOST, MiB, Origin, ProxyTestCase, RawConn, content  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 from test_https import connect_tunnel, make_test_pki  # noqa: E402
 
 BUDGET_MIB = 256  # the default --memory-budget
@@ -113,12 +117,6 @@ class SlowReader:
 
 
 class MemoryCase(ProxyTestCase):
-    def admin_json(self, path):
-        url = f"http://127.0.0.1:{self.proxy.admin_port}{path}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url, timeout=10) as r:
-            return r.read().decode()
-
     def run_readers(self, readers, timeout):
         """Starts the readers and samples dlproxy's RSS and /status until they end; returns
         (peak RSS MiB, peak chunk buffers MiB, whether pressure was seen)."""
@@ -132,7 +130,7 @@ class MemoryCase(ProxyTestCase):
         while any(r.thread.is_alive() and not r.stopped.is_set() for r in readers):
             self.assertLess(time.monotonic(), deadline, "the readers did not finish in time")
             rss = self.proxy.rss_kb() / 1024
-            memory = json.loads(self.admin_json("/status"))["memory"]
+            memory = json.loads(self.proxy.admin("/status"))["memory"]
             peak_rss = max(peak_rss, rss)
             peak_chunks = max(peak_chunks, memory["in_use"] / MiB)
             pressure = pressure or memory["pressure"]
@@ -189,7 +187,7 @@ class StoppedClientsTest(MemoryCase):
                               8 * MiB, stop_after=MiB) for i in range(20)]
         self.run_readers(readers, timeout=60)
         deadline = time.monotonic() + 45
-        while json.loads(self.admin_json("/status"))["inflight_fills"]:
+        while json.loads(self.proxy.admin("/status"))["inflight_fills"]:
             self.assertLess(time.monotonic(), deadline, "fills waited for stopped clients")
             time.sleep(0.2)
         rss = self.proxy.rss_kb() / 1024
@@ -207,7 +205,7 @@ class PressureOverTlsTest(MemoryCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_test_pki(cls.work)
         cls.origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
         cls.proxy = None
@@ -241,11 +239,11 @@ class PressureOverTlsTest(MemoryCase):
         self.assertIn("memory: ", log)
         self.assertIn("budget 12MiB", log)
         deadline = time.monotonic() + 20
-        while json.loads(self.admin_json("/status"))["memory"]["pressure"]:
+        while json.loads(self.proxy.admin("/status"))["memory"]["pressure"]:
             self.assertLess(time.monotonic(), deadline, "pressure did not end")
             time.sleep(0.2)
         self.assertIn("memory: pressure over", self.proxy.stderr_text(mark))
-        metrics = self.admin_json("/metrics")
+        metrics = self.proxy.admin("/metrics")
         self.assertIn("dlproxy_memory_budget_bytes 12582912", metrics)
         self.assertRegex(metrics, r"dlproxy_memory_pressure_episodes [1-9]")
         self.assertLess(peak_rss, 12 + BASELINE_MIB + 8 * 3, f"peak RSS {peak_rss:.0f} MiB")

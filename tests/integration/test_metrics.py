@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 import unittest
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 SIZE = 8 * MiB
 SAMPLE = re.compile(r"^(dlproxy_[a-z_]+)(\{[^}]*\})? (\S+)$")
@@ -31,15 +34,9 @@ class MetricsTest(ProxyTestCase):
     proxy_args = ("--retry-base-delay", "0.05", "--retry-max-delay", "0.5", "--stall-timeout",
                   "2", "--retry-max-attempts", "3")
 
-    def admin(self, path):
-        url = f"http://127.0.0.1:{self.proxy.admin_port}{path}"
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url,
-                                                                              timeout=10) as r:
-            return r.read().decode()
-
     def metrics(self):
         out = {}
-        for line in self.admin("/metrics").splitlines():
+        for line in self.proxy.admin("/metrics").splitlines():
             m = SAMPLE.match(line)
             if m:
                 out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
@@ -111,7 +108,7 @@ class MetricsTest(ProxyTestCase):
         deadline = time.monotonic() + 20
         try:
             while time.monotonic() < deadline and t.is_alive():
-                fills = json.loads(self.admin("/status"))["inflight_fills"]
+                fills = json.loads(self.proxy.admin("/status"))["inflight_fills"]
                 seen += [f for f in fills if f["url"].endswith(target)]
                 if any(f["state"] == "waiting_retry" or f["bytes_done"] >= 3000000
                        for f in seen):

@@ -2,7 +2,7 @@
 dlproxy's plain listener, no proxy settings and no CA on the client.
 
 tests/origin/model_hosts.py imitates huggingface.co and its CDNs at their real names over TLS
-(model_hosts_harness: dlproxy reaches it with --connect-to and --upstream-ca-file). Clients here
+(dltest.modelhosts: dlproxy reaches it with --connect-to and --upstream-ca-file). Clients here
 talk plain HTTP to http://127.0.0.1:P/... as they would to https://huggingface.co:
   - Python requests fetches resolve URLs as ComfyUI-Launcher does (follow redirects, stream,
     sha256): the resolve's 302 to cas-bridge / cdn-lfs comes back as a mirror URL
@@ -21,10 +21,14 @@ import subprocess
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, RawConn, requests  # noqa: E402
-from model_hosts_harness import ModelHostsCase, model_hosts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+import requests  # noqa: E402
+from dltest.modelhosts import ModelHostsCase  # noqa: E402
+import model_hosts  # noqa: E402  (tests/origin)
 from test_xet_js import JS_SRC, install_js_clients  # noqa: E402
 
 
@@ -40,7 +44,7 @@ def node_mirror_download(js, hub_url, repo, path):
     """downloadFile(hubUrl=hub_url) in Node: {"sha256", "bytes", "seconds", "type"}."""
     args = json.dumps({"repo": repo, "path": path, "hubUrl": hub_url})
     p = subprocess.run(["node", os.path.join(js, "mirror_download.mjs"), args], cwd=js,
-                       capture_output=True, timeout=60, env=harness.clean_env())
+                       capture_output=True, timeout=60, env=clean_env())
     if p.returncode != 0:
         raise AssertionError(p.stderr.decode(errors="replace")[-3000:])
     return json.loads(p.stdout.decode().strip().splitlines()[-1])

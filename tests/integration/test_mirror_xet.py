@@ -21,11 +21,12 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.procfs import cpu_seconds  # noqa: E402
 from test_mirror import mirror_js_dir, node_mirror_download  # noqa: E402
-from test_xet_js import proc_cpu_seconds  # noqa: E402
 from test_xet import HOSTS, XetServiceCase  # noqa: E402
 from xet_layout import FileLayout  # noqa: E402
 
@@ -44,7 +45,7 @@ class MirrorXetTest(XetServiceCase):
         args = json.dumps({"repo": REPO, "path": name, "direct": self.origin.port,
                            "ca": self.pki["oca.pem"]})
         p = subprocess.run(["node", os.path.join(self.js, "xet_download.mjs"), args], cwd=self.js,
-                           capture_output=True, timeout=60, env=harness.clean_env())
+                           capture_output=True, timeout=60, env=clean_env())
         self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace")[-3000:])
         return json.loads(p.stdout.decode().strip().splitlines()[-1])
 
@@ -55,9 +56,9 @@ class MirrorXetTest(XetServiceCase):
         direct = self.direct(name)  # first: the first Node process pays a cold start
         self.assertEqual(direct["sha256"], layout.hash)
         mark = self.origin.mark()
-        cpu = proc_cpu_seconds(self.proxy.proc.pid)
+        cpu = cpu_seconds(self.proxy.proc.pid)
         got = node_mirror_download(self.js, hub, REPO, name)
-        cpu = proc_cpu_seconds(self.proxy.proc.pid) - cpu
+        cpu = cpu_seconds(self.proxy.proc.pid) - cpu
         self.assertEqual(got["type"], "XetBlob", "downloadFile took the Xet path")
         self.assertEqual((got["bytes"], got["sha256"]), (layout.size, layout.hash))
         recs = self.origin.log_since(mark)

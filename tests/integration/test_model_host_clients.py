@@ -15,9 +15,13 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MiB, clean_env, sha256_file  # noqa: E402
-from model_hosts_harness import ModelHostsCase, model_hosts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.modelhosts import ModelHostsCase  # noqa: E402
+import model_hosts  # noqa: E402  (tests/origin)
 
 FIGURE_MIB = 64 if os.environ.get("DLPROXY_FIGURES") else 16
 

@@ -3,7 +3,7 @@ model hosts at their real names over TLS (issue 14 items 4, 5, 7, 8; docs/model-
 
 The hosts are tests/origin/model_hosts.py (huggingface.co, cas-bridge.xethub.hf.co, cdn-lfs.hf.co
 with their real redirects, signatures and expiry) behind dlproxy's interception; the client is
-the launcher's own loop (model_hosts_harness.launcher_get) or curl. Bytes are checked by sha256,
+the launcher's own loop (ModelHostsCase.launcher_get) or curl. Bytes are checked by sha256,
 CDN traffic from the imitation's log, verdicts from dlproxyctl, /metrics and the status feed.
 
     two repos   one file in a Xet repo and a legacy-LFS repo: stored once as `sha256:<hex>`,
@@ -25,12 +25,16 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, clean_env  # noqa: E402
-from model_hosts_harness import ModelHostsCase, model_hosts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.modelhosts import ModelHostsCase  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+import model_hosts  # noqa: E402  (tests/origin)
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 
 
@@ -164,7 +168,7 @@ class ExpiredUrlTest(IdentityCase):
             out = os.path.join(self.work, "curl.bin")
             r = self.curl(url, out, timeout=60)
             self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
-            self.assertEqual(harness.sha256_file(out), f.sha256)
+            self.assertEqual(sha256_file(out), f.sha256)
         self.expiry_during_fill("expiry-curl-16M.safetensors", client)
 
     def test_expiry_mid_download_launcher(self):
@@ -190,8 +194,8 @@ class OfflineTest(IdentityCase):
             # After a restart too: the resolve URL's facts are in the index.
             cache_dir = self.proxy.cache_dir
             self.proxy.stop()
-            type(self).proxy = harness.Dlproxy(self.work, self.proxy_args,
-                                               cache_dir=cache_dir).start()
+            type(self).proxy = Dlproxy(self.work, self.proxy_args,
+                                       cache_dir=cache_dir).start()
             self.download(url, f, attempts=1)
             # A resolve URL never downloaded is still an error, not some other file.
             r = self.session().get(self.hf_url("never-downloaded-8M.safetensors"), timeout=30)

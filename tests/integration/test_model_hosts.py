@@ -12,9 +12,13 @@ import time
 import unittest
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MiB, curl_cli, sha256_file  # noqa: E402
-from model_hosts_harness import ModelHostsCase, model_hosts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.modelhosts import ModelHostsCase  # noqa: E402
+import model_hosts  # noqa: E402  (tests/origin)
 
 
 class ModelHostsImitation(ModelHostsCase):

@@ -13,16 +13,22 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, RawConn, content, curl_cli, sha256_bytes, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.processes import kill_all  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+import content  # noqa: E402
 
 
 class OriginTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="dlproxy-origin-")
-        cls.origin = harness.Origin(cls.work).start()
+        cls.origin = Origin(cls.work).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -352,11 +358,11 @@ class OriginLifecycleTest(unittest.TestCase):
         self.work = tempfile.mkdtemp(prefix="dlproxy-origin-life-")
 
     def tearDown(self):
-        harness.kill_all()
+        kill_all()
         shutil.rmtree(self.work, ignore_errors=True)
 
     def test_state_survives_restart_on_same_port(self):
-        o = harness.Origin(self.work).start()
+        o = Origin(self.work).start()
         port = o.port
         p = "/bytes/100000/persist"
         target = p + "?cut=100&cuts=2"
@@ -381,7 +387,7 @@ class OriginLifecycleTest(unittest.TestCase):
         o.stop()
 
     def test_sigterm_exits_zero(self):
-        o = harness.Origin(self.work, state_dir=None).start()
+        o = Origin(self.work, state_dir=None).start()
         c = RawConn(o.port)  # an idle keep-alive connection must not block the exit
         c.request("GET", "/bytes/10", [("Host", "x")])
         o.proc.send_signal(signal.SIGTERM)
@@ -396,7 +402,7 @@ class OriginLifecycleTest(unittest.TestCase):
                         "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
                         "-addext", "subjectAltName=IP:127.0.0.1"],
                        check=True, capture_output=True, timeout=60)
-        o = harness.Origin(self.work, tls=(cert, key)).start()
+        o = Origin(self.work, tls=(cert, key)).start()
         p = "/bytes/2000000/tls"
         out = os.path.join(self.work, "tls.bin")
         res = curl_cli(None, o.url(p), out, ["--cacert", cert])

@@ -20,13 +20,21 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import LOCALHOST, MiB, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
-from test_upstream_route import make_named_pki  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.ports import free_port  # noqa: E402
+from dltest.processes import clean_env, stop_process, track  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
+from dltest.pki import make_named_pki  # noqa: E402
 
 SIZE = 8 * MiB
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
@@ -62,7 +70,7 @@ class Squid:
             os.chown(self.dir, user.pw_uid, user.pw_gid)
         except (KeyError, PermissionError):
             os.chmod(self.dir, 0o777)
-        self.port = harness.free_port()
+        self.port = free_port()
         self.conf = os.path.join(self.dir, "squid.conf")
         with open(self.conf, "w") as f:
             f.write(SQUID_CONF.format(port=self.port, dir=self.dir))
@@ -71,8 +79,8 @@ class Squid:
     def start(self, timeout=20.0):
         self.proc = subprocess.Popen([SQUID, "-N", "-f", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=harness.clean_env())
-        harness._track(self.proc)
+                                     env=clean_env())
+        track(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,7 +94,7 @@ class Squid:
 
     def stop(self):
         if self.proc:
-            harness.stop_process(self.proc, timeout=10)
+            stop_process(self.proc, timeout=10)
 
     def cache_log(self):
         try:
@@ -116,19 +124,19 @@ class Squid:
 class ParentProxyCase(ProxyTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         os.chmod(cls.work, 0o755)  # Squid's user reaches its directory inside
-        cls.origin = harness.Origin(cls.work)
+        cls.origin = Origin(cls.work)
         cls.squid = Squid(cls.work)
         cls.pki = make_named_pki(cls.work, ["huggingface.co"])
-        cls.tls_origin = harness.Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]),
-                                        name="tls-origin")
+        cls.tls_origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]),
+                                name="tls-origin")
         cls.proxy = None
         try:
             cls.origin.start()
             cls.tls_origin.start()
             cls.squid.start()
-            cls.dead_port = harness.free_port()  # nothing listens there
+            cls.dead_port = free_port()  # nothing listens there
             cls.proxy_args = ("--upstream-proxy", f"http://{LOCALHOST}:{cls.squid.port}",
                               "--upstream-no-proxy", "localhost",
                               "--connect-ports", f"443,{cls.origin.port},{cls.dead_port}",
@@ -231,14 +239,14 @@ class ParentProxyCase(ProxyTestCase):
         path = f"/bytes/{MiB}/tunnel"
         status, body = self.tunnel_get(LOCALHOST, path)
         self.assertIn(b" 200 ", status)
-        self.assertEqual(harness.sha256_bytes(body), content.sha256_of(path, MiB))
+        self.assertEqual(sha256_bytes(body), content.sha256_of(path, MiB))
         lines = self.squid.wait_lines(f"CONNECT {LOCALHOST}:{self.origin.port}", 1)
         self.assertEqual(len(lines), 1, self.squid.access_lines())
         before = len(self.squid.access_lines())
         path = f"/bytes/{MiB}/tunnel-direct"
         status, body = self.tunnel_get("localhost", path)
         self.assertIn(b" 200 ", status)
-        self.assertEqual(harness.sha256_bytes(body), content.sha256_of(path, MiB))
+        self.assertEqual(sha256_bytes(body), content.sha256_of(path, MiB))
         time.sleep(0.3)
         self.assertEqual(len(self.squid.access_lines()), before)
 

@@ -27,9 +27,15 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
-from harness import ProxyTestCase, RawConn, curl_cli, dlproxy_bin  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes, sha256_file  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 ALICE = ("alice", "correct horse battery")
 BOB = ("bob", "s3cret:with:colons")
@@ -97,12 +103,12 @@ class ProxyAuthTest(ProxyTestCase):
 
     def test_curl_and_requests_download_exact_bytes(self):
         size = 3 * 1024 * 1024
-        want = harness.content.sha256_of(f"/bytes/{size}/curl-auth", size)
+        want = content.sha256_of(f"/bytes/{size}/curl-auth", size)
         out = os.path.join(self.work, "curl-auth.bin")
         r = curl_cli(self.pport, self.url(f"/bytes/{size}/curl-auth"), out=out,
                      args=["--proxy-user", f"{ALICE[0]}:{ALICE[1]}"])
         self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
-        got = harness.sha256_file(out)
+        got = sha256_file(out)
         self.assertEqual(got, want)
         # The launcher's way: the credentials in the proxy URL (HTTP_PROXY=http://u:p@host:port).
         import requests
@@ -112,7 +118,7 @@ class ProxyAuthTest(ProxyTestCase):
         s.trust_env = False
         resp = s.get(self.url(f"/bytes/{size}/curl-auth"), proxies={"http": proxy}, timeout=30)
         self.assertEqual(resp.status_code, 200)
-        self.assertEqual(harness.sha256_bytes(resp.content), want)
+        self.assertEqual(sha256_bytes(resp.content), want)
         # The origin never sees the proxy's credentials.
         r = curl_cli(self.pport, self.url("/headers"), out=os.path.join(self.work, "h.json"),
                      args=["--proxy-user", f"{ALICE[0]}:{ALICE[1]}", "-H", "Cache-Control: no-store"])
@@ -132,9 +138,9 @@ class ProxyAuthTest(ProxyTestCase):
                            "@" + self.write_file("post.bin", body),
                            "-H", "Content-Type: application/octet-stream"])
         self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
-        self.assertEqual(r.headers.get("X-Request-Body-Sha256"), harness.sha256_bytes(body))
-        self.assertEqual(harness.sha256_file(os.path.join(self.work, "echo.bin")),
-                         harness.sha256_bytes(body))
+        self.assertEqual(r.headers.get("X-Request-Body-Sha256"), sha256_bytes(body))
+        self.assertEqual(sha256_file(os.path.join(self.work, "echo.bin")),
+                         sha256_bytes(body))
 
     def test_connect_needs_credentials(self):
         target = self.origin.hostport
@@ -225,7 +231,7 @@ class StartupTest(unittest.TestCase):
                     f.write("# team\n" + line + "\n")
                 p = subprocess.run([dlproxy_bin(), "--listen", "127.0.0.1:0", "--auth-basic", path,
                                     "--cache-dir", d], capture_output=True, timeout=20,
-                                   env=harness.clean_env())
+                                   env=clean_env())
                 err = p.stderr.decode(errors="replace")
                 self.assertNotEqual(p.returncode, 0, err)
                 self.assertIn(path, err)

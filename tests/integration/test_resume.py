@@ -27,14 +27,19 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import (LOCALHOST, MiB, ProxyTestCase, clean_env, content, curl_cli,  # noqa: E402
-                     new_pycurl, requests_session, sha256_bytes)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import LOCALHOST, MiB, dlproxy_bin  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.pyclient import new_pycurl, requests_session  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
-import pycurl  # noqa: E402  (harness made sure Debian's python3 with pycurl runs this)
+import pycurl  # noqa: E402  (dltest made sure Debian's python3 with pycurl runs this)
 
-BUILD = os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
 CTL = os.environ.get("DLPROXYCTL_BIN") or os.path.join(BUILD, "proxy", "ctl", "dlproxyctl")
 
 SIZE = 16 * MiB  # 16 MiB: 16 chunks; the cut offsets below are deliberately not chunk-aligned

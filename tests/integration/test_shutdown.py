@@ -8,16 +8,21 @@ import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import RawConn, content, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.processes import clean_env, track  # noqa: E402
+from dltest.rawhttp import RawConn  # noqa: E402
+import content  # noqa: E402
 
 
 class ShutdownTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="dlproxy-it-shutdown-")
-        cls.origin = harness.Origin(cls.work).start()
+        cls.origin = Origin(cls.work).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -43,15 +48,15 @@ class ShutdownTest(unittest.TestCase):
         return result
 
     def start_proxy(self, grace):
-        self.proxy = harness.Dlproxy(self.work, ["--grace-period", str(grace)]).start()
+        self.proxy = Dlproxy(self.work, ["--grace-period", str(grace)]).start()
         return self.proxy
 
     def start_download(self, path, out):
         cmd = ["curl", "-sS", "--proxy", self.proxy.proxy_url, "--noproxy", "", "-o", out,
                "-w", "%{http_code}", "--max-time", "60", self.origin.url(path)]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=harness.clean_env())
-        harness._track(p)
+                             env=clean_env())
+        track(p)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if os.path.exists(out) and os.path.getsize(out) > 0:

@@ -13,9 +13,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MiB, ProxyTestCase, content, pycurl_request  # noqa: E402
-from model_hosts_harness import ModelHostsCase, model_hosts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.pyclient import pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
+from dltest.modelhosts import ModelHostsCase  # noqa: E402
+import model_hosts  # noqa: E402  (tests/origin)
 
 SIZE = MiB
 
@@ -103,7 +108,7 @@ class StaleOnTheModelHosts(ModelHostsCase):
         finally:
             self.hosts.start()
         self.assertEqual(r.status, 200, r.stderr)
-        from harness import sha256_file
+        from dltest.hashing import sha256_file
         self.assertEqual(sha256_file(out), f.sha256)
 
 

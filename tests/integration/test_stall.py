@@ -23,10 +23,15 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (first: it may re-run us under Debian's python3 for pycurl)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 import pycurl  # noqa: E402
-from harness import MiB, ProxyTestCase, content, curl_cli, new_pycurl, pycurl_request  # noqa: E402
 
 SIZE = 256 * MiB
 STALL_AT = SIZE // 4 + 12345  # not chunk-aligned
@@ -92,7 +97,7 @@ class StallTest(ProxyTestCase):
         secs = time.monotonic() - t0
         self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
         self.assertEqual(os.path.getsize(out), SIZE)
-        self.assertEqual(harness.sha256_file(out), content_sha(path))
+        self.assertEqual(sha256_file(out), content_sha(path))
         stalls = self.stall_lines(err)
         self.assertEqual(len(stalls), 1, stalls)
         silent_ms, threshold_ms = stalls[0]

@@ -1,5 +1,5 @@
 """The status page in a real browser (issue 17): headless Chromium (Debian's `chromium`, driven
-over the DevTools protocol by tests/integration/cdp.py, isolated from the network) opens the
+over the DevTools protocol by tests/pylib/dltest/cdp.py, isolated from the network) opens the
 admin endpoint's page with `?token=`; while a paced download runs through dlproxy the page shows
 its progress advancing, a cut in the origin's connection appears as a recovery in its timeline,
 and the finished download is listed as complete (a resumed miss) — all read from the rendered
@@ -18,10 +18,14 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
-import cdp  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
+from dltest import cdp  # noqa: E402
 
 TOKEN = "page-token"
 

@@ -16,9 +16,13 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 
 def admin_request(port, target, method="GET", headers=(), timeout=10):

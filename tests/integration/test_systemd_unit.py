@@ -17,10 +17,12 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import REPO, dlproxy_bin  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
 
-UNIT = os.path.join(harness.REPO, "configs", "dlproxy.service")
+UNIT = os.path.join(REPO, "configs", "dlproxy.service")
 INSTALLED_BIN = "/usr/local/bin/dlproxy"
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -38,7 +40,7 @@ class SystemdUnitTest(unittest.TestCase):
         cls.work = tempfile.mkdtemp(prefix="dlproxy-it-unit-")
         cls.local_unit = os.path.join(cls.work, "dlproxy.service")
         with open(cls.local_unit, "w") as f:
-            f.write(cls.text.replace(INSTALLED_BIN, harness.dlproxy_bin()))
+            f.write(cls.text.replace(INSTALLED_BIN, dlproxy_bin()))
 
     @classmethod
     def tearDownClass(cls):
@@ -67,17 +69,17 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertEqual(exec_start[0], INSTALLED_BIN)
         args = exec_start[1:]
         i = args.index("--config")
-        args[i + 1] = os.path.join(harness.REPO, "configs", "dlproxy.toml")
+        args[i + 1] = os.path.join(REPO, "configs", "dlproxy.toml")
         cache = os.path.join(self.work, "cache")
         args[args.index("--cache-dir") + 1] = cache
-        p = subprocess.run([harness.dlproxy_bin(), *args, "--print-config"], capture_output=True,
-                           text=True, timeout=30, env=harness.clean_env())
+        p = subprocess.run([dlproxy_bin(), *args, "--print-config"], capture_output=True,
+                           text=True, timeout=30, env=clean_env())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(cache, p.stdout)
 
     def test_stop_timeout_outlasts_the_grace_period(self):
-        p = subprocess.run([harness.dlproxy_bin(), "--print-config"], capture_output=True,
-                           text=True, timeout=30, env=harness.clean_env())
+        p = subprocess.run([dlproxy_bin(), "--print-config"], capture_output=True,
+                           text=True, timeout=30, env=clean_env())
         grace = float(re.search(r"^grace_period\s*=\s*([0-9.]+)", p.stdout, re.M).group(1))
         stop = unit_values(self.text, "TimeoutStopSec")[0]
         self.assertTrue(stop.endswith("s"), stop)

@@ -15,40 +15,28 @@ what makes the others work.
 """
 
 import os
-import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, Origin, ProxyTestCase, content, curl_cli, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.curl import curl_cli  # noqa: E402
+from dltest.hashing import sha256_file  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.pki import make_named_pki  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+import content  # noqa: E402
 
 SIZE = 4 * MiB
-
-
-def make_named_pki(work, names):
-    """A test CA (oca.pem) and an origin certificate it signs for DNS `names` and 127.0.0.1."""
-    def openssl(*args):
-        subprocess.run(["openssl"] + list(args), cwd=work, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "oca.key", "-out", "oca.pem", "-days", "2",
-            "-subj", "/CN=dlproxy test origin CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    san = ",".join(f"DNS:{n}" for n in names) + ",IP:127.0.0.1"
-    with open(os.path.join(work, "origin.ext"), "w") as f:
-        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
-    openssl("req", *ec, "-keyout", "origin.key", "-out", "origin.csr", "-subj", f"/CN={names[0]}")
-    openssl("x509", "-req", "-in", "origin.csr", "-CA", "oca.pem", "-CAkey", "oca.key",
-            "-CAcreateserial", "-days", "2", "-out", "origin.pem", "-extfile", "origin.ext")
-    return {n: os.path.join(work, n) for n in ("oca.pem", "origin.pem", "origin.key")}
 
 
 class UpstreamRouteCase(ProxyTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_named_pki(cls.work, ["huggingface.co", "mirror.example"])
         cls.origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
         cls.proxy = None

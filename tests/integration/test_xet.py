@@ -20,15 +20,20 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "origin"))
-import harness  # noqa: E402
-from harness import Dlproxy, MiB, Origin, ProxyTestCase, new_pycurl, pycurl_request  # noqa: E402
-from test_upstream_route import make_named_pki  # noqa: E402
-from xet_layout import FileLayout  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import XET_SERVICE_PY, MiB  # noqa: E402
+from dltest.dlproxy import Dlproxy  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.origin import Origin  # noqa: E402
+from dltest.pki import make_named_pki  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
+from dltest.testcase import ProxyTestCase  # noqa: E402
+from xet_layout import FileLayout  # noqa: E402  (tests/origin, on sys.path through dltest)
 
 HOSTS = ["huggingface.co", "cas-server.xethub.hf.co", "transfer.xethub.hf.co"]
 REPO = "xet-org/xet-model"
@@ -37,7 +42,7 @@ XET_ACCEPT = "application/vnd.xet-fileinfo+json"
 
 
 class XetService(Origin):
-    script = os.path.join(harness.ORIGIN_DIR, "xet_service.py")
+    script = XET_SERVICE_PY
 
 
 def xet_proxy_args(port, ca_file):
@@ -148,7 +153,7 @@ class XetServiceCase(ProxyTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_named_pki(cls.work, HOSTS)
         cls.origin = XetService(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]))
         cls.proxy = None
@@ -179,7 +184,7 @@ class XetExactTest(XetServiceCase):
         file_hash, size, data = client.download(name, version)
         self.assertEqual(file_hash, layout.hash)
         self.assertEqual(size, layout.size)
-        self.assertEqual(harness.sha256_bytes(data), layout.hash)
+        self.assertEqual(sha256_bytes(data), layout.hash)
         asked = [a[2] for a in client.answers]
         recs = self.origin.records(mark, lambda r: r["host"] == "transfer.xethub.hf.co",
                                    count=len(asked))
@@ -244,7 +249,7 @@ class XetWithoutRuleTest(unittest.TestCase):
     before the rule)."""
 
     def test_cache_path_breaks_signed_ranges(self):
-        work = harness.tempfile.mkdtemp(prefix="dlproxy-it-XetWithoutRule-")
+        work = tempfile.mkdtemp(prefix="dlproxy-it-XetWithoutRule-")
         pki = make_named_pki(work, HOSTS)
         origin = XetService(work, tls=(pki["origin.pem"], pki["origin.key"])).start()
         proxy = None

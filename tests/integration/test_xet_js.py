@@ -21,27 +21,25 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import MiB, pycurl_request  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest import const  # noqa: E402
+from dltest.const import MiB, dlproxy_bin  # noqa: E402
+from dltest.processes import clean_env  # noqa: E402
+from dltest.procfs import cpu_seconds  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
 from test_xet import XetServiceCase  # noqa: E402
 from xet_layout import FileLayout  # noqa: E402
 
-JS_SRC = os.path.join(harness.REPO, "tests", "js")
+JS_SRC = os.path.join(const.REPO, "tests", "js")
 REPO = "xet-org/js-model"
 SIZE = 24 * MiB
 
 
-def proc_cpu_seconds(pid):
-    """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def js_dir():
     build = os.environ.get("DLPROXY_BUILD_DIR") or \
-        os.path.dirname(os.path.dirname(os.path.abspath(harness.dlproxy_bin())))
+        os.path.dirname(os.path.dirname(os.path.abspath(dlproxy_bin())))
     return os.path.join(build, "js")
 
 
@@ -81,7 +79,7 @@ class XetJsClientTest(XetServiceCase):
     def node(self, path, **how):
         args = {"repo": REPO, "path": path, **how}
         p = subprocess.run(["node", os.path.join(self.js, "xet_download.mjs"), json.dumps(args)],
-                           cwd=self.js, capture_output=True, timeout=60, env=harness.clean_env())
+                           cwd=self.js, capture_output=True, timeout=60, env=clean_env())
         self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace")[-3000:])
         return json.loads(p.stdout.decode().strip().splitlines()[-1])
 
@@ -95,9 +93,9 @@ class XetJsClientTest(XetServiceCase):
         name = f"model-{SIZE}.bin"
         layout = FileLayout(f"{REPO}/{name}", SIZE)
         mark = self.origin.mark()
-        cpu = proc_cpu_seconds(self.proxy.proc.pid)
+        cpu = cpu_seconds(self.proxy.proc.pid)
         got = self.via_proxy(name)
-        cpu = proc_cpu_seconds(self.proxy.proc.pid) - cpu
+        cpu = cpu_seconds(self.proxy.proc.pid) - cpu
         self.assertEqual(got["type"], "XetBlob", "downloadFile took the Xet path")
         self.assertEqual((got["bytes"], got["sha256"]), (layout.size, layout.hash))
         recs = self.transfer_records(mark)
@@ -115,7 +113,7 @@ class XetJsClientTest(XetServiceCase):
     def test_cut_transfer_answer_still_completes(self):
         name = f"cut-{8 * MiB}.bin"
         layout = FileLayout(f"{REPO}/{name}", 8 * MiB)
-        ctl = harness.new_pycurl(self.proxy.port)
+        ctl = new_pycurl(self.proxy.port)
         import pycurl
         ctl.setopt(pycurl.PROXY, "")
         ctl.setopt(pycurl.CAINFO, self.pki["oca.pem"])

@@ -63,7 +63,6 @@ Control (direct to https://127.0.0.1:PORT, not through a proxy; answers 200 JSON
   POST /_imitation/reset   no faults, default config.
 """
 
-import argparse
 import base64
 import functools
 import hashlib
@@ -72,8 +71,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import ssl
 import sys
 import threading
 import time
@@ -81,6 +78,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import content  # noqa: E402
+import loopback_server  # noqa: E402
 import origin  # noqa: E402
 
 XET_BRIDGE = "cas-bridge.xethub.hf.co"
@@ -550,31 +548,12 @@ class HostsServer(origin.OriginServer):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--log")
-    ap.add_argument("--state-dir")
-    ap.add_argument("--tls-cert", required=True)
-    ap.add_argument("--tls-key", required=True)
+    ap = loopback_server.origin_arguments(__doc__, tls_required=True)
     ap.add_argument("--url-lifetime", type=float, default=3600)
-    args = ap.parse_args()
-    if args.host != "127.0.0.1":
-        ap.error("the imitation binds 127.0.0.1 only")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    args, ctx = loopback_server.parse_origin_arguments(ap)
     threading.stack_size(512 * 1024)
     server = HostsServer((args.host, args.port), args.log, args.state_dir, ctx, args.url_lifetime)
-
-    def on_signal(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(f"origin listening on 127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
-    return 0
+    return loopback_server.serve(server)
 
 
 if __name__ == "__main__":

@@ -83,16 +83,13 @@ Request log: with --log FILE, one JSON object per line, written when the respons
   index (the per-URL request index).
 """
 
-import argparse
 import email.utils
 import hashlib
 import http.server
 import itertools
 import json
 import os
-import signal
 import socket
-import socketserver
 import ssl
 import struct
 import sys
@@ -102,6 +99,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import content  # noqa: E402  (sibling module; the path insert above makes it importable)
+from loopback_server import (  # noqa: E402
+    LoopbackServer, origin_arguments, parse_origin_arguments, serve)
 
 PIECE = 1024 * 1024
 STATEFUL = {"status", "cut", "cut_at", "stall", "stall_at", "change_etag_after"}
@@ -657,69 +656,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().send_header(keyword, value)
 
 
-class OriginServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024
-    allow_reuse_address = True
-
+class OriginServer(LoopbackServer):
     def __init__(self, addr, log_path, state_dir, tls_context=None, handler=None):
-        self.tls_context = tls_context
         self.state = UrlState(state_dir)
         self.conn_ids = itertools.count(1)
-        self.log_lock = threading.Lock()
-        self.log_file = open(log_path, "a", buffering=1) if log_path else None
-        super().__init__(addr, handler or Handler)
-
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)  # skip HTTPServer's reverse DNS lookup
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def get_request(self):
-        sock, addr = self.socket.accept()
-        if self.tls_context is not None:
-            sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def handle_error(self, request, client_address):
-        pass  # a peer that vanished mid-request is ordinary here
-
-    def write_log(self, rec):
-        if self.log_file is None:
-            return
-        line = json.dumps(rec) + "\n"
-        with self.log_lock:
-            self.log_file.write(line)
-            self.log_file.flush()
+        super().__init__(addr, log_path, tls_context, handler or Handler)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--log")
-    ap.add_argument("--state-dir")
-    ap.add_argument("--tls-cert")
-    ap.add_argument("--tls-key")
-    args = ap.parse_args()
-    if args.host != "127.0.0.1":
-        ap.error("the test origin binds 127.0.0.1 only")
-    ctx = None
-    if args.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    args, ctx = parse_origin_arguments(origin_arguments(__doc__))
     threading.stack_size(512 * 1024)
-    server = OriginServer((args.host, args.port), args.log, args.state_dir, ctx)
-
-    def on_signal(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(f"origin listening on 127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
-    return 0
+    return serve(OriginServer((args.host, args.port), args.log, args.state_dir, ctx))
 
 
 if __name__ == "__main__":

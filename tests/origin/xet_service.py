@@ -6,7 +6,7 @@ Usage:
                                         --tls-cert PEM --tls-key PEM
 
 Prints `origin listening on 127.0.0.1:PORT` once it accepts connections (as origin.py does, so
-tests/integration/harness.py's Origin can start it). One listener answers every name; the Host
+tests/pylib/dltest's Origin can start it). One listener answers every name; the Host
 header picks the service. Tests reach it at the real names with dlproxy's --connect-to.
 
 huggingface.co (the part of the Hub the Xet path needs; the hosts imitation in model_hosts.py
@@ -43,7 +43,6 @@ Request log (--log): one JSON object per line when a response ends: time, method
 headers (Range, Authorization present?, Via, Accept), status, bytes_sent, outcome.
 """
 
-import argparse
 import hashlib
 import hmac
 import http.server
@@ -51,15 +50,13 @@ import json
 import os
 import re
 import secrets
-import signal
-import socketserver
-import ssl
 import sys
 import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loopback_server  # noqa: E402  (the server class, command line and serve loop)
 from xet_layout import FileLayout, term_json  # noqa: E402
 
 HUB = "https://huggingface.co"
@@ -322,66 +319,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, "ok\n")
 
 
-class XetServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class XetServer(loopback_server.LoopbackServer):
     request_queue_size = 256
 
     def __init__(self, addr, log_path, tls_context):
-        self.tls_context = tls_context
         self.state = State()
-        self.log_lock = threading.Lock()
-        self.log_file = open(log_path, "a", buffering=1) if log_path else None
-        super().__init__(addr, Handler)
-
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)  # no reverse DNS lookup
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def get_request(self):
-        sock, addr = self.socket.accept()
-        if self.tls_context is not None:
-            sock = self.tls_context.wrap_socket(sock, server_side=True,
-                                                do_handshake_on_connect=False)
-        return sock, addr
-
-    def handle_error(self, request, client_address):
-        pass  # a peer that vanished mid-request is ordinary here
-
-    def write_log(self, rec):
-        if self.log_file is None:
-            return
-        with self.log_lock:
-            self.log_file.write(json.dumps(rec) + "\n")
+        super().__init__(addr, log_path, tls_context, Handler)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--log")
-    ap.add_argument("--state-dir")  # accepted for harness.Origin; the state is in memory
-    ap.add_argument("--tls-cert")
-    ap.add_argument("--tls-key")
-    args = ap.parse_args()
-    if args.host != "127.0.0.1":
-        ap.error("the imitation binds 127.0.0.1 only")
-    ctx = None
-    if args.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
-    server = XetServer((args.host, args.port), args.log, ctx)
-
-    def on_signal(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(f"origin listening on 127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
-    return 0
+    # --state-dir is accepted (dltest's Origin passes it); the state is in memory.
+    args, ctx = loopback_server.parse_origin_arguments(loopback_server.origin_arguments(__doc__))
+    return loopback_server.serve(XetServer((args.host, args.port), args.log, ctx))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The caches bench_peers.py compares dlproxy with, each started in the bench's work directory
-on 127.0.0.1 ephemeral ports, in the foreground, stopped by PID (benchlib.Bench).
+on 127.0.0.1 ephemeral ports, in the foreground, stopped by PID (benchkit.Bench).
 
 How each is configured for large objects (docs/benchmarks.md, "Against the peers"):
   nginx    proxy_cache on a cache path in the work dir, `slice 8m` with the slice range in the
@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
-import benchlib as bl
-
-LOOPBACK = bl.LOOPBACK
+from . import procfs
+from .benchkit import Bench, have, which
+from .const import LOCALHOST as LOOPBACK, GiB, MiB
+from .dlproxy import Dlproxy as DlproxyProcess
+from .ports import free_port, wait_port
+from .processes import Managed, SetupError
+from .webservers import start_squid
 
 
 def tree_pids(root: int) -> list[int]:
@@ -53,18 +56,18 @@ class Peer:
     INSTALL = ""
     forward = False
 
-    def __init__(self, bench: bl.Bench, origin_port: int, faulty_port: int, args):
+    def __init__(self, bench: Bench, origin_port: int, faulty_port: int, args):
         self.bench, self.origin_port, self.faulty_port, self.args = \
             bench, origin_port, faulty_port, args
         self.dir = bench.dir / f"peer-{self.name}"
         self.dir.mkdir()
         self.port = 0
-        self.proc: bl.Managed | None = None
+        self.proc: Managed | None = None
         self._hwm: dict[int, int] = {}
 
     @classmethod
     def available(cls) -> bool:
-        return bl.have(cls.EXE)
+        return have(cls.EXE)
 
     @property
     def proxy(self) -> str | None:
@@ -82,9 +85,9 @@ class Peer:
             s = 0.0
             for pid in tree_pids(self.proc.pid):
                 try:
-                    s += bl.cpu_seconds(pid)
-                    self._hwm[pid] = max(self._hwm.get(pid, 0), bl.peak_rss_bytes(pid))
-                except (OSError, bl.BenchError):
+                    s += procfs.cpu_seconds(pid)
+                    self._hwm[pid] = max(self._hwm.get(pid, 0), procfs.peak_rss_bytes(pid))
+                except (OSError, SetupError):
                     pass
             return s
         last = total()
@@ -111,8 +114,9 @@ class Dlproxy(Peer):
         return True
 
     def start(self) -> None:
-        d = bl.DlProxy(self.bench, Path(self.args.dlproxy), cache_dir=self.dir / "cache").start()
-        self.proc, self.port = d.proc, d.port
+        d = DlproxyProcess(self.dir, cache_dir=self.dir / "cache", exe=self.args.dlproxy,
+                           log_level="warn")
+        self.proc, self.port = self.bench.adopt(d.start()).proc, d.port
 
 
 class NginxSlice(Peer):
@@ -158,19 +162,19 @@ http {{
 """
 
     def start(self) -> None:
-        self.port = bl.free_port()
+        self.port = free_port()
         conf = self.dir / "nginx.conf"
         conf.write_text(self.config())
-        self.proc = self.bench.start("nginx-slice", [bl.which("nginx"), "-p", str(self.dir),
+        self.proc = self.bench.start("nginx-slice", [which("nginx"), "-p", str(self.dir),
                                                      "-c", str(conf)])
-        bl.wait_port(self.port, 15, self.proc.alive)
+        wait_port(self.port, 15, self.proc.alive)
 
 
 class Varnish(Peer):
     name, EXE, INSTALL = "varnish", "varnishd", "apt-get install varnish"
 
     def start(self) -> None:
-        self.port = bl.free_port()
+        self.port = free_port()
         vcl = self.dir / "bench.vcl"
         vcl.write_text(f"""vcl 4.1;
 backend origin {{ .host = "{LOOPBACK}"; .port = "{self.origin_port}"; }}
@@ -188,24 +192,24 @@ sub vcl_backend_response {{
     set beresp.do_stream = true;
 }}
 """)
-        storage = 4 * self.args.size_bytes * self.args.runs + bl.GiB
+        storage = 4 * self.args.size_bytes * self.args.runs + GiB
         if os.getuid() == 0:  # varnishd drops privileges: its users must reach the work dir
             self.bench.dir.chmod(0o755)
             self.dir.chmod(0o777)
         self.proc = self.bench.start("varnish", [
-            bl.which("varnishd"), "-F", "-n", str(self.dir / "n"), "-a", f"{LOOPBACK}:{self.port}",
+            which("varnishd"), "-F", "-n", str(self.dir / "n"), "-a", f"{LOOPBACK}:{self.port}",
             "-f", str(vcl), "-s", f"file,{self.dir}/storage.bin,{storage}",
             "-p", "thread_pool_min=20", "-T", "none"])
-        bl.wait_port(self.port, 30, self.proc.alive)
+        wait_port(self.port, 30, self.proc.alive)
 
 
 class Squid(Peer):
     name, EXE, INSTALL, forward = "squid", "squid", "apt-get install squid", True
 
     def start(self) -> None:
-        cache_mib = (4 * self.args.size_bytes * self.args.runs + bl.GiB) // bl.MiB
+        cache_mib = (4 * self.args.size_bytes * self.args.runs + GiB) // MiB
         self.dir.rmdir()  # start_squid makes it
-        self.proc, self.port = bl.start_squid(self.bench, self.dir, f"""\
+        self.proc, self.port = start_squid(self.bench, self.dir, f"""\
 cache_mem 256 MB
 maximum_object_size_in_memory 8 MB
 maximum_object_size 64 GB

@@ -10,7 +10,7 @@ ModelHostsCase (a ProxyTestCase) starts, once per class:
 Clients go through dlproxy as the launcher does (HTTPS_PROXY) and trust dlproxy's CA: `cls.ca`
 (<cache-dir>/ca/bundle.pem). Every test starts with the imitation reset (no faults, defaults).
 
-  cls.hosts                    the imitation (a harness.Origin): .log() records carry host,
+  cls.hosts                    the imitation (an origin.Origin): .log() records carry host,
                                object, auth, why, status, bytes_sent, served
   self.control(what, **params) POST /_imitation/<what> (config, faults, reset) directly
   self.faults(object_id, where="cdn", **params)
@@ -25,19 +25,20 @@ import hashlib
 import json
 import os
 import ssl
-import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import Origin, ProxyTestCase, curl_cli, requests  # noqa: E402
-from test_upstream_route import make_named_pki  # noqa: E402
+import model_hosts  # tests/origin is on sys.path through the package
+import requests
 
-import model_hosts  # noqa: E402  (tests/origin is on sys.path through harness)
-
-MODEL_HOSTS_PY = os.path.join(harness.ORIGIN_DIR, "model_hosts.py")
+from .const import MODEL_HOSTS_PY
+from .curl import curl_cli
+from .origin import Origin
+from .pki import make_named_pki
+from .pyclient import requests_session
+from .testcase import ProxyTestCase
 
 
 class ModelHostsCase(ProxyTestCase):
@@ -45,7 +46,7 @@ class ModelHostsCase(ProxyTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
+        cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.pki = make_named_pki(cls.work, list(model_hosts.HOSTS))
         cls.hosts = cls.origin = Origin(cls.work, tls=(cls.pki["origin.pem"], cls.pki["origin.key"]),
                                         name="hosts", script=MODEL_HOSTS_PY)
@@ -111,7 +112,7 @@ class ModelHostsCase(ProxyTestCase):
         return curl_cli(self.pport, url, out, ("-L", "--cacert", self.ca) + tuple(args), timeout)
 
     def session(self):
-        s = harness.requests_session(self.pport)
+        s = requests_session(self.pport)
         s.verify = self.ca
         return s
 
