@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "cache/store.h"
+#include "policy/exact_forward.h"
 #include "policy/xorb_request.h"
 #include "proxy/client/client_connection.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -20,6 +21,10 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
     auto xorb = policy::xorb_target(server_.config().xorb_cache_hosts, target);
     auto range = policy::find_header(request_headers(), "range");
     if (!xorb || !range) return false;
+    // A miss is forwarded exactly: only for requests the exact-forward rule covers (a host left
+    // out of signed_range_hosts takes the ordinary cache path, xorb or not).
+    if (!policy::decide_exact_forward(server_.config().signed_range_hosts, target).forward_exactly)
+        return false;
     // From here the request is a xorb request: if it is not answered from the cache, it is
     // forwarded exactly (signed_range_hosts) and its answer is stored.
     xorb_capture_ = std::make_unique<xet::XorbCapture>(*xorb, std::string(*range));
