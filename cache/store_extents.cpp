@@ -104,15 +104,15 @@ Result<uint64_t> Store::put_extents(const ObjectHead& head, std::span<const Exte
     if (!have) return policy::fail(have.error());
     uint64_t recorded = 0;
     for (const Extent& e : fresh) {
-        const uint64_t end = e.offset + e.bytes.size();
-        const bool taken = std::any_of(have->begin(), have->end(), [&](const Stored& h) {
-            return h.start < end && e.offset < h.end();
-        });
-        if (taken) continue;  // recorded by a concurrent writer since our read: keep theirs
-        auto record = record_for(e.bytes, object.chunk_size, object.generation);
-        if (auto put = index_.put_extent(*txn, object.id, e.offset, record); !put)
-            return policy::fail(put.error());
-        recorded += e.bytes.size();
+        // A concurrent writer may have recorded part of it since our read: keep theirs and
+        // record only what is still uncovered (hashed anew: pieces count from a record's start).
+        for (policy::ByteRange g : gaps(*have, e.offset, e.offset + e.bytes.size())) {
+            auto bytes = e.bytes.subspan(g.begin - e.offset, g.length());
+            auto record = record_for(bytes, object.chunk_size, object.generation);
+            if (auto put = index_.put_extent(*txn, object.id, g.begin, record); !put)
+                return policy::fail(put.error());
+            recorded += g.length();
+        }
     }
     stored->bytes_present += recorded;
     stored->last_access = now;
