@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
 from dltest import const  # noqa: E402
 from dltest.const import MiB, dlproxy_bin  # noqa: E402
-from dltest.processes import clean_env  # noqa: E402
+from dltest.processes import clean_env, stop_process  # noqa: E402
 from dltest.procfs import cpu_seconds  # noqa: E402
 from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
 from test_xet import XetServiceCase  # noqa: E402
@@ -176,7 +176,7 @@ class XetJsClientTest(XetServiceCase):
                 "ca": self.bundle}
         proc = subprocess.Popen(["node", os.path.join(self.js, "xet_download.mjs"),
                                  json.dumps(args)], cwd=self.js, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=harness.clean_env())
+                                stderr=subprocess.DEVNULL, env=clean_env())
         try:
             deadline = time.monotonic() + 60
             while len([r for r in self.transfer_records(mark) if r["outcome"] == "complete"]) < 4:
@@ -184,7 +184,7 @@ class XetJsClientTest(XetServiceCase):
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.01)
         finally:
-            harness.stop_process(proc, signal.SIGKILL)
+            stop_process(proc, signal.SIGKILL)
         self.wait_quiet(mark)
         done_first = {r["headers"]["Range"] for r in self.transfer_records(mark)
                       if r["outcome"] == "complete"}

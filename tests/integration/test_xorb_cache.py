@@ -26,12 +26,12 @@ import sys
 import time
 import unittest
 import urllib.parse
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "origin"))
-import harness  # noqa: E402
-from harness import MiB, new_pycurl  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
+from dltest.const import MiB  # noqa: E402
+from dltest.hashing import sha256_bytes  # noqa: E402
+from dltest.pyclient import new_pycurl, pycurl_request  # noqa: E402
 from test_xet import REPO, XetClient, XetServiceCase  # noqa: E402
 from xet_layout import FileLayout  # noqa: E402
 
@@ -65,12 +65,9 @@ def asked_bytes(client):
 class XorbCacheTest(XetServiceCase):
 
     def metric(self, name):
-        url = f"http://127.0.0.1:{self.proxy.admin_port}/metrics"
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url,
-                                                                              timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(f"dlproxy_{name} "):
-                    return float(line.split()[1])
+        for line in self.proxy.admin("/metrics").splitlines():
+            if line.startswith(f"dlproxy_{name} "):
+                return float(line.split()[1])
         return 0.0
 
     def wait_stored(self, at_least, timeout=20.0):
@@ -90,7 +87,7 @@ class XorbCacheTest(XetServiceCase):
         file_hash, size, data = client.download(name, version)
         seconds = time.monotonic() - started
         self.assertEqual((file_hash, size), (layout.hash, layout.size))
-        self.assertEqual(harness.sha256_bytes(data), layout.hash)
+        self.assertEqual(sha256_bytes(data), layout.hash)
         return client, seconds
 
     def first_run(self, name, client_class=XetClient):
@@ -126,7 +123,7 @@ class XorbCacheTest(XetServiceCase):
         import pycurl
         ctl.setopt(pycurl.PROXY, "")
         ctl.setopt(pycurl.CAINFO, self.pki["oca.pem"])
-        harness.pycurl_request(None, f"https://127.0.0.1:{self.origin.port}/_xet/control?cut=70000",
+        pycurl_request(None, f"https://127.0.0.1:{self.origin.port}/_xet/control?cut=70000",
                                curl=ctl)
         ctl.close()
         mark = self.origin.mark()
