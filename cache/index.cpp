@@ -98,9 +98,17 @@ Result<Index> Index::open(const std::filesystem::path& dir, const EnvOptions& op
         spdlog::error("cache: {} lacks the objects or chunks database", dir.string());
         return fail(Errc::BadIndex);
     }
+    // Added after schema 1 without a schema change: created on the first writable open, absent
+    // (no extents at all) in an older index opened read-only.
+    std::optional<MDB_dbi> extents;
+    if (auto dbi = open_dbi(*txn, "extents", options.read_only ? 0 : MDB_CREATE)) {
+        extents = *dbi;
+    } else if (dbi.error() != Errc::BadIndex) {
+        return policy::fail(dbi.error());
+    }
     // Committing (even a read transaction) keeps the database handles open for the environment.
     if (auto committed = txn->commit(); !committed) return policy::fail(committed.error());
-    return Index(std::move(*env), *objects, *chunks, *meta);
+    return Index(std::move(*env), *objects, *chunks, *meta, extents);
 }
 
 Result<std::optional<ObjectInfo>> Index::get_object(const Txn& txn, const ObjectId& id) const {
@@ -132,7 +140,7 @@ Result<void> Index::delete_object(Txn& txn, const ObjectId& id) {
         entry = cursor->seek(detail::chunk_key(id, 0));
     }
     if (!entry) return policy::fail(entry.error());
-    return {};
+    return delete_extents(txn, id);
 }
 
 Result<std::optional<detail::ChunkRecord>> Index::get_chunk(const Txn& txn, const ObjectId& id,

@@ -5,6 +5,9 @@
 //   chunks    object id + chunk index (BE uint32) → chunk record
 //   meta      "schema" → uint32 schema version;  "counters" → running totals;
 //             "resolve:<cache key>" → what a redirect announced (ResolveFacts)
+//   extents   object id + start (BE uint64)   → extent record (extent_record.h): byte ranges of
+//             sparse objects (Xet xorbs) at any offset. Created on the first writable open; an
+//             index opened read-only before that has none (the accessors then see no extents).
 //
 // Opening checks that the environment is a dlproxy index of a schema this build understands:
 // an empty environment is initialised (when writable), one without our `meta` database is
@@ -21,6 +24,7 @@
 #include <string_view>
 
 #include "cache/errors.h"
+#include "cache/extent_record.h"
 #include "cache/lmdb_env.h"
 #include "cache/object_info.h"
 #include "cache/record_codec.h"
@@ -42,7 +46,7 @@ class Index {
     // nullopt when absent; BadRecord when present but undecodable. The id is filled in.
     Result<std::optional<ObjectInfo>> get_object(const Txn& txn, const ObjectId& id) const;
     Result<void> put_object(Txn& txn, const ObjectInfo& object);
-    // Deletes the object record (if any) and every chunk record of `id`.
+    // Deletes the object record (if any) and every chunk and extent record of `id`.
     Result<void> delete_object(Txn& txn, const ObjectId& id);
 
     Result<std::optional<detail::ChunkRecord>> get_chunk(const Txn& txn, const ObjectId& id,
@@ -54,6 +58,15 @@ class Index {
     Result<void> for_each_chunk(
         const Txn& txn, const ObjectId& id,
         const std::function<void(uint32_t, const detail::ChunkRecord&)>& visit) const;
+
+    // Extent records (index_extents.cpp). for_each_extent visits `id`'s extents in start order;
+    // an undecodable record fails the walk.
+    Result<void> put_extent(Txn& txn, const ObjectId& id, uint64_t start,
+                            const detail::ExtentRecord& extent);
+    Result<bool> delete_extent(Txn& txn, const ObjectId& id, uint64_t start);
+    Result<void> for_each_extent(
+        const Txn& txn, const ObjectId& id,
+        const std::function<void(uint64_t, const detail::ExtentRecord&)>& visit) const;
 
     // Visits every object record in id order. Undecodable records are logged and skipped, so
     // one bad record cannot stop listing or eviction.
@@ -72,13 +85,19 @@ class Index {
     Result<void> put_schema_version(Txn& txn, uint32_t version);
 
   private:
-    Index(Env env, MDB_dbi objects, MDB_dbi chunks, MDB_dbi meta)
-        : env_(std::move(env)), objects_(objects), chunks_(chunks), meta_(meta) {}
+    Index(Env env, MDB_dbi objects, MDB_dbi chunks, MDB_dbi meta, std::optional<MDB_dbi> extents)
+        : env_(std::move(env)),
+          objects_(objects),
+          chunks_(chunks),
+          meta_(meta),
+          extents_(extents) {}
+    Result<void> delete_extents(Txn& txn, const ObjectId& id);
 
     Env env_;
     MDB_dbi objects_;
     MDB_dbi chunks_;
     MDB_dbi meta_;
+    std::optional<MDB_dbi> extents_;
 };
 
 }  // namespace cache

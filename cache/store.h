@@ -41,6 +41,7 @@
 #include "cache/errors.h"
 #include "cache/index.h"
 #include "cache/object_info.h"
+#include "policy/byte_range.h"
 
 namespace cache {
 
@@ -74,6 +75,12 @@ struct StagedChunk {
     uint32_t index = 0;
     uint32_t length = 0;
     uint64_t hash = 0;  // XXH3-64 of the bytes written
+};
+
+// Bytes of a sparse object at `offset` (put_extents).
+struct ExtentWrite {
+    uint64_t offset = 0;
+    std::span<const std::byte> bytes;
 };
 
 struct EvictionReport {
@@ -158,6 +165,28 @@ class Store {
     Result<void> put_resolve(std::string_view key, const ResolveFacts& facts);
     Result<std::optional<ResolveFacts>> lookup_resolve(std::string_view key) const;
 
+    // Sparse objects (store_extents.cpp; docs/cache-format.md "Extent records"): byte ranges
+    // at any offsets of an object whose complete length is known (Xet xorbs), kept as extents
+    // verified in pieces of the object's chunk_size. Such an object stays Partial; its
+    // bytes_present is the sum of its extents, so eviction and the byte budget count it.
+    //
+    // put_extents stores `writes` into the object for `head.key`, creating it from `head`
+    // when absent or of another complete length. Only what no extent covers yet is written:
+    // extents never overlap. Bytes are written (and synced, Sync mode) before the records that
+    // vouch for them commit; a part that another writer recorded meanwhile is left to that one.
+    // Returns the bytes newly recorded. InvalidArgument for a write past the complete length.
+    Result<uint64_t> put_extents(const ObjectHead& head, std::span<const ExtentWrite> writes,
+                                 int64_t now);
+    // Appends the bytes of `ranges` (in order; each within the complete length) to `out`, each
+    // piece hashed and compared before any of its bytes is copied. Missing (nothing appended)
+    // unless extents cover every range; ChecksumMismatch or Missing when stored bytes changed
+    // or vanished: that extent's record is dropped, so the bytes are fetched again, and `out`
+    // must be discarded.
+    Result<void> read_extents(const ObjectInfo& object, std::span<const policy::ByteRange> ranges,
+                              std::vector<std::byte>& out);
+    // The object's extents, [start, end), in offset order.
+    Result<std::vector<policy::ByteRange>> present_extents(const ObjectInfo& object) const;
+
     // A hit: hit_count + 1, last_access = now.
     Result<void> touch(const ObjectInfo& object, int64_t now);
 
@@ -188,6 +217,9 @@ class Store {
     // Drops chunk `index` if its record is still `expected`, adjusting the object and counters.
     void drop_chunk(const ObjectInfo& object, uint32_t index, const detail::ChunkRecord& expected);
     Result<void> require_writable() const;
+    // Drops extent `start` if its record is still `expected` (store_extents.cpp).
+    void drop_extent(const ObjectInfo& object, uint64_t start,
+                     const detail::ExtentRecord& expected);
     // After a NoSpace write: punches holes where the batch's chunks have no record.
     void discard_unrecorded(const ObjectInfo& object, std::span<const ChunkWrite> chunks);
 

@@ -323,6 +323,7 @@ void ClientConnection::close(std::string_view reason) {
     spdlog::debug("client {}: closing: {}", client_address_, reason);
     if (!logged_ && !method_.empty()) log_access("ABORTED");
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
+    finish_xorb_capture();               // what arrived of a xorb answer is stored
     retire_cached();
     if (tunnel_) {
         tunnel_->abandon();

@@ -30,6 +30,8 @@
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
 #include "proxy/upstream/upstream_transfer.h"
+#include "proxy/xet/xorb_capture.h"
+#include "proxy/xet/xorb_hit.h"
 
 namespace proxy {
 
@@ -156,6 +158,12 @@ class ClientConnection final : public UpstreamSink,
     // not one that must be forwarded exactly (policy/exact_forward.h).
     bool cacheable_request(const policy::RequestTarget& target) const;
     void start_pass_through();
+    // Xet xorb requests (client_xorb.cpp, docs/huggingface.md "Xorb cache"): true when the
+    // request was taken (a cache lookup is under way); otherwise it is forwarded exactly, and
+    // xorb_capture_ stores its answer.
+    bool start_xorb(const policy::RequestTarget& target);
+    void on_xorb_answer(xet::XorbAnswer answer);
+    void finish_xorb_capture();
     void invalidate_after(int status, const policy::HeaderList& upstream_headers);
     void retire_cached();
     void start_tunnel_with(std::string early_data);
@@ -239,7 +247,10 @@ class ClientConnection final : public UpstreamSink,
     std::unique_ptr<UpstreamTransfer> transfer_;
     UpstreamRequest upstream_request_;
     std::unique_ptr<CachedResponse> cached_;
-    std::unique_ptr<MirrorAnswer> mirror_;     // set for a request served in mirror mode
+    std::unique_ptr<MirrorAnswer> mirror_;            // set for a request served in mirror mode
+    std::unique_ptr<xet::XorbCapture> xorb_capture_;  // a xorb answer being stored
+    // Expires with this object: worker completions (the xorb lookup) check it first.
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
     bool mirror_drops_authorization_ = false;  // policy::mirror_drops_authorization
     // Finished CachedResponses are freed at the next loop callback, never while one is on the
     // call stack (finish_cached is reached from inside CachedResponse::pump).

@@ -136,6 +136,7 @@ void ClientConnection::start_forwarding() {
     }
     upstream_request_ = std::move(req);
 
+    if (start_xorb(*target)) return;
     if (cacheable_request(*target)) {
         CacheAccess access;
         access.signed_url = policy::key_drops_params(*target, server_.key_rules());
@@ -231,6 +232,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
         return;
     }
     head_sent_ = true;
+    if (xorb_capture_) xorb_capture_->on_head(status, upstream_headers);
     if (mirror_)
         response_.send_relayed_head(status, reason, mirror_->rewrite_head(upstream_headers));
     else
@@ -285,6 +287,7 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
     }
     body_bytes_ += size;
     last_upstream_byte_ms_ = uv_now(server_.loop());
+    if (xorb_capture_) xorb_capture_->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
 }
@@ -305,6 +308,7 @@ void ClientConnection::on_upstream_body_drained() {
 }
 
 void ClientConnection::on_upstream_done(const UpstreamResult& result) {
+    finish_xorb_capture();  // what arrived is stored, also when the client has gone
     if (closed_) return;
     uv_timer_stop(&timer_);
     if (transfer_) upstream_address_ = transfer_->primary_address();
@@ -355,6 +359,7 @@ void ClientConnection::reset_for_next_request() {
     restart_pass_through_ = false;
     cached_start_pending_ = false;
     mirror_.reset();
+    xorb_capture_.reset();
     mirror_drops_authorization_ = false;
     resume_.reset();
     retire_cached();

@@ -92,6 +92,9 @@ struct Config {
     // Hosts whose URLs are signed for the exact Range (policy/exact_forward.h): their requests
     // are forwarded unchanged and never cached. Default: the Xet transfer hosts.
     std::vector<std::string> signed_range_hosts = policy::default_signed_range_patterns();
+    // Hosts whose /xorb/<ns>/<hash> answers are stored by xorb hash and served from the cache
+    // (policy/xorb_request.h, docs/huggingface.md "Xorb cache"). [] turns the xorb cache off.
+    std::vector<std::string> xorb_cache_hosts = policy::default_signed_range_patterns();
 
     // Mirror mode (policy/mirror.h, docs/huggingface.md "Mirror mode"): origin-form requests on
     // the plain listener whose Host names this proxy (its listen address, localhost, or a name

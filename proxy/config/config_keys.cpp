@@ -173,6 +173,12 @@ const std::array kKeys = {
          "hosts whose URLs sign the Range header: forwarded exactly, never cached (host or "
          "*.domain); repeatable, replaces the default",
          "the Xet transfer hosts", "none"}),
+    key<List<InterceptPattern>, Member<&Config::xorb_cache_hosts>>(
+        "xorb_cache_hosts",
+        {"PATTERN",
+         "hosts whose Xet xorb ranges are stored by xorb hash and served from the cache (host or "
+         "*.domain); repeatable, replaces the default; [] turns it off",
+         "the Xet transfer hosts", "none"}),
     key<MirrorOrigin, Member<&Config::mirror, &policy::MirrorSites::origin>>(
         "mirror_origin",
         {"HOST",

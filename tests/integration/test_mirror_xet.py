@@ -10,8 +10,8 @@ query and its exact Range, so the imitation's signatures (which cover the Range)
 Checked: byte-exact; every request the imitation saw came through dlproxy (Via) on all three
 hosts; every transfer request 206 with the Range it was signed for (multi-range included), no
 403. Printed: the download time through the mirror and directly against the imitation, dlproxy's
-CPU time, and the xorb bytes the second download asks of the origin (all of them until xorbs are
-cached: issue 15 item 2).
+CPU time, and the xorb bytes the second download asks of the origin (0 with the xorb cache,
+docs/huggingface.md "Xorb cache"; test_xorb_cache.py and test_xet_js.py assert it).
 """
 
 import json
