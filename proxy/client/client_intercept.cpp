@@ -45,11 +45,11 @@ void ClientConnection::start_intercept(const policy::HostPort& target, std::stri
         send_error(502, "dlproxy: cannot intercept " + target.to_string() + ": " + error);
         return;
     }
-    status_ = 200;
-    head_sent_ = true;
-    upstream_address_ = target.to_string();
+    exchange_.status = 200;
+    exchange_.head_sent = true;
+    exchange_.upstream_address = target.to_string();
     write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
-    log_access("INTERCEPT");
+    log_access(RequestResult::Intercept);
     tls_ = std::move(session);
     intercepted_ = target;
     limit_unsent_bytes(tcp_, client_address_);
@@ -58,7 +58,7 @@ void ClientConnection::start_intercept(const policy::HostPort& target, std::stri
     parser_.reset();
     reset_for_next_request();
     // The handshake counts as part of the first request's header time.
-    arm_timer(server_.config().client_header_timeout);
+    arm_deadline(Deadline::NextRequest, server_.config().client_header_timeout);
     if (!early_data.empty()) on_tls_input(early_data.data(), early_data.size());
 }
 
