@@ -66,7 +66,7 @@ void ClientConnection::send_cached_body(const char* data, size_t size) {
 void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
     if (closed_ || size == 0) return;
     response_.flush();  // keep the byte order: batched body bytes first
-    if (tls_) {
+    if (connect_.tls) {
         // Inside an intercepted tunnel the bytes are encrypted first, straight from the chunk.
         exchange_.body_bytes += size;
         write_encrypted({reinterpret_cast<const char*>(chunk->bytes.data() + offset), size});

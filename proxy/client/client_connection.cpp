@@ -106,7 +106,7 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     }
     if (nread == 0) return;
     if (lingering_) return;  // discarding input after our final response
-    if (tls_) {
+    if (connect_.tls) {
         on_tls_input(buf->base, static_cast<size_t>(nread));
         return;
     }
@@ -117,8 +117,8 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 void ClientConnection::on_client_eof(ssize_t nread) {
     client_eof_ = true;
     stop_reading();
-    if (state_ == State::Tunnel && tunnel_ && nread == UV_EOF) {
-        tunnel_->client_eof();
+    if (state_ == State::Tunnel && connect_.tunnel && nread == UV_EOF) {
+        connect_.tunnel->client_eof();
         return;
     }
     if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead || nread != UV_EOF) {
@@ -135,9 +135,9 @@ void ClientConnection::on_client_eof(ssize_t nread) {
 
 void ClientConnection::feed(const char* data, size_t len) {
     if (state_ == State::Tunnel) {
-        if (tunnel_) {
-            tunnel_->send(data, len);
-            if (tunnel_->queued() >= server_.config().high_water_mark) stop_reading();
+        if (connect_.tunnel) {
+            connect_.tunnel->send(data, len);
+            if (connect_.tunnel->queued() >= server_.config().high_water_mark) stop_reading();
         }
         return;
     }
@@ -230,7 +230,7 @@ void ClientConnection::write(std::string data) {
 
 void ClientConnection::write_raw(std::string data) {
     if (closed_ || data.empty()) return;
-    if (tls_) {
+    if (connect_.tls) {
         write_encrypted(data);
         return;
     }
@@ -245,8 +245,8 @@ void ClientConnection::write_encrypted(std::string_view plain) {
         const std::string_view record = plain.substr(0, tls::TlsSession::kMaxRecordPlain);
         plain.remove_prefix(record.size());
         std::string wire;
-        if (!tls_->encrypt(record, wire)) {
-            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+        if (!connect_.tls->encrypt(record, wire)) {
+            spdlog::info("client {}: TLS {}", client_address_, connect_.tls->error());
             close("TLS write failed");
             return;
         }
@@ -288,7 +288,7 @@ void ClientConnection::on_write_done(size_t size, int status) {
             transfer_->resume_download();  // may deliver body bytes synchronously
             response_.flush();
         }
-        if (tunnel_) tunnel_->resume_reading();
+        if (connect_.tunnel) connect_.tunnel->resume_reading();
         if (exchange_.cached) exchange_.cached->pump();
     }
     if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();
@@ -329,9 +329,9 @@ void ClientConnection::close(std::string_view reason) {
     if (!exchange_.logged && !exchange_.method.empty()) log_access(RequestResult::Aborted);
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
     retire_cached();
-    if (tunnel_) {
-        tunnel_->abandon();
-        tunnel_ = nullptr;
+    if (connect_.tunnel) {
+        connect_.tunnel->abandon();
+        connect_.tunnel = nullptr;
     }
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ClientConnection::close_cb);

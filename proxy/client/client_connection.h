@@ -26,6 +26,7 @@
 #include "policy/retry.h"
 #include "proxy/admin/access_log.h"
 #include "proxy/client/cached_response.h"
+#include "proxy/client/connect_state.h"
 #include "proxy/client/exchange.h"
 #include "proxy/client/mirror_answer.h"
 #include "proxy/http1/request_parser.h"
@@ -36,10 +37,6 @@
 namespace proxy {
 
 class Server;
-class Tunnel;
-namespace tls {
-class TlsSession;
-}
 
 // ClientConnection's pass-through resume state, present while the current response can be
 // resumed. At namespace scope: clang 14 rejects std::optional<T>::emplace() for a nested T with
@@ -272,11 +269,7 @@ class ClientConnection final : public UpstreamSink,
     std::optional<AuthHold> auth_hold_;
     std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
-    Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
-
-    // Set for the rest of the connection once an intercepted CONNECT is answered.
-    std::unique_ptr<tls::TlsSession> tls_;
-    policy::HostPort intercepted_;  // the CONNECT target: every request goes there
+    ConnectState connect_;  // a relayed tunnel, or the intercepted TLS session (connect_state.h)
 };
 
 }  // namespace proxy

@@ -36,9 +36,9 @@ void strip_request_framing(policy::HeaderList& headers) {
 // The request's target as an absolute URL; nullopt once a 400 has been answered.
 std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
     std::string_view error;
-    if (tls_) {
+    if (connect_.tls) {
         // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
-        auto target = policy::tunnel_target(intercepted_, exchange_.url);
+        auto target = policy::tunnel_target(connect_.intercepted, exchange_.url);
         if (target) {
             exchange_.url = target->url();  // logs show the https URL
             return std::move(*target);
@@ -407,7 +407,7 @@ bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
 // --- CONNECT -------------------------------------------------------------------------------
 
 void ClientConnection::start_tunnel_with(std::string early_data) {
-    if (tls_) {
+    if (connect_.tls) {
         send_error(400, "dlproxy: CONNECT inside an intercepted TLS tunnel");
         return;
     }
@@ -437,21 +437,21 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
     deadline_.stop();
     exchange_.upstream_address = target->to_string();
     stop_reading();  // until the upstream connection is up
-    tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
-                         server_.config().connect_timeout, server_.upstream_route().get());
-    tunnel_->start(std::move(early_data));
+    connect_.tunnel = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
+                                 server_.config().connect_timeout, server_.upstream_route().get());
+    connect_.tunnel->start(std::move(early_data));
 }
 
 void ClientConnection::on_tunnel_established() {
     exchange_.status = 200;
     exchange_.head_sent = true;
     write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
-    if (tunnel_) exchange_.upstream_address = tunnel_->peer();
+    if (connect_.tunnel) exchange_.upstream_address = connect_.tunnel->peer();
     start_reading();
 }
 
 void ClientConnection::on_tunnel_failed(int status, std::string_view message) {
-    tunnel_ = nullptr;
+    connect_.tunnel = nullptr;
     state_ = State::WaitingResponse;
     send_error(status, std::string("dlproxy: ") + std::string(message));
 }
@@ -474,7 +474,7 @@ void ClientConnection::resume_client_reading() {
 }
 
 void ClientConnection::on_tunnel_closed(uint64_t) {
-    tunnel_ = nullptr;
+    connect_.tunnel = nullptr;
     log_access(RequestResult::Tunnel);
     close("tunnel closed");
 }

@@ -37,7 +37,7 @@ void ClientConnection::on_deadline() {
             on_upstream_late();
             return;
         case Deadline::OriginSilent:
-            if (transfer_ && exchange_.head_sent && !tunnel_) check_pass_through_stall();
+            if (transfer_ && exchange_.head_sent && !connect_.tunnel) check_pass_through_stall();
             return;
         case Deadline::GapBudget:
             if (exchange_.cached && exchange_.head_sent) {
