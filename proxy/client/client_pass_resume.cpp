@@ -78,8 +78,8 @@ std::optional<size_t> ClientConnection::resume_skip(const char* data, size_t siz
     if (r.attempt > 0 && size > n) {  // bytes flow again: the outage is over
         metrics().recovery_seconds.observe(static_cast<double>(r.last_byte_ms - r.outage_start_ms) /
                                            1000.0);
-        spdlog::info("{} {}: resumed at byte {} after {} attempt(s)", method_, url_, body_bytes_,
-                     r.attempt);
+        spdlog::info("{} {}: resumed at byte {} after {} attempt(s)", exchange_.method,
+                     exchange_.url, exchange_.body_bytes, r.attempt);
         r.attempt = 0;
     }
     return n;
@@ -89,7 +89,7 @@ bool ClientConnection::try_resume(policy::FailureKind kind, int status,
                                   std::optional<std::string_view> retry_after,
                                   std::string_view cause) {
     PassResume& r = *resume_;
-    if (body_bytes_ >= r.length) return false;
+    if (exchange_.body_bytes >= r.length) return false;
     const uint64_t now = uv_now(server_.loop());
     if (r.attempt == 0) r.outage_start_ms = now;
     const policy::RetryConfig retry = retry_config_from(server_.config());
@@ -100,7 +100,8 @@ bool ClientConnection::try_resume(policy::FailureKind kind, int status,
     const uint64_t silent = now - r.last_byte_ms;
     if (!decision.retry || policy::gap_exceeded(silent, decision.delay_ms, retry)) {
         metrics().give_ups.inc();
-        spdlog::warn("{} {}: {} at byte {}; not resuming ({})", method_, url_, cause, body_bytes_,
+        spdlog::warn("{} {}: {} at byte {}; not resuming ({})", exchange_.method, exchange_.url,
+                     cause, exchange_.body_bytes,
                      decision.retry ? "the client's gap budget would run out"
                                     : policy::to_string(decision.reason));
         return false;
@@ -109,8 +110,9 @@ bool ClientConnection::try_resume(policy::FailureKind kind, int status,
     r.retry_pending = true;
     r.awaiting_head = false;
     metrics().retries.inc();
-    spdlog::warn("{} {}: {} at byte {}; retry {} in {} ms ({})", method_, url_, cause, body_bytes_,
-                 r.attempt, decision.delay_ms, policy::to_string(decision.reason));
+    spdlog::warn("{} {}: {} at byte {}; retry {} in {} ms ({})", exchange_.method, exchange_.url,
+                 cause, exchange_.body_bytes, r.attempt, decision.delay_ms,
+                 policy::to_string(decision.reason));
     if (transfer_) {
         transfer_->detach();
         retired_transfer_ = std::move(transfer_);  // may be inside its callback: free later
@@ -140,7 +142,7 @@ void ClientConnection::on_resume_timer() {
         metrics().stalls.inc();
         spdlog::info(
             "{} {}: stalled: no body byte for {} ms (threshold {} ms, typical gap {:.1f} ms)",
-            method_, url_, now - r.stall.last_ms(), r.stall.threshold_ms(),
+            exchange_.method, exchange_.url, now - r.stall.last_ms(), r.stall.threshold_ms(),
             r.stall.typical_gap_ms());
         if (!try_resume(policy::FailureKind::Stall, 0, std::nullopt, "no bytes from origin"))
             give_up_resume("origin stalled");
@@ -151,8 +153,8 @@ void ClientConnection::on_resume_timer() {
 
 void ClientConnection::start_resumed_transfer() {
     PassResume& r = *resume_;
-    r.plan = policy::plan_resume(body_bytes_, r.validator);
-    UpstreamRequest req = upstream_request_;
+    r.plan = policy::plan_resume(exchange_.body_bytes, r.validator);
+    UpstreamRequest req = exchange_.upstream_request;
     req.counts_for_breaker = false;  // a retry of the same request
     policy::remove_header(req.headers, "range");
     policy::remove_header(req.headers, "if-range");
@@ -165,8 +167,8 @@ void ClientConnection::start_resumed_transfer() {
     transfer_ =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
     metrics().resumes.inc();
-    spdlog::debug("{} {}: resume from byte {} (attempt {})", method_, url_, r.plan.request_from,
-                  r.attempt + 1);
+    spdlog::debug("{} {}: resume from byte {} (attempt {})", exchange_.method, exchange_.url,
+                  r.plan.request_from, r.attempt + 1);
     if (!transfer_->start(req)) {
         transfer_.reset();
         give_up_resume("could not start the upstream request");
@@ -195,20 +197,20 @@ void ClientConnection::on_resumed_head(int status, const policy::HeaderList& hea
     r.prefix.skip = decision.skip_bytes;
     r.prefix.check_overlap = decision.action == policy::PartialAction::Append && r.prefix.skip > 0;
     if (decision.action == policy::PartialAction::Restart)
-        spdlog::info("{} {}: origin ignored Range; discarding the first {} bytes", method_, url_,
-                     r.prefix.skip);
+        spdlog::info("{} {}: origin ignored Range; discarding the first {} bytes", exchange_.method,
+                     exchange_.url, r.prefix.skip);
 }
 
 void ClientConnection::give_up_resume(std::string_view why) {
-    spdlog::warn("{} {}: {} after {} body bytes; closing the client short", method_, url_, why,
-                 body_bytes_);
+    spdlog::warn("{} {}: {} after {} body bytes; closing the client short", exchange_.method,
+                 exchange_.url, why, exchange_.body_bytes);
     if (transfer_) {
         transfer_->detach();
         retired_transfer_ = std::move(transfer_);
         arm_timer(0);  // frees it
     }
     resume_.reset();
-    log_access("ABORTED");
+    log_access(RequestResult::Aborted);
     close_after_flush_ = true;
     state_ = State::Closing;
     if (queued_bytes_ == 0) close("upstream failed mid-body");

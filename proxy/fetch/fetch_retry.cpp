@@ -61,24 +61,22 @@ void Fetch::on_timer() {
     const uint64_t planned_tick = last_tick_ms_ + kTickMs;
     last_tick_ms_ = uv_now(loop());
     retired_.clear();
-    retired_refresh_.reset();
+    identity_.free_retired();
     if (host_refusal_) {
         std::string why = std::move(*host_refusal_);
         host_refusal_.reset();
         fail(FetchEnd::HostDown, std::move(why));
         return;
     }
-    tend_range_fills(planned_tick);
-    if (refresh_start_pending_) {
-        refresh_start_pending_ = false;
-        if (refresh_ && !refresh_->start()) {
-            refresh_.reset();
+    range_fills_.tend(last_tick_ms_, planned_tick, request_, validator());
+    if (identity_.take_due_start()) {
+        if (!identity_.start_refresh()) {
             metrics().url_refresh_failures.inc();
             fail(FetchEnd::ResumeRefused, "could not start the request for a fresh signed URL");
         }
         return;
     }
-    if (refresh_) return;  // the fill waits for a fresh URL
+    if (identity_.refreshing()) return;  // the fill waits for a fresh URL
     if (deferred_start_) {
         auto [extra, what] = std::move(*deferred_start_);
         deferred_start_.reset();
@@ -118,10 +116,10 @@ void Fetch::on_timer() {
         return;
     }
     // A fill held for its clients runs again when they catch up, leave or stop reading.
-    if (paused_for_readers_) maybe_resume();
+    if (pacer_.held_for_readers()) maybe_resume();
     // Stall watch (policy/stall_watch.h): no body bytes for longer than this transfer's rate
     // makes normal, while it runs unpaused.
-    if (transfer_ && state_ == State::Ready && !paused_for_commits_ && !paused_for_readers_ &&
+    if (transfer_ && state_ == State::Ready && !pacer_.paused() &&
         stall_.stalled(last_tick_ms_, planned_tick)) {
         const uint64_t silent = last_tick_ms_ - stall_.last_ms();
         transfer_->detach();

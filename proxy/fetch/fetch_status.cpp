@@ -12,7 +12,7 @@ FillStatus Fetch::status() const {
     s.memory_bytes = memory_held();
     s.clients = static_cast<uint32_t>(listeners_.size());
     s.content = content_state();
-    s.announced_sha256 = announced_sha256_;
+    s.announced_sha256 = identity_.announced_sha256();
     if (retry_pending_) s.retry_in_ms = uv_timer_get_due_in(&timer_);
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;
@@ -36,13 +36,13 @@ FillStatus Fetch::status() const {
         case State::Ready:
             if (retry_pending_)
                 s.state = "waiting_retry";
-            else if (transfer_ && paused_for_commits_)
+            else if (transfer_ && pacer_.paused_for_disk())
                 s.state = "waiting_for_disk";
-            else if (transfer_ && paused_for_readers_)
+            else if (transfer_ && pacer_.held_for_readers())
                 s.state = "waiting_for_clients";
             else if (transfer_ || deferred_start_)
                 s.state = "transferring";
-            else if (stage_jobs_ > 0 || committing_ || recording_)
+            else if (pipeline_.busy() || recording_)
                 s.state = "writing";
             else
                 s.state = "serving";  // nothing to fetch: clients read what is stored

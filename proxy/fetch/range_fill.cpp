@@ -122,7 +122,7 @@ void RangeFill::on_upstream_head(int status, std::string_view, const policy::Hea
 
 UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t size) {
     if (over_ || !accepted_) return BodyAction::Abort;
-    if (fetch_.caching_ && fetch_.disk_behind()) {
+    if (fetch_.pipeline_.caching() && fetch_.disk_behind()) {
         paused_ = true;
         return BodyAction::Pause;
     }
