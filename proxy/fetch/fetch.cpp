@@ -362,6 +362,7 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
         state_ = State::Handed;
         return;
     }
+    select_variant(headers);
     int64_t now = now_seconds();
     cache::ObjectHead head;
     head.key = key_;

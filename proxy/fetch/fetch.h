@@ -202,6 +202,9 @@ class Fetch final : public UpstreamSink {
     void become_ready(CacheResult result);
     // `run`: the part of the object the running transfer carries (a cold range); the whole
     // object when absent.
+    // RFC 9111 §4.1: a response that varies is stored under the variant key its request selects
+    // (fetch_variant.cpp); the registry then finds this fetch under that key.
+    void select_variant(const policy::HeaderList& headers);
     void on_new_object(int status, const policy::HeaderList& headers,
                        std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);

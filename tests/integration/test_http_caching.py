@@ -126,6 +126,7 @@ class HttpCachingTest(ProxyTestCase):
         r = pycurl_request(self.pport, self.url(unsafe_target), method=method, body=body,
                            timeout=30)
         self.assertLess(r.status, 400, r.status_line)
+        time.sleep(0.3)  # the origin logs the unsafe request when its response ends
         mark = self.origin.mark()
         self.assertEqual(self.get(target).status, 200)
         self.assert_origin_requests(target, mark, 1)
@@ -188,6 +189,64 @@ class HttpCachingTest(ProxyTestCase):
         for _ in range(2):
             self.assertEqual(self.get(target).status, 301)
         self.assert_origin_requests(target, mark, 2)
+
+    # RFC 9111 §4.1 ----------------------------------------------------------------------------
+    def test_vary_stores_one_variant_per_selecting_value(self):
+        target = f"/bytes/1000/vary.bin?{FRESH}&hdr_Vary=Foo"
+        amark = self.proxy.stderr_size()
+        mark = self.origin.mark()
+        for foo in ("1", "2"):  # two variants, each fetched once
+            self.assert_bytes(self.get(target, [f"Foo: {foo}"]), target)
+            time.sleep(0.3)
+        self.assert_origin_requests(target, mark, 2)
+        mark = self.origin.mark()
+        for foo in ("1", "2", " 1 "):  # both served from storage; whitespace is normalised
+            r = self.get(target, [f"Foo: {foo}"])
+            self.assert_bytes(r, target)
+            self.assertEqual(r.headers.get("Vary"), "Foo")
+        self.assert_origin_requests(target, mark, 0)
+        self.assert_bytes(self.get(target), target)  # no Foo at all: a third variant
+        self.assertEqual([res for res, _ in results(self.proxy, amark, self.url(target), 6)],
+                         ["MISS", "MISS", "HIT", "HIT", "HIT", "MISS"])
+
+    def test_vary_star_is_never_reused(self):
+        target = f"/bytes/1000/vary-star.bin?{FRESH}&hdr_Vary=*"
+        mark = self.origin.mark()
+        for _ in range(2):
+            self.assert_bytes(self.get(target), target)
+            time.sleep(0.3)
+        self.assert_origin_requests(target, mark, 2)
+
+    def test_post_invalidates_every_variant(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&hdr_Vary=Foo&k=vary-post"
+        for foo in ("1", "2"):
+            self.assertEqual(self.get(target, [f"Foo: {foo}"]).status, 200)
+            time.sleep(0.3)
+        r = pycurl_request(self.pport, self.url(target), method="POST", body=b"x", timeout=30)
+        self.assertEqual(r.status, 200, r.status_line)
+        mark = self.origin.mark()
+        for foo in ("1", "2"):
+            self.assertEqual(self.get(target, [f"Foo: {foo}"]).status, 200)
+        self.assert_origin_requests(target, mark, 2)
+
+    def test_large_variant_resumes_and_is_a_hit(self):
+        # A variant is an object like any other: a cut fill resumes with Range + If-Range (the
+        # selecting field goes along), and the complete variant is then a verified hit.
+        size = 6 * 1024 * 1024
+        path = "/bytes/6291456/vary-large.bin"
+        target = f"{path}?{FRESH}&hdr_Vary=Accept&cut=2000000&cuts=1"
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(target), headers=["Accept: text/a"], timeout=60)
+        self.assertEqual(r.status, 200, r.status_line)
+        self.assertEqual(r.sha256, sha256_bytes(content.content(path, 0, size)))
+        got = self.assert_origin_requests(target, mark, 2)
+        self.assertIsNone(got[0]["headers"].get("Range"))
+        self.assertTrue(got[1]["headers"].get("Range", "").startswith("bytes="), got[1])
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(target), headers=["Accept: text/a"], timeout=60)
+        self.assertEqual(r.sha256, sha256_bytes(content.content(path, 0, size)))
+        self.assert_origin_requests(target, mark, 0)
 
 
 def path_of(target):
