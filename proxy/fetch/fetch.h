@@ -34,6 +34,7 @@
 #include "policy/memory_budget.h"
 #include "policy/resume.h"
 #include "policy/retry.h"
+#include "policy/stale_on_error.h"
 #include "policy/stall_watch.h"
 #include "proxy/fetch/chunk_pipeline.h"
 #include "proxy/fetch/cold_range_start.h"
@@ -93,10 +94,12 @@ class Fetch final : public UpstreamSink {
     enum class State { Starting, Ready, Failed, Handed };
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
-    // conditionals). `stale_if_error`: a complete stored object whose revalidation fails (no
-    // answer, or a 5xx, once the retries that fit the client's patience are spent) is served
-    // stale instead, as RFC 9111 §4.2.4 allows unless the stored response forbids it
-    // (must-revalidate, no-cache...). Call start() next.
+    // conditionals). `stale_if_error`: the host is in the stale_if_error setting, so a complete
+    // stored object whose revalidation fails (no answer, or a 5xx, once the retries that fit the
+    // client's patience are spent) is served stale instead, as RFC 9111 §4.2.4 allows unless the
+    // stored response forbids it (must-revalidate, no-cache...). A stale-if-error directive in
+    // the stored response or the request allows it too, at once (policy/stale_on_error.h).
+    // Call start() next.
     Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
           bool stale_if_error = false);
     ~Fetch();
@@ -285,7 +288,8 @@ class Fetch final : public UpstreamSink {
     std::vector<FetchListener*> listeners_;
 
     bool stale_if_error_ = false;
-    bool may_serve_stale_ = false;  // the stored response allows it (policy::Freshness::Stale)
+    // Whether a failed revalidation may serve the stored copy (policy/stale_on_error.h).
+    policy::StaleOnError stale_on_error_;
     cache::ObjectInfo object_;
     policy::HeaderList origin_headers_;
     bool object_recorded_ = false;  // begin_object done (or the object came from the store)

@@ -248,6 +248,42 @@ class HttpCachingTest(ProxyTestCase):
         self.assertEqual(r.sha256, sha256_bytes(content.content(path, 0, size)))
         self.assert_origin_requests(target, mark, 0)
 
+    # RFC 5861 §4 (the host is not in the stale_if_error setting: only directives apply) -------
+    def stale_target(self, name, cc):
+        # The origin answers 200 once, then 503 to every request for this target.
+        return (f"/bytes/1000/{name}.bin?cc={urllib.parse.quote(cc)}"
+                "&status=503&status_after=1&times=always")
+
+    def fill_then_stale(self, target, seconds=1.3):
+        self.assert_bytes(self.get(target), target)
+        time.sleep(seconds)  # max-age=1: stale now
+
+    def test_response_stale_if_error_serves_stale_at_once(self):
+        target = self.stale_target("sie-response", "max-age=1, stale-if-error=60")
+        self.fill_then_stale(target)
+        err = self.proxy.stderr_size()
+        mark = self.origin.mark()
+        self.assert_bytes(self.get(target), target)
+        got = self.assert_origin_requests(target, mark, 1)  # no retry of the 503
+        self.assertEqual(got[0]["status"], 503)
+        self.assertIn("serving the stored copy stale (response stale-if-error)",
+                      self.proxy.stderr_text(err))
+
+    def test_request_stale_if_error_serves_stale(self):
+        target = self.stale_target("sie-request", "max-age=1")
+        self.fill_then_stale(target)
+        self.assert_bytes(self.get(target, ["Cache-Control: stale-if-error=60"]), target)
+
+    def test_stale_past_the_stale_if_error_window_gets_the_error(self):
+        target = self.stale_target("sie-window", "max-age=1, stale-if-error=1")
+        self.fill_then_stale(target, 2.5)  # stale for 1.5 s: past the window
+        self.assertEqual(self.get(target).status, 503)
+
+    def test_must_revalidate_beats_stale_if_error(self):
+        target = self.stale_target("sie-must", "max-age=1, must-revalidate, stale-if-error=60")
+        self.fill_then_stale(target)
+        self.assertEqual(self.get(target, ["Cache-Control: stale-if-error=60"]).status, 503)
+
 
 def path_of(target):
     return target.split("?", 1)[0]
