@@ -70,6 +70,11 @@ CacheResult CachedResponse::result() const {
     return fetch_->result();
 }
 
+void CachedResponse::on_fetch_interim(int status, std::string_view reason,
+                                      const policy::HeaderList& headers) {
+    if (!head_sent_ && !done_) conn_.send_interim(status, reason, headers);
+}
+
 void CachedResponse::on_fetch_ready(Fetch& fetch) {
     if (head_sent_ || done_) return;
     // RFC 9111 §4.1: a fill joined before its response named its Vary may be another variant

@@ -71,6 +71,9 @@ std::string_view to_string(FetchEnd e);
 
 class FetchListener {
   public:
+    // An interim (1xx) response arrived before the fill's first answer (RFC 9110 §15.2).
+    virtual void on_fetch_interim(int /*status*/, std::string_view /*reason*/,
+                                  const policy::HeaderList& /*headers*/) {}
     // The object's head is known: serve it from the fetch's accessors.
     virtual void on_fetch_ready(Fetch& fetch) = 0;
     // The origin's answer is not cacheable. The first listener receives the transfer carrying
@@ -206,8 +209,11 @@ class Fetch final : public UpstreamSink {
     // `run`: the part of the object the running transfer carries (a cold range); the whole
     // object when absent.
     // RFC 9111 §4.1: a response that varies is stored under the variant key its request selects
-    // (fetch_variant.cpp); the registry then finds this fetch under that key.
+    // (fetch_semantics.cpp); the registry then finds this fetch under that key.
     void select_variant(const policy::HeaderList& headers);
+    // UpstreamSink: an interim response before the head goes to every listener.
+    void on_upstream_interim(int status, std::string_view reason,
+                             const policy::HeaderList& headers) override;
     void on_new_object(int status, const policy::HeaderList& headers,
                        std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);

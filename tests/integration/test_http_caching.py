@@ -9,6 +9,7 @@ Small bodies only (1000 bytes, a few status texts): the file runs in a few secon
 
 import os
 import re
+import socket
 import sys
 import time
 import unittest
@@ -283,6 +284,61 @@ class HttpCachingTest(ProxyTestCase):
         target = self.stale_target("sie-must", "max-age=1, must-revalidate, stale-if-error=60")
         self.fill_then_stale(target)
         self.assertEqual(self.get(target, ["Cache-Control: stale-if-error=60"]).status, 503)
+
+    # RFC 9110 §15.2 ---------------------------------------------------------------------------
+    def raw_get(self, target, headers=(), version="1.1"):
+        """The proxy's answer as bytes: interim responses are visible here, not through curl."""
+        lines = [f"GET {self.url(target)} HTTP/{version}", f"Host: {self.origin.hostport}",
+                 "Connection: close", *headers, "", ""]
+        with socket.create_connection(("127.0.0.1", self.pport), timeout=30) as s:
+            s.sendall("\r\n".join(lines).encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return data
+
+    def split_final(self, data):
+        """(interim heads, final head, body) of a raw answer."""
+        interim = []
+        while data.startswith(b"HTTP/1.1 1"):
+            head, _, data = data.partition(b"\r\n\r\n")
+            interim.append(head.decode())
+        head, _, body = data.partition(b"\r\n\r\n")
+        return interim, head.decode(), body
+
+    def check_final(self, head, body, target):
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertEqual(sha256_bytes(body), sha256_bytes(content.content(path_of(target), 0, 1000)))
+
+    def test_early_hints_reach_the_client_on_a_miss_never_from_storage(self):
+        target = f"/bytes/1000/hints.bin?{FRESH}&early_hints=2"
+        interim, head, body = self.split_final(self.raw_get(target))
+        self.assertEqual(interim, [
+            "HTTP/1.1 103 Early Hints\r\nLink: </hint0.css>; rel=preload\r\nX-Hint: 0",
+            "HTTP/1.1 103 Early Hints\r\nLink: </hint1.css>; rel=preload\r\nX-Hint: 1"])
+        self.check_final(head, body, target)
+        self.assertNotIn("X-Hint", head)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        interim, head, body = self.split_final(self.raw_get(target))  # a hit: no interim
+        self.assertEqual(interim, [])
+        self.check_final(head, body, target)
+        self.assertNotIn("X-Hint", head)  # RFC 9111 §3: interim headers are not stored
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_early_hints_reach_the_client_on_pass_through(self):
+        target = "/bytes/1000/hints-pass.bin?early_hints=1"
+        interim, head, body = self.split_final(
+            self.raw_get(target, ["Cache-Control: no-store"]))
+        self.assertEqual(len(interim), 1, interim)
+        self.assertTrue(interim[0].startswith("HTTP/1.1 103 Early Hints\r\n"), interim)
+        self.check_final(head, body, target)
+
+    def test_no_interim_response_to_an_http10_client(self):
+        target = "/bytes/1000/hints-10.bin?early_hints=1"
+        data = self.raw_get(target, ["Cache-Control: no-store"], version="1.0")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertNotIn(b" 103 ", data)
 
 
 def path_of(target):

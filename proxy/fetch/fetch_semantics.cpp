@@ -1,4 +1,6 @@
-// Fetch: which key a varying response is stored under (RFC 9111 §4.1, policy/vary.h).
+// Fetch: HTTP semantics a fill passes on beside its bytes: the key a varying response is stored
+// under (RFC 9111 §4.1, policy/vary.h) and the interim responses before its first answer
+// (RFC 9110 §15.2, policy/interim.h).
 #include <spdlog/spdlog.h>
 
 #include "policy/content_digest.h"
@@ -20,6 +22,15 @@ void Fetch::select_variant(const policy::HeaderList& headers) {
     std::string old_key = std::exchange(key_, std::move(key));
     if (old_key != key_) spdlog::debug("fetch {}: stored as the variant {}", old_key, key_);
     registry_.variant_stored(*this, old_key, fields.names);
+}
+
+void Fetch::on_upstream_interim(int status, std::string_view reason,
+                                const policy::HeaderList& headers) {
+    // Only before the first answer: the clients of a running fill already have their head.
+    if (state_ != State::Starting) return;
+    auto listeners = listeners_;
+    for (auto* l : listeners)
+        l->on_fetch_interim(status, reason, headers);
 }
 
 }  // namespace proxy
