@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "policy/byte_range.h"
+#include "policy/content_digest.h"
 #include "policy/freshness.h"
 #include "policy/validation.h"
 #include "policy/vary.h"
@@ -78,8 +79,10 @@ void CachedResponse::on_fetch_interim(int status, std::string_view reason,
 void CachedResponse::on_fetch_ready(Fetch& fetch) {
     if (head_sent_ || done_) return;
     // RFC 9111 §4.1: a fill joined before its response named its Vary may be another variant
-    // than this request selects. This request then goes upstream on its own.
-    if (!policy::vary_matches(fetch.object().headers, fetch.request().headers, request_.headers)) {
+    // than this request selects. This request then goes upstream on its own. A content key
+    // names the bytes themselves and has no variants (Fetch::select_variant).
+    if (!policy::sha256_of_content_key(fetch.key()) &&
+        !policy::vary_matches(fetch.object().headers, fetch.request().headers, request_.headers)) {
         spdlog::debug("cache: {}: the response varies and this request selects another variant",
                       key_);
         finish();

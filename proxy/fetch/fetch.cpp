@@ -133,6 +133,7 @@ void Fetch::start(int64_t now) {
             key_);
     } else if (*found) {
         object_ = **found;
+        registry_.with_pending_revalidation(object_);
         object_recorded_ = true;
         auto map = store().present_chunks(object_);
         if (map) present_ = *map;

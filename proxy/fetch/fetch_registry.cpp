@@ -157,6 +157,24 @@ void FetchRegistry::variant_stored(Fetch& fetch, const std::string& old_key,
     }
 }
 
+void FetchRegistry::saved_revalidated(const cache::ObjectInfo& object) {
+    auto it = revalidated_.find(object.key);
+    if (it != revalidated_.end() && it->second.id == object.id &&
+        it->second.generation == object.generation &&
+        it->second.response_time == object.response_time)
+        revalidated_.erase(it);
+}
+
+void FetchRegistry::with_pending_revalidation(cache::ObjectInfo& object) const {
+    auto it = revalidated_.find(object.key);
+    if (it == revalidated_.end() || it->second.id != object.id ||
+        it->second.generation != object.generation)
+        return;
+    object.headers = it->second.headers;
+    object.request_time = it->second.request_time;
+    object.response_time = it->second.response_time;
+}
+
 void FetchRegistry::release(Fetch& fetch) {
     auto it = fetches_.find(fetch.key());
     if (it != fetches_.end() && it->second == &fetch) fetches_.erase(it);

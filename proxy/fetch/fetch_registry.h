@@ -59,6 +59,13 @@ class FetchRegistry final : public StatusProvider {
     // new key, and variants no longer reachable are invalidated (variant_index.h).
     void variant_stored(Fetch& fetch, const std::string& old_key,
                         const std::vector<std::string>& fields);
+    // A 304 refreshed `object` (RFC 9111 §4.3.4) and its record is being saved on a worker.
+    // Until saved_revalidated(), a fetch that looks the object up reads the refreshed headers
+    // and times (with_pending_revalidation), not the stale record: a request right after a
+    // revalidation is a hit, as the first request's answer said.
+    void revalidating(const cache::ObjectInfo& object) { revalidated_[object.key] = object; }
+    void saved_revalidated(const cache::ObjectInfo& object);
+    void with_pending_revalidation(cache::ObjectInfo& object) const;
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
@@ -118,6 +125,8 @@ class FetchRegistry final : public StatusProvider {
     MemoryBudget memory_;
     RedirectMemory redirects_;
     VariantIndex variants_;
+    // Revalidated records being saved, by key (revalidating()).
+    std::unordered_map<std::string, cache::ObjectInfo> revalidated_;
     // Fetches replaced under their key while readers still use them (reusable() said no); each
     // leaves through release() like any other.
     std::vector<Fetch*> retiring_;
