@@ -277,7 +277,8 @@ class HttpCachingTest(ProxyTestCase):
 
     def test_stale_past_the_stale_if_error_window_gets_the_error(self):
         target = self.stale_target("sie-window", "max-age=1, stale-if-error=1")
-        self.fill_then_stale(target, 2.5)  # stale for 1.5 s: past the window
+        # Ages count whole seconds: after 3.5 s the age is at least 3, stale by at least 2.
+        self.fill_then_stale(target, 3.5)
         self.assertEqual(self.get(target).status, 503)
 
     def test_must_revalidate_beats_stale_if_error(self):
