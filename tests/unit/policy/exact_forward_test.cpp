@@ -66,3 +66,29 @@ TEST_CASE("policy/exact_forward: the host list is configurable, empty keeps only
     auto token = target("https://huggingface.co/api/models/a/b/xet-read-token/main");
     CHECK(decide_exact_forward({}, token).reason == ExactForwardReason::XetToken);
 }
+
+TEST_CASE("policy/exact_forward: is_xet_file_info_request (a Range the Hub ignores)") {
+    struct Row {
+        const char* name;
+        policy::HeaderList request;
+        bool file_info;
+    };
+    const Row rows[] = {
+        {"huggingface_hub's file-info request",
+         {{"Accept", "application/vnd.xet-fileinfo+json, */*"}, {"Range", "bytes=0-0"}},
+         true},
+        {"case-insensitive media type", {{"accept", "Application/Vnd.Xet-FileInfo+JSON"}}, true},
+        {"on a second Accept line",
+         {{"Accept", "*/*"}, {"Accept", "application/vnd.xet-fileinfo+json"}},
+         true},
+        {"a plain download", {{"Accept", "*/*"}, {"Range", "bytes=0-0"}}, false},
+        {"no Accept", {}, false},
+        {"the type elsewhere does not count",
+         {{"X-Accept", "application/vnd.xet-fileinfo+json"}},
+         false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        CHECK(policy::is_xet_file_info_request(row.request) == row.file_info);
+    }
+}
