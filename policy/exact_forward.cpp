@@ -72,7 +72,11 @@ bool query_signs_range(std::string_view path) {
     return false;
 }
 
-bool is_xet_file_info_request(const HeaderList& request) {
+bool is_xet_file_info_request(const RequestTarget& target, const HeaderList& request) {
+    const std::string_view path = path_only(target.path);
+    if (path.find("/resolve/") == std::string_view::npos &&
+        path.find("/resolve-cache/") == std::string_view::npos)
+        return false;
     for (const auto& h : request) {
         if (!iequals(h.name, "accept")) continue;
         constexpr std::string_view kType = "application/vnd.xet-fileinfo+json";

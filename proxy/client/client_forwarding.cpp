@@ -181,7 +181,7 @@ bool ClientConnection::cacheable_request(const policy::RequestTarget& target) co
                       policy::to_string(exact.reason));
         return false;
     }
-    if (policy::is_xet_file_info_request(request_headers())) {
+    if (policy::is_xet_file_info_request(target, request_headers())) {
         spdlog::debug("{} {}: forwarded exactly: a Xet file-info request", method_, url_);
         return false;
     }
