@@ -14,10 +14,12 @@ void ClientConnection::on_upstream_interim(int status, std::string_view reason,
 
 void ClientConnection::send_interim(int status, std::string_view reason,
                                     const policy::HeaderList& headers) {
-    if (closed_ || head_sent_ || !policy::forwards_interim(status, parser_.head().http10())) return;
+    if (closed_ || exchange_.head_sent ||
+        !policy::forwards_interim(status, parser_.head().http10()))
+        return;
     // Mirror mode rewrites the final answer's links onto mirror URLs (mirror_answer.h); an
     // Early Hints Link would point clients past the mirror, so none is forwarded there.
-    if (mirror_) return;
+    if (exchange_.mirror) return;
     std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
     for (const auto& h : policy::end_to_end(headers))
         head += h.name + ": " + h.value + "\r\n";
