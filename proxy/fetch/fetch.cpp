@@ -133,6 +133,7 @@ void Fetch::start(int64_t now) {
             key_);
     } else if (*found) {
         object_ = **found;
+        registry_.with_pending_revalidation(object_);
         object_recorded_ = true;
         auto map = store().present_chunks(object_);
         if (map) present_ = *map;
@@ -149,7 +150,9 @@ void Fetch::start(int64_t now) {
                 return;
             }
             purpose_ = Purpose::Revalidate;
-            may_serve_stale_ = freshness.state == policy::Freshness::Stale;
+            stale_on_error_ = policy::stale_on_error(object_.headers, request_.headers,
+                                                     {object_.request_time, object_.response_time},
+                                                     now, stale_if_error_);
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
@@ -251,6 +254,10 @@ void Fetch::become_ready(CacheResult result) {
 void Fetch::on_upstream_head(int status, std::string_view reason,
                              const policy::HeaderList& headers) {
     if (state_ == State::Failed) return;
+    // RFC 5861 §4: the origin or the client said a stale answer beats an error: no retries.
+    if (stale_on_error_.at_once && purpose_ == Purpose::Revalidate && status >= 500 &&
+        serve_stale("status " + std::to_string(status)))
+        return;
     // Errors worth another try, before any byte of a body is used.
     if (policy::retryable_status(status)) {
         auto retry_after = policy::find_header(headers, "retry-after");
@@ -362,6 +369,7 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
         state_ = State::Handed;
         return;
     }
+    select_variant(headers);
     int64_t now = now_seconds();
     cache::ObjectHead head;
     head.key = key_;

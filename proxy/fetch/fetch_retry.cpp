@@ -22,6 +22,7 @@ int64_t now_seconds() {
 
 void Fetch::schedule_retry(policy::FailureKind kind, int status,
                            std::optional<std::string_view> retry_after, std::string_view cause) {
+    if (stale_on_error_.at_once && serve_stale(cause)) return;  // RFC 5861 §4: no retries
     uint64_t elapsed = uv_now(loop()) - first_attempt_ms_;
     auto decision = policy::classify(kind, status, retry_after, attempt_, elapsed,
                                      registry_.retry(), registry_.random(), now_seconds());
@@ -133,13 +134,15 @@ void Fetch::on_timer() {
 }
 
 // A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when
-// stale_if_error allows it for this host (issue 14 item 8, docs/model-hosts.md).
+// a stale-if-error directive or the stale_if_error setting allows it (policy/stale_on_error.h,
+// docs/model-hosts.md).
 bool Fetch::serve_stale(std::string_view cause) {
-    if (purpose_ != Purpose::Revalidate || state_ != State::Starting || !stale_if_error_ ||
-        !may_serve_stale_ || !complete())
+    if (purpose_ != Purpose::Revalidate || state_ != State::Starting || !stale_on_error_.allowed ||
+        !complete())
         return false;
     // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
-    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale", key_, cause);
+    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale ({})", key_,
+                 cause, policy::to_string(stale_on_error_.reason));
     retry_pending_ = false;
     retire_transfer();
     become_ready(CacheResult::Hit);
