@@ -182,6 +182,8 @@ class BrokenOriginTest(ProxyTestCase):
         with RawConn(self.pport, timeout=timeout) as c:
             c.send(f"GET {self.broken.url(path)} HTTP/1.1\r\nHost: {self.broken.hostport}\r\n\r\n")
             version, status, reason, hdrs, head = c.read_head()
+            while 100 <= status < 200:  # interim responses are forwarded (RFC 9110 §15.2)
+                version, status, reason, hdrs, head = c.read_head()
             truncated = False
             body = b""
             try:
