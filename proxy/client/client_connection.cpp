@@ -279,8 +279,10 @@ void ClientConnection::on_write_done(size_t size, int status) {
     }
     const uint64_t low_water = server_.config().high_water_mark / 2;
     if (queued_bytes_ < low_water) {
-        if (transfer_) {
-            transfer_->resume_download();  // may deliver body bytes synchronously
+        if (transfer_ || resume_) {
+            // May deliver body bytes synchronously.
+            if (transfer_) transfer_->resume_download();
+            if (resume_) resume_->resume_download();
             response_.flush();
         }
         if (tunnel_) tunnel_->resume_reading();
@@ -324,6 +326,7 @@ void ClientConnection::close(std::string_view reason) {
     if (!logged_ && !method_.empty()) log_access("ABORTED");
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
     finish_xorb_capture();               // what arrived of a xorb answer is stored
+    if (resume_) resume_->stop();
     retire_cached();
     if (tunnel_) {
         tunnel_->abandon();

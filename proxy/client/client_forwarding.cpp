@@ -215,10 +215,6 @@ void ClientConnection::invalidate_after(int status, const policy::HeaderList& up
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
     if (closed_) return;
-    if (resume_ && resume_->awaiting_head) {  // the answer to a resume: the client has its head
-        on_resumed_head(status, upstream_headers);
-        return;
-    }
     uv_timer_stop(&timer_);
     status_ = status;
     invalidate_after(status, upstream_headers);
@@ -238,7 +234,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     else
         response_.send_relayed_head(status, reason, upstream_headers);
     if (method_ == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
-        maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
+        maybe_enable_resume(upstream_headers);  // the engine watches for stalls
     if (resume_) return;
     // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
     // client (and its connection) forever.
@@ -277,14 +273,6 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
         return BodyAction::Abort;
     }
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
-    if (resume_) {
-        auto skip = resume_skip(data, size);
-        if (!skip) return BodyAction::Abort;
-        data += *skip;
-        size -= *skip;
-        if (size == 0) return BodyAction::Accept;
-        resume_->prefix.overlap_byte = static_cast<unsigned char>(data[size - 1]);
-    }
     body_bytes_ += size;
     last_upstream_byte_ms_ = uv_now(server_.loop());
     if (xorb_capture_) xorb_capture_->on_body(data, size);
@@ -325,7 +313,6 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
                                result.message);
         return;
     }
-    if (resume_ && try_resume(failure_kind(result), 0, std::nullopt, result.message)) return;
     // The head has gone out: the status cannot change. Close short so the client sees a
     // truncated transfer, never a complete-looking one.
     spdlog::warn("{} {}: {} after {} body bytes: {}", method_, url_, to_string(result.error),

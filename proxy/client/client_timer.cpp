@@ -1,5 +1,5 @@
 // ClientConnection: its one timer, re-armed per phase (header, keep-alive and upstream timeouts,
-// the gap budget, pass-through resume and stall watch, deferred starts).
+// the gap budget, the pass-through stall watch, deferred starts).
 #include <spdlog/spdlog.h>
 
 #include "proxy/client/client_connection.h"
@@ -24,16 +24,11 @@ void ClientConnection::on_timer() {
         start_pass_through();
         return;
     }
-    retired_transfer_.reset();
     if (auth_hold_) {
         spdlog::warn("client {}: credentials not checked within {} s", client_address_,
                      server_.config().client_header_timeout);
         auth_hold_.reset();
         send_error(503, "dlproxy: credentials could not be checked in time");
-        return;
-    }
-    if (resume_ && head_sent_ && !cached_ && state_ != State::Closing) {
-        on_resume_timer();
         return;
     }
     if (cached_ && head_sent_) {
