@@ -269,9 +269,8 @@ class Fetch final : public UpstreamSink {
     void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
     void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
-    // Timer: start deferred ones, free ended ones, stop stalled ones (`planned_tick`: when this
-    // tick was due; see policy::StallWatch::stalled).
-    void tend_range_fills(uint64_t planned_tick);
+    // Timer: start deferred ones, free ended ones.
+    void tend_range_fills();
     void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead,

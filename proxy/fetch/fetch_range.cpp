@@ -107,15 +107,11 @@ void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view 
         schedule_replan();
 }
 
-void Fetch::tend_range_fills(uint64_t planned_tick) {
+void Fetch::tend_range_fills() {
     std::erase_if(range_fills_, [](const auto& f) { return !f->running(); });
-    uint64_t now = uv_now(loop());
     for (size_t i = 0; i < range_fills_.size(); ++i) {
         RangeFill& f = *range_fills_[i];
-        if (!f.started())
-            start_range_fill(f);
-        else if (!f.paused() && f.stall().stalled(now, planned_tick))
-            f.end(RangeFillEnd::Stalled);
+        if (!f.started()) start_range_fill(f);  // its engine watches it for stalls
     }
 }
 

@@ -68,7 +68,7 @@ void Fetch::on_timer() {
         fail(FetchEnd::HostDown, std::move(why));
         return;
     }
-    tend_range_fills(planned_tick);
+    tend_range_fills();
     if (refresh_start_pending_) {
         refresh_start_pending_ = false;
         if (refresh_ && !refresh_->start()) {
