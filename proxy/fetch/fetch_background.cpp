@@ -11,8 +11,7 @@ namespace proxy {
 
 // Fetching, or about to fetch again, with bytes still to go.
 bool Fetch::filling() const {
-    return state_ == State::Ready && caching_ && !closing_ &&
-           (transfer_ || retry_pending_ || replan_ || deferred_start_);
+    return state_ == State::Ready && caching_ && !closing_ && (engine_->active() || replan_);
 }
 
 bool Fetch::filling_without_clients() const {
@@ -52,12 +51,10 @@ void Fetch::on_last_detach() {
 void Fetch::stop_fill(std::string_view why) {
     spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
                  bytes_held(), object_.complete_length, why);
-    retry_pending_ = false;
     replan_ = false;
-    deferred_start_.reset();
     paused_for_commits_ = false;
     paused_for_readers_ = false;
-    retire_transfer();  // may run inside a curl callback: freed from the timer
+    retire_transfer();  // safe inside a curl callback; a pending retry is dropped too
     fill_.clear();      // a chunk not yet complete is fetched again later
     fill_stopped_ = true;
 }
@@ -65,10 +62,10 @@ void Fetch::stop_fill(std::string_view why) {
 // A client attached to a fetch whose fill was stopped: fetch the missing chunks again.
 void Fetch::restart_fill() {
     fill_stopped_ = false;
-    if (state_ != State::Ready || transfer_ || retry_pending_ || !caching_) return;
+    if (state_ != State::Ready || engine_->running() || engine_->retry_pending() || !caching_)
+        return;
     spdlog::info("fetch {}: a client is back; filling again", key_);
-    attempt_ = 0;
-    first_attempt_ms_ = uv_now(loop());
+    engine_->reset_outage();
     plan_fill();
 }
 

@@ -435,7 +435,7 @@ UpstreamSink::BodyAction ResumableTransfer::on_upstream_body(const char* data, s
                      attempt_);
         attempt_ = 0;
         series_start_ms_ = now;
-        owner_.on_recovered(outage_ms, answer_resent_);
+        owner_.on_recovered(position_ - left, outage_ms, answer_resent_);
     }
     return action;
 }

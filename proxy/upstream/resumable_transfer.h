@@ -124,9 +124,9 @@ class ResumeOwner {
     // A retry is due for a request without a run: true when the owner started its own (it
     // re-plans from scratch); false sends the same request again.
     virtual bool restart_without_run() { return false; }
-    // Bytes flow again after `outage_ms` of retries; `resent` bytes were sent twice (the
-    // overlap byte not counted).
-    virtual void on_recovered(uint64_t /*outage_ms*/, uint64_t /*resent*/) {}
+    // Bytes flow again from `offset` after `outage_ms` of retries; `resent` bytes were sent
+    // twice (the overlap byte not counted).
+    virtual void on_recovered(uint64_t /*offset*/, uint64_t /*outage_ms*/, uint64_t /*resent*/) {}
     // The owner's reader is slow (its silence is not the origin's): the stall watch waits.
     virtual bool consumer_slow() const { return false; }
 
