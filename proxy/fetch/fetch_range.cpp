@@ -4,8 +4,9 @@
 // Division of labour: a range fill claims a run of chunks nobody holds, from the client's
 // first missing chunk to its range's end (or the first chunk held or claimed by another).
 // The main fill skips claimed chunks when it plans, and stops its current run when it reaches
-// one, so the origin sends each byte about once. A range fill that fails or stalls just ends:
-// its unfilled chunks are unclaimed and the main fill, which retries, fetches them later.
+// one, so the origin sends each byte about once. A range fill retries cuts through its own
+// resume engine; one that stalls, is refused or gives up ends: its unfilled chunks are unclaimed
+// and the main fill fetches them in its turn.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

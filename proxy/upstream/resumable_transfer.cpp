@@ -73,7 +73,9 @@ ResumableTransfer::ResumableTransfer(CurlMulti& multi, uv_loop_t* loop, ResumeOw
 ResumableTransfer::~ResumableTransfer() {
     timers_->engine = nullptr;
     if (transfer_) transfer_->detach();
-    if (multi_.in_action()) {  // curl is on the stack: free them from the close callbacks
+    // Curl on the stack: free them from the close callbacks. (The multi is asked only when there
+    // is something to free: at shutdown it may be gone before an idle owner is.)
+    if ((transfer_ || !retired_.empty()) && multi_.in_action()) {
         if (transfer_) timers_->doomed.push_back(std::move(transfer_));
         for (auto& t : retired_)
             timers_->doomed.push_back(std::move(t));
