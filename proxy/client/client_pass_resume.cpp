@@ -60,11 +60,13 @@ UpstreamSink::BodyAction ClientConnection::on_resume_body(const char* data, size
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
     body_bytes_ += size;
+    if (xorb_capture_) xorb_capture_->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
 }
 
 void ClientConnection::on_resume_end(const ResumeOutcome& outcome) {
+    finish_xorb_capture();  // as on_upstream_done: what arrived is stored
     if (closed_) return;
     if (outcome.end == ResumeEnd::Complete) {
         response_.finish_body();
