@@ -47,14 +47,14 @@ void CachedResponse::start() {
     // A request that joins a running fetch is a hit when the object is already complete, and
     // a collapsed miss otherwise; the fetch's creator reports how the fetch went.
     if (!created && fetch_->state() == Fetch::State::Ready)
-        result_ = fetch_->complete() ? "HIT" : "MISS";
+        result_ = fetch_->complete() ? CacheResult::Hit : CacheResult::Miss;
     joined_ = !created;
     fetch_->attach(this);  // may call on_fetch_ready at once (fresh hit)
 }
 
 void CachedResponse::finish() {
     if (authorization_) authorization_->cancel();
-    if (fetch_ && !joined_) result_ = to_string(fetch_->result());
+    if (fetch_ && !joined_) result_ = fetch_->result();
     joined_ = true;  // from now on result_ holds the answer
     done_ = true;
     if (fetch_) {
@@ -64,9 +64,9 @@ void CachedResponse::finish() {
     }
 }
 
-std::string_view CachedResponse::result() const {
+CacheResult CachedResponse::result() const {
     if (joined_ || !fetch_) return result_;
-    return to_string(fetch_->result());
+    return fetch_->result();
 }
 
 void CachedResponse::on_fetch_ready(Fetch& fetch) {
@@ -207,7 +207,7 @@ void CachedResponse::send_head(Fetch& fetch) {
     end_ = range.end;
     head_sent_ = true;
     conn_.send_cached_head(status, headers);
-    if (result() == std::string_view("HIT") && obj.generation != 0) {
+    if (result() == CacheResult::Hit && obj.generation != 0) {
         // Hit count and last access feed LRU eviction; an index write, so on a worker.
         cache::Store* store = &fetch.store();
         cache::ObjectInfo object = obj;

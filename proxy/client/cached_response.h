@@ -48,7 +48,9 @@ class CachedResponse final : public FetchListener, public HitAuthorizationListen
     // Stops reading and detaches from the fetch.
     void finish();
 
-    std::string_view result() const;
+    // How the cache served this request (a joined complete fetch is a hit, a joined running one
+    // a collapsed miss; the fetch's creator reports how the fetch went).
+    CacheResult result() const;
     uint64_t bytes_from_cache() const { return bytes_from_cache_; }
     bool waiting() const { return waiting_; }
 
@@ -85,7 +87,7 @@ class CachedResponse final : public FetchListener, public HitAuthorizationListen
     bool reading_disk_ = false;
     bool waiting_ = false;
     bool pumping_ = false;
-    std::string_view result_ = "MISS";
+    CacheResult result_ = CacheResult::Miss;
     bool joined_ = false;
     uint64_t pos_ = 0;
     uint64_t end_ = 0;

@@ -32,7 +32,7 @@ bool ClientConnection::authorize(const http1::RequestHead& head) {
     state_ = State::ReadingBody;
     stop_reading();
     read_blocked_ = true;
-    arm_timer(server_.config().client_header_timeout);
+    arm_deadline(Deadline::Credentials, server_.config().client_header_timeout);
     return false;
 }
 
@@ -57,9 +57,9 @@ void ClientConnection::on_auth_verdict(bool allowed) {
     if (hold.complete) {
         on_request_complete();
         // on_parsed(Complete) ran while the request was held: start what it would have started.
-        if (cached_start_pending_ && cached_) {
-            cached_start_pending_ = false;
-            cached_->start();
+        if (exchange_.cached_start_pending && exchange_.cached) {
+            exchange_.cached_start_pending = false;
+            exchange_.cached->start();
         }
         return;
     }
@@ -70,8 +70,8 @@ void ClientConnection::on_auth_verdict(bool allowed) {
 // RFC 9110 §15.5.8: 407 with the challenge. The connection closes after it (send_error), so a
 // client that retries with credentials opens a new one.
 void ClientConnection::refuse_proxy_auth() {
-    spdlog::debug("client {}: {} {}: proxy authentication required", client_address_, method_,
-                  url_);
+    spdlog::debug("client {}: {} {}: proxy authentication required", client_address_,
+                  exchange_.method, exchange_.url);
     send_error_with(407, "dlproxy: proxy authentication required",
                     {{"Proxy-Authenticate", server_.proxy_auth()->challenge()}});
 }

@@ -20,19 +20,20 @@ struct ChunkWriteReq {
 }  // namespace
 
 void ClientConnection::retire_cached() {
-    if (!cached_) return;
-    cached_->finish();
-    finished_cached_.push_back(std::move(cached_));
+    if (!exchange_.cached) return;
+    exchange_.cached->finish();
+    finished_cached_.push_back(std::move(exchange_.cached));
+    defer();  // freed from the next loop iteration
 }
 
 void ClientConnection::send_cached_head(int status, const policy::HeaderList& stored) {
     if (closed_) return;
-    uv_timer_stop(&timer_);
-    status_ = status;
-    head_sent_ = true;
-    if (cached_) cache_result_ = std::string(cached_->result());
-    if (mirror_)
-        response_.send_stored_head(status, mirror_->rewrite_head(stored));
+    deadline_.stop();
+    exchange_.status = status;
+    exchange_.head_sent = true;
+    if (exchange_.cached) exchange_.cache_result = exchange_.cached->result();
+    if (exchange_.mirror)
+        response_.send_stored_head(status, exchange_.mirror->rewrite_head(stored));
     else
         response_.send_stored_head(status, stored);
     if (status == 304) finish_cached();
@@ -41,8 +42,8 @@ void ClientConnection::send_cached_head(int status, const policy::HeaderList& st
 void ClientConnection::send_cached_error(int status, std::string_view message,
                                          const std::string& content_range) {
     retire_cached();
-    status_ = status;
-    head_sent_ = true;
+    exchange_.status = status;
+    exchange_.head_sent = true;
     std::string response = http1::format_error_response(status, message, false);
     if (!content_range.empty()) {
         // Insert Content-Range after the status line (416 must carry "bytes */length").
@@ -50,12 +51,12 @@ void ClientConnection::send_cached_error(int status, std::string_view message,
         response.insert(eol + 2, "Content-Range: " + content_range + "\r\n");
     }
     write(std::move(response));
-    log_access("HIT");
+    log_access(RequestResult::Hit);
     close_after_flush();
 }
 
 void ClientConnection::send_cached_body(const char* data, size_t size) {
-    body_bytes_ += size;
+    exchange_.body_bytes += size;
     response_.send_body(data, size);
 }
 
@@ -65,13 +66,13 @@ void ClientConnection::send_cached_body(const char* data, size_t size) {
 void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
     if (closed_ || size == 0) return;
     response_.flush();  // keep the byte order: batched body bytes first
-    if (tls_) {
+    if (connect_.tls) {
         // Inside an intercepted tunnel the bytes are encrypted first, straight from the chunk.
-        body_bytes_ += size;
+        exchange_.body_bytes += size;
         write_encrypted({reinterpret_cast<const char*>(chunk->bytes.data() + offset), size});
         return;
     }
-    body_bytes_ += size;
+    exchange_.body_bytes += size;
     auto* w = new ChunkWriteReq{{}, std::move(chunk), this, size};
     w->req.data = w;
     // uv_write only reads the buffer; libuv's API is not const-correct.
@@ -96,30 +97,30 @@ void ClientConnection::chunk_write_cb(uv_write_t* req, int status) noexcept {
 
 void ClientConnection::finish_cached() {
     response_.flush();
-    if (cached_) cache_result_ = std::string(cached_->result());
+    if (exchange_.cached) exchange_.cache_result = exchange_.cached->result();
     retire_cached();
     finish_response();
 }
 
 void ClientConnection::on_cached_waiting(bool waiting) {
     if (waiting)
-        arm_timer(server_.config().gap_budget);
+        arm_deadline(Deadline::GapBudget, server_.config().gap_budget);
     else
-        uv_timer_stop(&timer_);
+        deadline_.stop();
 }
 
 void ClientConnection::on_cached_failed(std::string_view why, uint32_t retry_after_s) {
     retire_cached();
-    if (!head_sent_ && retry_after_s > 0) {
+    if (!exchange_.head_sent && retry_after_s > 0) {
         send_error(503, std::string("dlproxy: ") + std::string(why), retry_after_s);
         return;
     }
-    if (!head_sent_) {
+    if (!exchange_.head_sent) {
         send_error(502, std::string("dlproxy: ") + std::string(why));
         return;
     }
-    spdlog::warn("{} {}: closing the client short: {}", method_, url_, why);
-    log_access("ABORTED");
+    spdlog::warn("{} {}: closing the client short: {}", exchange_.method, exchange_.url, why);
+    log_access(RequestResult::Aborted);
     close_after_flush();
 }
 
@@ -134,8 +135,8 @@ void ClientConnection::on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfe
     }
     // Another client received the origin's answer: send our own request (from the timer: we
     // are inside a curl callback here).
-    restart_pass_through_ = true;
-    arm_timer(0);
+    exchange_.pass_through_due = true;
+    defer();
 }
 
 }  // namespace proxy

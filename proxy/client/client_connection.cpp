@@ -39,10 +39,10 @@ ClientConnection::~ClientConnection() {
 
 bool ClientConnection::accept(uv_stream_t* listener) {
     uv_tcp_init(server_.loop(), &tcp_);
-    uv_timer_init(server_.loop(), &timer_);
+    deadline_.init<ClientConnection, &ClientConnection::on_deadline>(server_.loop(), this);
+    deferred_.init<ClientConnection, &ClientConnection::on_deferred>(server_.loop(), this);
     tcp_.data = this;
-    timer_.data = this;
-    open_handles_ = 2;
+    open_handles_ = 3;
     if (uv_accept(listener, stream()) != 0) {
         close("accept failed");
         return false;
@@ -55,18 +55,18 @@ bool ClientConnection::accept(uv_stream_t* listener) {
         client_address_ = format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
         raw = address_bytes(reinterpret_cast<const sockaddr*>(&ss));
     }
-    started_ = std::chrono::steady_clock::now();
+    exchange_.started = std::chrono::steady_clock::now();
     if (!policy::address_allowed(server_.config().allow, raw)) {
         spdlog::warn("client {} refused: not in the allow list", client_address_);
-        status_ = 403;
+        exchange_.status = 403;
         write(http1::format_error_response(
             403, "dlproxy: your address is not allowed to use this proxy", false));
-        log_access("DENIED");
+        log_access(RequestResult::Denied);
         close_after_flush();
         start_reading();  // to linger and drain
         return true;
     }
-    arm_timer(server_.config().client_header_timeout);
+    arm_deadline(Deadline::NextRequest, server_.config().client_header_timeout);
     start_reading();
     return true;
 }
@@ -104,7 +104,7 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     }
     if (nread == 0) return;
     if (lingering_) return;  // discarding input after our final response
-    if (tls_) {
+    if (connect_.tls) {
         on_tls_input(buf->base, static_cast<size_t>(nread));
         return;
     }
@@ -115,8 +115,8 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 void ClientConnection::on_client_eof(ssize_t nread) {
     client_eof_ = true;
     stop_reading();
-    if (state_ == State::Tunnel && tunnel_ && nread == UV_EOF) {
-        tunnel_->client_eof();
+    if (state_ == State::Tunnel && connect_.tunnel && nread == UV_EOF) {
+        connect_.tunnel->client_eof();
         return;
     }
     if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead || nread != UV_EOF) {
@@ -133,9 +133,9 @@ void ClientConnection::on_client_eof(ssize_t nread) {
 
 void ClientConnection::feed(const char* data, size_t len) {
     if (state_ == State::Tunnel) {
-        if (tunnel_) {
-            tunnel_->send(data, len);
-            if (tunnel_->queued() >= server_.config().high_water_mark) stop_reading();
+        if (connect_.tunnel) {
+            connect_.tunnel->send(data, len);
+            if (connect_.tunnel->queued() >= server_.config().high_water_mark) stop_reading();
         }
         return;
     }
@@ -158,9 +158,10 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
             // Whatever follows waits in the parser until the response is done.
             stop_reading();
             read_blocked_ = true;
-            if (cached_start_pending_ && cached_) {
-                cached_start_pending_ = false;
-                cached_->start();  // may answer at once (a hit) and move on to the next request
+            if (exchange_.cached_start_pending && exchange_.cached) {
+                exchange_.cached_start_pending = false;
+                exchange_.cached
+                    ->start();  // may answer at once (a hit) and move on to the next request
             }
             return;
         case http1::ParseStatus::Error:
@@ -168,7 +169,8 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
     }
     if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
     const http1::RequestError error = parser_.error();
-    if (url_.empty()) url_ = parser_.head().url;  // the access log shows what was read
+    if (exchange_.url.empty())
+        exchange_.url = parser_.head().url;  // the access log shows what was read
     if (error == http1::RequestError::ObsFold)
         spdlog::info("client {}: obs-fold in the request header section", client_address_);
     else if (error == http1::RequestError::Malformed || error == http1::RequestError::Refused)
@@ -178,16 +180,17 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
 
 void ClientConnection::on_request_begin() {
     state_ = State::ReadingHead;
-    started_ = std::chrono::steady_clock::now();
-    arm_timer(server_.config().client_header_timeout);
+    exchange_.started = std::chrono::steady_clock::now();
+    arm_deadline(Deadline::NextRequest, server_.config().client_header_timeout);
 }
 
 bool ClientConnection::on_request_head(const http1::RequestHead& head) {
-    method_ = head.method;
-    url_ = head.url;
+    exchange_.method = head.method;
+    exchange_.url = head.url;
     response_.start(head.method, head.http10(), head.keep_alive);
     if (server_.proxy_auth() && !authorize(head)) return state_ != State::Closing;
-    if (method_ == "CONNECT") return true;  // the parser stops after it: on_parsed(Upgrade)
+    if (exchange_.method == "CONNECT")
+        return true;  // the parser stops after it: on_parsed(Upgrade)
     state_ = State::ReadingBody;
     start_forwarding();
     return state_ != State::Closing;
@@ -225,7 +228,7 @@ void ClientConnection::write(std::string data) {
 
 void ClientConnection::write_raw(std::string data) {
     if (closed_ || data.empty()) return;
-    if (tls_) {
+    if (connect_.tls) {
         write_encrypted(data);
         return;
     }
@@ -240,8 +243,8 @@ void ClientConnection::write_encrypted(std::string_view plain) {
         const std::string_view record = plain.substr(0, tls::TlsSession::kMaxRecordPlain);
         plain.remove_prefix(record.size());
         std::string wire;
-        if (!tls_->encrypt(record, wire)) {
-            spdlog::info("client {}: TLS {}", client_address_, tls_->error());
+        if (!connect_.tls->encrypt(record, wire)) {
+            spdlog::info("client {}: TLS {}", client_address_, connect_.tls->error());
             close("TLS write failed");
             return;
         }
@@ -285,8 +288,8 @@ void ClientConnection::on_write_done(size_t size, int status) {
             if (resume_) resume_->resume_download();
             response_.flush();
         }
-        if (tunnel_) tunnel_->resume_reading();
-        if (cached_) cached_->pump();
+        if (connect_.tunnel) connect_.tunnel->resume_reading();
+        if (exchange_.cached) exchange_.cached->pump();
     }
     if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();
 }
@@ -314,7 +317,7 @@ void ClientConnection::on_flushed_for_close() {
         close("response sent");
         return;
     }
-    arm_timer(kLingerSeconds);
+    arm_deadline(Deadline::Linger, kLingerSeconds);
     start_reading();
 }
 
@@ -323,18 +326,18 @@ void ClientConnection::close(std::string_view reason) {
     closed_ = true;
     state_ = State::Closing;
     spdlog::debug("client {}: closing: {}", client_address_, reason);
-    if (!logged_ && !method_.empty()) log_access("ABORTED");
+    if (!exchange_.logged && !exchange_.method.empty()) log_access(RequestResult::Aborted);
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
     finish_xorb_capture();               // what arrived of a xorb answer is stored
     if (resume_) resume_->stop();
     retire_cached();
-    if (tunnel_) {
-        tunnel_->abandon();
-        tunnel_ = nullptr;
+    if (connect_.tunnel) {
+        connect_.tunnel->abandon();
+        connect_.tunnel = nullptr;
     }
-    uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ClientConnection::close_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ClientConnection::close_cb);
+    deadline_.close(&ClientConnection::close_cb);
+    deferred_.close(&ClientConnection::close_cb);
 }
 
 void ClientConnection::close_cb(uv_handle_t* handle) noexcept {
@@ -351,30 +354,30 @@ void ClientConnection::drain() {
 
 void ClientConnection::refuse_overloaded() {
     if (closed_ || close_after_flush_) return;
-    status_ = 503;
-    head_sent_ = true;
+    exchange_.status = 503;
+    exchange_.head_sent = true;
     write(
         http1::format_error_response(503, "dlproxy: too many connections, try again later", false));
-    log_access("DENIED");
+    log_access(RequestResult::Denied);
     close_after_flush();
 }
 
-void ClientConnection::log_access(std::string_view result) {
-    if (logged_) return;
-    logged_ = true;
+void ClientConnection::log_access(RequestResult result) {
+    if (exchange_.logged) return;
+    exchange_.logged = true;
     AccessRecord r;
-    r.duration_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
-            .count();
+    r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              exchange_.started)
+                        .count();
     r.client = client_address_;
-    r.result = result;
-    r.status = status_;
-    r.bytes = body_bytes_;
-    r.method = method_;
-    r.url = url_;
-    r.upstream = upstream_address_;
+    r.result = to_string(result);  // words only at the edge: the log line and its label
+    r.status = exchange_.status;
+    r.bytes = exchange_.body_bytes;
+    r.method = exchange_.method;
+    r.url = exchange_.url;
+    r.upstream = exchange_.upstream_address;
     server_.access_log().write(r);
-    if (auto result = request_result_from_string(r.result)) metrics().requests(*result).inc();
+    metrics().requests(result).inc();
     metrics().bytes_to_clients.add(r.bytes);
 }
 

@@ -24,9 +24,12 @@
 #include "policy/request_target.h"
 #include "proxy/admin/access_log.h"
 #include "proxy/client/cached_response.h"
+#include "proxy/client/connect_state.h"
+#include "proxy/client/exchange.h"
 #include "proxy/client/mirror_answer.h"
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
+#include "proxy/loop/loop_timer.h"
 #include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/upstream_transfer.h"
 #include "proxy/xet/xorb_capture.h"
@@ -35,10 +38,6 @@
 namespace proxy {
 
 class Server;
-class Tunnel;
-namespace tls {
-class TlsSession;
-}
 
 // A request held while ProxyAuth checks its credentials on a worker (client_auth.cpp): what the
 // parser delivered meanwhile. Reading stops at once, so `body` is at most one read's bytes.
@@ -128,8 +127,8 @@ class ClientConnection final : public UpstreamSink,
     const policy::HeaderList& request_headers() const { return parser_.head().headers; }
     std::optional<policy::RequestTarget> resolve_target();
     // Mirror mode (policy/mirror.h): the upstream target of an origin-form request addressed to
-    // this proxy, setting mirror_; nullopt when the request is not one (`answered` is set when
-    // an error has been sent).
+    // this proxy, setting the exchange's mirror; nullopt when the request is not one (`answered` is
+    // set when an error has been sent).
     std::optional<policy::RequestTarget> resolve_mirror_target(bool& answered);
     void send_mirrored_answer();  // a held answer (MirrorAnswer) rewritten, whole
     void start_forwarding();
@@ -191,24 +190,40 @@ class ClientConnection final : public UpstreamSink,
     void on_flushed_for_close();
     void start_reading();
     void stop_reading();
-    void log_access(std::string_view result);
+    // Writes the access-log line of the current request (once) and counts it in the metrics.
+    void log_access(RequestResult result);
 
-    // Timers: one per connection, re-armed per phase.
-    void arm_timer(double seconds);
-    void on_timer();
+    // Timers, one purpose each (client_timer.cpp).
+    // The deadline of the current phase; re-arming replaces it.
+    enum class Deadline {
+        NextRequest,   // the client must send (the rest of) a request head: keep-alive, 408
+        UpstreamHead,  // the origin must answer (or finish a held mirror answer): 504
+        OriginSilent,  // a pass-through body that stops coming is cut after stall_timeout
+        GapBudget,     // a cached response waiting for bytes: the client is closed short
+        Linger,        // after our FIN, unread input is drained this long
+        Credentials,   // a request held for its credentials' check (client_auth.cpp): 503
+    };
+    void arm_deadline(Deadline deadline, double seconds);
+    void on_deadline();
+    void on_upstream_late();  // no response head in time: 504
+    // Work that must not run inside a callback (a curl callback, CachedResponse::pump) runs
+    // from the next loop iteration: frees finished cached responses, starts a pass-through.
+    void defer();
+    void on_deferred();
 
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
     static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
-    static void timer_cb(uv_timer_t* timer) noexcept;
     static void close_cb(uv_handle_t* handle) noexcept;
     static void chunk_write_cb(uv_write_t* req, int status) noexcept;
     friend struct WriteReq;
 
     Server& server_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    LoopTimer deadline_;  // the current phase's deadline (on_deadline)
+    Deadline deadline_purpose_ = Deadline::NextRequest;
+    LoopTimer deferred_;  // the next loop iteration (on_deferred)
     int open_handles_ = 0;
     http1::RequestParser parser_;  // also holds a paused message's pipelined successors
     State state_ = State::Idle;
@@ -216,32 +231,16 @@ class ClientConnection final : public UpstreamSink,
     bool reading_ = false;
     bool read_blocked_ = false;  // paused by backpressure or pipelining
 
-    // The current request (its head is parser_.head()), as logged: the method once the head is
-    // complete, and the URL (inside an intercepted tunnel the https URL it was resolved to).
-    std::string method_;
-    std::string url_;
-    std::chrono::steady_clock::time_point started_;
-
-    // The current response.
+    // The current request (its head is parser_.head()) and what answers it (exchange.h).
+    Exchange exchange_;
+    // The pass-through transfer of the current request (client_forwarding.cpp).
     std::unique_ptr<UpstreamTransfer> transfer_;
-    UpstreamRequest upstream_request_;
-    std::unique_ptr<CachedResponse> cached_;
-    std::unique_ptr<MirrorAnswer> mirror_;            // set for a request served in mirror mode
     std::unique_ptr<xet::XorbCapture> xorb_capture_;  // a xorb answer being stored
     // Expires with this object: worker completions (the xorb lookup) check it first.
     std::shared_ptr<char> alive_ = std::make_shared<char>();
-    bool mirror_drops_authorization_ = false;  // policy::mirror_drops_authorization
-    // Finished CachedResponses are freed at the next loop callback, never while one is on the
-    // call stack (finish_cached is reached from inside CachedResponse::pump).
+    // Finished CachedResponses are freed at the next loop callback (deferred_), never while one
+    // is on the call stack (finish_cached is reached from inside CachedResponse::pump).
     std::vector<std::unique_ptr<CachedResponse>> finished_cached_;
-    std::string cache_result_;
-    bool restart_pass_through_ = false;
-    bool cached_start_pending_ = false;
-    std::string upstream_address_ = "-";
-    int status_ = 0;
-    bool head_sent_ = false;
-    uint64_t body_bytes_ = 0;
-    uint64_t last_upstream_byte_ms_ = 0;  // pass-through: uv_now of the origin's last body bytes
     uint64_t queued_bytes_ = 0;
     http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching
     bool close_after_flush_ = false;
@@ -249,17 +248,12 @@ class ClientConnection final : public UpstreamSink,
     bool closed_ = false;
     bool client_eof_ = false;
     bool drain_requested_ = false;
-    bool logged_ = false;
 
     // The current response's transfer once it is resumable (it left transfer_).
     std::unique_ptr<ResumableTransfer> resume_;
     std::optional<AuthHold> auth_hold_;
 
-    Tunnel* tunnel_ = nullptr;  // frees itself; tells us through on_tunnel_closed
-
-    // Set for the rest of the connection once an intercepted CONNECT is answered.
-    std::unique_ptr<tls::TlsSession> tls_;
-    policy::HostPort intercepted_;  // the CONNECT target: every request goes there
+    ConnectState connect_;  // a relayed tunnel, or the intercepted TLS session (connect_state.h)
 };
 
 }  // namespace proxy

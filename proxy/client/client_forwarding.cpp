@@ -36,11 +36,11 @@ void strip_request_framing(policy::HeaderList& headers) {
 // The request's target as an absolute URL; nullopt once a 400 has been answered.
 std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
     std::string_view error;
-    if (tls_) {
+    if (connect_.tls) {
         // Inside an intercepted tunnel: origin-form, aimed at the CONNECT target over https.
-        auto target = policy::tunnel_target(intercepted_, url_);
+        auto target = policy::tunnel_target(connect_.intercepted, exchange_.url);
         if (target) {
-            url_ = target->url();  // logs show the https URL
+            exchange_.url = target->url();  // logs show the https URL
             return std::move(*target);
         }
         error = policy::to_string(target.error());
@@ -48,7 +48,7 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
         bool answered = false;
         if (auto mirrored = resolve_mirror_target(answered)) return mirrored;
         if (answered) return std::nullopt;
-        auto target = policy::parse_absolute_target(url_);
+        auto target = policy::parse_absolute_target(exchange_.url);
         if (target) return std::move(*target);
         error = policy::to_string(target.error());
     }
@@ -62,19 +62,20 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_target() {
 // its own host).
 std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(bool& answered) {
     const Config& config = server_.config();
-    if (config.mirror.origin.empty() || url_.empty() || url_.front() != '/') return std::nullopt;
+    if (config.mirror.origin.empty() || exchange_.url.empty() || exchange_.url.front() != '/')
+        return std::nullopt;
     auto host = policy::find_header(request_headers(), "host");
     auto base = host ? policy::mirror_base(*host) : std::nullopt;
     if (!base || !(targets_listener(base->host, base->port, server_.bound_listen()) ||
                    policy::should_intercept(config.mirror_names, base->host)))
         return std::nullopt;
-    auto mirrored = policy::mirror_target(config.mirror, url_);
+    auto mirrored = policy::mirror_target(config.mirror, exchange_.url);
     if (!mirrored) {
         answered = true;
         const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
         if (refused)
-            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_, method_,
-                         url_);
+            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_,
+                         exchange_.method, exchange_.url);
         send_error(refused ? 403 : 400,
                    "dlproxy: " + std::string(policy::to_string(mirrored.error())));
         return std::nullopt;
@@ -85,21 +86,23 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(boo
                            exact == policy::ExactForwardReason::XetReconstruction;
     if (policy::mirror_drops_authorization(*mirrored) &&
         policy::find_header(request_headers(), "authorization")) {
-        spdlog::debug("{} {}: mirror: Authorization dropped (the URL is signed)", method_, url_);
-        mirror_drops_authorization_ = true;
+        spdlog::debug("{} {}: mirror: Authorization dropped (the URL is signed)", exchange_.method,
+                      exchange_.url);
+        exchange_.mirror_drops_authorization = true;
     }
-    mirror_ = std::make_unique<MirrorAnswer>(
+    exchange_.mirror = std::make_unique<MirrorAnswer>(
         policy::MirrorLinks(config.mirror, std::move(base->url), std::move(mirrored->prefix)),
         json_body);
-    url_ = mirrored->target.url();  // logs show the https URL, as for an intercepted request
+    exchange_.url =
+        mirrored->target.url();  // logs show the https URL, as for an intercepted request
     return std::move(mirrored->target);
 }
 
 void ClientConnection::send_mirrored_answer() {
-    MirrorAnswer::Released answer = mirror_->release();
-    head_sent_ = true;
+    MirrorAnswer::Released answer = exchange_.mirror->release();
+    exchange_.head_sent = true;
     response_.send_relayed_head(answer.status, answer.reason, answer.headers);
-    body_bytes_ += answer.body.size();
+    exchange_.body_bytes += answer.body.size();
     response_.send_body(answer.body.data(), answer.body.size());
 }
 
@@ -115,26 +118,27 @@ void ClientConnection::start_forwarding() {
     if (server_.draining()) response_.end_connection();
 
     UpstreamRequest req;
-    req.method = method_;
+    req.method = exchange_.method;
     req.url = target->url();
     req.headers = policy::end_to_end(request_headers());
     strip_request_framing(req.headers);
-    if (mirror_drops_authorization_) policy::remove_header(req.headers, "authorization");
+    if (exchange_.mirror_drops_authorization) policy::remove_header(req.headers, "authorization");
     policy::add_via(req.headers, parser_.head().http10() ? "1.0" : "1.1", kVia);
     req.connect_timeout = server_.config().connect_timeout;
     req.ca_bundle = server_.upstream_ca_bundle();
     req.route = server_.upstream_route();
     const http1::RequestHead& head = parser_.head();
     const bool has_length = head.has_content_length;
-    req.has_body = head.chunked || (has_length && method_ != "GET" && method_ != "HEAD") ||
+    req.has_body = head.chunked ||
+                   (has_length && exchange_.method != "GET" && exchange_.method != "HEAD") ||
                    (has_length && head.content_length > 0);
     req.body_length = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
-    upstream_address_ = target->host_header();
-    if (mirror_ && mirror_->json_body()) {
+    exchange_.upstream_address = target->host_header();
+    if (exchange_.mirror && exchange_.mirror->json_body()) {
         // The answer is parsed and rewritten: ask for it unencoded (mirror_answer.h).
         policy::remove_header(req.headers, "accept-encoding");
     }
-    upstream_request_ = std::move(req);
+    exchange_.upstream_request = std::move(req);
 
     if (start_xorb(*target)) return;
     if (cacheable_request(*target)) {
@@ -150,28 +154,30 @@ void ClientConnection::start_forwarding() {
         // origin first, and a URL the rules keep whole is a name the operator wants kept.
         std::string key = policy::cache_key(*target, server_.key_rules());
         if (access.signed_url) key = server_.fetches()->redirects().storage_key(key);
-        cached_ = std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
-                                                   upstream_request_, request_headers(), access);
-        arm_timer(server_.config().upstream_header_timeout);
+        exchange_.cached =
+            std::make_unique<CachedResponse>(*this, *server_.fetches(), std::move(key),
+                                             exchange_.upstream_request, request_headers(), access);
+        arm_deadline(Deadline::UpstreamHead, server_.config().upstream_header_timeout);
         // Started once the parser has returned (on_parsed): a hit may complete the response
         // synchronously, and the next pipelined request must not be parsed re-entrantly.
-        cached_start_pending_ = true;
+        exchange_.cached_start_pending = true;
         return;
     }
     start_pass_through();
 }
 
 bool ClientConnection::cacheable_request(const policy::RequestTarget& target) const {
-    if (!server_.fetches() || method_ != "GET") return false;
+    if (!server_.fetches() || exchange_.method != "GET") return false;
     if (parser_.head().chunked || parser_.head().content_length > 0) return false;
-    if (!mirror_drops_authorization_ && policy::find_header(request_headers(), "authorization"))
+    if (!exchange_.mirror_drops_authorization &&
+        policy::find_header(request_headers(), "authorization"))
         return false;
     if (policy::has_token(request_headers(), "cache-control", "no-store")) return false;
     // A signature over the Range (Xet's xorb URLs) forbids the cache path's changes to the
     // request; tokens and reconstruction answers must never be stored.
     auto exact = policy::decide_exact_forward(server_.config().signed_range_hosts, target);
     if (exact.forward_exactly) {
-        spdlog::debug("{} {}: forwarded exactly: {}", method_, url_,
+        spdlog::debug("{} {}: forwarded exactly: {}", exchange_.method, exchange_.url,
                       policy::to_string(exact.reason));
         return false;
     }
@@ -180,13 +186,13 @@ bool ClientConnection::cacheable_request(const policy::RequestTarget& target) co
 
 void ClientConnection::start_pass_through() {
     if (server_.curl().in_action()) {  // inside a curl callback: start from the timer
-        restart_pass_through_ = true;
-        arm_timer(0);
+        exchange_.pass_through_due = true;
+        defer();
         return;
     }
-    const UpstreamRequest& req = upstream_request_;
+    const UpstreamRequest& req = exchange_.upstream_request;
     if (HostVerdict verdict = host_health().admit(req.url); verdict.refused) {
-        spdlog::warn("{} {}: refused: {}", method_, url_, verdict.reason);
+        spdlog::warn("{} {}: refused: {}", exchange_.method, exchange_.url, verdict.reason);
         send_error(503, "dlproxy: " + verdict.reason, verdict.retry_after_s);
         return;
     }
@@ -197,7 +203,7 @@ void ClientConnection::start_pass_through() {
         send_error(502, "dlproxy: could not start the upstream request");
         return;
     }
-    arm_timer(server_.config().upstream_header_timeout);
+    arm_deadline(Deadline::UpstreamHead, server_.config().upstream_header_timeout);
     if (req.has_body && policy::has_token(request_headers(), "expect", "100-continue"))
         write("HTTP/1.1 100 Continue\r\n\r\n");
 }
@@ -205,41 +211,45 @@ void ClientConnection::start_pass_through() {
 // RFC 9111 §4.4: a non-error response to an unsafe method invalidates what the cache holds for
 // the target and for the same-origin Location / Content-Location it names.
 void ClientConnection::invalidate_after(int status, const policy::HeaderList& upstream_headers) {
-    if (!server_.fetches() || policy::is_safe_method(method_)) return;
-    auto target = policy::parse_absolute_target(upstream_request_.url, true);
+    if (!server_.fetches() || policy::is_safe_method(exchange_.method)) return;
+    auto target = policy::parse_absolute_target(exchange_.upstream_request.url, true);
     if (!target) return;
-    for (const auto& t : policy::invalidated_targets(method_, status, *target, upstream_headers))
+    for (const auto& t :
+         policy::invalidated_targets(exchange_.method, status, *target, upstream_headers))
         server_.fetches()->invalidate(policy::cache_key(t, server_.key_rules()));
 }
 
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
     if (closed_) return;
-    uv_timer_stop(&timer_);
-    status_ = status;
+    deadline_.stop();
+    exchange_.status = status;
     invalidate_after(status, upstream_headers);
     // A redirect to a signed URL: remember what it announced and the request that caused it.
     if (server_.fetches())
-        server_.fetches()->redirects().remember(upstream_request_, status, upstream_headers);
-    if (transfer_) upstream_address_ = transfer_->primary_address();
-    if (mirror_ && mirror_->hold(method_, status, reason, upstream_headers)) {
+        server_.fetches()->redirects().remember(exchange_.upstream_request, status,
+                                                upstream_headers);
+    if (transfer_) exchange_.upstream_address = transfer_->primary_address();
+    if (exchange_.mirror &&
+        exchange_.mirror->hold(exchange_.method, status, reason, upstream_headers)) {
         // Sent whole once complete; a body that does not complete in this time is a 504.
-        arm_timer(server_.config().upstream_header_timeout);
+        arm_deadline(Deadline::UpstreamHead, server_.config().upstream_header_timeout);
         return;
     }
-    head_sent_ = true;
+    exchange_.head_sent = true;
     if (xorb_capture_) xorb_capture_->on_head(status, upstream_headers);
-    if (mirror_)
-        response_.send_relayed_head(status, reason, mirror_->rewrite_head(upstream_headers));
+    if (exchange_.mirror)
+        response_.send_relayed_head(status, reason,
+                                    exchange_.mirror->rewrite_head(upstream_headers));
     else
         response_.send_relayed_head(status, reason, upstream_headers);
-    if (method_ == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
+    if (exchange_.method == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
         maybe_enable_resume(upstream_headers);  // the engine watches for stalls
     if (resume_) return;
     // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
     // client (and its connection) forever.
-    last_upstream_byte_ms_ = uv_now(server_.loop());
-    arm_timer(server_.config().stall_timeout);
+    exchange_.last_upstream_byte_ms = uv_now(server_.loop());
+    arm_deadline(Deadline::OriginSilent, server_.config().stall_timeout);
 }
 
 void ClientConnection::check_pass_through_stall() {
@@ -248,33 +258,34 @@ void ClientConnection::check_pass_through_stall() {
     // Over half the high-water mark the download is (or may be) paused for a slow client: the
     // silence is the client's, not the origin's.
     const bool client_slow = queued() >= server_.config().high_water_mark / 2;
-    const uint64_t idle = now - last_upstream_byte_ms_;
+    const uint64_t idle = now - exchange_.last_upstream_byte_ms;
     if (client_slow || idle < stall_ms) {
-        if (client_slow) last_upstream_byte_ms_ = now;
-        arm_timer(static_cast<double>(client_slow ? stall_ms : stall_ms - idle) / 1000);
+        if (client_slow) exchange_.last_upstream_byte_ms = now;
+        arm_deadline(Deadline::OriginSilent,
+                     static_cast<double>(client_slow ? stall_ms : stall_ms - idle) / 1000);
         return;
     }
     spdlog::warn(
         "{} {}: origin sent no body bytes for {} s after {} bytes; closing the client short",
-        method_, url_, server_.config().stall_timeout, body_bytes_);
-    log_access("ABORTED");
+        exchange_.method, exchange_.url, server_.config().stall_timeout, exchange_.body_bytes);
+    log_access(RequestResult::Aborted);
     close("origin stalled");
 }
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
-    if (mirror_ && mirror_->holding()) {
-        if (mirror_->append(data, size)) return BodyAction::Accept;
-        spdlog::warn("{} {}: mirror mode: JSON answer over {} bytes, not rewritten", method_, url_,
-                     MirrorAnswer::kMaxBody);
+    if (exchange_.mirror && exchange_.mirror->holding()) {
+        if (exchange_.mirror->append(data, size)) return BodyAction::Accept;
+        spdlog::warn("{} {}: mirror mode: JSON answer over {} bytes, not rewritten",
+                     exchange_.method, exchange_.url, MirrorAnswer::kMaxBody);
         send_error(502, "dlproxy: mirror mode: the origin's JSON answer is over " +
                             std::to_string(MirrorAnswer::kMaxBody >> 20) +
                             " MiB, too large to rewrite");
         return BodyAction::Abort;
     }
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
-    body_bytes_ += size;
-    last_upstream_byte_ms_ = uv_now(server_.loop());
+    exchange_.body_bytes += size;
+    exchange_.last_upstream_byte_ms = uv_now(server_.loop());
     if (xorb_capture_) xorb_capture_->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
@@ -298,26 +309,27 @@ void ClientConnection::on_upstream_body_drained() {
 void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     finish_xorb_capture();  // what arrived is stored, also when the client has gone
     if (closed_) return;
-    uv_timer_stop(&timer_);
-    if (transfer_) upstream_address_ = transfer_->primary_address();
+    deadline_.stop();
+    if (transfer_) exchange_.upstream_address = transfer_->primary_address();
     if (result.ok()) {
-        if (mirror_ && mirror_->holding()) send_mirrored_answer();
+        if (exchange_.mirror && exchange_.mirror->holding()) send_mirrored_answer();
         response_.finish_body();
         finish_response();
         return;
     }
-    if (!head_sent_) {
+    if (!exchange_.head_sent) {
         int status = result.error == UpstreamError::Timeout ? 504 : 502;
-        spdlog::warn("{} {}: {}: {}", method_, url_, to_string(result.error), result.message);
+        spdlog::warn("{} {}: {}: {}", exchange_.method, exchange_.url, to_string(result.error),
+                     result.message);
         send_error(status, std::string("dlproxy: ") + std::string(to_string(result.error)) + ": " +
                                result.message);
         return;
     }
     // The head has gone out: the status cannot change. Close short so the client sees a
     // truncated transfer, never a complete-looking one.
-    spdlog::warn("{} {}: {} after {} body bytes: {}", method_, url_, to_string(result.error),
-                 body_bytes_, result.message);
-    log_access("ABORTED");
+    spdlog::warn("{} {}: {} after {} body bytes: {}", exchange_.method, exchange_.url,
+                 to_string(result.error), exchange_.body_bytes, result.message);
+    log_access(RequestResult::Aborted);
     close_after_flush_ = true;
     state_ = State::Closing;
     if (queued_bytes_ == 0) close("upstream failed mid-body");
@@ -326,7 +338,7 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
 }
 
 void ClientConnection::finish_response() {
-    log_access(cache_result_.empty() ? "PASS" : cache_result_);
+    log_access(exchange_.completed_result());
     if (!response_.keep_alive() || drain_requested_ || !parser_.message_complete()) {
         close_after_flush();
         return;
@@ -335,25 +347,13 @@ void ClientConnection::finish_response() {
 }
 
 void ClientConnection::reset_for_next_request() {
-    method_.clear();
-    url_.clear();
-    upstream_address_ = "-";
-    status_ = 0;
-    head_sent_ = false;
-    body_bytes_ = 0;
-    logged_ = false;
-    cache_result_.clear();
-    restart_pass_through_ = false;
-    cached_start_pending_ = false;
-    mirror_.reset();
     xorb_capture_.reset();
-    mirror_drops_authorization_ = false;
     resume_.reset();
     retire_cached();
     transfer_.reset();
+    exchange_ = Exchange{};  // its clock starts now
     state_ = State::Idle;
-    started_ = std::chrono::steady_clock::now();
-    arm_timer(server_.config().keepalive_timeout);
+    arm_deadline(Deadline::NextRequest, server_.config().keepalive_timeout);
     read_blocked_ = false;
     on_parsed(parser_.resume());  // a pipelined request may be waiting
     if (!read_blocked_ && state_ != State::Closing) start_reading();
@@ -361,7 +361,7 @@ void ClientConnection::reset_for_next_request() {
 
 void ClientConnection::send_error(int status, std::string_view message, uint32_t retry_after_s) {
     if (closed_) return;
-    if (head_sent_) {
+    if (exchange_.head_sent) {
         close(message);
         return;
     }
@@ -373,24 +373,24 @@ void ClientConnection::send_error(int status, std::string_view message, uint32_t
 void ClientConnection::send_error_with(int status, std::string_view message,
                                        const policy::HeaderList& extra) {
     if (closed_) return;
-    if (head_sent_) {
+    if (exchange_.head_sent) {
         close(message);
         return;
     }
     // A request refused mid-body may have a transfer under way: its answer must not follow ours.
     if (transfer_) transfer_->detach();
-    status_ = status;
-    head_sent_ = true;
-    write(http1::format_error_response(status, message, false, method_ == "HEAD", extra));
-    log_access("ERROR");
+    exchange_.status = status;
+    exchange_.head_sent = true;
+    write(http1::format_error_response(status, message, false, exchange_.method == "HEAD", extra));
+    log_access(RequestResult::Error);
     close_after_flush();
 }
 
 // RFC 8586 / RFC 5842 §7.2: 508 Loop Detected; nothing is forwarded.
 bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
     if (!loop) return false;
-    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, method_, url_,
-                 why);
+    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, exchange_.method,
+                 exchange_.url, why);
     send_error(508, std::string("dlproxy: forwarding loop refused: ") + std::string(why));
     return true;
 }
@@ -398,11 +398,11 @@ bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
 // --- CONNECT -------------------------------------------------------------------------------
 
 void ClientConnection::start_tunnel_with(std::string early_data) {
-    if (tls_) {
+    if (connect_.tls) {
         send_error(400, "dlproxy: CONNECT inside an intercepted TLS tunnel");
         return;
     }
-    auto target = policy::parse_host_port(url_);
+    auto target = policy::parse_host_port(exchange_.url);
     if (!target) {
         send_error(400, std::string("dlproxy: CONNECT target: ") +
                             std::string(policy::to_string(target.error())));
@@ -425,30 +425,30 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
         return;
     }
     state_ = State::Tunnel;
-    uv_timer_stop(&timer_);
-    upstream_address_ = target->to_string();
+    deadline_.stop();
+    exchange_.upstream_address = target->to_string();
     stop_reading();  // until the upstream connection is up
-    tunnel_ = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
-                         server_.config().connect_timeout, server_.upstream_route().get());
-    tunnel_->start(std::move(early_data));
+    connect_.tunnel = new Tunnel(*this, server_.loop(), *target, server_.config().high_water_mark,
+                                 server_.config().connect_timeout, server_.upstream_route().get());
+    connect_.tunnel->start(std::move(early_data));
 }
 
 void ClientConnection::on_tunnel_established() {
-    status_ = 200;
-    head_sent_ = true;
+    exchange_.status = 200;
+    exchange_.head_sent = true;
     write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
-    if (tunnel_) upstream_address_ = tunnel_->peer();
+    if (connect_.tunnel) exchange_.upstream_address = connect_.tunnel->peer();
     start_reading();
 }
 
 void ClientConnection::on_tunnel_failed(int status, std::string_view message) {
-    tunnel_ = nullptr;
+    connect_.tunnel = nullptr;
     state_ = State::WaitingResponse;
     send_error(status, std::string("dlproxy: ") + std::string(message));
 }
 
 bool ClientConnection::tunnel_write(const char* data, size_t size) {
-    body_bytes_ += size;
+    exchange_.body_bytes += size;
     write(std::string(data, size));
     return queued_bytes_ < server_.config().high_water_mark;
 }
@@ -465,8 +465,8 @@ void ClientConnection::resume_client_reading() {
 }
 
 void ClientConnection::on_tunnel_closed(uint64_t) {
-    tunnel_ = nullptr;
-    log_access("TUNNEL");
+    connect_.tunnel = nullptr;
+    log_access(RequestResult::Tunnel);
     close("tunnel closed");
 }
 

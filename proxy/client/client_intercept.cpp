@@ -45,40 +45,40 @@ void ClientConnection::start_intercept(const policy::HostPort& target, std::stri
         send_error(502, "dlproxy: cannot intercept " + target.to_string() + ": " + error);
         return;
     }
-    status_ = 200;
-    head_sent_ = true;
-    upstream_address_ = target.to_string();
+    exchange_.status = 200;
+    exchange_.head_sent = true;
+    exchange_.upstream_address = target.to_string();
     write("HTTP/1.1 200 Connection Established\r\nVia: 1.1 dlproxy\r\n\r\n");
-    log_access("INTERCEPT");
-    tls_ = std::move(session);
-    intercepted_ = target;
+    log_access(RequestResult::Intercept);
+    connect_.tls = std::move(session);
+    connect_.intercepted = target;
     limit_unsent_bytes(tcp_, client_address_);
     // The parser stopped at the CONNECT (ParseStatus::Upgrade); the tunnel's requests start a
     // fresh HTTP/1.1 stream.
     parser_.reset();
     reset_for_next_request();
     // The handshake counts as part of the first request's header time.
-    arm_timer(server_.config().client_header_timeout);
+    arm_deadline(Deadline::NextRequest, server_.config().client_header_timeout);
     if (!early_data.empty()) on_tls_input(early_data.data(), early_data.size());
 }
 
 void ClientConnection::on_tls_input(const char* data, size_t len) {
     std::string plain, wire;
-    const bool was_done = tls_->handshake_done();
-    const auto status = tls_->on_ciphertext(data, len, plain, wire);
+    const bool was_done = connect_.tls->handshake_done();
+    const auto status = connect_.tls->on_ciphertext(data, len, plain, wire);
     write_wire(std::move(wire));  // handshake flight, tickets, or the alert before closing
     if (status == tls::TlsSession::Status::Failed) {
         // Logged once, here; the connection ends with it.
-        spdlog::info("client {}: TLS for {} failed: {}", client_address_, intercepted_.to_string(),
-                     tls_->error());
+        spdlog::info("client {}: TLS for {} failed: {}", client_address_,
+                     connect_.intercepted.to_string(), connect_.tls->error());
         close_after_flush_ = true;
         state_ = State::Closing;
         if (queued_bytes_ == 0) close("TLS error");
         return;
     }
-    if (!was_done && tls_->handshake_done())
+    if (!was_done && connect_.tls->handshake_done())
         spdlog::debug("client {}: TLS established for {}", client_address_,
-                      intercepted_.to_string());
+                      connect_.intercepted.to_string());
     if (!plain.empty()) feed(plain.data(), plain.size());
     if (status == tls::TlsSession::Status::Closed && !closed_) on_client_eof(UV_EOF);
 }
@@ -86,9 +86,9 @@ void ClientConnection::on_tls_input(const char* data, size_t len) {
 // Our close_notify ends a response framed by the connection's end (HTTP/1.0 or no length)
 // cleanly: without it a client cannot tell a complete body from a truncation attack.
 void ClientConnection::send_tls_close_notify() {
-    if (!tls_ || closed_) return;
+    if (!connect_.tls || closed_) return;
     std::string wire;
-    tls_->shutdown(wire);
+    connect_.tls->shutdown(wire);
     write_wire(std::move(wire));
 }
 

@@ -40,11 +40,11 @@ void ClientConnection::maybe_enable_resume(const policy::HeaderList& upstream_he
     settings.stall = stall_config_from(config);
     settings.high_water_mark = config.high_water_mark;
     settings.resume_without_validator = config.resume_without_validator;
-    UpstreamRequest request = upstream_request_;
+    UpstreamRequest request = exchange_.upstream_request;
     request.counts_for_breaker = false;  // resumes are retries of the same request
     resume_ = std::make_unique<ResumableTransfer>(server_.curl(), server_.loop(),
                                                   static_cast<ResumeOwner&>(*this), settings,
-                                                  method_ + " " + url_);
+                                                  exchange_.method + " " + exchange_.url);
     resume_->adopt(std::move(transfer_), std::move(request),
                    ResumeRun{0, length, std::move(validator), length});
 }
@@ -59,7 +59,7 @@ HeadAnswer ClientConnection::on_resume_head(const ResumeHead& head) {
 UpstreamSink::BodyAction ClientConnection::on_resume_body(const char* data, size_t size) {
     if (closed_ || state_ == State::Closing) return BodyAction::Abort;
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
-    body_bytes_ += size;
+    exchange_.body_bytes += size;
     if (xorb_capture_) xorb_capture_->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
@@ -90,9 +90,9 @@ bool ClientConnection::consumer_slow() const {
 }
 
 void ClientConnection::give_up_resume(std::string_view why) {
-    spdlog::warn("{} {}: {} after {} body bytes; closing the client short", method_, url_, why,
-                 body_bytes_);
-    log_access("ABORTED");
+    spdlog::warn("{} {}: {} after {} body bytes; closing the client short", exchange_.method,
+                 exchange_.url, why, exchange_.body_bytes);
+    log_access(RequestResult::Aborted);
     close_after_flush_ = true;
     state_ = State::Closing;
     if (queued_bytes_ == 0) close("upstream failed mid-body");

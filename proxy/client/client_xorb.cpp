@@ -16,7 +16,7 @@
 namespace proxy {
 
 bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
-    if (!server_.fetches() || method_ != "GET") return false;
+    if (!server_.fetches() || exchange_.method != "GET") return false;
     if (parser_.head().chunked || parser_.head().content_length > 0) return false;
     auto xorb = policy::xorb_target(server_.config().xorb_cache_hosts, target);
     auto range = policy::find_header(request_headers(), "range");
@@ -33,7 +33,8 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
     // says (a 403), never cached bytes (docs/huggingface.md "Who may read a cached xorb").
     if (auto expiry = policy::signed_url_expiry(target.path, now);
         expiry == policy::UrlExpiry::Expired) {
-        spdlog::debug("{} {}: xorb URL {}: forwarded", method_, url_, policy::to_string(expiry));
+        spdlog::debug("{} {}: xorb URL {}: forwarded", exchange_.method, exchange_.url,
+                      policy::to_string(expiry));
         return false;
     }
     std::weak_ptr<char> alive = alive_;
@@ -44,25 +45,26 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
                          seed, now, [this, alive](xet::XorbAnswer answer) {
                              if (!alive.expired()) on_xorb_answer(std::move(answer));
                          });
-    if (queued) arm_timer(server_.config().upstream_header_timeout);
+    if (queued) arm_deadline(Deadline::UpstreamHead, server_.config().upstream_header_timeout);
     return queued;
 }
 
 void ClientConnection::on_xorb_answer(xet::XorbAnswer answer) {
-    if (closed_ || head_sent_ || state_ == State::Closing) return;
+    if (closed_ || exchange_.head_sent || state_ == State::Closing) return;
     if (!answer.hit) {
-        spdlog::debug("{} {}: xorb cache miss ({}): forwarded exactly", method_, url_, answer.why);
-        cache_result_ = "MISS";
+        spdlog::debug("{} {}: xorb cache miss ({}): forwarded exactly", exchange_.method,
+                      exchange_.url, answer.why);
+        exchange_.cache_result = CacheResult::Miss;
         start_pass_through();
         return;
     }
-    uv_timer_stop(&timer_);
+    deadline_.stop();
     xorb_capture_.reset();
-    cache_result_ = "HIT";
-    status_ = 206;
-    head_sent_ = true;
+    exchange_.cache_result = CacheResult::Hit;
+    exchange_.status = 206;
+    exchange_.head_sent = true;
     response_.send_stored_head(206, answer.headers);
-    body_bytes_ += answer.body.size();
+    exchange_.body_bytes += answer.body.size();
     response_.send_body(answer.body.data(), answer.body.size());
     response_.finish_body();
     finish_response();

@@ -96,10 +96,10 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, 
     remember_cold_range();
     // The digest the content must have: its key names it, or the redirect that led here did.
     if (auto sha = policy::sha256_of_content_key(key_)) {
-        announced_sha256_ = *sha;
+        identity_.announce(*sha);
     } else if (auto location_key = registry_.redirects().key_of(request_.url)) {
         const RememberedRedirect* r = registry_.redirects().by_location(*location_key);
-        if (r && r->sha256) announced_sha256_ = *r->sha256;
+        if (r && r->sha256) identity_.announce(*r->sha256);
     }
     // A reader may be slower than the fill; requests never carry the client's own conditionals.
     for (auto name : {"range", "if-range", "if-none-match", "if-modified-since", "if-match",
@@ -133,7 +133,7 @@ void Fetch::start(int64_t now) {
         spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
     } else if (*found && (*found)->content_check == cache::ContentCheck::Mismatch) {
         // This fetch is the refetch: a second mismatch quarantines again, with no third try.
-        refetched_ = true;
+        identity_.mark_refetched();
         spdlog::info(
             "fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
             key_);
@@ -191,7 +191,7 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     for (const auto& h : extra)
         req.headers.push_back(h);
     run_begin_ = next_;
-    paused_for_readers_ = false;
+    pacer_.clear_hold();
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, engine_->attempt() + 1);
     engine_->start(std::move(req), std::move(run));  // a refused start ends it (StartFailed)
 }
@@ -215,14 +215,14 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || committing_ || stage_jobs_ > 0 || recording_ ||
-        engine_->start_pending() || verifying_ || refresh_)
+    if (!listeners_.empty() || pipeline_.busy() || recording_ || engine_->start_pending() ||
+        identity_.verifying() || identity_.refreshing())
         return false;
     const bool fetching = engine_->running() || engine_->retry_pending();
     // Background fill: a fill with bytes to go continues without clients.
-    if (state_ == State::Ready && fetching && caching_) return false;
+    if (state_ == State::Ready && fetching && pipeline_.caching()) return false;
     // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
-    if (state_ == State::Starting && refetched_ && fetching) return false;
+    if (state_ == State::Starting && identity_.refetched() && fetching) return false;
     return true;
 }
 
@@ -230,8 +230,7 @@ void Fetch::close() {
     if (closing_) return;
     closing_ = true;
     engine_->stop();
-    for (auto& f : range_fills_)
-        f->stop();
+    range_fills_.stop_all();
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
              [](uv_handle_t* h) { delete static_cast<Fetch*>(h->data); });
@@ -310,7 +309,7 @@ HeadAnswer Fetch::on_range_rejected(int status, std::string_view reason,
         spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it", key_,
                      policy::to_string(why));
         present_ = cache::ChunkMap();
-        memory_.clear();
+        pipeline_.forget_memory();
         purpose_ = Purpose::Full;
         on_new_object(status, headers);
         if (state_ != State::Handed) return HeadAnswer::Accept;
@@ -355,10 +354,9 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     object_recorded_ = false;
     record_object(head, now);
     origin_headers_ = policy::end_to_end(headers);
-    if (announced_sha256_.empty())
-        if (auto sha = policy::announced_sha256(headers)) announced_sha256_ = *sha;
+    if (auto sha = policy::announced_sha256(headers)) identity_.announce(*sha);
     present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
-    memory_.clear();
+    pipeline_.forget_memory();
     next_ = run ? run->begin : 0;
     run_end_ = run ? run->end : object_.complete_length;
     fill_index_ = static_cast<uint32_t>(object_.chunk_of(next_));
@@ -398,7 +396,7 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
                 fail(FetchEnd::Unusable, "origin response could not be used");
                 return;
             }
-            if (!hold_fill_behind()) plan_fill();  // the next missing run, or finish
+            if (!cold_.hold_behind(listeners_)) plan_fill();  // the next missing run, or finish
             return;
         case ResumeEnd::RetriesExhausted:
             if (serve_stale(outcome.detail)) return;
@@ -434,19 +432,19 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     state_ = State::Failed;
     end_ = end;
     retire_transfer();
-    end_range_fills("the fill failed");
+    range_fills_.end_all("the fill failed");
     auto listeners = listeners_;
     for (auto* l : listeners)
         l->on_fetch_failed(*this, why);
     // An object that changed under us must not be served from its old bytes again. Nothing
-    // more of it is written (caching_ off); a record still being made on a worker is removed
+    // more of it is written (caching off); a record still being made on a worker is removed
     // when it is done (record_object). Any other end keeps the chunks: sealed ones still go to
     // disk, and the next request resumes after them.
     if (invalidate) {
         drop_pending_writes();
         if (object_recorded_) registry_.remove_object(key_, object_);
     }
-    if (listeners_.empty() && !committing_ && stage_jobs_ == 0) registry_.release(*this);
+    if (listeners_.empty() && !pipeline_.busy()) registry_.release(*this);
 }
 
 void Fetch::notify_progress() {

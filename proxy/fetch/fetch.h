@@ -34,8 +34,12 @@
 #include "policy/cold_range.h"
 #include "policy/fill_pace.h"
 #include "policy/memory_budget.h"
+#include "proxy/fetch/chunk_pipeline.h"
+#include "proxy/fetch/cold_range_start.h"
+#include "proxy/fetch/content_identity.h"
+#include "proxy/fetch/fill_pacer.h"
 #include "proxy/fetch/fill_status.h"
-#include "proxy/identity/url_refresh.h"
+#include "proxy/fetch/range_fill_set.h"
 #include "proxy/upstream/resumable_transfer.h"
 
 namespace proxy {
@@ -43,14 +47,7 @@ namespace proxy {
 class FetchRegistry;
 class Fetch;
 class RangeFill;
-enum class RangeFillEnd;
 struct ContentVerdict;
-
-struct Chunk {
-    uint32_t index = 0;
-    cache::AlignedBytes bytes;  // aligned so the store can write it with O_DIRECT
-};
-using ChunkPtr = std::shared_ptr<const Chunk>;
 
 // How a response was served, for the access log and metrics.
 enum class CacheResult { Hit, Miss, PartialHit, Revalidated };
@@ -120,7 +117,7 @@ class Fetch final : private ResumeOwner {
     CacheResult result() const { return result_; }
     // The sha256 this object must have (a content key's, a redirect's or the response's own
     // Repr-Digest/Digest), 64 hex digits; empty when nothing announced one.
-    const std::string& announced_sha256() const { return announced_sha256_; }
+    const std::string& announced_sha256() const { return identity_.announced_sha256(); }
     // "verifying" while the sha256 is computed, else the stored verdict (cache::ContentCheck).
     std::string_view content_state() const;
     // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
@@ -140,11 +137,11 @@ class Fetch final : private ResumeOwner {
     std::span<const std::byte> live_bytes(uint32_t index) const;
     // Chunks read from disk and verified by one client, offered to the others while any
     // client still holds them: clients reading in step share one buffer.
-    ChunkPtr shared_read(uint32_t index) const;
+    ChunkPtr shared_read(uint32_t index) const { return reads_.shared(index); }
     // A reader is reading chunk `index` from disk; others wait for it rather than read it too.
     // end_read (with the chunk, or nullptr when the read failed) wakes every listener.
-    bool read_in_flight(uint32_t index) const { return reads_in_flight_.contains(index); }
-    void begin_read(uint32_t index) { reads_in_flight_.insert(index); }
+    bool read_in_flight(uint32_t index) const { return reads_.in_flight(index); }
+    void begin_read(uint32_t index) { reads_.begin(index); }
     void end_read(uint32_t index, const ChunkPtr& chunk);
     // Expires when this fetch is freed: for worker completions that outlive their reader.
     std::weak_ptr<bool> alive_token() const { return alive_; }
@@ -260,22 +257,13 @@ class Fetch final : private ResumeOwner {
     bool start_cold_range();
     HeadAnswer on_cold_range_head(int status, std::string_view reason,
                                   const policy::HeaderList& headers);
-    // The cold run is in: the fill behind it waits while a client still reads inside it, so
-    // the range's clients get the origin link (and the origin sends their bytes) first.
-    bool hold_fill_behind();
-    bool reader_in_cold_run() const;
-    // A reader moved on or left: start the fill behind when none reads inside the run.
+    // A reader moved on or left: start the fill behind the cold run when none reads inside it.
     void release_fill_behind();
 
     // Separate range fills (fetch_range.cpp).
-    bool claimed(uint32_t index) const;  // a range fill is going to fill it
     bool main_fill_running() const;
-    void start_range_fill(RangeFill& fill);
     void accept_range_chunk(ChunkPtr chunk);
     void range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail);
-    // Timer: start deferred ones, free ended ones.
-    void tend_range_fills();
-    void end_range_fills(std::string_view why);
     // Just filled, or within the window ahead of the furthest client: kept in memory.
     bool recent(uint32_t index, std::optional<uint64_t> lead,
                 const policy::FillMemory& limits) const;
@@ -304,47 +292,25 @@ class Fetch final : private ResumeOwner {
     bool object_recorded_ = false;  // begin_object done (or the object came from the store)
     bool stored_complete_ = false;
     cache::ChunkMap present_;
-    std::map<uint32_t, ChunkPtr> memory_;  // filled chunks not yet on disk, plus a few recent
-    std::map<uint32_t, std::weak_ptr<const Chunk>> reads_;  // see shared_read()
-    std::multiset<uint32_t> reads_in_flight_;
+    ChunkPipeline pipeline_;  // memory, writes and commits of the chunks (chunk_pipeline.h)
+    SharedReads reads_;       // see shared_read()
 
     // The upstream requests (retries, resumes, stall watch) and what they are for.
     std::unique_ptr<ResumableTransfer> engine_;
     bool replan_ = false;
-    bool paused_for_commits_ = false;
-    bool paused_for_readers_ = false;          // held a window ahead of its furthest client
-    uint64_t run_begin_ = 0;                   // where the running transfer began
-    uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
-    uint64_t held_since_ms_ = 0;               // when paused_for_readers_ was set
-    std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
+    FillPacer pacer_;         // paused for the disk or held for readers (fill_pacer.h)
+    uint64_t run_begin_ = 0;  // where the running transfer began
     enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
     uint64_t run_end_ = 0;      // end of the byte run the transfer is filling
     uint64_t next_ = 0;         // next byte offset the fill needs
     cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 
-    // Writes and commits (fetch_fill.cpp): sealed chunks wait in to_stage_, are written by one
-    // worker job at a time, wait in staged_ for their records, which one job at a time commits.
-    std::vector<ChunkPtr> to_stage_;
-    std::vector<cache::StagedChunk> staged_;             // written, waiting for a commit
-    std::map<uint32_t, cache::StagedChunk> unrecorded_;  // written, not yet committed
-    uint64_t unwritten_bytes_ = 0;  // sealed chunks not yet written (in memory)
-    size_t stage_jobs_ = 0;         // write jobs running
-    bool committing_ = false;
     bool recording_ = false;  // begin_object or mark_complete running on a worker
-    bool caching_ = true;     // false after a disk error: keep serving, stop writing
 
-    // The first client's Range, aligned to chunks, while it may still be asked for first.
-    std::optional<policy::ColdRange> cold_range_;
-    std::optional<policy::ByteRange> cold_run_;  // what the cold-range request brought
-    bool behind_waiting_ = false;                // the fill behind waits for its readers
-    bool started_by_range_ = false;  // a cold range began it (policy::FillOrigin::ColdRange)
+    ColdRangeStart cold_;  // the first client's Range asked for first (cold_range_start.h)
 
-    std::vector<std::unique_ptr<RangeFill>> range_fills_;
-    // After a failed range fill no new one starts for a while (doubling, up to 30 s), so an
-    // origin that refuses them is not asked again on every reader wake-up.
-    uint32_t range_failures_ = 0;
-    uint64_t range_blocked_until_ms_ = 0;
+    RangeFillSet range_fills_;  // separate range fills and their back-off (range_fill_set.h)
 
     // The timer ticks every kTickMs while the fetch lives: range fills, a held fill, a fresh
     // URL's request, a replan, a refused start -- what must not run inside curl callbacks.
@@ -355,15 +321,7 @@ class Fetch final : private ResumeOwner {
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-    // Content identity (fetch_identity.cpp).
-    std::string announced_sha256_;
-    bool verifying_ = false;      // the sha256 job is running
-    bool refetched_ = false;      // a mismatch already caused its one refetch
-    uint32_t url_refreshes_ = 0;  // refreshes of an expired signed URL in this fill
-    std::unique_ptr<UrlRefresh> refresh_;
-    std::unique_ptr<UrlRefresh> retired_refresh_;  // freed from the timer, never in curl's call
-    bool refresh_start_pending_ = false;           // refresh_ starts from the next timer tick
-    uint64_t refresh_started_ms_ = 0;
+    ContentIdentity identity_;  // sha256 and signed-URL refresh (content_identity.h)
 };
 
 }  // namespace proxy

@@ -11,7 +11,8 @@ namespace proxy {
 
 // Fetching, or about to fetch again, with bytes still to go.
 bool Fetch::filling() const {
-    return state_ == State::Ready && caching_ && !closing_ && (engine_->active() || replan_);
+    return state_ == State::Ready && pipeline_.caching() && !closing_ &&
+           (engine_->active() || replan_);
 }
 
 bool Fetch::filling_without_clients() const {
@@ -28,15 +29,14 @@ uint64_t Fetch::bytes_held() const {
 void Fetch::on_last_detach() {
     // Range fills serve the clients that asked for them; a background fill covers their
     // regions in its turn.
-    end_range_fills("no clients left");
+    range_fills_.end_all("no clients left");
     // The fill behind a cold range waited for that range's clients; they have gone.
-    const bool behind = std::exchange(behind_waiting_, false);
-    if (behind) cold_run_.reset();
+    const bool behind = cold_.abandon_behind();
     if (!filling() && !behind) return;
     uint32_t running = registry_.fills_without_clients(this);
     auto decision = policy::decide_background_fill(
         registry_.config().background_fill, bytes_held(), object_.complete_length, running,
-        started_by_range_ ? policy::FillOrigin::ColdRange : policy::FillOrigin::WholeObject);
+        cold_.started_by_range() ? policy::FillOrigin::ColdRange : policy::FillOrigin::WholeObject);
     if (decision.keep_filling) {
         spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
                      policy::to_string(decision.reason));
@@ -52,8 +52,7 @@ void Fetch::stop_fill(std::string_view why) {
     spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
                  bytes_held(), object_.complete_length, why);
     replan_ = false;
-    paused_for_commits_ = false;
-    paused_for_readers_ = false;
+    pacer_.clear();
     retire_transfer();  // safe inside a curl callback; a pending retry is dropped too
     fill_.clear();      // a chunk not yet complete is fetched again later
     fill_stopped_ = true;
@@ -62,7 +61,8 @@ void Fetch::stop_fill(std::string_view why) {
 // A client attached to a fetch whose fill was stopped: fetch the missing chunks again.
 void Fetch::restart_fill() {
     fill_stopped_ = false;
-    if (state_ != State::Ready || engine_->running() || engine_->retry_pending() || !caching_)
+    if (state_ != State::Ready || engine_->running() || engine_->retry_pending() ||
+        !pipeline_.caching())
         return;
     spdlog::info("fetch {}: a client is back; filling again", key_);
     engine_->reset_outage();

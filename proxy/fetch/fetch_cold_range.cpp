@@ -19,17 +19,16 @@
 namespace proxy {
 
 void Fetch::remember_cold_range() {
-    auto range = policy::find_header(request_.headers, "range");
-    // --max-range-fetches 0 means "always wait for the fill": no range of its own, cold or not.
-    if (range && registry_.config().max_range_fetches > 0)
-        cold_range_ = policy::plan_cold_range(*range, registry_.store().options().chunk_size);
+    cold_.remember(policy::find_header(request_.headers, "range"),
+                   registry_.store().options().chunk_size,
+                   registry_.config().max_range_fetches > 0);
 }
 
 bool Fetch::start_cold_range() {
-    if (!cold_range_) return false;
+    if (!cold_.plan()) return false;
     purpose_ = Purpose::ColdRange;
-    next_ = cold_range_->begin;
-    const std::string range = policy::format_cold_range(*cold_range_);
+    next_ = cold_.plan()->begin;
+    const std::string range = policy::format_cold_range(*cold_.plan());
     spdlog::info("fetch {}: not cached; asking the origin for the client's range first ({})", key_,
                  range);
     start_transfer({{"Range", range}}, "fetch the client's range");
@@ -38,20 +37,18 @@ bool Fetch::start_cold_range() {
 
 HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
                                      const policy::HeaderList& headers) {
-    auto answer = policy::accept_cold_range(*cold_range_, status, headers);
+    auto answer = policy::accept_cold_range(*cold_.plan(), status, headers);
     if (answer.usable()) {
         auto head = policy::whole_object_head(headers, answer.complete_length);
         auto storable = policy::decide_storable("GET", request_.headers, 200, head);
         if (storable.store && registry_.config().cache_size > 0) {
-            cold_range_.reset();
-            cold_run_ = answer.range;
-            started_by_range_ = true;
+            cold_.started_object(answer.range);
             on_new_object(200, head, answer.range);
             return HeadAnswer::Accept;
         }
     }
     if (status == 200) {  // the origin ignores Range: this is the whole object
-        cold_range_.reset();
+        cold_.drop_plan();
         purpose_ = Purpose::Full;
         on_new_object(status, headers);
         if (state_ != State::Handed) return HeadAnswer::Accept;
@@ -70,7 +67,7 @@ HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
         "fetch {}: the answer to the client's range cannot start the object ({}); "
         "fetching it whole",
         key_, answer.usable() ? "not storable" : policy::to_string(answer.reason));
-    cold_range_.reset();
+    cold_.drop_plan();
     retire_transfer();
     purpose_ = Purpose::Full;
     next_ = 0;
@@ -78,27 +75,8 @@ HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
     return HeadAnswer::Taken;
 }
 
-bool Fetch::reader_in_cold_run() const {
-    for (const auto* l : listeners_)
-        if (auto pos = l->read_position(); pos && cold_run_->contains(*pos)) return true;
-    return false;
-}
-
-bool Fetch::hold_fill_behind() {
-    if (!cold_run_) return false;
-    if (!listeners_.empty() && reader_in_cold_run()) {
-        behind_waiting_ = true;
-        return true;
-    }
-    cold_run_.reset();
-    return false;
-}
-
 void Fetch::release_fill_behind() {
-    if (!behind_waiting_ || listeners_.empty() || reader_in_cold_run()) return;
-    behind_waiting_ = false;
-    cold_run_.reset();
-    plan_fill();
+    if (cold_.release_behind(listeners_)) plan_fill();
 }
 
 }  // namespace proxy

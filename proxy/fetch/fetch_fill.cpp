@@ -15,44 +15,18 @@
 
 namespace proxy {
 
-namespace {
-
-// Written chunks whose records are not yet committed (they cost no memory; they bound what a
-// crash can leave unrecorded and how long a reader of a written chunk may wait).
-constexpr size_t kMaxUnrecordedChunks = 96;
-constexpr size_t kCommitBatchChunks = 32;
-// Writes run as one worker job at a time of at most kStageBatchChunks chunks (one pwritev):
-// two concurrent jobs made each write 3x slower on the disks here and the commits 2x slower.
-constexpr size_t kStageJobs = 1;
-constexpr size_t kStageBatchChunks = 32;
-
-}  // namespace
-
 ChunkPtr Fetch::memory_chunk(uint32_t index) const {
-    auto it = memory_.find(index);
-    return it == memory_.end() ? nullptr : it->second;
+    return pipeline_.memory_chunk(index);
 }
 
 std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
     if (state_ != State::Ready) return {};
     if (index == fill_index_ && engine_->running()) return {fill_.data(), fill_.size()};
-    for (const auto& f : range_fills_)
-        if (auto live = f->live_bytes(index); !live.empty()) return live;
-    return {};
-}
-
-ChunkPtr Fetch::shared_read(uint32_t index) const {
-    auto it = reads_.find(index);
-    return it == reads_.end() ? nullptr : it->second.lock();
+    return range_fills_.live_bytes(index);
 }
 
 void Fetch::end_read(uint32_t index, const ChunkPtr& chunk) {
-    if (auto it = reads_in_flight_.find(index); it != reads_in_flight_.end())
-        reads_in_flight_.erase(it);
-    if (chunk) {
-        std::erase_if(reads_, [](const auto& entry) { return entry.second.expired(); });
-        reads_[index] = chunk;
-    }
+    reads_.end(index, chunk);
     if (!closing_) notify_progress();
 }
 
@@ -69,13 +43,12 @@ void Fetch::chunk_lost(uint32_t index) {
 // Body bytes in order, each once: the engine dropped those of a resumed answer already held.
 UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     if (state_ != State::Ready || closing_) return BodyAction::Abort;
-    if (caching_ && disk_behind()) {
-        paused_for_commits_ = true;
+    if (pipeline_.caching() && disk_behind()) {
+        pacer_.pause_for_disk();
         return BodyAction::Pause;
     }
-    if (caching_ && pace() == policy::FillPace::Hold) {
-        paused_for_readers_ = true;
-        held_since_ms_ = uv_now(loop());
+    if (pipeline_.caching() && pace() == policy::FillPace::Hold) {
+        pacer_.hold_for_readers(uv_now(loop()));
         return BodyAction::Pause;
     }
     auto* bytes = reinterpret_cast<const std::byte*>(data);
@@ -107,17 +80,11 @@ void Fetch::seal_chunk() {
     auto chunk = std::make_shared<Chunk>();
     chunk->index = fill_index_;
     chunk->bytes = std::move(fill_);
-    if (!held(fill_index_)) {  // a range fill may have filled it meanwhile
-        memory_[fill_index_] = chunk;
-        if (caching_) {  // written once the object is recorded
-            to_stage_.push_back(chunk);
-            unwritten_bytes_ += chunk->bytes.size();
-        }
-    }
+    if (!held(fill_index_)) pipeline_.add(chunk);  // a range fill may have filled it meanwhile
     ++fill_index_;
     fill_ = {};
     maybe_stage();
-    if (next_ < run_end_ && (held(fill_index_) || claimed(fill_index_))) {
+    if (next_ < run_end_ && (held(fill_index_) || range_fills_.claims(fill_index_))) {
         // A range fill has (or is fetching) what comes next: end this run here and plan the
         // next one, which skips what is held or claimed.
         run_end_ = next_;
@@ -131,13 +98,9 @@ void Fetch::seal_chunk() {
 // leave memory without a page-cache copy). One job of each kind runs at a time per fetch, so
 // a commit covers exactly the chunks whose writes finished before it started.
 void Fetch::maybe_stage() {
-    if (stage_jobs_ >= kStageJobs || recording_ || !object_recorded_ || to_stage_.empty() ||
-        !caching_)
-        return;
-    ++stage_jobs_;
-    size_t n = std::min(to_stage_.size(), kStageBatchChunks);
-    auto batch = std::make_shared<std::vector<ChunkPtr>>(to_stage_.begin(), to_stage_.begin() + n);
-    to_stage_.erase(to_stage_.begin(), to_stage_.begin() + n);
+    if (recording_ || !object_recorded_) return;
+    ChunkPipeline::StageBatch batch = pipeline_.take_stage_batch();
+    if (!batch) return;
     auto result = std::make_shared<cache::Result<std::vector<cache::StagedChunk>>>();
     cache::Store* store = &registry_.store();
     cache::ObjectInfo object = object_;
@@ -153,16 +116,12 @@ void Fetch::maybe_stage() {
         },
         [this, alive, result] {
             if (alive.expired()) return;
-            --stage_jobs_;
+            pipeline_.on_stage_job_done();
             if (closing_) return;
             if (!*result) {
                 stop_caching(result->error());
-            } else if (caching_) {
-                for (const auto& c : **result) {
-                    unwritten_bytes_ -= std::min<uint64_t>(unwritten_bytes_, c.length);
-                    unrecorded_[c.index] = c;
-                }
-                staged_.insert(staged_.end(), (*result)->begin(), (*result)->end());
+            } else if (pipeline_.caching()) {
+                pipeline_.on_written(**result);
                 trim_memory();
                 maybe_resume();
                 maybe_commit();
@@ -173,52 +132,42 @@ void Fetch::maybe_stage() {
 }
 
 void Fetch::stop_caching(const cache::Error& error) {
-    if (!caching_) return;
+    if (!pipeline_.caching()) return;
     spdlog::warn("fetch {}: caching stopped: {}; still serving the download", key_,
                  cache::to_string(error));
-    // Chunks whose writes succeeded before the error (on a full disk: everything but the failed
-    // batch) are intact: one last commit records them, after syncing them, rather than leaving
-    // them to be fetched again. On a full disk that commit may fail too; then nothing more is
-    // recorded. Other ways to stop caching (the object changed) drop them with the rest.
-    std::vector<cache::StagedChunk> written = std::move(staged_);
-    drop_pending_writes();
-    staged_ = std::move(written);
+    // Chunks whose writes succeeded before the error are recorded by one last commit, after
+    // syncing them, rather than left to be fetched again. On a full disk that commit may fail
+    // too; then nothing more is recorded. Other ways to stop caching (the object changed) drop
+    // them with the rest (drop_pending_writes).
+    pipeline_.stop_caching();
+    maybe_resume();
     maybe_commit();
 }
 
 void Fetch::drop_pending_writes() {
-    caching_ = false;
-    to_stage_.clear();
-    staged_.clear();
-    unrecorded_.clear();
-    unwritten_bytes_ = 0;
+    pipeline_.drop_pending_writes();
     maybe_resume();
 }
 
 bool Fetch::disk_behind() const {
     // Sealed chunks waiting to be written are held in memory: past the fill's share of the
     // memory budget the upstream transfer pauses and the disk sets the pace.
-    return unwritten_bytes_ >= memory_limits().max_unwritten ||
-           unrecorded_.size() >= kMaxUnrecordedChunks;
+    return pipeline_.disk_behind(memory_limits().max_unwritten);
 }
 
 void Fetch::maybe_resume() {
-    if (caching_ && disk_behind()) return;
+    if (pipeline_.caching() && disk_behind()) return;
     bool held = false;
-    if (paused_for_readers_ && caching_) {
+    if (pacer_.held_for_readers() && pipeline_.caching()) {
         const policy::FillPace p = pace();
         held = p == policy::FillPace::Hold;
-        if (p == policy::FillPace::Breathe) breath_since_ms_ = uv_now(loop());
+        if (p == policy::FillPace::Breathe) pacer_.breathed(uv_now(loop()));
     }
-    if ((paused_for_commits_ || paused_for_readers_) && !held && engine_->running()) {
-        paused_for_commits_ = false;
-        paused_for_readers_ = false;
+    if (pacer_.paused() && !held && engine_->running()) {
+        pacer_.clear();
         engine_->resume_download();  // its stall watch counts from the resumption
     }
-    // By index: a resumed transfer may deliver bytes at once, waking readers that start new
-    // range fills (push_back) before this loop ends.
-    for (size_t i = 0; i < range_fills_.size(); ++i)
-        range_fills_[i]->resume();
+    range_fills_.resume_all();
 }
 
 bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
@@ -229,13 +178,8 @@ bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
         return true;
     // Under memory pressure nothing else is kept: readers following closely read it from disk.
     if (!limits.keep_recent) return false;
-    auto near = [index](uint32_t position) {
-        return index < position && index + policy::kRecentChunks >= position;
-    };
-    if (near(fill_index_)) return true;
-    for (const auto& f : range_fills_)
-        if (f->running() && near(f->position())) return true;
-    return false;
+    if (index < fill_index_ && index + policy::kRecentChunks >= fill_index_) return true;
+    return range_fills_.running_near(index, policy::kRecentChunks);
 }
 
 // Keeps the newest chunks of each fill (main and range fills), and the window ahead of the
@@ -244,32 +188,21 @@ bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
 void Fetch::trim_memory() {
     const std::optional<uint64_t> lead = lead_reader();
     const policy::FillMemory limits = memory_limits();
-    for (auto it = memory_.begin(); it != memory_.end();) {
-        uint32_t index = it->first;
-        bool written = !caching_ || present_.contains(index) || unrecorded_.contains(index);
-        if (written && !recent(index, lead, limits))
-            it = memory_.erase(it);
-        else
-            ++it;
-    }
+    const bool caching = pipeline_.caching();
+    pipeline_.drop_memory_if([&](uint32_t index) {
+        bool written = !caching || present_.contains(index) || pipeline_.written(index);
+        return written && !recent(index, lead, limits);
+    });
 }
 
 std::optional<cache::StagedChunk> Fetch::staged(uint32_t index) const {
-    auto it = unrecorded_.find(index);
-    if (it == unrecorded_.end()) return std::nullopt;
-    return it->second;
+    return pipeline_.staged(index);
 }
 
 void Fetch::maybe_commit() {
-    // With caching off, staged_ holds only what stop_caching() kept for its last commit.
-    if (committing_ || recording_ || !object_recorded_ || staged_.empty()) return;
-    // Each commit costs two syncs that also hold up the writes behind them: while the disk is
-    // busy writing, records are committed in batches; when it is idle, at once.
-    if (caching_ && staged_.size() < kCommitBatchChunks && (stage_jobs_ > 0 || !to_stage_.empty()))
-        return;
-    committing_ = true;
-    auto batch = std::make_shared<std::vector<cache::StagedChunk>>(std::move(staged_));
-    staged_.clear();
+    if (recording_ || !object_recorded_) return;
+    ChunkPipeline::CommitBatch batch = pipeline_.take_commit_batch();
+    if (!batch) return;
     auto result = std::make_shared<cache::Result<void>>();
     cache::Store* store = &registry_.store();
     cache::ObjectInfo object = object_;
@@ -293,13 +226,12 @@ void Fetch::maybe_commit() {
 
 void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
                          cache::Result<void> result) {
-    committing_ = false;
+    const bool recorded = result && pipeline_.caching();
+    pipeline_.on_commit_done(chunks, result.has_value());
     if (closing_) return;
-    if (result && caching_) {
-        for (auto& c : chunks) {
+    if (recorded) {
+        for (auto& c : chunks)
             present_.set(c.index);
-            unrecorded_.erase(c.index);
-        }
     } else if (!result) {
         stop_caching(result.error());
     }

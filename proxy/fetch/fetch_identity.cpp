@@ -17,10 +17,6 @@ namespace proxy {
 
 namespace {
 
-// Enough for a fill that outlives several signature lifetimes; a host that keeps handing out
-// URLs that are refused at once is not asked forever.
-constexpr uint32_t kMaxUrlRefreshes = 8;
-
 int64_t now_seconds() {
     return static_cast<int64_t>(std::time(nullptr));
 }
@@ -28,18 +24,20 @@ int64_t now_seconds() {
 }  // namespace
 
 std::string_view Fetch::content_state() const {
-    if (verifying_) return "verifying";
+    if (identity_.verifying()) return "verifying";
     return cache::to_string(object_.content_check);
 }
 
 // Runs once a fill (or a hit on an object never hashed) has every chunk recorded.
 void Fetch::verify_stored_content() {
-    if (verifying_ || !object_.complete() || !object_recorded_ || !caching_) return;
+    if (identity_.verifying() || !object_.complete() || !object_recorded_ || !pipeline_.caching())
+        return;
     if (!object_.sha256.empty()) return;  // judged before
-    verifying_ = true;
+    identity_.set_verifying(true);
     std::weak_ptr<bool> alive = alive_;
     verify_content(
-        loop(), store(), object_, announced_sha256_, [this, alive](ContentVerdict verdict) {
+        loop(), store(), object_, identity_.announced_sha256(),
+        [this, alive](ContentVerdict verdict) {
             metrics().sha256_bytes.add(verdict.bytes);
             metrics().sha256_cpu_us.add(static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
             if (alive.expired()) return;
@@ -49,7 +47,7 @@ void Fetch::verify_stored_content() {
 
 void Fetch::on_content_verdict(ContentVerdict verdict) {
     if (!verdict.record) {
-        verifying_ = false;
+        identity_.set_verifying(false);
         spdlog::warn("fetch {}: cannot compute the sha256 of the stored object: {}", key_,
                      cache::to_string(verdict.record.error()));
         if (!closing_ && idle()) registry_.release(*this);
@@ -74,13 +72,14 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
             spdlog::error(
                 "fetch {}: SHA256 MISMATCH for {}: the origin announced {} but the {} bytes "
                 "received hash to {}; quarantined, never served as a hit; {}",
-                key_, request_.url, announced_sha256_, verdict.bytes, verdict.sha256,
-                refetched_ ? "already fetched again once, giving up" : "fetching it once more");
+                key_, request_.url, identity_.announced_sha256(), verdict.bytes, verdict.sha256,
+                identity_.refetched() ? "already fetched again once, giving up"
+                                      : "fetching it once more");
             status_events().gave_up(request_.url, verdict.bytes, "sha256 mismatch");
             refetch_after_mismatch();
             break;
     }
-    verifying_ = false;
+    identity_.set_verifying(false);
     if (!closing_ && idle()) registry_.release(*this);
 }
 
@@ -93,52 +92,50 @@ void Fetch::refetch_after_mismatch() {
     listeners_.clear();
     for (auto* l : listeners)
         l->on_fetch_failed(*this, "sha256 mismatch: the object is quarantined");
-    if (refetched_ || closing_) return;
-    refetched_ = true;
+    if (identity_.refetched() || closing_) return;
+    identity_.mark_refetched();
     state_ = State::Starting;
     result_ = CacheResult::Miss;
     object_recorded_ = false;
     stored_complete_ = false;
     present_ = cache::ChunkMap();
-    memory_.clear();
-    reads_.clear();
+    pipeline_.forget_memory();
+    reads_.forget();
     engine_->reset_outage();
     start(now_seconds());
 }
 
 bool Fetch::try_refresh_url(int status) {
     if (status != 400 && status != 403 && status != 410) return false;
-    if (refresh_ || url_refreshes_ >= kMaxUrlRefreshes) return false;
+    if (!identity_.may_refresh()) return false;
     auto location_key = registry_.redirects().key_of(request_.url);
     const RememberedRedirect* redirect =
         location_key ? registry_.redirects().by_location(*location_key) : nullptr;
     if (!redirect) return false;
     retire_transfer();
-    ++url_refreshes_;
-    refresh_started_ms_ = uv_now(loop());
     spdlog::info(
         "fetch {}: resume at byte {} refused with status {} (an expired signed URL); asking {} "
         "for a fresh one",
         key_, next_, status, redirect->request.url);
     std::weak_ptr<bool> alive = alive_;
-    refresh_ = std::make_unique<UrlRefresh>(registry_.curl(), *redirect,
-                                            registry_.config().high_water_mark,
-                                            [this, alive](const RefreshResult& result) {
-                                                if (alive.expired()) return;
-                                                on_url_refreshed(result);
-                                            });
+    identity_.begin_refresh(std::make_unique<UrlRefresh>(
+                                registry_.curl(), *redirect, registry_.config().high_water_mark,
+                                [this, alive](const RefreshResult& result) {
+                                    if (alive.expired()) return;
+                                    on_url_refreshed(result);
+                                }),
+                            uv_now(loop()));
     // Started from the timer: this runs inside a curl callback (libcurl refuses
     // curl_multi_add_handle there).
-    refresh_start_pending_ = true;
     uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
     return true;
 }
 
 void Fetch::on_url_refreshed(const RefreshResult& result) {
-    retired_refresh_ = std::move(refresh_);  // we are inside its callback: freed from the timer
+    // We are inside its callback: freed from the timer.
+    const uint64_t took_ms = identity_.end_refresh(uv_now(loop()));
     uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
     if (state_ == State::Failed || closing_) return;
-    const uint64_t took_ms = uv_now(loop()) - refresh_started_ms_;
     if (result.outcome != RefreshOutcome::Refreshed) {
         metrics().url_refresh_failures.inc();
         fail(FetchEnd::ResumeRefused, "the signed URL expired and no fresh one was had: " +

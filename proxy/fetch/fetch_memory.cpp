@@ -28,10 +28,7 @@ policy::FillMemory Fetch::memory_limits() const {
 }
 
 uint64_t Fetch::memory_held() const {
-    uint64_t bytes = fill_.capacity();
-    for (const auto& [index, chunk] : memory_)
-        bytes += chunk->bytes.capacity();
-    return bytes;
+    return fill_.capacity() + pipeline_.memory_bytes();
 }
 
 uint32_t FetchRegistry::running_fills() const {

@@ -19,16 +19,12 @@ policy::FillPace Fetch::pace() const {
     in.run_begin = run_begin_;
     in.lead = lead_reader();
     in.window = memory_limits().window;  // the fill's share of the memory budget
-    in.ms_since_progress = uv_now(registry_.loop()) - reader_progress_ms_;
-    in.held = paused_for_readers_;
-    in.ms_held = paused_for_readers_ ? uv_now(registry_.loop()) - held_since_ms_ : 0;
-    if (breath_since_ms_) in.ms_since_breath = uv_now(registry_.loop()) - *breath_since_ms_;
-    return policy::decide_fill_pace(in);
+    return pacer_.decide(in, uv_now(registry_.loop()));
 }
 
 void Fetch::reader_progress() {
-    reader_progress_ms_ = uv_now(loop());
-    if (paused_for_readers_ && pace() != policy::FillPace::Hold) wake_held_fill();
+    pacer_.reader_progressed(uv_now(loop()));
+    if (pacer_.held_for_readers() && pace() != policy::FillPace::Hold) wake_held_fill();
     release_fill_behind();
 }
 
@@ -36,7 +32,7 @@ void Fetch::reader_progress() {
 // bytes at once) and from detach: the resumption waits for the timer (next loop iteration),
 // whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
 void Fetch::wake_held_fill() {
-    if (paused_for_readers_ && engine_->running() && !engine_->retry_pending())
+    if (pacer_.held_for_readers() && engine_->running() && !engine_->retry_pending())
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 

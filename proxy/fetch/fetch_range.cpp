@@ -19,25 +19,19 @@
 
 namespace proxy {
 
-bool Fetch::claimed(uint32_t index) const {
-    for (const auto& f : range_fills_)
-        if (f->claims(index)) return true;
-    return false;
-}
-
 bool Fetch::main_fill_running() const {
     return engine_->active() || replan_;
 }
 
 void Fetch::want_range(uint64_t from, uint64_t to) {
     const Config& config = registry_.config();
-    if (state_ != State::Ready || closing_ || !caching_ || fill_stopped_ ||
+    if (state_ != State::Ready || closing_ || !pipeline_.caching() || fill_stopped_ ||
         config.max_range_fetches == 0 || from >= to || from >= object_.complete_length)
         return;
-    if (uv_now(loop()) < range_blocked_until_ms_) return;
+    if (range_fills_.blocked(uv_now(loop()))) return;
     auto first = static_cast<uint32_t>(object_.chunk_of(from));
     const bool main_running = main_fill_running();
-    if (held(first) || claimed(first) || (main_running && first == fill_index_)) return;
+    if (held(first) || range_fills_.claims(first) || (main_running && first == fill_index_)) return;
     // Without a strong validator for If-Range, a second request could return a different
     // version of the object: its bytes would be spliced into this one.
     auto v = validator();
@@ -49,41 +43,32 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
         in.fill_position = next_;
     in.wait_distance = config.range_wait_distance;
     in.max_fetches = config.max_range_fetches;
-    for (const auto& f : range_fills_)
-        if (f->running()) ++in.fetches_running;
+    in.fetches_running = range_fills_.running();
     auto decision = policy::decide_range_wait(in);
     if (!decision.fetch_separately) return;
 
     auto last = static_cast<uint32_t>(object_.chunk_of(std::min(to, object_.complete_length) - 1));
     uint32_t end = first;
-    while (end <= last && !held(end) && !claimed(end) && !(main_running && end == fill_index_))
+    while (end <= last && !held(end) && !range_fills_.claims(end) &&
+           !(main_running && end == fill_index_))
         ++end;
     spdlog::info(
         "fetch {}: a client needs byte {}, the fill is at {}: fetching chunks {}..{} "
         "separately ({})",
         key_, from, in.fill_position ? std::to_string(*in.fill_position) : "-", first, end - 1,
         policy::to_string(decision.reason));
-    range_fills_.push_back(std::make_unique<RangeFill>(*this, first, end));
+    RangeFill& fill = range_fills_.add(*this, first, end);
     if (registry_.curl().in_action()) {
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);  // curl refuses new handles here
         return;
     }
-    start_range_fill(*range_fills_.back());
-}
-
-void Fetch::start_range_fill(RangeFill& fill) {
-    auto v = validator();
-    if (!v || !fill.start(request_, *v)) fill.end(RangeFillEnd::StartFailed);
+    RangeFillSet::start(fill, request_, v);
 }
 
 void Fetch::accept_range_chunk(ChunkPtr chunk) {
     uint32_t index = chunk->index;
     if (held(index) || closing_) return;
-    memory_[index] = chunk;
-    if (caching_) {
-        to_stage_.push_back(chunk);
-        unwritten_bytes_ += chunk->bytes.size();
-    }
+    pipeline_.add(std::move(chunk));
     maybe_stage();
     notify_progress();
 }
@@ -91,8 +76,7 @@ void Fetch::accept_range_chunk(ChunkPtr chunk) {
 void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view detail) {
     if (closing_) return;
     if (is_failure(why)) {
-        range_failures_ = std::min<uint32_t>(range_failures_ + 1, 6);
-        range_blocked_until_ms_ = uv_now(loop()) + (1000ull << (range_failures_ - 1));
+        range_fills_.failed(uv_now(loop()));
     }
     if (why == RangeFillEnd::Done)
         spdlog::info("fetch {}: separate range fetch done (up to chunk {})", key_,
@@ -108,24 +92,11 @@ void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view 
         schedule_replan();
 }
 
-void Fetch::tend_range_fills() {
-    std::erase_if(range_fills_, [](const auto& f) { return !f->running(); });
-    for (size_t i = 0; i < range_fills_.size(); ++i) {
-        RangeFill& f = *range_fills_[i];
-        if (!f.started()) start_range_fill(f);  // its engine watches it for stalls
-    }
-}
-
-void Fetch::end_range_fills(std::string_view why) {
-    for (size_t i = 0; i < range_fills_.size(); ++i)
-        range_fills_[i]->end(RangeFillEnd::Stopped, why);
-}
-
 // Planning the main fill: which chunks are held, and the next run of missing ones.
 
 // Recorded, written and waiting for its record, or in memory waiting to be written.
 bool Fetch::held(uint32_t index) const {
-    return present_.contains(index) || unrecorded_.contains(index) || memory_.contains(index);
+    return present_.contains(index) || pipeline_.holds(index);
 }
 
 bool Fetch::fill_done() const {
@@ -141,14 +112,14 @@ void Fetch::plan_fill() {
     // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
     // ends, this runs again.
     uint32_t first = 0;
-    while (first < present_.size() && (held(first) || claimed(first)))
+    while (first < present_.size() && (held(first) || range_fills_.claims(first)))
         ++first;
     if (first >= present_.size()) {
         finish_object();
         return;
     }
     uint32_t last = first;
-    while (last < present_.size() && !held(last) && !claimed(last))
+    while (last < present_.size() && !held(last) && !range_fills_.claims(last))
         ++last;
     purpose_ = Purpose::Range;
     next_ = object_.chunk_begin(first);

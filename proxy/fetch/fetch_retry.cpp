@@ -51,31 +51,29 @@ void Fetch::timer_cb(uv_timer_t* timer) noexcept {
 
 void Fetch::on_timer() {
     if (closing_) return;
-    retired_refresh_.reset();
+    identity_.free_retired();
     if (host_refusal_) {
         std::string why = std::move(*host_refusal_);
         host_refusal_.reset();
         fail(FetchEnd::HostDown, std::move(why));
         return;
     }
-    tend_range_fills();
-    if (refresh_start_pending_) {
-        refresh_start_pending_ = false;
-        if (refresh_ && !refresh_->start()) {
-            refresh_.reset();
+    range_fills_.tend(request_, validator());
+    if (identity_.take_due_start()) {
+        if (!identity_.start_refresh()) {
             metrics().url_refresh_failures.inc();
             fail(FetchEnd::ResumeRefused, "could not start the request for a fresh signed URL");
         }
         return;
     }
-    if (refresh_) return;  // the fill waits for a fresh URL
+    if (identity_.refreshing()) return;  // the fill waits for a fresh URL
     if (replan_) {
         replan_ = false;
         plan_fill();
         return;
     }
     // A fill held for its clients runs again when they catch up, leave or stop reading.
-    if (paused_for_readers_) maybe_resume();
+    if (pacer_.held_for_readers()) maybe_resume();
 }
 
 // A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when

@@ -12,7 +12,7 @@ FillStatus Fetch::status() const {
     s.memory_bytes = memory_held();
     s.clients = static_cast<uint32_t>(listeners_.size());
     s.content = content_state();
-    s.announced_sha256 = announced_sha256_;
+    s.announced_sha256 = identity_.announced_sha256();
     if (engine_->retry_pending()) s.retry_in_ms = engine_->retry_due_in_ms();
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;
@@ -36,13 +36,13 @@ FillStatus Fetch::status() const {
         case State::Ready:
             if (engine_->retry_pending())
                 s.state = "waiting_retry";
-            else if (engine_->running() && paused_for_commits_)
+            else if (engine_->running() && pacer_.paused_for_disk())
                 s.state = "waiting_for_disk";
-            else if (engine_->running() && paused_for_readers_)
+            else if (engine_->running() && pacer_.held_for_readers())
                 s.state = "waiting_for_clients";
             else if (engine_->active())
                 s.state = "transferring";
-            else if (stage_jobs_ > 0 || committing_ || recording_)
+            else if (pipeline_.busy() || recording_)
                 s.state = "writing";
             else
                 s.state = "serving";  // nothing to fetch: clients read what is stored

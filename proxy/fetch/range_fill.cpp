@@ -116,7 +116,7 @@ bool RangeFill::may_retry(const RetryPlan& plan) {
 
 UpstreamSink::BodyAction RangeFill::on_resume_body(const char* data, size_t size) {
     if (over_) return UpstreamSink::BodyAction::Abort;
-    if (fetch_.caching_ && fetch_.disk_behind()) {
+    if (fetch_.pipeline_.caching() && fetch_.disk_behind()) {
         paused_ = true;
         return UpstreamSink::BodyAction::Pause;
     }

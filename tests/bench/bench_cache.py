@@ -9,7 +9,10 @@ warm hit competes with. A fifth leg, `disk`, measures what a cold miss can at be
 the same number of bytes written into the cache's file system the way dlproxy writes them
 (O_DIRECT, 16 MiB `pwritev`s of page-aligned buffers, one `fdatasync` per 32 MiB as the Sync
 durability mode's commits do), no network involved; `cold/disk` says how much of the disk's
-rate the cold miss uses. Prints medians (MB/s = 10^6 bytes/s), the ratios the cache issue sets
+rate the cold miss uses. With --durability-ab a second dlproxy runs with `--cache-durability
+nosync` beside the default (sync) one, adding `cold_nosync` (a cold miss through it, on its own
+URL) to every round, so both durability modes are measured against the same pass-through in one
+run (docs/cache-format.md, "Durability"). Prints medians (MB/s = 10^6 bytes/s), the ratios the cache issue sets
 (cold/pass >= 0.95, warm/direct >= 1.0), dlproxy's CPU s per GiB per leg and its peak RSS.
 
 After each round the round's object is evicted through the admin API (--evict, the default), so
@@ -18,7 +21,7 @@ steady state does. Without it, each round grows the page cache into memory this 
 touched, and first-touch faults of fresh guest memory (not dlproxy's work) dominate: see
 docs/benchmarks.md. Ends with one `BENCH_JSON {...}` line with every run.
 
-    python3 tests/bench/bench_cache.py [--size 1GiB] [--runs 5] [--no-evict]
+    python3 tests/bench/bench_cache.py [--size 1GiB] [--runs 5] [--no-evict] [--durability-ab]
     python3 tests/bench/bench_cache.py --smoke   # CI: 16 MiB, 1 round, sha256 of every leg
 """
 
@@ -46,13 +49,15 @@ from dltest.procfs import cpu_seconds, peak_rss_bytes, settle_cpu  # noqa: E402
 from dltest.webservers import Nginx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-KINDS = ("direct", "pass", "cold", "warm", "disk")
+KINDS = ("direct", "pass", "cold", "warm", "disk", "cold_nosync")
 
 
 def parse_args() -> argparse.Namespace:
     p = bench_parser(__doc__, size="1GiB", runs=5)
     p.add_argument("--nosync", action="store_true",
                    help="run dlproxy with --cache-durability nosync (no fdatasync before records)")
+    p.add_argument("--durability-ab", action="store_true",
+                   help="also run a second dlproxy with --cache-durability nosync: cold_nosync")
     p.add_argument("--no-evict", action="store_true",
                    help="keep every round's object (the page cache grows each round)")
     p.add_argument("--dlproxy-arg", action="append", default=[], metavar="FLAG",
@@ -62,30 +67,39 @@ def parse_args() -> argparse.Namespace:
 
 
 class Legs:
-    def __init__(self, nginx: Nginx, dlproxy: Dlproxy, admin_port: int):
+    def __init__(self, nginx: Nginx, dlproxy: Dlproxy, admin_port: int,
+                 nosync: Dlproxy | None = None):
         self.nginx, self.dlproxy, self.admin_port = nginx, dlproxy, admin_port
+        self.nosync = nosync  # --durability-ab: the second instance, for cold_nosync
+
+    def proxy_for(self, kind: str) -> Dlproxy:
+        return self.nosync if kind == "cold_nosync" else self.dlproxy
 
     def request(self, kind: str, tag: str) -> tuple[str, str | None]:
         if kind == "direct":
             return self.nginx.url(f"/u/{tag}/body.bin"), None
+        if kind == "cold_nosync":  # its own URL: a miss in its own cache
+            return self.nginx.url(f"/u/{tag}-nosync/body.bin"), self.nosync.proxy_url
         prefix = "nostore" if kind == "pass" else "u"
         return self.nginx.url(f"/{prefix}/{tag}/body.bin"), self.dlproxy.proxy_url
 
     def fetch(self, kind: str, tag: str, size: int, output: str = "/dev/null") -> dict:
         url, proxy = self.request(kind, tag)
-        pid = self.dlproxy.proc.pid
+        pid = self.proxy_for(kind).proc.pid
         cpu0 = cpu_seconds(pid)
-        log0 = sum(f"/{tag}/" in e.uri for e in self.nginx.read_access_log())
+        needle = f"/{url.split('/')[-2]}/"  # the URL's own tag (cold_nosync has its own)
+        log0 = sum(needle in e.uri for e in self.nginx.read_access_log())
         r = curl_fetch(url, proxy, output=output)
         r.check(size)
         cpu = settle_cpu(pid) - cpu0 if proxy else None
-        origin = len(self.nginx.entries_matching(f"/{tag}/", settle=0.1)) - log0
+        origin = len(self.nginx.entries_matching(needle, settle=0.1)) - log0
         return {"kind": kind, "tag": tag, "bytes": r.size, "seconds": r.seconds,
                 "mb_per_s": r.mb_per_s, "proxy_cpu_s": cpu, "origin_requests": origin}
 
-    def evict(self, tag: str) -> dict:
-        url, _ = self.request("cold", tag)
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/cache/evict",
+    def evict(self, tag: str, kind: str = "cold") -> dict:
+        url, _ = self.request(kind, tag)
+        port = self.proxy_for(kind).admin_port
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/cache/evict",
                                      data=json.dumps({"url": url}).encode(), method="POST")
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())
@@ -97,7 +111,7 @@ def disk_write(directory: Path, size: int, tag: str) -> dict:
     bufs = [mmap.mmap(-1, 1 << 20) for _ in range(batch >> 20)]  # page-aligned
     for b in bufs:  # incompressible bytes (a zero or repeated page may be elided)
         b.write(os.urandom(1 << 20))
-    path = directory / f"bench-disk-{tag}.tmp"
+    path = Path(directory) / f"bench-disk-{tag}.tmp"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
     try:
         t0, off, unsynced = time.monotonic(), 0, 0
@@ -120,8 +134,8 @@ def disk_write(directory: Path, size: int, tag: str) -> dict:
 
 def run_round(legs: Legs, n: int, size: int) -> list[dict]:
     tag = f"r{n}"
-    order = ["direct", "pass", "cold", "disk"]
-    order = order[n % 4:] + order[:n % 4]
+    order = ["direct", "pass", "cold", "disk"] + (["cold_nosync"] if legs.nosync else [])
+    order = order[n % len(order):] + order[:n % len(order)]
     # warm must follow cold; it goes right after it so both see the same page-cache state.
     order.insert(order.index("cold") + 1, "warm")
     out = []
@@ -132,10 +146,10 @@ def run_round(legs: Legs, n: int, size: int) -> list[dict]:
             r = legs.fetch(kind, tag, size)
         r["round"] = n
         out.append(r)
-        print(f"round {n} {kind:6s} {r['mb_per_s']:8.0f} MB/s  dlproxy CPU "
+        print(f"round {n} {kind:11s} {r['mb_per_s']:8.0f} MB/s  dlproxy CPU "
               f"{fmt(r['proxy_cpu_s'], '.2f')} s  origin requests {r['origin_requests']}",
               flush=True)
-    if kind == "warm" and out[-1]["origin_requests"] != 0:
+    if [r for r in out if r["kind"] == "warm"][0]["origin_requests"] != 0:
         raise BenchError(f"round {n}: the warm download reached the origin")
     return out
 
@@ -143,6 +157,10 @@ def run_round(legs: Legs, n: int, size: int) -> list[dict]:
 def summarize(runs: list[dict], peak_rss: int) -> dict:
     by = {k: [r for r in runs if r["kind"] == k] for k in KINDS}
     med = {k: median(r["mb_per_s"] for r in by[k]) for k in KINDS}
+    pairs = [("cold", "pass"), ("cold", "direct"), ("pass", "direct"), ("warm", "direct"),
+             ("cold", "disk"), ("disk", "pass")]
+    if by["cold_nosync"]:
+        pairs += [("cold_nosync", "pass"), ("cold", "cold_nosync")]
 
     def paired(a: str, b: str) -> float | None:
         vals = []
@@ -154,10 +172,9 @@ def summarize(runs: list[dict], peak_rss: int) -> dict:
         return median(vals)
 
     ratios = {f"{a}/{b}": {"of_medians": ratio(med[a], med[b]), "paired_median": paired(a, b)}
-              for a, b in (("cold", "pass"), ("cold", "direct"), ("pass", "direct"),
-                           ("warm", "direct"), ("cold", "disk"), ("disk", "pass"))}
+              for a, b in pairs}
     cpu = {k: median(r["proxy_cpu_s"] / (r["bytes"] / GiB) for r in by[k] if r["proxy_cpu_s"])
-           for k in ("pass", "cold", "warm")}
+           for k in ("pass", "cold", "warm", "cold_nosync")}
     return {"median_mb_per_s": med, "ratios": ratios, "dlproxy_cpu_s_per_gib": cpu,
             "dlproxy_peak_rss_mib": peak_rss / MiB}
 
@@ -173,7 +190,12 @@ def run(args) -> int:
         nginx = Nginx(bench, www).start()
         dlproxy = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="info", extra_args=(
             ["--cache-durability", "nosync"] if args.nosync else []) + args.dlproxy_arg).start())
-        legs = Legs(nginx, dlproxy, dlproxy.admin_port)
+        nosync = None
+        if args.durability_ab:
+            nosync = bench.adopt(Dlproxy(bench.dir, exe=args.dlproxy, log_level="info",
+                                         extra_args=["--cache-durability", "nosync",
+                                                     *args.dlproxy_arg]).start())
+        legs = Legs(nginx, dlproxy, dlproxy.admin_port, nosync)
         print(f"workdir {bench.dir}: nginx :{nginx.port}, dlproxy :{dlproxy.port}", flush=True)
 
         if args.smoke:
@@ -196,19 +218,24 @@ def run(args) -> int:
             runs += run_round(legs, n, args.size_bytes)
             if not args.no_evict:
                 legs.evict(f"r{n}")
+                if nosync:
+                    legs.evict(f"r{n}", "cold_nosync")
         s = summarize(runs, peak_rss_bytes(dlproxy.proc.pid))
         extra = {"cache_dir_bytes": dir_bytes(dlproxy.cache_dir), "evict": not args.no_evict,
                  "durability": "nosync" if args.nosync else "sync",
+                 "durability_ab": args.durability_ab,
                  "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                  "dlproxy_binary": dlproxy.describe()}
         print()
         print(f"cache cost, {fmt_mib(args.size_bytes)} MiB body, {args.runs} rounds, "
               f"{info['cpus']} CPUs, load {info['loadavg_1m_at_start']} at start / "
               f"{extra['loadavg_1m_at_end']} at end, evict between rounds: {extra['evict']}, "
-              f"durability {extra['durability']}")
+              f"durability {extra['durability']}"
+              f"{' (cold_nosync: a second dlproxy, nosync)' if args.durability_ab else ''}")
         print_table(["kind", "median MB/s", "dlproxy CPU s/GiB"],
                     [[k, fmt(s["median_mb_per_s"][k], ".0f"),
-                      fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS])
+                      fmt(s["dlproxy_cpu_s_per_gib"].get(k), ".3f")] for k in KINDS
+                     if s["median_mb_per_s"][k] is not None])
         print()
         print_table(["ratio", "of medians", "paired median"],
                     [[name, fmt(v["of_medians"], ".3f"), fmt(v["paired_median"], ".3f")]

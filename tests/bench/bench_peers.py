@@ -19,13 +19,21 @@ Legs, every round, the peers in rotating order, each on objects of its own (uniq
   faulty_cuts  the same size from origin.py whose first three responses longer than 5 MiB are
                cut after 5 MiB of body; plain curl, no client retries: `ok` says whether the
                client got the complete, correct body, and cuts/clean is the recovery cost
+and, for dlproxy only (the peers do not intercept TLS; --no-https skips them), HTTPS legs on the
+same nginx, which also listens with TLS under the name cdn-lfs.huggingface.co (a throwaway CA,
+dltest.tlsorigin; dlproxy reaches it with --resolve and --upstream-ca-file, its default
+interception list covering the name; curl through dlproxy trusts dlproxy's bundle.pem):
+  https        direct: curl straight from nginx over TLS (its ratio base), every round
+  https_cold   through dlproxy intercepting: two TLS legs and the cache fill
+  https_hit1   the same URL right after the fill; it must not reach the origin
 Per leg: MB/s (10^6 bytes/s, curl's own timing), the peer's CPU seconds per GiB (all processes
 of its tree) and at the end each peer's peak RSS (sum of VmHWM over its processes). Prints
 medians, the ratio to direct, and dlproxy's ratio to the best peer. Ends with BENCH_JSON.
 
     python3 tests/bench/bench_peers.py [--size 1GiB] [--runs 3] [--range 64MiB]
                                        [--peers dlproxy,nginx,varnish,squid]
-    python3 tests/bench/bench_peers.py --smoke   # 16 MiB, 1 round, the peers installed, sha256
+                                       [--no-https] [--dlproxy-arg=--flag=value ...]
+    python3 tests/bench/bench_peers.py --smoke   # 24 MiB, 1 round, the peers installed, sha256
 """
 
 from __future__ import annotations
@@ -48,9 +56,11 @@ from dltest.hashing import sha256_file, write_body  # noqa: E402
 from dltest.origin import Origin  # noqa: E402
 from dltest.webservers import Nginx  # noqa: E402
 from dltest import peers  # noqa: E402
+from dltest.tlsorigin import NamedTlsOrigin, proxied_curl_args  # noqa: E402
 import content  # noqa: E402  (tests/origin, on sys.path through dltest)
 
 LEGS = ("cold", "hit1", "hit2", "range_cold", "range_hit", "faulty_clean", "faulty_cuts")
+HTTPS_LEGS = ("https_cold", "https_hit1")
 CUT_AFTER = 5 * MiB
 
 
@@ -61,6 +71,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--range", default="64MiB", help="range leg length (default 64MiB)")
     p.add_argument("--peers", default="dlproxy,nginx,varnish,squid")
     p.add_argument("--dlproxy", default=str(REPO_DIR / "build" / "proxy" / "dlproxy"))
+    p.add_argument("--dlproxy-arg", action="append", default=[], metavar="FLAG",
+                   help="an extra dlproxy flag, repeatable "
+                        "(e.g. --dlproxy-arg=--cache-durability=nosync)")
+    p.add_argument("--no-https", action="store_true", help="skip the intercepted HTTPS legs")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     a = p.parse_args()
@@ -77,8 +91,10 @@ def parse_args() -> argparse.Namespace:
 
 
 class Run:
-    def __init__(self, args, bench: Bench, www: Path, nginx: Nginx, faulty: Origin):
+    def __init__(self, args, bench: Bench, www: Path, nginx: Nginx, faulty: Origin,
+                 tls: NamedTlsOrigin | None = None):
         self.args, self.bench, self.www, self.nginx, self.faulty = args, bench, www, nginx, faulty
+        self.tls = tls
         self.size = args.size_bytes
         self.sha = sha256_file(www / "body.bin")
         self.scratch = bench.dir / "scratch.bin"
@@ -113,6 +129,35 @@ class Run:
                        ["-r", f"{begin}-{begin + length - 1}"])
         self.check(r, "direct range")
         self.add("direct", "range_cold", r.mb_per_s)
+
+    def https_round(self, dlproxy: peers.Peer, n: int) -> None:
+        """Direct HTTPS, then cold and first hit through dlproxy intercepting (direct last in
+        odd rounds, so neither side always runs first)."""
+        port = self.nginx.https_port
+        tag = f"/u/https-{n}/"
+        proxied = proxied_curl_args(dlproxy.cache_dir)
+
+        def direct() -> None:
+            r = self.fetch(self.tls.url(port, f"/u/https-direct-{n}/body.bin"), None, self.sha,
+                           self.size, self.tls.direct_curl_args(port))
+            self.check(r, "direct https")
+            self.add("direct", "https", r.mb_per_s)
+
+        if n % 2 == 0:
+            direct()
+        self.timed(dlproxy, "https_cold", self.tls.url(port, tag + "body.bin"), self.sha,
+                   self.size, proxied)
+        filled = len(self.nginx.entries_matching(tag, settle=0.3))
+        self.timed(dlproxy, "https_hit1", self.tls.url(port, tag + "body.bin"), self.sha,
+                   self.size, proxied)
+        if len(self.nginx.entries_matching(tag, settle=0.3)) != filled:
+            raise BenchError(f"round {n}: the HTTPS first hit reached the origin")
+        if n % 2 == 1:
+            direct()
+        got = self.results["dlproxy"]
+        print(f"  https    round {n}: direct {fmt(self.results['direct']['https'][-1], '.0f')}"
+              f"  cold {fmt(got['https_cold'][-1], '.0f')}"
+              f"  hit1 {fmt(got['https_hit1'][-1], '.0f')}", flush=True)
 
     @staticmethod
     def check(r: CurlTiming, what: str) -> None:
@@ -200,6 +245,17 @@ def report(run: Run, names: list[str], rss: dict[str, int], args) -> None:
                  for p in names])
     rows.append(["peak RSS MiB", ""] + [f"{rss[p] / MiB:.0f}" for p in names])
     print_table(["leg", "direct"] + names, rows)
+    if "https" in direct:
+        base = direct["https"]
+        print(f"\nHTTPS, dlproxy intercepting (nginx TLS origin), medians; "
+              f"MB/s (ratio to direct HTTPS), dlproxy CPU s/GiB")
+        print_table(["leg", "MB/s (ratio)", "CPU s/GiB"],
+                    [["direct https", fmt(base, ".0f"), ""]] +
+                    [[leg, f"{fmt(med['dlproxy'].get(leg), '.0f')} "
+                           f"({fmt(ratio(med['dlproxy'].get(leg), base))})",
+                      fmt(med["dlproxy"].get(f"{leg}_cpu_s_per_gib"))] for leg in HTTPS_LEGS])
+    print(f"\nload average (1 min): {args.load_at_start:.2f} at start, "
+          f"{os.getloadavg()[0]:.2f} at end")
     others = [p for p in names if p != "dlproxy"]
     if "dlproxy" in names and others:
         print("\ndlproxy / best peer (MB/s; > 1 is ahead):")
@@ -207,7 +263,9 @@ def report(run: Run, names: list[str], rss: dict[str, int], args) -> None:
             best = max((med[p].get(leg) or 0 for p in others), default=0)
             print(f"  {leg:12s} {fmt(ratio(med['dlproxy'].get(leg), best or None))}")
     emit_json("peers", {"args": {"size": args.size_bytes, "runs": args.runs,
-                                 "range": args.range_bytes, "peers": names},
+                                 "range": args.range_bytes, "peers": names,
+                                 "dlproxy_args": args.dlproxy_arg, "https": not args.no_https},
+                           "loadavg_1m": [args.load_at_start, os.getloadavg()[0]],
                            "results": run.results, "peak_rss": rss,
                            "machine": machine_info(REPO_DIR)})
 
@@ -217,21 +275,28 @@ def run(args) -> int:
     for n in names:
         if not peers.PEERS[n].available():
             raise BenchError(f"{n} is not installed: {peers.PEERS[n].INSTALL}")
+    args.load_at_start = os.getloadavg()[0]
     with Bench("peers", keep=args.keep) as bench:
         www = bench.dir / "www"
         www.mkdir()
         write_body(www / "body.bin", args.size_bytes)
-        nginx = Nginx(bench, www).start()
+        tls = None if args.no_https or "dlproxy" not in names else NamedTlsOrigin(bench.dir)
+        nginx = Nginx(bench, www, tls=tls.tls if tls else None).start()
         faulty = bench.adopt(Origin(bench.dir).start())
         started = {n: peers.PEERS[n](bench, nginx.port, faulty.port, args) for n in names}
+        if "dlproxy" in started:
+            started["dlproxy"].extra_args = \
+                (tls.dlproxy_args(nginx.https_port) if tls else []) + args.dlproxy_arg
         for p in started.values():
             p.start()
-        r = Run(args, bench, www, nginx, faulty)
+        r = Run(args, bench, www, nginx, faulty, tls)
         for n in range(args.runs):
             r.direct(n)
             order = names[n % len(names):] + names[:n % len(names)]
             for name in order:
                 r.peer_round(started[name], n)
+            if tls:
+                r.https_round(started["dlproxy"], n)
         rss = {n: p.peak_rss() for n, p in started.items()}
         report(r, names, rss, args)
         if args.smoke:

@@ -23,6 +23,7 @@ Modules, by concern:
   origin       Origin: tests/origin/origin.py (or model_hosts.py, xet_service.py) as a process
   dlproxy      Dlproxy: the binary under test, its ports, stderr, fds and memory
   pki          throwaway certificates: make_named_pki, make_self_signed_cert
+  tlsorigin    NamedTlsOrigin: an HTTPS origin at a model-host name, for intercepted benches
   webservers   Nginx (static origin with an access log), HAProxy, start_squid
   peers        the caches bench_peers.py compares dlproxy with (nginx slice, Varnish, Squid)
   curl         the curl CLI: curl_cli (status and headers), curl_fetch / curl_concurrent (timed)

@@ -11,7 +11,8 @@ How each is configured for large objects (docs/benchmarks.md, "Against the peers
   squid    forward proxy, aufs cache_dir, maximum_object_size 64 GB, cache_mem 256 MB with
            objects up to 8 MB in memory, quick_abort_min -1 (a fill finishes when the client
            leaves), range_offset_limit 0 (default: a range miss is forwarded and not cached).
-  dlproxy  default settings (--cache-dir in the work dir).
+  dlproxy  default settings (--cache-dir in the work dir), plus the bench's `extra_args`
+           (bench_peers: --dlproxy-arg, and the flags that reach its HTTPS origin).
 Reverse proxies (nginx, varnish) serve the static origin at / and tests/origin/origin.py at
 /faulty/; forward proxies (dlproxy, squid) take the origins' own URLs.
 """
@@ -108,6 +109,7 @@ class Peer:
 
 class Dlproxy(Peer):
     name, EXE, forward = "dlproxy", "dlproxy", True
+    extra_args: list[str] = []  # set before start()
 
     @classmethod
     def available(cls) -> bool:
@@ -115,8 +117,9 @@ class Dlproxy(Peer):
 
     def start(self) -> None:
         d = DlproxyProcess(self.dir, cache_dir=self.dir / "cache", exe=self.args.dlproxy,
-                           log_level="warn")
+                           log_level="warn", extra_args=self.extra_args)
         self.proc, self.port = self.bench.adopt(d.start()).proc, d.port
+        self.cache_dir = d.cache_dir
 
 
 class NginxSlice(Peer):
