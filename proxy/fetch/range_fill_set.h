@@ -3,9 +3,9 @@
 //
 // Division of labour with the Fetch (fetch_range.cpp): the fetch decides when a reader's region
 // gets a range fill of its own (policy/range_wait.h) and plans the main fill around the chunks
-// the set claims; the set owns the fills, starts, resumes, stops and frees them, and watches
-// them for stalls. After a failed range fill no new one starts for a while: 1 s, doubling with
-// each failure up to 32 s.
+// the set claims; the set owns the fills, starts, resumes, stops and frees them (each fill's own
+// resume engine retries its cuts and watches it for stalls). After a failed range fill no new one
+// starts for a while: 1 s, doubling with each failure up to 32 s.
 //
 // Thread: the loop thread. Owned by its Fetch; fills are freed only from tend() (the fetch's
 // timer), never inside a curl callback.
