@@ -20,6 +20,13 @@ void set_delta(std::optional<uint64_t>& slot, const std::optional<std::string>& 
     if (!slot) slot = value;  // the first occurrence stands, as RFC 9111 §4.2.1 allows
 }
 
+// RFC 5861: an extension directive; a bad or missing argument drops it (RFC 9111 §5.2.3 has
+// caches ignore what they do not understand), the first valid occurrence stands.
+void set_extension_delta(std::optional<uint64_t>& slot, const std::optional<std::string>& arg) {
+    if (slot || !arg) return;
+    slot = detail::parse_digits_saturating(*arg, kDeltaSecondsMax);
+}
+
 // The field names of a qualified no-cache or private ("A, B"), lower-cased.
 void add_fields(std::vector<std::string>& out, const std::optional<std::string>& arg) {
     if (!arg) return;
@@ -40,6 +47,9 @@ void apply(CacheControl& cc, std::string_view name, const std::optional<std::str
         }
         return set_delta(cc.max_stale, arg, cc);
     }
+    if (iequals(name, "stale-while-revalidate"))
+        return set_extension_delta(cc.stale_while_revalidate, arg);
+    if (iequals(name, "stale-if-error")) return set_extension_delta(cc.stale_if_error, arg);
     if (iequals(name, "no-cache")) {
         cc.no_cache = true;
         return add_fields(cc.no_cache_fields, arg);
@@ -85,9 +95,10 @@ void parse_into(CacheControl& cc, std::string_view value) {
 }  // namespace
 
 bool CacheControl::empty() const {
-    return !max_age && !s_maxage && !min_fresh && !max_stale && !max_stale_any && !no_cache &&
-           !no_store && !is_private && !is_public && !must_revalidate && !proxy_revalidate &&
-           !only_if_cached && !immutable && !no_transform && !invalid_freshness && !malformed;
+    return !max_age && !s_maxage && !min_fresh && !max_stale && !max_stale_any &&
+           !stale_while_revalidate && !stale_if_error && !no_cache && !no_store && !is_private &&
+           !is_public && !must_revalidate && !proxy_revalidate && !only_if_cached && !immutable &&
+           !no_transform && !invalid_freshness && !malformed;
 }
 
 CacheControl parse_cache_control(std::string_view value) {

@@ -31,6 +31,10 @@ struct CacheControl {
     std::optional<uint64_t> min_fresh;  // request
     std::optional<uint64_t> max_stale;  // request, with an argument
     bool max_stale_any = false;         // request "max-stale" without an argument: any staleness
+    // RFC 5861 §3, §4 (request and response). Not freshness directives: an invalid argument only
+    // drops the directive, it never makes the freshness information invalid.
+    std::optional<uint64_t> stale_while_revalidate;
+    std::optional<uint64_t> stale_if_error;
 
     bool no_cache = false;                     // request and response
     std::vector<std::string> no_cache_fields;  // response no-cache="A, B" (lower case)

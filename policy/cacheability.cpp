@@ -5,6 +5,7 @@
 #include "policy/freshness.h"
 #include "policy/http_date.h"
 #include "policy/text.h"
+#include "policy/vary.h"
 
 namespace policy {
 
@@ -16,27 +17,11 @@ bool any_of_fields(const std::vector<std::string>& fields, std::string_view name
     return false;
 }
 
-// RFC 9111 §4.1: only Accept-Encoding is tolerated in Vary; its value then must not matter.
+// RFC 9111 §4.1: a response that varies is stored as a variant (policy/vary.h), except one with
+// "Vary: *", which no later request can match, or a Vary that is not a list of field names.
 StoreReason check_vary(const HeaderList& response) {
-    bool varies_on_encoding = false;
-    for (const auto& h : response) {
-        if (!iequals(h.name, "vary")) continue;
-        auto items = detail::split_list(h.value);
-        if (!items) return StoreReason::Vary;
-        for (std::string_view item : *items) {
-            if (!iequals(item, "accept-encoding")) return StoreReason::Vary;  // also "*"
-            varies_on_encoding = true;
-        }
-    }
-    if (!varies_on_encoding) return StoreReason::Storable;
-    for (const auto& h : response) {
-        if (!iequals(h.name, "content-encoding")) continue;
-        auto items = detail::split_list(h.value);
-        if (!items) return StoreReason::VaryEncoded;
-        for (std::string_view coding : *items)
-            if (!iequals(coding, "identity")) return StoreReason::VaryEncoded;
-    }
-    return StoreReason::Storable;
+    VaryFields fields = vary_fields(response);
+    return fields.star || fields.malformed ? StoreReason::Vary : StoreReason::Storable;
 }
 
 // RFC 9111 §3: a final status, and either heuristically cacheable or with explicit freshness
@@ -91,9 +76,7 @@ std::string_view to_string(StoreReason r) {
         case StoreReason::Authorization:
             return "authorized request without public/s-maxage";
         case StoreReason::Vary:
-            return "response varies on more than Accept-Encoding";
-        case StoreReason::VaryEncoded:
-            return "content-encoded response varies on Accept-Encoding";
+            return "response Vary: * (or not a list of field names)";
         case StoreReason::ContentRangeIn200:
             return "Content-Range in a 200 response";
         case StoreReason::LengthUnknown:

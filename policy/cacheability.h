@@ -2,8 +2,9 @@
 // are stored, and the validator a later resume or revalidation will rely on.
 //
 // dlproxy stores less than RFC 9111 allows: only complete final responses to GET with a known
-// length (200, statuses heuristically cacheable, others with explicit freshness), no Vary beyond
-// Accept-Encoding, no partial content. Each refusal names its reason, for the access log.
+// length (200, statuses heuristically cacheable, others with explicit freshness), no Vary: *, no
+// partial content. A response with Vary is stored as a variant (policy/vary.h). Each refusal names
+// its reason, for the access log.
 #pragma once
 
 #include <cstdint>
@@ -27,9 +28,8 @@ enum class StoreReason {
     ResponseNoStore,        // response Cache-Control: no-store (§5.2.2.5)
     Private,                // response Cache-Control: private, in any form (§5.2.2.7)
     Authorization,          // request had Authorization, response did not allow sharing (§3.5)
-    Vary,                   // Vary: * or a field other than Accept-Encoding (§4.1)
-    VaryEncoded,            // Vary: Accept-Encoding with a Content-Encoding: not every client
-                            // can take the stored bytes
+    Vary,                   // Vary: * (never matches, §4.1) or a Vary that is not a list of
+                            // field names
     ContentRangeIn200,      // a 200 that claims to be partial is not trustworthy
     LengthUnknown,          // no valid Content-Length, or a Transfer-Encoding
 };

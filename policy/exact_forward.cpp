@@ -72,6 +72,21 @@ bool query_signs_range(std::string_view path) {
     return false;
 }
 
+bool is_xet_file_info_request(const RequestTarget& target, const HeaderList& request) {
+    const std::string_view path = path_only(target.path);
+    if (path.find("/resolve/") == std::string_view::npos &&
+        path.find("/resolve-cache/") == std::string_view::npos)
+        return false;
+    for (const auto& h : request) {
+        if (!iequals(h.name, "accept")) continue;
+        constexpr std::string_view kType = "application/vnd.xet-fileinfo+json";
+        const std::string_view value = h.value;
+        for (size_t i = 0; i + kType.size() <= value.size(); ++i)
+            if (iequals(value.substr(i, kType.size()), kType)) return true;
+    }
+    return false;
+}
+
 ExactForwardDecision decide_exact_forward(const std::vector<std::string>& signed_range_patterns,
                                           const RequestTarget& target) {
     for (const auto& p : signed_range_patterns)

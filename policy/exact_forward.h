@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/header_list.h"
 #include "policy/request_target.h"
 
 namespace policy {
@@ -47,6 +48,15 @@ struct ExactForwardDecision {
 // What to do with a request for `target` under the configured `signed_range_patterns`.
 ExactForwardDecision decide_exact_forward(const std::vector<std::string>& signed_range_patterns,
                                           const RequestTarget& target);
+
+// True for a request for Xet's file info (`Accept` names application/vnd.xet-fileinfo+json, on a
+// Hub resolve URL: the path has /resolve/ or /resolve-cache/): a small JSON answer that clients
+// read whole although they send `Range: bytes=0-0`, which the Hub ignores. Stored, that 200 would
+// answer the Range with a one-byte 206 (RFC 9110 §14.2 allows it, clients break), so it is
+// forwarded exactly. (It varies on Accept: until dlproxy stored variants, RFC 9111 §4.1, it was
+// never stored anyway.) Clients send the same Accept when they follow the redirect to the CDN; that
+// request is an ordinary download and keeps the cache path.
+bool is_xet_file_info_request(const RequestTarget& target, const HeaderList& request);
 
 // The raw value of query parameter `name` (case-insensitive) in `path`; empty when absent.
 std::string_view query_param(std::string_view path, std::string_view name);

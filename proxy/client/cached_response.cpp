@@ -7,8 +7,10 @@
 #include <ctime>
 
 #include "policy/byte_range.h"
+#include "policy/content_digest.h"
 #include "policy/freshness.h"
 #include "policy/validation.h"
+#include "policy/vary.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/client/client_connection.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -69,8 +71,24 @@ CacheResult CachedResponse::result() const {
     return fetch_->result();
 }
 
+void CachedResponse::on_fetch_interim(int status, std::string_view reason,
+                                      const policy::HeaderList& headers) {
+    if (!head_sent_ && !done_) conn_.send_interim(status, reason, headers);
+}
+
 void CachedResponse::on_fetch_ready(Fetch& fetch) {
     if (head_sent_ || done_) return;
+    // RFC 9111 §4.1: a fill joined before its response named its Vary may be another variant
+    // than this request selects. This request then goes upstream on its own. A content key
+    // names the bytes themselves and has no variants (Fetch::select_variant).
+    if (!policy::sha256_of_content_key(fetch.key()) &&
+        !policy::vary_matches(fetch.object().headers, fetch.request().headers, request_.headers)) {
+        spdlog::debug("cache: {}: the response varies and this request selects another variant",
+                      key_);
+        finish();
+        conn_.on_cache_bypass(nullptr, 0, "", {});
+        return;
+    }
     if (needs_authorization(fetch)) {
         if (authorization_) return;  // asked already; its answer calls here again
         authorization_ = std::make_unique<HitAuthorization>(

@@ -54,6 +54,8 @@ class CachedResponse final : public FetchListener, public HitAuthorizationListen
     uint64_t bytes_from_cache() const { return bytes_from_cache_; }
     bool waiting() const { return waiting_; }
 
+    void on_fetch_interim(int status, std::string_view reason,
+                          const policy::HeaderList& headers) override;
     void on_fetch_ready(Fetch& fetch) override;
     void on_fetch_not_cacheable(std::unique_ptr<UpstreamTransfer> transfer, int status,
                                 std::string_view reason,

@@ -85,10 +85,15 @@ class ClientConnection final : public UpstreamSink,
     // UpstreamSink
     void on_upstream_head(int status, std::string_view reason,
                           const policy::HeaderList& headers) override;
+    void on_upstream_interim(int status, std::string_view reason,
+                             const policy::HeaderList& headers) override;
     BodyAction on_upstream_body(const char* data, size_t size) override;
     void on_upstream_body_drained() override;
     void on_upstream_done(const UpstreamResult& result) override;
 
+    // Writes an interim (1xx) response before the final head when policy/interim.h says so
+    // (client_interim.cpp).
+    void send_interim(int status, std::string_view reason, const policy::HeaderList& headers);
     // CachedResponse callbacks (responses served through a Fetch).
     void send_cached_head(int status, const policy::HeaderList& headers);
     void send_cached_error(int status, std::string_view message,

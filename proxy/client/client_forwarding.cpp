@@ -181,6 +181,11 @@ bool ClientConnection::cacheable_request(const policy::RequestTarget& target) co
                       policy::to_string(exact.reason));
         return false;
     }
+    if (policy::is_xet_file_info_request(target, request_headers())) {
+        spdlog::debug("{} {}: forwarded exactly: a Xet file-info request", exchange_.method,
+                      exchange_.url);
+        return false;
+    }
     return true;
 }
 

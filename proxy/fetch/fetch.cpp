@@ -139,6 +139,7 @@ void Fetch::start(int64_t now) {
             key_);
     } else if (*found) {
         object_ = **found;
+        registry_.with_pending_revalidation(object_);
         object_recorded_ = true;
         auto map = store().present_chunks(object_);
         if (map) present_ = *map;
@@ -155,7 +156,9 @@ void Fetch::start(int64_t now) {
                 return;
             }
             purpose_ = Purpose::Revalidate;
-            may_serve_stale_ = freshness.state == policy::Freshness::Stale;
+            stale_on_error_ = policy::stale_on_error(object_.headers, request_.headers,
+                                                     {object_.request_time, object_.response_time},
+                                                     now, stale_if_error_);
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
@@ -331,6 +334,7 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
         state_ = State::Handed;
         return;
     }
+    select_variant(headers);
     int64_t now = now_seconds();
     cache::ObjectHead head;
     head.key = key_;

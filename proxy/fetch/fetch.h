@@ -34,6 +34,7 @@
 #include "policy/cold_range.h"
 #include "policy/fill_pace.h"
 #include "policy/memory_budget.h"
+#include "policy/stale_on_error.h"
 #include "proxy/fetch/chunk_pipeline.h"
 #include "proxy/fetch/cold_range_start.h"
 #include "proxy/fetch/content_identity.h"
@@ -69,6 +70,9 @@ std::string_view to_string(FetchEnd e);
 
 class FetchListener {
   public:
+    // An interim (1xx) response arrived before the fill's first answer (RFC 9110 §15.2).
+    virtual void on_fetch_interim(int /*status*/, std::string_view /*reason*/,
+                                  const policy::HeaderList& /*headers*/) {}
     // The object's head is known: serve it from the fetch's accessors.
     virtual void on_fetch_ready(Fetch& fetch) = 0;
     // The origin's answer is not cacheable. The first listener receives the transfer carrying
@@ -92,10 +96,12 @@ class Fetch final : private ResumeOwner {
     enum class State { Starting, Ready, Failed, Handed };
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
-    // conditionals). `stale_if_error`: a complete stored object whose revalidation fails (no
-    // answer, or a 5xx, once the retries that fit the client's patience are spent) is served
-    // stale instead, as RFC 9111 §4.2.4 allows unless the stored response forbids it
-    // (must-revalidate, no-cache...). Call start() next.
+    // conditionals). `stale_if_error`: the host is in the stale_if_error setting, so a complete
+    // stored object whose revalidation fails (no answer, or a 5xx, once the retries that fit the
+    // client's patience are spent) is served stale instead, as RFC 9111 §4.2.4 allows unless the
+    // stored response forbids it (must-revalidate, no-cache...). A stale-if-error directive in
+    // the stored response or the request allows it too, at once (policy/stale_on_error.h).
+    // Call start() next.
     Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
           bool stale_if_error = false);
     ~Fetch();
@@ -209,6 +215,12 @@ class Fetch final : private ResumeOwner {
     void become_ready(CacheResult result);
     // `run`: the part of the object the running transfer carries (a cold range); the whole
     // object when absent.
+    // RFC 9111 §4.1: a response that varies is stored under the variant key its request selects
+    // (fetch_semantics.cpp); the registry then finds this fetch under that key.
+    void select_variant(const policy::HeaderList& headers);
+    // UpstreamSink: an interim response before the head goes to every listener.
+    void on_upstream_interim(int status, std::string_view reason,
+                             const policy::HeaderList& headers) override;
     void on_new_object(int status, const policy::HeaderList& headers,
                        std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
@@ -226,6 +238,7 @@ class Fetch final : private ResumeOwner {
     void save_revalidated_headers();
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
     bool serve_stale(std::string_view cause);
+    bool can_serve_stale() const;  // serve_stale would serve
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -286,7 +299,8 @@ class Fetch final : private ResumeOwner {
     std::vector<FetchListener*> listeners_;
 
     bool stale_if_error_ = false;
-    bool may_serve_stale_ = false;  // the stored response allows it (policy::Freshness::Stale)
+    // Whether a failed revalidation may serve the stored copy (policy/stale_on_error.h).
+    policy::StaleOnError stale_on_error_;
     cache::ObjectInfo object_;
     policy::HeaderList origin_headers_;
     bool object_recorded_ = false;  // begin_object done (or the object came from the store)

@@ -314,17 +314,21 @@ void Fetch::save_revalidated_headers() {
     auto object = object_;
     auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
     auto key = key_;  // the fetch may be gone when this completes: log with a copy
-    run_on_worker(
+    FetchRegistry* registry = &registry_;  // outlives every fetch and worker completion
+    registry->revalidating(object);
+    const bool queued = run_on_worker(
         loop(),
         [store, object, result] {
             *result = store->update_headers(object, object.headers, object.request_time,
                                             object.response_time);
         },
-        [key, result] {
+        [key, result, registry, object] {
+            registry->saved_revalidated(object);
             if (!*result)
                 spdlog::warn("fetch {}: could not store the revalidated headers: {}", key,
                              cache::to_string(result->error()));
         });
+    if (!queued) registry->saved_revalidated(object);  // nothing pending any more
 }
 
 }  // namespace proxy

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "policy/freshness.h"
+#include "policy/vary.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/loop/worker.h"
 
@@ -60,9 +61,10 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
     return in_use;
 }
 
-Fetch& FetchRegistry::acquire(const std::string& key, const UpstreamRequest& request, bool& created,
-                              bool stale_if_error) {
+Fetch& FetchRegistry::acquire(const std::string& primary, const UpstreamRequest& request,
+                              bool& created, bool stale_if_error) {
     const auto now = static_cast<int64_t>(std::time(nullptr));
+    const std::string key = variants_.key_for(primary, request.headers);
     auto it = fetches_.find(key);
     if (it != fetches_.end() && it->second->state() != Fetch::State::Failed &&
         it->second->state() != Fetch::State::Handed) {
@@ -102,6 +104,8 @@ bool FetchRegistry::reusable(const Fetch& fetch, const UpstreamRequest& request,
 }
 
 void FetchRegistry::invalidate(const std::string& key) {
+    for (const std::string& variant : variants_.forget(key))
+        invalidate(variant);
     if (auto it = fetches_.find(key); it != fetches_.end()) {
         Fetch& fetch = *it->second;
         if (fetch.state() == Fetch::State::Ready && !fetch.fill_done()) {
@@ -118,6 +122,57 @@ void FetchRegistry::invalidate(const std::string& key) {
     // the object: remove_object hides it from new fetches at once and removes it on a worker.
     auto found = store_.lookup(key);
     if (found && *found) remove_object(key, **found);
+}
+
+void FetchRegistry::variant_stored(Fetch& fetch, const std::string& old_key,
+                                   const std::vector<std::string>& fields) {
+    const std::string& key = fetch.key();
+    if (old_key != key) {
+        auto it = fetches_.find(old_key);
+        if (it != fetches_.end() && it->second == &fetch) {
+            fetches_.erase(it);
+            // Another fetch of this variant (joined by requests that selected it) keeps its
+            // readers and leaves through release(); new requests join this one.
+            if (auto other = fetches_.find(key); other != fetches_.end()) {
+                if (other->second->idle())
+                    other->second->close();
+                else
+                    retiring_.push_back(other->second);
+                fetches_.erase(other);
+            }
+            fetches_[key] = &fetch;
+        }
+    }
+    const std::string primary(policy::primary_key(key));
+    for (const std::string& dropped : variants_.stored(primary, fields, key)) {
+        if (dropped != primary) {
+            invalidate(dropped);
+            continue;
+        }
+        // The object stored before the resource varied (invalidate() would forget the variants
+        // just recorded). A fetch still using it keeps it.
+        if (fetches_.contains(primary)) continue;
+        auto found = store_.lookup(primary);
+        if (found && *found) remove_object(primary, **found);
+    }
+}
+
+void FetchRegistry::saved_revalidated(const cache::ObjectInfo& object) {
+    auto it = revalidated_.find(object.key);
+    if (it != revalidated_.end() && it->second.id == object.id &&
+        it->second.generation == object.generation &&
+        it->second.response_time == object.response_time)
+        revalidated_.erase(it);
+}
+
+void FetchRegistry::with_pending_revalidation(cache::ObjectInfo& object) const {
+    auto it = revalidated_.find(object.key);
+    if (it == revalidated_.end() || it->second.id != object.id ||
+        it->second.generation != object.generation)
+        return;
+    object.headers = it->second.headers;
+    object.request_time = it->second.request_time;
+    object.response_time = it->second.response_time;
 }
 
 void FetchRegistry::release(Fetch& fetch) {

@@ -18,6 +18,7 @@
 #include "policy/stall_watch.h"
 #include "proxy/config/config.h"
 #include "proxy/fetch/fill_status.h"
+#include "proxy/fetch/variant_index.h"
 #include "proxy/identity/redirect_memory.h"
 #include "proxy/loop/curl_multi.h"
 #include "proxy/loop/memory_budget.h"
@@ -40,16 +41,31 @@ class FetchRegistry final : public StatusProvider {
     // The Config it refers to was changed (SIGHUP): refresh what is derived from it.
     void on_config_changed() { retry_ = retry_config_from(config_); }
 
-    // The Fetch for `key`, created (and started) from `request` when none is active.
+    // The Fetch for `key`, created (and started) from `request` when none is active. When
+    // responses of `key` are known to vary, the fetch is the one of the variant `request`
+    // selects (variant_index.h).
     // `created` tells whether this call made it; `stale_if_error` is the created fetch's
     // (Fetch's constructor).
     Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created,
                    bool stale_if_error = false);
 
-    // RFC 9111 §4.4: an unsafe request changed the resource under `key`. A finished fetch of it
+    // RFC 9111 §4.4: an unsafe request changed the resource under `key` (and each of its
+    // variants). A finished fetch of it
     // is not joined again, and the stored object is removed. A fill still running
     // is left alone: removing its object would cut its clients short.
     void invalidate(const std::string& key);
+    // `fetch` stores its object under fetch.key() now, formerly `old_key` (a response that varies
+    // on `fields`, RFC 9111 §4.1; none when it does not vary): the registry finds it under the
+    // new key, and variants no longer reachable are invalidated (variant_index.h).
+    void variant_stored(Fetch& fetch, const std::string& old_key,
+                        const std::vector<std::string>& fields);
+    // A 304 refreshed `object` (RFC 9111 §4.3.4) and its record is being saved on a worker.
+    // Until saved_revalidated(), a fetch that looks the object up reads the refreshed headers
+    // and times (with_pending_revalidation), not the stale record: a request right after a
+    // revalidation is a hit, as the first request's answer said.
+    void revalidating(const cache::ObjectInfo& object) { revalidated_[object.key] = object; }
+    void saved_revalidated(const cache::ObjectInfo& object);
+    void with_pending_revalidation(cache::ObjectInfo& object) const;
     // A fetch reports it is no longer needed; it is closed and forgotten.
     void release(Fetch& fetch);
 
@@ -108,6 +124,9 @@ class FetchRegistry final : public StatusProvider {
     std::unordered_map<std::string, Fetch*> fetches_;
     MemoryBudget memory_;
     RedirectMemory redirects_;
+    VariantIndex variants_;
+    // Revalidated records being saved, by key (revalidating()).
+    std::unordered_map<std::string, cache::ObjectInfo> revalidated_;
     // Fetches replaced under their key while readers still use them (reusable() said no); each
     // leaves through release() like any other.
     std::vector<Fetch*> retiring_;

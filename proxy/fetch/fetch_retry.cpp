@@ -21,6 +21,9 @@ int64_t now_seconds() {
 }  // namespace
 
 bool Fetch::may_retry(const RetryPlan& plan) {
+    // RFC 5861 §4: the origin or the client said a stale answer beats an error: no retries; the
+    // engine ends at once and on_resume_end serves the stored copy.
+    if (stale_on_error_.at_once && can_serve_stale()) return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
 
@@ -77,13 +80,18 @@ void Fetch::on_timer() {
 }
 
 // A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when
-// stale_if_error allows it for this host (issue 14 item 8, docs/model-hosts.md).
+// a stale-if-error directive or the stale_if_error setting allows it (policy/stale_on_error.h,
+// docs/model-hosts.md).
+bool Fetch::can_serve_stale() const {
+    return purpose_ == Purpose::Revalidate && state_ == State::Starting &&
+           stale_on_error_.allowed && complete();
+}
+
 bool Fetch::serve_stale(std::string_view cause) {
-    if (purpose_ != Purpose::Revalidate || state_ != State::Starting || !stale_if_error_ ||
-        !may_serve_stale_ || !complete())
-        return false;
+    if (!can_serve_stale()) return false;
     // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
-    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale", key_, cause);
+    spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale ({})", key_,
+                 cause, policy::to_string(stale_on_error_.reason));
     retire_transfer();
     become_ready(CacheResult::Hit);
     return true;

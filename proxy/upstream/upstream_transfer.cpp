@@ -280,8 +280,10 @@ size_t UpstreamTransfer::on_header_line(std::string_view line) {
             head_done_ = true;
             host_health().on_answer(url_, status_, counts_for_breaker_);
             sink_->on_upstream_head(status_, reason_, headers_);
+        } else {
+            sink_->on_upstream_interim(status_, reason_, headers_);
         }
-        return consumed;  // 1xx interim responses are not relayed
+        return consumed;
     }
     if ((line.front() == ' ' || line.front() == '\t') && !headers_.empty()) {
         // obs-fold (RFC 9112 §5.2): replace with a single space.

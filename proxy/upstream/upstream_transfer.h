@@ -77,6 +77,10 @@ class UpstreamSink {
     // The final (non-1xx) response head, raw: hop-by-hop filtering is the sink's job.
     virtual void on_upstream_head(int status, std::string_view reason,
                                   const policy::HeaderList& headers) = 0;
+    // An interim (1xx) response head, raw, before the final one (RFC 9110 §15.2); 100 Continue
+    // included (the sink decides what to forward: policy/interim.h).
+    virtual void on_upstream_interim(int /*status*/, std::string_view /*reason*/,
+                                     const policy::HeaderList& /*headers*/) {}
     virtual BodyAction on_upstream_body(const char* data, size_t size) = 0;
     // The request body queue dropped below the high-water mark: the sink may read more.
     virtual void on_upstream_body_drained() {}

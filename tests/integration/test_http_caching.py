@@ -9,6 +9,7 @@ Small bodies only (1000 bytes, a few status texts): the file runs in a few secon
 
 import os
 import re
+import socket
 import sys
 import time
 import unittest
@@ -126,6 +127,7 @@ class HttpCachingTest(ProxyTestCase):
         r = pycurl_request(self.pport, self.url(unsafe_target), method=method, body=body,
                            timeout=30)
         self.assertLess(r.status, 400, r.status_line)
+        time.sleep(0.3)  # the origin logs the unsafe request when its response ends
         mark = self.origin.mark()
         self.assertEqual(self.get(target).status, 200)
         self.assert_origin_requests(target, mark, 1)
@@ -188,6 +190,156 @@ class HttpCachingTest(ProxyTestCase):
         for _ in range(2):
             self.assertEqual(self.get(target).status, 301)
         self.assert_origin_requests(target, mark, 2)
+
+    # RFC 9111 §4.1 ----------------------------------------------------------------------------
+    def test_vary_stores_one_variant_per_selecting_value(self):
+        target = f"/bytes/1000/vary.bin?{FRESH}&hdr_Vary=Foo"
+        amark = self.proxy.stderr_size()
+        mark = self.origin.mark()
+        for foo in ("1", "2"):  # two variants, each fetched once
+            self.assert_bytes(self.get(target, [f"Foo: {foo}"]), target)
+            time.sleep(0.3)
+        self.assert_origin_requests(target, mark, 2)
+        mark = self.origin.mark()
+        for foo in ("1", "2", " 1 "):  # both served from storage; whitespace is normalised
+            r = self.get(target, [f"Foo: {foo}"])
+            self.assert_bytes(r, target)
+            self.assertEqual(r.headers.get("Vary"), "Foo")
+        self.assert_origin_requests(target, mark, 0)
+        self.assert_bytes(self.get(target), target)  # no Foo at all: a third variant
+        self.assertEqual([res for res, _ in results(self.proxy, amark, self.url(target), 6)],
+                         ["MISS", "MISS", "HIT", "HIT", "HIT", "MISS"])
+
+    def test_vary_star_is_never_reused(self):
+        target = f"/bytes/1000/vary-star.bin?{FRESH}&hdr_Vary=*"
+        mark = self.origin.mark()
+        for _ in range(2):
+            self.assert_bytes(self.get(target), target)
+            time.sleep(0.3)
+        self.assert_origin_requests(target, mark, 2)
+
+    def test_post_invalidates_every_variant(self):
+        target = "/status/200?hdr_Cache-Control=max-age%3D3600&hdr_Vary=Foo&k=vary-post"
+        for foo in ("1", "2"):
+            self.assertEqual(self.get(target, [f"Foo: {foo}"]).status, 200)
+            time.sleep(0.3)
+        r = pycurl_request(self.pport, self.url(target), method="POST", body=b"x", timeout=30)
+        self.assertEqual(r.status, 200, r.status_line)
+        mark = self.origin.mark()
+        for foo in ("1", "2"):
+            self.assertEqual(self.get(target, [f"Foo: {foo}"]).status, 200)
+        self.assert_origin_requests(target, mark, 2)
+
+    def test_large_variant_resumes_and_is_a_hit(self):
+        # A variant is an object like any other: a cut fill resumes with Range + If-Range (the
+        # selecting field goes along), and the complete variant is then a verified hit.
+        size = 6 * 1024 * 1024
+        path = "/bytes/6291456/vary-large.bin"
+        target = f"{path}?{FRESH}&hdr_Vary=Accept&cut=2000000&cuts=1"
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(target), headers=["Accept: text/a"], timeout=60)
+        self.assertEqual(r.status, 200, r.status_line)
+        self.assertEqual(r.sha256, sha256_bytes(content.content(path, 0, size)))
+        got = self.assert_origin_requests(target, mark, 2)
+        self.assertIsNone(got[0]["headers"].get("Range"))
+        self.assertTrue(got[1]["headers"].get("Range", "").startswith("bytes="), got[1])
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        r = pycurl_request(self.pport, self.url(target), headers=["Accept: text/a"], timeout=60)
+        self.assertEqual(r.sha256, sha256_bytes(content.content(path, 0, size)))
+        self.assert_origin_requests(target, mark, 0)
+
+    # RFC 5861 §4 (the host is not in the stale_if_error setting: only directives apply) -------
+    def stale_target(self, name, cc):
+        # The origin answers 200 once, then 503 to every request for this target.
+        return (f"/bytes/1000/{name}.bin?cc={urllib.parse.quote(cc)}"
+                "&status=503&status_after=1&times=always")
+
+    def fill_then_stale(self, target, seconds=1.3):
+        self.assert_bytes(self.get(target), target)
+        time.sleep(seconds)  # max-age=1: stale now
+
+    def test_response_stale_if_error_serves_stale_at_once(self):
+        target = self.stale_target("sie-response", "max-age=1, stale-if-error=60")
+        self.fill_then_stale(target)
+        err = self.proxy.stderr_size()
+        mark = self.origin.mark()
+        self.assert_bytes(self.get(target), target)
+        got = self.assert_origin_requests(target, mark, 1)  # no retry of the 503
+        self.assertEqual(got[0]["status"], 503)
+        self.assertIn("serving the stored copy stale (response stale-if-error)",
+                      self.proxy.stderr_text(err))
+
+    def test_request_stale_if_error_serves_stale(self):
+        target = self.stale_target("sie-request", "max-age=1")
+        self.fill_then_stale(target)
+        self.assert_bytes(self.get(target, ["Cache-Control: stale-if-error=60"]), target)
+
+    def test_stale_past_the_stale_if_error_window_gets_the_error(self):
+        target = self.stale_target("sie-window", "max-age=1, stale-if-error=1")
+        # Ages count whole seconds: after 3.5 s the age is at least 3, stale by at least 2.
+        self.fill_then_stale(target, 3.5)
+        self.assertEqual(self.get(target).status, 503)
+
+    def test_must_revalidate_beats_stale_if_error(self):
+        target = self.stale_target("sie-must", "max-age=1, must-revalidate, stale-if-error=60")
+        self.fill_then_stale(target)
+        self.assertEqual(self.get(target, ["Cache-Control: stale-if-error=60"]).status, 503)
+
+    # RFC 9110 §15.2 ---------------------------------------------------------------------------
+    def raw_get(self, target, headers=(), version="1.1"):
+        """The proxy's answer as bytes: interim responses are visible here, not through curl."""
+        lines = [f"GET {self.url(target)} HTTP/{version}", f"Host: {self.origin.hostport}",
+                 "Connection: close", *headers, "", ""]
+        with socket.create_connection(("127.0.0.1", self.pport), timeout=30) as s:
+            s.sendall("\r\n".join(lines).encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return data
+
+    def split_final(self, data):
+        """(interim heads, final head, body) of a raw answer."""
+        interim = []
+        while data.startswith(b"HTTP/1.1 1"):
+            head, _, data = data.partition(b"\r\n\r\n")
+            interim.append(head.decode())
+        head, _, body = data.partition(b"\r\n\r\n")
+        return interim, head.decode(), body
+
+    def check_final(self, head, body, target):
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertEqual(sha256_bytes(body), sha256_bytes(content.content(path_of(target), 0, 1000)))
+
+    def test_early_hints_reach_the_client_on_a_miss_never_from_storage(self):
+        target = f"/bytes/1000/hints.bin?{FRESH}&early_hints=2"
+        interim, head, body = self.split_final(self.raw_get(target))
+        self.assertEqual(interim, [
+            "HTTP/1.1 103 Early Hints\r\nLink: </hint0.css>; rel=preload\r\nX-Hint: 0",
+            "HTTP/1.1 103 Early Hints\r\nLink: </hint1.css>; rel=preload\r\nX-Hint: 1"])
+        self.check_final(head, body, target)
+        self.assertNotIn("X-Hint", head)
+        time.sleep(0.3)
+        mark = self.origin.mark()
+        interim, head, body = self.split_final(self.raw_get(target))  # a hit: no interim
+        self.assertEqual(interim, [])
+        self.check_final(head, body, target)
+        self.assertNotIn("X-Hint", head)  # RFC 9111 §3: interim headers are not stored
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_early_hints_reach_the_client_on_pass_through(self):
+        target = "/bytes/1000/hints-pass.bin?early_hints=1"
+        interim, head, body = self.split_final(
+            self.raw_get(target, ["Cache-Control: no-store"]))
+        self.assertEqual(len(interim), 1, interim)
+        self.assertTrue(interim[0].startswith("HTTP/1.1 103 Early Hints\r\n"), interim)
+        self.check_final(head, body, target)
+
+    def test_no_interim_response_to_an_http10_client(self):
+        target = "/bytes/1000/hints-10.bin?early_hints=1"
+        data = self.raw_get(target, ["Cache-Control: no-store"], version="1.0")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertNotIn(b" 103 ", data)
 
 
 def path_of(target):

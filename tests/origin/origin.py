@@ -44,6 +44,8 @@ cc=<value>           Cache-Control: <value>.            ct=<type>  Content-Type 
                                                                    application/octet-stream).
 setcookies=<n>       n separate `Set-Cookie: c<i>=v<i>; Path=/` fields.
 hdr_<Name>=<value>   one more response field `Name: value` (any name: Age, Expires, Location...).
+early_hints=<n>      n interim `103 Early Hints` responses (each with `Link: </hint<i>.css>;
+                     rel=preload` and `X-Hint: <i>`) before the final response.
 resp_hop=1           the response also carries hop-by-hop fields a proxy must drop:
                      `Connection: X-Hop-Resp`, `X-Hop-Resp: secret`, `Keep-Alive: timeout=30`,
                      `Proxy-Authenticate: Basic realm="origin"`.
@@ -286,6 +288,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             stateful = not STATEFUL.isdisjoint(self.q)
             self.rec["index"] = self.index = self.server.state.next_index(self.state_key, stateful)
+            self.send_early_hints(int(self.q.get("early_hints", 0)))
             self.route()
         except Abort:
             self.rec["outcome"] = "cut"
@@ -295,6 +298,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             self.server.write_log(self.rec)
+
+    def send_early_hints(self, count):
+        """RFC 8297: interim 103 responses, written before the final response's status line."""
+        for i in range(count):
+            self.send(f"HTTP/1.1 103 Early Hints\r\nLink: </hint{i}.css>; rel=preload\r\n"
+                      f"X-Hint: {i}\r\n\r\n".encode())
+        self.rec["bytes_sent"] = 0  # the body count is the final response's
 
     def prepare(self):
         """Hook run once the request is parsed (self.target, self.upath, self.q), before it is

@@ -66,3 +66,39 @@ TEST_CASE("policy/exact_forward: the host list is configurable, empty keeps only
     auto token = target("https://huggingface.co/api/models/a/b/xet-read-token/main");
     CHECK(decide_exact_forward({}, token).reason == ExactForwardReason::XetToken);
 }
+
+TEST_CASE("policy/exact_forward: is_xet_file_info_request (a Range the Hub ignores)") {
+    struct Row {
+        const char* name;
+        const char* url;
+        policy::HeaderList request;
+        bool file_info;
+    };
+    const char* resolve = "https://huggingface.co/org/model/resolve/main/model.safetensors";
+    const char* cdn = "https://cdn-lfs.hf.co/repos/ab/cd/abcd?X-Amz-Signature=x";
+    const policy::HeaderList xet = {{"Accept", "application/vnd.xet-fileinfo+json, */*"},
+                                    {"Range", "bytes=0-0"}};
+    const Row rows[] = {
+        {"huggingface_hub's file-info request", resolve, xet, true},
+        {"resolve-cache URL", "https://huggingface.co/api/resolve-cache/models/o/m/c/f", xet, true},
+        {"case-insensitive media type",
+         resolve,
+         {{"accept", "Application/Vnd.Xet-FileInfo+JSON"}},
+         true},
+        {"on a second Accept line",
+         resolve,
+         {{"Accept", "*/*"}, {"Accept", "application/vnd.xet-fileinfo+json"}},
+         true},
+        {"the redirect's CDN URL with the same Accept is a download", cdn, xet, false},
+        {"a plain download", resolve, {{"Accept", "*/*"}, {"Range", "bytes=0-0"}}, false},
+        {"no Accept", resolve, {}, false},
+        {"the type elsewhere does not count",
+         resolve,
+         {{"X-Accept", "application/vnd.xet-fileinfo+json"}},
+         false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        CHECK(policy::is_xet_file_info_request(target(row.url), row.request) == row.file_info);
+    }
+}

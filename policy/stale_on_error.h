@@ -1,0 +1,46 @@
+// Serving a stale stored response when its revalidation fails (RFC 9111 §4.2.4, RFC 5861 §4).
+//
+// A failure is no answer from the origin (refused, reset, timed out) or a 5xx (RFC 5861 §4 names
+// 500, 502, 503 and 504). The stored response may then answer the request when:
+//   - the stored response says "stale-if-error=N" and it has been stale for at most N seconds;
+//   - the request says "stale-if-error=N", likewise (the client accepts that much staleness);
+//   - the operator allows it for the host (the stale_if_error setting), whatever the staleness:
+//     RFC 9111 §4.2.4 lets a disconnected cache serve stale responses.
+// Never when the stored response forbids serving it stale (must-revalidate, proxy-revalidate,
+// no-cache, s-maxage: policy::Freshness::StaleMustRevalidate), whatever the directives: RFC 9111
+// §5.2.2.2 says MUST NOT, and RFC 5861 §4 does not override it for a shared cache.
+//
+// A directive is the origin's or the client's own word that a stale answer is better than an
+// error, so the fetch serves it on the first failure instead of retrying first (at_once).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "policy/freshness.h"
+#include "policy/header_list.h"
+
+namespace policy {
+
+enum class StaleOnErrorReason {
+    ResponseDirective,  // the stored response's stale-if-error window covers it
+    RequestDirective,   // the request's stale-if-error window covers it
+    HostSetting,        // the operator's stale_if_error host list allows it
+    MustRevalidate,     // the stored response forbids serving it stale
+    NotAllowed,         // no directive covers it and the host is not listed
+};
+
+std::string_view to_string(StaleOnErrorReason r);
+
+struct StaleOnError {
+    bool allowed = false;
+    bool at_once = false;  // a directive allowed it: serve on the first failure, no retries
+    StaleOnErrorReason reason = StaleOnErrorReason::NotAllowed;
+};
+
+// `host_allows`: the request's host matches the stale_if_error setting (and its URL is not
+// signed). Times as in evaluate_freshness.
+StaleOnError stale_on_error(const HeaderList& stored, const HeaderList& request,
+                            ResponseTimes times, int64_t now, bool host_allows);
+
+}  // namespace policy

@@ -1,0 +1,156 @@
+#include "policy/stale_on_error.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "policy/cache_control.h"
+#include "policy/http_date.h"
+
+using namespace policy;
+
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000;
+
+// A response stored at kT0 with `cc`, fresh for its max-age.
+HeaderList stored_with(const std::string& cc) {
+    return {{"Date", format_http_date(kT0)}, {"Cache-Control", cc}};
+}
+
+}  // namespace
+
+TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111 §4.2.4)") {
+    struct Row {
+        const char* name;
+        std::string response_cc;
+        HeaderList request;
+        int64_t seconds_after;  // now - kT0
+        bool host_allows;
+        bool allowed;
+        bool at_once;
+        StaleOnErrorReason reason;
+    };
+    using R = StaleOnErrorReason;
+    const Row rows[] = {
+        {"response window covers it",
+         "max-age=2, stale-if-error=60",
+         {},
+         10,
+         false,
+         true,
+         true,
+         R::ResponseDirective},
+        {"response window edge (stale 58 s of 60)",
+         "max-age=2, stale-if-error=60",
+         {},
+         60,
+         false,
+         true,
+         true,
+         R::ResponseDirective},
+        {"past the response window",
+         "max-age=2, stale-if-error=60",
+         {},
+         100,
+         false,
+         false,
+         false,
+         R::NotAllowed},
+        {"past the window, host listed",
+         "max-age=2, stale-if-error=60",
+         {},
+         100,
+         true,
+         true,
+         false,
+         R::HostSetting},
+        {"request window covers it",
+         "max-age=2",
+         {{"Cache-Control", "stale-if-error=30"}},
+         20,
+         false,
+         true,
+         true,
+         R::RequestDirective},
+        {"past the request window",
+         "max-age=2",
+         {{"Cache-Control", "stale-if-error=5"}},
+         20,
+         false,
+         false,
+         false,
+         R::NotAllowed},
+        {"no directive, host listed", "max-age=2", {}, 1000, true, true, false, R::HostSetting},
+        {"no directive, host not listed", "max-age=2", {}, 10, false, false, false, R::NotAllowed},
+        // RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10, §5.2.2.4: never stale, directives or not.
+        {"must-revalidate wins",
+         "max-age=2, must-revalidate, stale-if-error=60",
+         {},
+         10,
+         true,
+         false,
+         false,
+         R::MustRevalidate},
+        {"proxy-revalidate wins",
+         "max-age=2, proxy-revalidate, stale-if-error=60",
+         {},
+         10,
+         true,
+         false,
+         false,
+         R::MustRevalidate},
+        {"s-maxage wins",
+         "s-maxage=2, stale-if-error=60",
+         {},
+         10,
+         true,
+         false,
+         false,
+         R::MustRevalidate},
+        {"no-cache wins",
+         "max-age=100, no-cache, stale-if-error=60",
+         {},
+         10,
+         true,
+         false,
+         false,
+         R::MustRevalidate},
+        {"revalidated while fresh (request no-cache): stale by 0",
+         "max-age=100, stale-if-error=0",
+         {{"Cache-Control", "no-cache"}},
+         10,
+         false,
+         true,
+         true,
+         R::ResponseDirective},
+        {"invalid argument is ignored",
+         "max-age=2, stale-if-error=abc",
+         {},
+         10,
+         false,
+         false,
+         false,
+         R::NotAllowed},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        auto d = stale_on_error(stored_with(row.response_cc), row.request, {kT0, kT0},
+                                kT0 + row.seconds_after, row.host_allows);
+        CHECK(d.allowed == row.allowed);
+        CHECK(d.at_once == row.at_once);
+        CHECK(d.reason == row.reason);
+    }
+}
+
+TEST_CASE("policy/stale_on_error: RFC 5861 directives do not make freshness invalid") {
+    auto cc = parse_cache_control(HeaderList{
+        {"Cache-Control", "max-age=5, stale-while-revalidate=30, stale-if-error=\"60\""}});
+    CHECK_FALSE(cc.invalid_freshness);
+    CHECK(cc.stale_while_revalidate == 30u);
+    CHECK(cc.stale_if_error == 60u);
+    auto bad = parse_cache_control(HeaderList{{"Cache-Control", "max-age=5, stale-if-error=x"}});
+    CHECK_FALSE(bad.invalid_freshness);
+    CHECK_FALSE(bad.stale_if_error);
+    CHECK(bad.max_age == 5u);
+}
