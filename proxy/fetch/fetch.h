@@ -218,9 +218,9 @@ class Fetch final : private ResumeOwner {
     // RFC 9111 §4.1: a response that varies is stored under the variant key its request selects
     // (fetch_semantics.cpp); the registry then finds this fetch under that key.
     void select_variant(const policy::HeaderList& headers);
-    // UpstreamSink: an interim response before the head goes to every listener.
-    void on_upstream_interim(int status, std::string_view reason,
-                             const policy::HeaderList& headers) override;
+    // ResumeOwner: an interim response before the head goes to every listener.
+    void on_resume_interim(int status, std::string_view reason,
+                           const policy::HeaderList& headers) override;
     void on_new_object(int status, const policy::HeaderList& headers,
                        std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);

@@ -117,6 +117,9 @@ class ResumeOwner {
     // The download is over; nothing more comes. The owner may destroy the engine here.
     virtual void on_resume_end(const ResumeOutcome& outcome) = 0;
 
+    // An interim (1xx) response before a head (RFC 9110 §15.2), raw, 100 Continue included.
+    virtual void on_resume_interim(int /*status*/, std::string_view /*reason*/,
+                                   const policy::HeaderList& /*headers*/) {}
     // A retry is planned: false gives up instead (the owner's clients cannot wait that long).
     virtual bool may_retry(const RetryPlan&) { return true; }
     // A retry was scheduled (after the engine's log line and metrics).
@@ -186,6 +189,10 @@ class ResumableTransfer final : private UpstreamSink {
 
     void on_upstream_head(int status, std::string_view reason,
                           const policy::HeaderList& headers) override;
+    void on_upstream_interim(int status, std::string_view reason,
+                             const policy::HeaderList& headers) override {
+        owner_.on_resume_interim(status, reason, headers);
+    }
     BodyAction on_upstream_body(const char* data, size_t size) override;
     void on_upstream_body_drained() override {}
     void on_upstream_done(const UpstreamResult& result) override;
