@@ -5,7 +5,7 @@
 // The request path records with one-line calls:
 //
 //     status_events().cut(url, offset, attempt, delay_ms, cause);      // fetch_retry.cpp
-//     status_events().resumed(url, offset, outage_seconds, refetched);   // fetch_fill.cpp
+//     status_events().resumed(url, offset, outage_seconds, refetched);   // fetch_retry.cpp
 //     status_events().gave_up(url, offset, why);                         // fetch.cpp
 //     status_events().stored(url, bytes);                                // fetch_fill.cpp
 //     status_events().finished(download);                                // access_log.cpp

@@ -39,12 +39,10 @@ ClientConnection::~ClientConnection() {
 
 bool ClientConnection::accept(uv_stream_t* listener) {
     uv_tcp_init(server_.loop(), &tcp_);
-    uv_timer_init(server_.loop(), &timer_);
     deadline_.init<ClientConnection, &ClientConnection::on_deadline>(server_.loop(), this);
     deferred_.init<ClientConnection, &ClientConnection::on_deferred>(server_.loop(), this);
     tcp_.data = this;
-    timer_.data = this;
-    open_handles_ = 4;
+    open_handles_ = 3;
     if (uv_accept(listener, stream()) != 0) {
         close("accept failed");
         return false;
@@ -284,8 +282,10 @@ void ClientConnection::on_write_done(size_t size, int status) {
     }
     const uint64_t low_water = server_.config().high_water_mark / 2;
     if (queued_bytes_ < low_water) {
-        if (transfer_) {
-            transfer_->resume_download();  // may deliver body bytes synchronously
+        if (transfer_ || resume_) {
+            // May deliver body bytes synchronously.
+            if (transfer_) transfer_->resume_download();
+            if (resume_) resume_->resume_download();
             response_.flush();
         }
         if (connect_.tunnel) connect_.tunnel->resume_reading();
@@ -329,14 +329,13 @@ void ClientConnection::close(std::string_view reason) {
     if (!exchange_.logged && !exchange_.method.empty()) log_access(RequestResult::Aborted);
     if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
     finish_xorb_capture();               // what arrived of a xorb answer is stored
+    if (resume_) resume_->stop();
     retire_cached();
     if (connect_.tunnel) {
         connect_.tunnel->abandon();
         connect_.tunnel = nullptr;
     }
-    uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ClientConnection::close_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ClientConnection::close_cb);
     deadline_.close(&ClientConnection::close_cb);
     deferred_.close(&ClientConnection::close_cb);
 }

@@ -22,8 +22,6 @@
 
 #include "policy/header_list.h"
 #include "policy/request_target.h"
-#include "policy/resume.h"
-#include "policy/retry.h"
 #include "proxy/admin/access_log.h"
 #include "proxy/client/cached_response.h"
 #include "proxy/client/connect_state.h"
@@ -32,6 +30,7 @@
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
 #include "proxy/loop/loop_timer.h"
+#include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/upstream_transfer.h"
 #include "proxy/xet/xorb_capture.h"
 #include "proxy/xet/xorb_hit.h"
@@ -39,25 +38,6 @@
 namespace proxy {
 
 class Server;
-
-// ClientConnection's pass-through resume state, present while the current response can be
-// resumed. At namespace scope: clang 14 rejects std::optional<T>::emplace() for a nested T with
-// default member initializers used inside the enclosing class.
-struct PassResume {
-    std::optional<policy::Validator> validator;
-    uint64_t length = 0;  // the complete length announced by the first answer
-    policy::ResumePlan plan;
-    uint32_t attempt = 0;          // retries in the current outage
-    uint64_t outage_start_ms = 0;  // first failure of the current outage
-    uint64_t last_byte_ms = 0;     // last body byte from the origin (the client's silence)
-    policy::StallWatch stall;      // policy/stall_watch.h
-    uint64_t last_tick_ms = 0;     // when the stall watch last ran
-    // Leading body bytes of the current answer to drop; overlap_byte is the last body byte
-    // the client got.
-    policy::HeldPrefix prefix;
-    bool awaiting_head = false;  // a resumed request whose head has not arrived
-    bool retry_pending = false;  // the timer starts the next attempt
-};
 
 // A request held while ProxyAuth checks its credentials on a worker (client_auth.cpp): what the
 // parser delivered meanwhile. Reading stops at once, so `body` is at most one read's bytes.
@@ -70,6 +50,7 @@ struct AuthHold {
 
 class ClientConnection final : public UpstreamSink,
                                public AfterActionHook,
+                               private ResumeOwner,
                                private http1::RequestHandler,
                                private http1::ResponseOutput {
   public:
@@ -179,18 +160,16 @@ class ClientConnection final : public UpstreamSink,
     void reset_for_next_request();
 
     // Pass-through resume (client_pass_resume.cpp): a GET answered 200 with a length and a strong
-    // validator is continued with Range + If-Range when its upstream breaks or stalls mid-body.
+    // validator goes on through the resume engine, which continues it with Range + If-Range
+    // when its upstream breaks or stalls mid-body.
     void maybe_enable_resume(const policy::HeaderList& upstream_headers);
-    void on_resumed_head(int status, const policy::HeaderList& headers);
-    // Body bytes of a resumed answer: drops what the client already has (checking the overlap
-    // byte). Returns how many leading bytes of `data` to skip, or nullopt to stop (closed short).
-    std::optional<size_t> resume_skip(const char* data, size_t size);
-    // The transfer failed mid-body; true when a resume is scheduled.
-    bool try_resume(policy::FailureKind kind, int status,
-                    std::optional<std::string_view> retry_after, std::string_view cause);
-    void on_resume_timer();
-    void start_resumed_transfer();
-    void give_up_resume(std::string_view why);
+    void give_up_resume(std::string_view why);  // closes the client short
+    // ResumeOwner
+    HeadAnswer on_resume_head(const ResumeHead& head) override;
+    BodyAction on_resume_body(const char* data, size_t size) override;
+    void on_resume_end(const ResumeOutcome& outcome) override;
+    bool may_retry(const RetryPlan& plan) override;
+    bool consumer_slow() const override;
 
     // Proxy authentication (client_auth.cpp, --auth-basic): true to go on with the request;
     // false when it was refused (answered 407) or is held until the verdict.
@@ -236,23 +215,17 @@ class ClientConnection final : public UpstreamSink,
     // from the next loop iteration: frees finished cached responses, starts a pass-through.
     void defer();
     void on_deferred();
-    // The pass-through resume's timer (client_pass_resume.cpp): its stall ticks and backoff,
-    // and freeing its retired transfer.
-    void arm_timer(double seconds);
-    void on_timer();
 
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
     static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
-    static void timer_cb(uv_timer_t* timer) noexcept;
     static void close_cb(uv_handle_t* handle) noexcept;
     static void chunk_write_cb(uv_write_t* req, int status) noexcept;
     friend struct WriteReq;
 
     Server& server_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};  // the pass-through resume's (on_timer)
     LoopTimer deadline_;  // the current phase's deadline (on_deadline)
     Deadline deadline_purpose_ = Deadline::NextRequest;
     LoopTimer deferred_;  // the next loop iteration (on_deferred)
@@ -281,9 +254,9 @@ class ClientConnection final : public UpstreamSink,
     bool client_eof_ = false;
     bool drain_requested_ = false;
 
-    std::optional<PassResume> resume_;
+    // The current response's transfer once it is resumable (it left transfer_).
+    std::unique_ptr<ResumableTransfer> resume_;
     std::optional<AuthHold> auth_hold_;
-    std::unique_ptr<UpstreamTransfer> retired_transfer_;  // freed from the timer
 
     ConnectState connect_;  // a relayed tunnel, or the intercepted TLS session (connect_state.h)
 };

@@ -227,10 +227,6 @@ void ClientConnection::invalidate_after(int status, const policy::HeaderList& up
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
     if (closed_) return;
-    if (resume_ && resume_->awaiting_head) {  // the answer to a resume: the client has its head
-        on_resumed_head(status, upstream_headers);
-        return;
-    }
     deadline_.stop();
     exchange_.status = status;
     invalidate_after(status, upstream_headers);
@@ -253,7 +249,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     else
         response_.send_relayed_head(status, reason, upstream_headers);
     if (exchange_.method == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
-        maybe_enable_resume(upstream_headers);  // its own timer watches for stalls
+        maybe_enable_resume(upstream_headers);  // the engine watches for stalls
     if (resume_) return;
     // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
     // client (and its connection) forever.
@@ -293,14 +289,6 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
         return BodyAction::Abort;
     }
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
-    if (resume_) {
-        auto skip = resume_skip(data, size);
-        if (!skip) return BodyAction::Abort;
-        data += *skip;
-        size -= *skip;
-        if (size == 0) return BodyAction::Accept;
-        resume_->prefix.overlap_byte = static_cast<unsigned char>(data[size - 1]);
-    }
     exchange_.body_bytes += size;
     exchange_.last_upstream_byte_ms = uv_now(server_.loop());
     if (xorb_capture_) xorb_capture_->on_body(data, size);
@@ -327,7 +315,6 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     finish_xorb_capture();  // what arrived is stored, also when the client has gone
     if (closed_) return;
     deadline_.stop();
-    uv_timer_stop(&timer_);  // the resume's ticks: try_resume re-arms them
     if (transfer_) exchange_.upstream_address = transfer_->primary_address();
     if (result.ok()) {
         if (exchange_.mirror && exchange_.mirror->holding()) send_mirrored_answer();
@@ -343,7 +330,6 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
                                result.message);
         return;
     }
-    if (resume_ && try_resume(failure_kind(result), 0, std::nullopt, result.message)) return;
     // The head has gone out: the status cannot change. Close short so the client sees a
     // truncated transfer, never a complete-looking one.
     spdlog::warn("{} {}: {} after {} body bytes: {}", exchange_.method, exchange_.url,

@@ -7,7 +7,8 @@
 //   so it holds one deadline.
 // - deferred_: the next loop iteration, for work that must not run inside the callback that asks
 //   for it (freeing finished cached responses, starting a pass-through from a curl callback).
-// - timer_: the pass-through resume's (client_pass_resume.cpp).
+// A pass-through response being resumed has no timer here: its resume engine
+// (proxy/upstream/resumable_transfer.h) keeps its own for backoff and the stall watch.
 #include <spdlog/spdlog.h>
 
 #include "proxy/client/client_connection.h"
@@ -88,23 +89,6 @@ void ClientConnection::on_deferred() {
         exchange_.pass_through_due = false;
         start_pass_through();
     }
-}
-
-void ClientConnection::arm_timer(double seconds) {
-    if (closed_) return;
-    uv_timer_start(&timer_, &ClientConnection::timer_cb, static_cast<uint64_t>(seconds * 1000), 0);
-}
-
-void ClientConnection::timer_cb(uv_timer_t* timer) noexcept {
-    static_cast<ClientConnection*>(timer->data)->on_timer();
-}
-
-void ClientConnection::on_timer() {
-    finished_cached_.clear();
-    if (closed_) return;
-    retired_transfer_.reset();
-    if (resume_ && exchange_.head_sent && !exchange_.cached && state_ != State::Closing)
-        on_resume_timer();
 }
 
 }  // namespace proxy

@@ -81,10 +81,18 @@ Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, 
     : registry_(registry),
       key_(std::move(key)),
       request_(std::move(request)),
-      stale_if_error_(stale_if_error),
-      stall_(stall_config_from(registry.config())) {
+      stale_if_error_(stale_if_error) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
+    const Config& config = registry_.config();
+    ResumeSettings settings;
+    settings.retry = registry_.retry();
+    settings.stall = stall_config_from(config);
+    settings.high_water_mark = config.high_water_mark;
+    settings.resume_without_validator = config.resume_without_validator;
+    engine_ = std::make_unique<ResumableTransfer>(registry_.curl(), registry_.loop(),
+                                                  static_cast<ResumeOwner&>(*this), settings,
+                                                  "fetch " + key_);
     remember_cold_range();
     // The digest the content must have: its key names it, or the redirect that led here did.
     if (auto sha = policy::sha256_of_content_key(key_)) {
@@ -115,10 +123,8 @@ uv_loop_t* Fetch::loop() {
 }
 
 void Fetch::start(int64_t now) {
-    if (attempt_ == 0) first_attempt_ms_ = uv_now(loop());
     if (started_ms_ == 0) started_ms_ = uv_now(loop());
-    last_tick_ms_ = uv_now(loop());
-    uv_timer_start(&timer_, &Fetch::timer_cb, kTickMs, kTickMs);  // stall watch + retries
+    uv_timer_start(&timer_, &Fetch::timer_cb, kTickMs, kTickMs);
     // An object being invalidated on a worker (it changed on the origin) is as good as gone.
     auto found = registry_.invalidating(key_)
                      ? cache::Result<std::optional<cache::ObjectInfo>>(std::nullopt)
@@ -169,12 +175,8 @@ void Fetch::start(int64_t now) {
     start_transfer({}, "fetch");
 }
 
-void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view what) {
-    if (registry_.curl().in_action()) {
-        deferred_start_.emplace(extra, std::string(what));
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
-        return;
-    }
+void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view what,
+                           std::optional<ResumeRun> run) {
     // Nothing has reached a client yet (a first request, or its retries): an origin whose
     // breaker is open fails it at once. Revalidations go ahead: a stale copy may still be
     // served if the origin cannot be reached.
@@ -189,21 +191,16 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
         }
     }
     UpstreamRequest req = request_;
-    req.counts_for_breaker = attempt_ == 0;
     for (const auto& h : extra)
         req.headers.push_back(h);
-    transfer_ = std::make_unique<UpstreamTransfer>(registry_.curl(), *this,
-                                                   registry_.config().high_water_mark);
-    last_byte_ms_ = uv_now(loop());
-    stall_.begin_request(last_byte_ms_);
     run_begin_ = next_;
     pacer_.clear_hold();
-    spdlog::debug("fetch {}: {} (attempt {})", key_, what, attempt_ + 1);
-    ++attempts_total_;
-    if (!transfer_->start(req)) {
-        transfer_.reset();
-        fail(FetchEnd::StartFailed, "could not start the upstream request");
-    }
+    spdlog::debug("fetch {}: {} (attempt {})", key_, what, engine_->attempt() + 1);
+    engine_->start(std::move(req), std::move(run));  // a refused start ends it (StartFailed)
+}
+
+ResumeRun Fetch::run(uint64_t from, uint64_t to) const {
+    return ResumeRun{from, to, validator(), object_.complete_length};
 }
 
 void Fetch::attach(FetchListener* listener) {
@@ -221,22 +218,21 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || pipeline_.busy() || recording_ || deferred_start_ ||
+    if (!listeners_.empty() || pipeline_.busy() || recording_ || engine_->start_pending() ||
         identity_.verifying() || identity_.refreshing())
         return false;
+    const bool fetching = engine_->running() || engine_->retry_pending();
     // Background fill: a fill with bytes to go continues without clients.
-    if (state_ == State::Ready && (transfer_ || retry_pending_) && pipeline_.caching())
-        return false;
+    if (state_ == State::Ready && fetching && pipeline_.caching()) return false;
     // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
-    if (state_ == State::Starting && identity_.refetched() && (transfer_ || retry_pending_))
-        return false;
+    if (state_ == State::Starting && identity_.refetched() && fetching) return false;
     return true;
 }
 
 void Fetch::close() {
     if (closing_) return;
     closing_ = true;
-    if (transfer_) transfer_->detach();
+    engine_->stop();
     range_fills_.stop_all();
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
@@ -251,35 +247,17 @@ void Fetch::become_ready(CacheResult result) {
         l->on_fetch_ready(*this);
 }
 
-void Fetch::on_upstream_head(int status, std::string_view reason,
-                             const policy::HeaderList& headers) {
-    if (state_ == State::Failed) return;
-    // RFC 5861 §4: the origin or the client said a stale answer beats an error: no retries.
-    if (stale_on_error_.at_once && purpose_ == Purpose::Revalidate && status >= 500 &&
-        serve_stale("status " + std::to_string(status)))
-        return;
-    // Errors worth another try, before any byte of a body is used.
-    if (policy::retryable_status(status)) {
-        auto retry_after = policy::find_header(headers, "retry-after");
-        auto decision = policy::classify(policy::FailureKind::HttpStatus, status, retry_after,
-                                         attempt_, uv_now(loop()) - first_attempt_ms_,
-                                         registry_.retry(), registry_.random(), now_seconds());
-        if (decision.retry &&
-            (state_ == State::Ready || retry_fits_before_head(decision.delay_ms))) {
-            retire_transfer();  // its body is dropped
-            schedule_retry(policy::FailureKind::HttpStatus, status, retry_after,
-                           "status " + std::to_string(status));
-            return;
-        }
-        metrics().give_ups.inc();
-        spdlog::warn(
-            "fetch {}: status {} after {} attempt(s); giving up ({}): the client gets it", key_,
-            status, attempt_ + 1,
-            decision.retry ? "no time left for another" : policy::to_string(decision.reason));
-    }
+HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
+    if (state_ == State::Failed) return HeadAnswer::Taken;
+    const int status = head.status;
+    const std::string_view reason = head.reason;
+    const policy::HeaderList& headers = head.headers;
+    // Every request for a run (a missing run, a resume) is answered as one.
+    if (head.partial) purpose_ = Purpose::Range;
+    // A retryable status got here after the retries that fit (the engine): the client gets it.
     if (purpose_ == Purpose::Revalidate && status >= 500 &&
         serve_stale("status " + std::to_string(status)))
-        return;
+        return HeadAnswer::Taken;
     switch (purpose_) {
         case Purpose::Revalidate:
             if (status == 304 && policy::matches_304(object_.headers, headers)) {
@@ -295,48 +273,39 @@ void Fetch::on_upstream_head(int status, std::string_view reason,
                 save_revalidated_headers();
                 retire_transfer();
                 become_ready(CacheResult::Revalidated);
-                return;
+                return HeadAnswer::Taken;
             }
-            on_new_object(status, headers);
-            if (state_ == State::Handed) hand_over(status, reason, headers);
-            return;
-        case Purpose::ColdRange:
-            on_cold_range_head(status, reason, headers);
-            return;
+            [[fallthrough]];
         case Purpose::Full:
             on_new_object(status, headers);
-            if (state_ == State::Handed) hand_over(status, reason, headers);
-            return;
-        case Purpose::Range: {
-            auto decision = policy::accept_partial(plan_, status, headers, object_.complete_length);
-            if (decision.action == policy::PartialAction::Reject) {
-                on_range_rejected(status, reason, headers, decision.reason);
-                return;
-            }
-            prefix_.skip = decision.skip_bytes;
-            if (decision.action == policy::PartialAction::Restart) {
-                prefix_.check_overlap = false;
-                spdlog::info("fetch {}: origin ignored Range; discarding the first {} bytes", key_,
-                             prefix_.skip);
-            }
+            if (state_ != State::Handed) return HeadAnswer::Accept;
+            hand_over(status, reason, headers);
+            return HeadAnswer::Taken;
+        case Purpose::ColdRange:
+            return on_cold_range_head(status, reason, headers);
+        case Purpose::Range:
+            if (!head.partial || head.partial->action == policy::PartialAction::Reject)
+                return on_range_rejected(
+                    status, reason, headers,
+                    head.partial ? head.partial->reason : policy::PartialReason::UnexpectedStatus);
             if (state_ != State::Ready)
                 become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit
                                                        : CacheResult::Miss);
-            return;
-        }
+            return HeadAnswer::Accept;
     }
+    return HeadAnswer::Refuse;
 }
 
-void Fetch::on_range_rejected(int status, std::string_view reason,
-                              const policy::HeaderList& headers, policy::PartialReason why) {
+HeadAnswer Fetch::on_range_rejected(int status, std::string_view reason,
+                                    const policy::HeaderList& headers, policy::PartialReason why) {
     // Mid-fill, a signed URL that expired: ask for a fresh one and continue at the same byte.
-    if (state_ == State::Ready && try_refresh_url(status)) return;
+    if (state_ == State::Ready && try_refresh_url(status)) return HeadAnswer::Taken;
     if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
         // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
         // the origin's answer goes to the client, and the stored chunks stay -- an error status
         // is no evidence that the object changed (policy::judge_held_bytes).
         hand_over(status, reason, headers);
-        return;
+        return HeadAnswer::Taken;
     }
     if (state_ != State::Ready && status == 200) {
         // The stored partial copy is outdated and nobody has seen it: start afresh.
@@ -346,17 +315,13 @@ void Fetch::on_range_rejected(int status, std::string_view reason,
         pipeline_.forget_memory();
         purpose_ = Purpose::Full;
         on_new_object(status, headers);
-        if (state_ == State::Handed) hand_over(status, reason, headers);
-        return;
+        if (state_ != State::Handed) return HeadAnswer::Accept;
+        hand_over(status, reason, headers);
+        return HeadAnswer::Taken;
     }
-    retire_transfer();
-    auto verdict = policy::judge_held_bytes(plan_, status, headers, object_.complete_length);
-    std::string detail = "status " + std::to_string(status) + ", " +
-                         std::string(policy::to_string(why)) + "; " +
-                         std::string(policy::to_string(verdict.evidence));
-    fail(verdict.action == policy::HeldBytes::Invalidate ? FetchEnd::ObjectChanged
-                                                         : FetchEnd::ResumeRefused,
-         std::move(detail));
+    // The engine judges what the answer says about the held bytes (policy::judge_held_bytes):
+    // ObjectChanged or ResumeRefused, through on_resume_end.
+    return HeadAnswer::Refuse;
 }
 
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
@@ -400,8 +365,7 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     run_end_ = run ? run->end : object_.complete_length;
     fill_index_ = static_cast<uint32_t>(object_.chunk_of(next_));
     fill_.clear();
-    prefix_.skip = 0;
-    prefix_.check_overlap = false;
+    engine_->set_run(this->run(next_, run_end_));  // this answer's body, from next_
     become_ready(CacheResult::Miss);
     if (object_.complete_length == 0) {
         retire_transfer();
@@ -415,35 +379,46 @@ void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderL
     if (status >= 500 && try_offline_answer("status " + std::to_string(status))) return;
     auto listeners = listeners_;
     listeners_.clear();
-    std::unique_ptr<UpstreamTransfer> transfer = std::move(transfer_);
+    // The first listener gets the transfer carrying the answer; nobody wanting it, it is dropped.
+    std::unique_ptr<UpstreamTransfer> transfer;
+    if (listeners.empty())
+        retire_transfer();
+    else
+        transfer = engine_->release();
     for (auto* l : listeners) {
         l->on_fetch_not_cacheable(std::move(transfer), status, reason, headers);
         transfer.reset();
     }
-    if (transfer) {  // nobody wanted it: drop it (freed with this fetch, outside curl callbacks)
-        transfer->detach();
-        retired_.push_back(std::move(transfer));
-    }
     registry_.release(*this);
 }
 
-void Fetch::on_upstream_done(const UpstreamResult& result) {
-    // Called from CurlMulti after the handle left the multi: the transfer may be freed here.
-    auto transfer = std::move(transfer_);
+void Fetch::on_resume_end(const ResumeOutcome& outcome) {
     if (state_ == State::Failed || state_ == State::Handed || closing_) return;
-    if (result.ok() && state_ == State::Ready) {
-        if (next_ < run_end_) {
-            schedule_retry(policy::FailureKind::EarlyEof, 0, std::nullopt, "response ended early");
+    switch (outcome.end) {
+        case ResumeEnd::Complete:  // the run is in (the engine resumed any early end)
+            if (state_ != State::Ready) {
+                fail(FetchEnd::Unusable, "origin response could not be used");
+                return;
+            }
+            if (!cold_.hold_behind(listeners_)) plan_fill();  // the next missing run, or finish
             return;
-        }
-        if (!cold_.hold_behind(listeners_)) plan_fill();  // the next missing run, or finish
-        return;
+        case ResumeEnd::RetriesExhausted:
+            if (serve_stale(outcome.detail)) return;
+            fail(FetchEnd::RetriesExhausted, outcome.detail);
+            return;
+        case ResumeEnd::ObjectChanged:
+            fail(FetchEnd::ObjectChanged, outcome.detail);
+            return;
+        case ResumeEnd::ResumeRefused:
+            fail(FetchEnd::ResumeRefused, outcome.detail);
+            return;
+        case ResumeEnd::NoValidator:
+            fail(FetchEnd::NoValidator, outcome.detail);
+            return;
+        case ResumeEnd::StartFailed:
+            fail(FetchEnd::StartFailed, outcome.detail);
+            return;
     }
-    if (result.ok()) {
-        fail(FetchEnd::Unusable, "origin response could not be used");
-        return;
-    }
-    schedule_retry(failure_kind(result), 0, std::nullopt, result.message);
 }
 
 void Fetch::fail(FetchEnd end, std::string detail) {
@@ -460,7 +435,6 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     status_events().gave_up(request_.url, next_, why);
     state_ = State::Failed;
     end_ = end;
-    retry_pending_ = false;
     retire_transfer();
     range_fills_.end_all("the fill failed");
     auto listeners = listeners_;

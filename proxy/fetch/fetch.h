@@ -6,9 +6,11 @@
 // the whole object, only the missing chunks (Range + If-Range), a revalidation (If-None-Match /
 // If-Modified-Since), or nothing at all for a fresh complete object. Body bytes are collected
 // into chunks; a complete chunk is kept in memory for readers and handed to a worker thread that
-// writes and syncs it and then records it in the index. When the upstream transfer breaks
-// mid-body the Fetch retries with backoff and resumes from the next byte it needs; readers just
-// wait for more bytes.
+// writes and syncs it and then records it in the index. Its requests go through the resume
+// engine (proxy/upstream/resumable_transfer.h): when a transfer breaks or stalls mid-body the
+// engine retries with backoff and resumes from the next byte needed; readers just wait for more
+// bytes. What is the fill's own stays here: the breaker, stale-if-error, signed-URL refresh, and
+// what an answer means for the stored object.
 //
 // Clients never own a Fetch: they attach as FetchListeners and read through the accessors.
 // Thread: the loop thread. Lifetime: owned by the registry; destroyed (deferred, through its
@@ -32,17 +34,14 @@
 #include "policy/cold_range.h"
 #include "policy/fill_pace.h"
 #include "policy/memory_budget.h"
-#include "policy/resume.h"
-#include "policy/retry.h"
 #include "policy/stale_on_error.h"
-#include "policy/stall_watch.h"
 #include "proxy/fetch/chunk_pipeline.h"
 #include "proxy/fetch/cold_range_start.h"
 #include "proxy/fetch/content_identity.h"
 #include "proxy/fetch/fill_pacer.h"
 #include "proxy/fetch/fill_status.h"
 #include "proxy/fetch/range_fill_set.h"
-#include "proxy/upstream/upstream_transfer.h"
+#include "proxy/upstream/resumable_transfer.h"
 
 namespace proxy {
 
@@ -92,7 +91,7 @@ class FetchListener {
     ~FetchListener() = default;
 };
 
-class Fetch final : public UpstreamSink {
+class Fetch final : private ResumeOwner {
   public:
     enum class State { Starting, Ready, Failed, Handed };
 
@@ -171,12 +170,6 @@ class Fetch final : public UpstreamSink {
     // The chunk buffers this fetch holds (its part of the memory budget, fetch_memory.cpp).
     uint64_t memory_held() const;
 
-    // UpstreamSink
-    void on_upstream_head(int status, std::string_view reason,
-                          const policy::HeaderList& headers) override;
-    BodyAction on_upstream_body(const char* data, size_t size) override;
-    void on_upstream_done(const UpstreamResult& result) override;
-
     // Content identity (fetch_identity.cpp, docs/model-hosts.md).
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
@@ -202,8 +195,22 @@ class Fetch final : public UpstreamSink {
 
   private:
     friend class RangeFill;
+    using BodyAction = UpstreamSink::BodyAction;
 
-    void start_transfer(const policy::HeaderList& extra, std::string_view what);
+    // ResumeOwner: the engine's events (fetch.cpp, fetch_fill.cpp, fetch_retry.cpp).
+    HeadAnswer on_resume_head(const ResumeHead& head) override;
+    BodyAction on_resume_body(const char* data, size_t size) override;
+    void on_resume_end(const ResumeOutcome& outcome) override;
+    bool may_retry(const RetryPlan& plan) override;
+    void on_retry_scheduled(const RetryPlan& plan) override;
+    bool restart_without_run() override;
+    void on_recovered(uint64_t offset, uint64_t outage_ms, uint64_t resent) override;
+
+    // Sends the request with `extra` headers; with `run`, for that run of the object (Range +
+    // If-Range, judged by the engine).
+    void start_transfer(const policy::HeaderList& extra, std::string_view what,
+                        std::optional<ResumeRun> run = std::nullopt);
+    ResumeRun run(uint64_t from, uint64_t to) const;  // [from, to) of object_
     void plan_fill();
     void become_ready(CacheResult result);
     // `run`: the part of the object the running transfer carries (a cold range); the whole
@@ -211,30 +218,27 @@ class Fetch final : public UpstreamSink {
     // RFC 9111 §4.1: a response that varies is stored under the variant key its request selects
     // (fetch_semantics.cpp); the registry then finds this fetch under that key.
     void select_variant(const policy::HeaderList& headers);
-    // UpstreamSink: an interim response before the head goes to every listener.
-    void on_upstream_interim(int status, std::string_view reason,
-                             const policy::HeaderList& headers) override;
+    // ResumeOwner: an interim response before the head goes to every listener.
+    void on_resume_interim(int status, std::string_view reason,
+                           const policy::HeaderList& headers) override;
     void on_new_object(int status, const policy::HeaderList& headers,
                        std::optional<policy::ByteRange> run = std::nullopt);
     void hand_over(int status, std::string_view reason, const policy::HeaderList& headers);
     // Ends the fill: clients are closed short; chunks are dropped only for ObjectChanged.
     void fail(FetchEnd end, std::string detail);
-    // accept_partial rejected the answer to a Range request (plan_).
-    void on_range_rejected(int status, std::string_view reason, const policy::HeaderList& headers,
-                           policy::PartialReason why);
-    void schedule_retry(policy::FailureKind kind, int status,
-                        std::optional<std::string_view> retry_after, std::string_view cause);
+    // accept_partial rejected the answer to a Range request.
+    HeadAnswer on_range_rejected(int status, std::string_view reason,
+                                 const policy::HeaderList& headers, policy::PartialReason why);
     void on_timer();
     // Before any client has a head, retries must fit the client's patience.
-    bool retry_fits_before_head(uint64_t delay_ms) const;
+    bool retry_fits_before_head(const RetryPlan& plan) const;
     void notify_progress();
-    // Stops using the current transfer from inside a curl callback: it cannot be freed there,
-    // so it waits in retired_ until the next timer tick.
-    void retire_transfer();
+    void retire_transfer() { engine_->stop(); }  // safe inside curl callbacks
     // After a 304: writes object_'s merged headers and times to the store on a worker.
     void save_revalidated_headers();
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
     bool serve_stale(std::string_view cause);
+    bool can_serve_stale() const;  // serve_stale would serve
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -264,7 +268,8 @@ class Fetch final : public UpstreamSink {
     // asks for the first client's range; the fill continues behind it.
     void remember_cold_range();  // from the first client's Range, before it is removed
     bool start_cold_range();
-    void on_cold_range_head(int status, std::string_view reason, const policy::HeaderList& headers);
+    HeadAnswer on_cold_range_head(int status, std::string_view reason,
+                                  const policy::HeaderList& headers);
     // A reader moved on or left: start the fill behind the cold run when none reads inside it.
     void release_fill_behind();
 
@@ -304,22 +309,14 @@ class Fetch final : public UpstreamSink {
     ChunkPipeline pipeline_;  // memory, writes and commits of the chunks (chunk_pipeline.h)
     SharedReads reads_;       // see shared_read()
 
-    // The current upstream transfer and what it is for.
-    std::unique_ptr<UpstreamTransfer> transfer_;
-    std::vector<std::unique_ptr<UpstreamTransfer>> retired_;
+    // The upstream requests (retries, resumes, stall watch) and what they are for.
+    std::unique_ptr<ResumableTransfer> engine_;
     bool replan_ = false;
-    // A transfer asked for from inside a curl callback starts from the next timer tick
-    // (libcurl refuses curl_multi_add_handle there).
-    std::optional<std::pair<policy::HeaderList, std::string>> deferred_start_;
     FillPacer pacer_;         // paused for the disk or held for readers (fill_pacer.h)
     uint64_t run_begin_ = 0;  // where the running transfer began
     enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
-    policy::ResumePlan plan_;
-    uint64_t run_end_ = 0;  // end of the byte run the transfer is filling
-    uint64_t next_ = 0;     // next byte offset the fill needs
-    // Body bytes of this response already held, dropped as they arrive; overlap_byte is the
-    // byte before next_, for the continuity check.
-    policy::HeldPrefix prefix_;
+    uint64_t run_end_ = 0;      // end of the byte run the transfer is filling
+    uint64_t next_ = 0;         // next byte offset the fill needs
     cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 
@@ -329,20 +326,11 @@ class Fetch final : public UpstreamSink {
 
     RangeFillSet range_fills_;  // separate range fills and their back-off (range_fill_set.h)
 
-    // Retries. The timer ticks every kTickMs while the fetch lives: stall watch, retries,
-    // deferred starts, range fills. A stall is noticed at most one tick late.
+    // The timer ticks every kTickMs while the fetch lives: range fills, a held fill, a fresh
+    // URL's request, a replan, a refused start -- what must not run inside curl callbacks.
     static constexpr uint64_t kTickMs = 250;
     uv_timer_t timer_{};
-    uint64_t last_tick_ms_ = 0;  // when on_timer last ran (a late loop is not trusted)
-    policy::StallWatch stall_;
-    uint32_t attempt_ = 0;
-    uint64_t first_attempt_ms_ = 0;
-    uint64_t last_byte_ms_ = 0;
-    uint64_t outage_start_ms_ = 0;  // when the current run of failures began
-    uint64_t started_ms_ = 0;       // when this fetch started, for the rate in status()
-    uint64_t bytes_received_ = 0;   // body bytes from the origin, all attempts
-    uint32_t attempts_total_ = 0;   // upstream requests made
-    bool retry_pending_ = false;
+    uint64_t started_ms_ = 0;    // when this fetch started, for the rate in status()
     bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
     bool closing_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

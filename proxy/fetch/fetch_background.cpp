@@ -12,7 +12,7 @@ namespace proxy {
 // Fetching, or about to fetch again, with bytes still to go.
 bool Fetch::filling() const {
     return state_ == State::Ready && pipeline_.caching() && !closing_ &&
-           (transfer_ || retry_pending_ || replan_ || deferred_start_);
+           (engine_->active() || replan_);
 }
 
 bool Fetch::filling_without_clients() const {
@@ -51,11 +51,9 @@ void Fetch::on_last_detach() {
 void Fetch::stop_fill(std::string_view why) {
     spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
                  bytes_held(), object_.complete_length, why);
-    retry_pending_ = false;
     replan_ = false;
-    deferred_start_.reset();
     pacer_.clear();
-    retire_transfer();  // may run inside a curl callback: freed from the timer
+    retire_transfer();  // safe inside a curl callback; a pending retry is dropped too
     fill_.clear();      // a chunk not yet complete is fetched again later
     fill_stopped_ = true;
 }
@@ -63,10 +61,11 @@ void Fetch::stop_fill(std::string_view why) {
 // A client attached to a fetch whose fill was stopped: fetch the missing chunks again.
 void Fetch::restart_fill() {
     fill_stopped_ = false;
-    if (state_ != State::Ready || transfer_ || retry_pending_ || !pipeline_.caching()) return;
+    if (state_ != State::Ready || engine_->running() || engine_->retry_pending() ||
+        !pipeline_.caching())
+        return;
     spdlog::info("fetch {}: a client is back; filling again", key_);
-    attempt_ = 0;
-    first_attempt_ms_ = uv_now(loop());
+    engine_->reset_outage();
     plan_fill();
 }
 

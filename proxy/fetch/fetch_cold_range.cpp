@@ -35,8 +35,8 @@ bool Fetch::start_cold_range() {
     return true;
 }
 
-void Fetch::on_cold_range_head(int status, std::string_view reason,
-                               const policy::HeaderList& headers) {
+HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
+                                     const policy::HeaderList& headers) {
     auto answer = policy::accept_cold_range(*cold_.plan(), status, headers);
     if (answer.usable()) {
         auto head = policy::whole_object_head(headers, answer.complete_length);
@@ -44,21 +44,22 @@ void Fetch::on_cold_range_head(int status, std::string_view reason,
         if (storable.store && registry_.config().cache_size > 0) {
             cold_.started_object(answer.range);
             on_new_object(200, head, answer.range);
-            return;
+            return HeadAnswer::Accept;
         }
     }
     if (status == 200) {  // the origin ignores Range: this is the whole object
         cold_.drop_plan();
         purpose_ = Purpose::Full;
         on_new_object(status, headers);
-        if (state_ == State::Handed) hand_over(status, reason, headers);
-        return;
+        if (state_ != State::Handed) return HeadAnswer::Accept;
+        hand_over(status, reason, headers);
+        return HeadAnswer::Taken;
     }
     if (status != 206) {
         // A redirect (to a CDN, with the client's Range to follow), 403, 404, 416...: the
         // client's answer, as a plain GET would have brought it.
         hand_over(status, reason, headers);
-        return;
+        return HeadAnswer::Taken;
     }
     // A 206 that cannot start the object (no validator, another range, not storable): ask for
     // the whole object, as before.
@@ -71,6 +72,7 @@ void Fetch::on_cold_range_head(int status, std::string_view reason,
     purpose_ = Purpose::Full;
     next_ = 0;
     start_transfer({}, "fetch");
+    return HeadAnswer::Taken;
 }
 
 void Fetch::release_fill_behind() {

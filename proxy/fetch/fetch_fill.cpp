@@ -21,7 +21,7 @@ ChunkPtr Fetch::memory_chunk(uint32_t index) const {
 
 std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
     if (state_ != State::Ready) return {};
-    if (index == fill_index_ && transfer_) return {fill_.data(), fill_.size()};
+    if (index == fill_index_ && engine_->running()) return {fill_.data(), fill_.size()};
     return range_fills_.live_bytes(index);
 }
 
@@ -37,10 +37,11 @@ void Fetch::chunk_lost(uint32_t index) {
     // again, finish_object() must mark it complete.
     object_.state = cache::ObjectState::Partial;
     spdlog::warn("fetch {}: chunk {} unreadable on disk; fetching it again", key_, index);
-    if (!transfer_ && !retry_pending_) plan_fill();
+    if (!engine_->running() && !engine_->retry_pending()) plan_fill();
 }
 
-UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) {
+// Body bytes in order, each once: the engine dropped those of a resumed answer already held.
+UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     if (state_ != State::Ready || closing_) return BodyAction::Abort;
     if (pipeline_.caching() && disk_behind()) {
         pacer_.pause_for_disk();
@@ -50,33 +51,9 @@ UpstreamSink::BodyAction Fetch::on_upstream_body(const char* data, size_t size) 
         pacer_.hold_for_readers(uv_now(loop()));
         return BodyAction::Pause;
     }
-    last_byte_ms_ = uv_now(loop());
-    stall_.on_bytes(last_byte_ms_);
-    bytes_received_ += size;
-    if (attempt_ > 0 && size > prefix_.skip) {
-        metrics().recovery_seconds.observe(static_cast<double>(last_byte_ms_ - outage_start_ms_) /
-                                           1000.0);
-        status_events().resumed(request_.url, next_, (last_byte_ms_ - outage_start_ms_) / 1000.0,
-                                prefix_.skip - (prefix_.check_overlap && prefix_.skip > 0));
-        // The fill is moving again: attempts and the deadline count per outage, so a long
-        // download that recovers from many separate faults is never given up for their total.
-        attempt_ = 0;
-        first_attempt_ms_ = last_byte_ms_;
-    }
     auto* bytes = reinterpret_cast<const std::byte*>(data);
-    // The bytes of a resumed answer already held; the last of them must equal ours.
-    auto step =
-        policy::drop_held_prefix(prefix_, reinterpret_cast<const unsigned char*>(data), size);
-    if (step.mismatch) {
-        retire_transfer();
-        fail(FetchEnd::ObjectChanged,
-             std::string(policy::to_string(policy::overlap_differs().evidence)));
-        return BodyAction::Accept;
-    }
-    metrics().discarded_bytes.add(step.dropped);
-    size_t off = step.dropped;
-    off += append_body(bytes + off, size - off);
-    if (next_ >= run_end_ && off < size) {
+    const size_t used = append_body(bytes, size);
+    if (next_ >= run_end_ && used < size) {
         // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
         retire_transfer();
         schedule_replan();
@@ -94,7 +71,6 @@ size_t Fetch::append_body(const std::byte* data, size_t size) {
                           static_cast<size_t>(std::min<uint64_t>(size - used, run_end_ - next_)));
         used += n;
         next_ += n;
-        prefix_.overlap_byte = static_cast<unsigned char>(fill_.back());
         if (fill_.size() == chunk_len) seal_chunk();
     }
     return used;
@@ -187,11 +163,9 @@ void Fetch::maybe_resume() {
         held = p == policy::FillPace::Hold;
         if (p == policy::FillPace::Breathe) pacer_.breathed(uv_now(loop()));
     }
-    if (pacer_.paused() && !held && transfer_) {
+    if (pacer_.paused() && !held && engine_->running()) {
         pacer_.clear();
-        last_byte_ms_ = uv_now(loop());
-        stall_.resume_after_pause(last_byte_ms_);  // the stall watch counts from the resumption
-        transfer_->resume_download();
+        engine_->resume_download();  // its stall watch counts from the resumption
     }
     range_fills_.resume_all();
 }
@@ -264,7 +238,7 @@ void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
     trim_memory();
     maybe_resume();
     maybe_commit();
-    if (!transfer_ && !retry_pending_ && complete()) finish_object();
+    if (!engine_->running() && !engine_->retry_pending() && complete()) finish_object();
     notify_progress();
     if (idle()) registry_.release(*this);
 }

@@ -101,8 +101,7 @@ void Fetch::refetch_after_mismatch() {
     present_ = cache::ChunkMap();
     pipeline_.forget_memory();
     reads_.forget();
-    attempt_ = 0;
-    first_attempt_ms_ = 0;
+    engine_->reset_outage();
     start(now_seconds());
 }
 
@@ -147,9 +146,10 @@ void Fetch::on_url_refreshed(const RefreshResult& result) {
     auto old_key = registry_.redirects().key_of(request_.url).value_or(std::string());
     registry_.redirects().moved(old_key, result.location);
     request_.url = result.location;
+    engine_->request().url = result.location;
     metrics().url_refreshes.inc();
     spdlog::info("fetch {}: fresh signed URL in {} ms; resuming at byte {}", key_, took_ms, next_);
-    retry_pending_ = true;  // on_timer resumes from next_ with Range + If-Range
+    engine_->resume_now();  // from next_ with Range + If-Range
 }
 
 bool Fetch::try_offline_answer(std::string_view why) {
@@ -175,8 +175,6 @@ bool Fetch::try_offline_answer(std::string_view why) {
     auto map = store().present_chunks(object);
     if (!map || !map->all_present()) return false;
     retire_transfer();
-    retry_pending_ = false;
-    deferred_start_.reset();
     object_ = object;
     present_ = *map;
     object_recorded_ = true;

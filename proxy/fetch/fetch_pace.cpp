@@ -32,7 +32,7 @@ void Fetch::reader_progress() {
 // bytes at once) and from detach: the resumption waits for the timer (next loop iteration),
 // whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
 void Fetch::wake_held_fill() {
-    if (pacer_.held_for_readers() && transfer_ && !retry_pending_)
+    if (pacer_.held_for_readers() && engine_->running() && !engine_->retry_pending())
         uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 

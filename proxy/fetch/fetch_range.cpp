@@ -4,8 +4,9 @@
 // Division of labour: a range fill claims a run of chunks nobody holds, from the client's
 // first missing chunk to its range's end (or the first chunk held or claimed by another).
 // The main fill skips claimed chunks when it plans, and stops its current run when it reaches
-// one, so the origin sends each byte about once. A range fill that fails or stalls just ends:
-// its unfilled chunks are unclaimed and the main fill, which retries, fetches them later.
+// one, so the origin sends each byte about once. A range fill retries cuts through its own
+// resume engine; one that stalls, is refused or gives up ends: its unfilled chunks are unclaimed
+// and the main fill fetches them in its turn.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,7 +20,7 @@
 namespace proxy {
 
 bool Fetch::main_fill_running() const {
-    return transfer_ || retry_pending_ || replan_ || deferred_start_;
+    return engine_->active() || replan_;
 }
 
 void Fetch::want_range(uint64_t from, uint64_t to) {
@@ -38,7 +39,7 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
     policy::RangeWaitInput in;
     in.wanted = from;
     // The main fill is heading there when its current run (or the retry of it) covers `from`.
-    if ((transfer_ || retry_pending_) && first > fill_index_ && from < run_end_)
+    if ((engine_->running() || engine_->retry_pending()) && first > fill_index_ && from < run_end_)
         in.fill_position = next_;
     in.wait_distance = config.range_wait_distance;
     in.max_fetches = config.max_range_fetches;
@@ -107,7 +108,7 @@ bool Fetch::fill_done() const {
 
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill() {
-    if (state_ == State::Failed || transfer_ || retry_pending_) return;
+    if (state_ == State::Failed || engine_->running() || engine_->retry_pending()) return;
     // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
     // ends, this runs again.
     uint32_t first = 0;
@@ -125,15 +126,7 @@ void Fetch::plan_fill() {
     run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
     fill_index_ = first;
     fill_.clear();
-    prefix_.check_overlap = false;
-    plan_ = policy::ResumePlan{};
-    plan_.next_offset = next_;
-    plan_.request_from = next_;
-    plan_.validator = validator();
-    plan_.headers.push_back(
-        {"Range", policy::format_range_header(policy::ByteRange{next_, run_end_})});
-    if (plan_.validator) plan_.headers.push_back({"If-Range", plan_.validator->value});
-    start_transfer(plan_.headers, "fill missing range");
+    start_transfer({}, "fill missing range", run(next_, run_end_));
 }
 
 }  // namespace proxy

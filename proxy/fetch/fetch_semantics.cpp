@@ -24,8 +24,8 @@ void Fetch::select_variant(const policy::HeaderList& headers) {
     registry_.variant_stored(*this, old_key, fields.names);
 }
 
-void Fetch::on_upstream_interim(int status, std::string_view reason,
-                                const policy::HeaderList& headers) {
+void Fetch::on_resume_interim(int status, std::string_view reason,
+                              const policy::HeaderList& headers) {
     // Only before the first answer: the clients of a running fill already have their head.
     if (state_ != State::Starting) return;
     auto listeners = listeners_;

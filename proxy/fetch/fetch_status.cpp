@@ -8,12 +8,12 @@ FillStatus Fetch::status() const {
     FillStatus s;
     s.url = request_.url;
     s.key = key_;
-    s.attempts = attempts_total_;
+    s.attempts = engine_->requests();
     s.memory_bytes = memory_held();
     s.clients = static_cast<uint32_t>(listeners_.size());
     s.content = content_state();
     s.announced_sha256 = identity_.announced_sha256();
-    if (retry_pending_) s.retry_in_ms = uv_timer_get_due_in(&timer_);
+    if (engine_->retry_pending()) s.retry_in_ms = engine_->retry_due_in_ms();
     if (state_ == State::Ready || stored_complete_) {
         s.total = object_.complete_length;
         for (uint32_t i = 0; i < present_.size(); ++i)
@@ -22,7 +22,7 @@ FillStatus Fetch::status() const {
     }
     uint64_t elapsed_ms = uv_now(registry_.loop()) - started_ms_;
     if (started_ms_ != 0 && elapsed_ms > 0)
-        s.rate_bytes_per_s = static_cast<double>(bytes_received_) * 1000.0 / elapsed_ms;
+        s.rate_bytes_per_s = static_cast<double>(engine_->bytes_received()) * 1000.0 / elapsed_ms;
     switch (state_) {
         case State::Starting:
             s.state = purpose_ == Purpose::Revalidate ? "revalidating" : "starting";
@@ -34,13 +34,13 @@ FillStatus Fetch::status() const {
             s.state = "passed_through";
             break;
         case State::Ready:
-            if (retry_pending_)
+            if (engine_->retry_pending())
                 s.state = "waiting_retry";
-            else if (transfer_ && pacer_.paused_for_disk())
+            else if (engine_->running() && pacer_.paused_for_disk())
                 s.state = "waiting_for_disk";
-            else if (transfer_ && pacer_.held_for_readers())
+            else if (engine_->running() && pacer_.held_for_readers())
                 s.state = "waiting_for_clients";
-            else if (transfer_ || deferred_start_)
+            else if (engine_->active())
                 s.state = "transferring";
             else if (pipeline_.busy() || recording_)
                 s.state = "writing";

@@ -47,45 +47,35 @@ bool is_failure(RangeFillEnd e) {
 }
 
 RangeFill::RangeFill(Fetch& fetch, uint32_t first, uint32_t end)
-    : fetch_(fetch),
-      fill_index_(first),
-      end_(end),
-      stall_(stall_config_from(fetch.registry_.config())) {}
+    : fetch_(fetch), fill_index_(first), end_(end) {}
 
-RangeFill::~RangeFill() {
-    if (transfer_) transfer_->detach();
-}
+RangeFill::~RangeFill() = default;
 
 bool RangeFill::start(UpstreamRequest request, const policy::Validator& validator) {
     const cache::ObjectInfo& obj = fetch_.object();
     next_ = obj.chunk_begin(fill_index_);
     end_byte_ = std::min<uint64_t>(obj.chunk_begin(end_), obj.complete_length);
-    plan_.next_offset = next_;
-    plan_.request_from = next_;
-    plan_.validator = validator;
-    plan_.headers = {{"Range", policy::format_range_header(policy::ByteRange{next_, end_byte_})},
-                     {"If-Range", validator.value}};
-    for (const auto& h : plan_.headers)
-        request.headers.push_back(h);
     FetchRegistry& registry = fetch_.registry_;
-    transfer_ = std::make_unique<UpstreamTransfer>(registry.curl(), *this,
-                                                   registry.config().high_water_mark);
-    stall_.begin_request(uv_now(fetch_.loop()));
-    if (!transfer_->start(request)) {
-        transfer_.reset();
-        over_ = true;
-        return false;
-    }
+    const Config& config = registry.config();
+    ResumeSettings settings;
+    settings.retry = registry.retry();
+    settings.stall = stall_config_from(config);
+    settings.high_water_mark = config.high_water_mark;
+    settings.watch_first_head = true;  // a range fill's client waits for its first byte
+    engine_ = std::make_unique<ResumableTransfer>(registry.curl(), fetch_.loop(),
+                                                  static_cast<ResumeOwner&>(*this), settings,
+                                                  "fetch " + fetch_.key() + " (range)");
     metrics().range_fetches.inc();
     spdlog::info("fetch {}: separate range fetch of bytes {}-{} (chunks {}..{})", fetch_.key(),
                  next_, end_byte_ - 1, fill_index_, end_ - 1);
-    return true;
+    engine_->start(std::move(request), ResumeRun{next_, end_byte_, validator, obj.complete_length});
+    return !over_;  // a start curl refused has ended it
 }
 
 void RangeFill::stop() {
     over_ = true;
     paused_ = false;
-    if (transfer_) transfer_->detach();  // freed with this object, from the fetch's timer
+    if (engine_) engine_->stop();  // freed with this object, from the fetch's timer
     fill_ = {};
 }
 
@@ -96,37 +86,40 @@ void RangeFill::end(RangeFillEnd why, std::string_view detail) {
 }
 
 std::span<const std::byte> RangeFill::live_bytes(uint32_t index) const {
-    if (over_ || !accepted_ || index != fill_index_) return {};
+    if (over_ || index != fill_index_) return {};
     return {fill_.data(), fill_.size()};
 }
 
 void RangeFill::resume() {
     if (!paused_ || over_) return;
     paused_ = false;
-    stall_.resume_after_pause(uv_now(fetch_.loop()));
-    transfer_->resume_download();
+    engine_->resume_download();
 }
 
-void RangeFill::on_upstream_head(int status, std::string_view, const policy::HeaderList& headers) {
-    if (over_) return;
-    auto decision = policy::accept_partial(plan_, status, headers, fetch_.object().complete_length);
-    if (decision.action != policy::PartialAction::Append || decision.skip_bytes != 0) {
-        // A 200 (the validator no longer matches, or Range is ignored), an error status, or a
-        // 206 of something else: the main fill will find out what the origin has now.
-        end(RangeFillEnd::Refused, "status " + std::to_string(status) + ", " +
-                                       std::string(policy::to_string(decision.reason)));
-        return;
-    }
-    accepted_ = true;
+HeadAnswer RangeFill::on_resume_head(const ResumeHead& head) {
+    if (over_) return HeadAnswer::Taken;
+    // Only a 206 continuing the region: a 200 (the validator no longer matches, or Range is
+    // ignored), an error status or a 206 of something else ends it, and the main fill finds
+    // out what the origin has now.
+    if (head.partial && head.partial->action == policy::PartialAction::Append)
+        return HeadAnswer::Accept;
+    return HeadAnswer::Refuse;
 }
 
-UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t size) {
-    if (over_ || !accepted_) return BodyAction::Abort;
+bool RangeFill::may_retry(const RetryPlan& plan) {
+    stalled_ = plan.kind == policy::FailureKind::Stall;
+    // A stalled origin is left to the main fill, which stopped where this region begins and
+    // picks it up at once; other faults are retried while the clients can wait.
+    return !stalled_ &&
+           !policy::gap_exceeded(plan.silent_ms, plan.delay_ms, fetch_.registry_.retry());
+}
+
+UpstreamSink::BodyAction RangeFill::on_resume_body(const char* data, size_t size) {
+    if (over_) return UpstreamSink::BodyAction::Abort;
     if (fetch_.pipeline_.caching() && fetch_.disk_behind()) {
         paused_ = true;
-        return BodyAction::Pause;
+        return UpstreamSink::BodyAction::Pause;
     }
-    stall_.on_bytes(uv_now(fetch_.loop()));
     const cache::ObjectInfo& obj = fetch_.object();
     auto* bytes = reinterpret_cast<const std::byte*>(data);
     size_t used = 0;
@@ -134,7 +127,7 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
         if (fill_.empty() && fetch_.held(fill_index_)) {
             // Nothing more of this region is needed.
             end(RangeFillEnd::Overtaken);
-            return BodyAction::Accept;
+            return UpstreamSink::BodyAction::Accept;
         }
         auto chunk_len = static_cast<size_t>(obj.chunk_length(fill_index_));
         size_t n =
@@ -149,20 +142,35 @@ UpstreamSink::BodyAction RangeFill::on_upstream_body(const char* data, size_t si
             fill_ = {};
             ++fill_index_;
             fetch_.accept_range_chunk(std::move(chunk));
-            if (over_) return BodyAction::Accept;
+            if (over_) return UpstreamSink::BodyAction::Accept;
         }
     }
     fetch_.notify_progress();  // readers may use the live bytes
-    return BodyAction::Accept;
+    return UpstreamSink::BodyAction::Accept;
 }
 
-void RangeFill::on_upstream_done(const UpstreamResult& result) {
+void RangeFill::on_resume_end(const ResumeOutcome& outcome) {
     if (over_) return;
-    if (result.ok() && next_ >= end_byte_) {
-        end(RangeFillEnd::Done);
-        return;
+    switch (outcome.end) {
+        case ResumeEnd::Complete:
+            if (next_ >= end_byte_) {
+                end(RangeFillEnd::Done);
+                return;
+            }
+            end(RangeFillEnd::TransferFailed, "response ended early");
+            return;
+        case ResumeEnd::RetriesExhausted:
+            end(stalled_ ? RangeFillEnd::Stalled : RangeFillEnd::TransferFailed, outcome.detail);
+            return;
+        case ResumeEnd::StartFailed:
+            end(RangeFillEnd::StartFailed, outcome.detail);
+            return;
+        case ResumeEnd::ObjectChanged:
+        case ResumeEnd::ResumeRefused:
+        case ResumeEnd::NoValidator:
+            end(RangeFillEnd::Refused, outcome.detail);
+            return;
     }
-    end(RangeFillEnd::TransferFailed, result.ok() ? "response ended early" : result.message);
 }
 
 }  // namespace proxy

@@ -3,13 +3,14 @@
 // decides when). Its chunks go into the Fetch's memory and write pipeline exactly like the main
 // fill's, so readers and the cache cannot tell them apart.
 //
-// It asks for `Range: bytes=<first chunk>-<end>` with `If-Range: <strong validator>` and uses
-// the answer only when it is a 206 continuing exactly there (policy::accept_partial). It never
-// retries: on any failure, stall or refusal it ends, its unfilled chunks are no longer claimed,
-// and the main fill — which has the retry and resume machinery — fetches them in its turn.
+// It asks for `Range: bytes=<first chunk>-<end>` with `If-Range: <strong validator>` through the
+// resume engine (proxy/upstream/resumable_transfer.h) and uses the answer only when it is a 206
+// continuing exactly there (policy::accept_partial). A cut, an early end or a retryable status is
+// retried and resumed like the main fill's, while its clients' silence stays within the gap
+// budget. A stall, a refusal or a give-up ends it: its unfilled chunks are no longer claimed and
+// the main fill, which stopped where they begin, fetches them in its turn.
 //
-// Thread: the loop thread. Lifetime: owned by its Fetch, freed from the Fetch's timer (never
-// inside a curl callback).
+// Thread: the loop thread. Lifetime: owned by its Fetch, freed from the Fetch's timer.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,7 @@
 #include <string_view>
 
 #include "cache/aligned_bytes.h"
-#include "policy/resume.h"
-#include "policy/stall_watch.h"
-#include "proxy/upstream/upstream_transfer.h"
+#include "proxy/upstream/resumable_transfer.h"
 
 namespace proxy {
 
@@ -33,14 +32,14 @@ enum class RangeFillEnd {
     Overtaken,       // the main fill reached the region first
     Stopped,         // the fetch ended it (failed, closing, no clients left)
     Refused,         // the answer was not a 206 continuing exactly where asked
-    TransferFailed,  // the connection failed or the response ended early
+    TransferFailed,  // the connection kept failing past the retries
     Stalled,         // no bytes for the stall timeout
     StartFailed,     // the request could not be started
 };
 std::string_view to_string(RangeFillEnd e);
 bool is_failure(RangeFillEnd e);
 
-class RangeFill final : public UpstreamSink {
+class RangeFill final : private ResumeOwner {
   public:
     // Chunks [first, end) of the fetch's object.
     RangeFill(Fetch& fetch, uint32_t first, uint32_t end);
@@ -57,31 +56,29 @@ class RangeFill final : public UpstreamSink {
     void stop();
 
     bool running() const { return !over_; }
-    bool started() const { return transfer_ != nullptr; }
+    bool started() const { return engine_ != nullptr; }
     // Chunks it is still going to fill.
     bool claims(uint32_t index) const { return !over_ && index >= fill_index_ && index < end_; }
     uint32_t position() const { return fill_index_; }
     std::span<const std::byte> live_bytes(uint32_t index) const;
-    const policy::StallWatch& stall() const { return stall_; }
     bool paused() const { return paused_; }
     void resume();
 
-    void on_upstream_head(int status, std::string_view reason,
-                          const policy::HeaderList& headers) override;
-    BodyAction on_upstream_body(const char* data, size_t size) override;
-    void on_upstream_done(const UpstreamResult& result) override;
-
   private:
+    // ResumeOwner
+    HeadAnswer on_resume_head(const ResumeHead& head) override;
+    UpstreamSink::BodyAction on_resume_body(const char* data, size_t size) override;
+    void on_resume_end(const ResumeOutcome& outcome) override;
+    bool may_retry(const RetryPlan& plan) override;
+
     Fetch& fetch_;
-    std::unique_ptr<UpstreamTransfer> transfer_;
-    policy::ResumePlan plan_;
+    std::unique_ptr<ResumableTransfer> engine_;
     uint32_t fill_index_;  // the chunk being filled
     uint32_t end_;
     uint64_t next_ = 0;      // next byte offset expected
     uint64_t end_byte_ = 0;  // offset of the end of chunk end_ - 1
     cache::AlignedBytes fill_;
-    policy::StallWatch stall_;
-    bool accepted_ = false;
+    bool stalled_ = false;  // the last failure was a stall
     bool paused_ = false;
     bool over_ = false;
 };

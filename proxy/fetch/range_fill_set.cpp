@@ -62,15 +62,12 @@ void RangeFillSet::stop_all() {
         f->stop();
 }
 
-void RangeFillSet::tend(uint64_t now_ms, uint64_t planned_tick, const UpstreamRequest& request,
+void RangeFillSet::tend(const UpstreamRequest& request,
                         const std::optional<policy::Validator>& validator) {
     std::erase_if(fills_, [](const auto& f) { return !f->running(); });
     for (size_t i = 0; i < fills_.size(); ++i) {
         RangeFill& f = *fills_[i];
-        if (!f.started())
-            start(f, request, validator);
-        else if (!f.paused() && f.stall().stalled(now_ms, planned_tick))
-            f.end(RangeFillEnd::Stalled);
+        if (!f.started()) start(f, request, validator);
     }
 }
 

@@ -3,9 +3,9 @@
 //
 // Division of labour with the Fetch (fetch_range.cpp): the fetch decides when a reader's region
 // gets a range fill of its own (policy/range_wait.h) and plans the main fill around the chunks
-// the set claims; the set owns the fills, starts, resumes, stops and frees them, and watches
-// them for stalls. After a failed range fill no new one starts for a while: 1 s, doubling with
-// each failure up to 32 s.
+// the set claims; the set owns the fills, starts, resumes, stops and frees them (each fill's own
+// resume engine retries its cuts and watches it for stalls). After a failed range fill no new one
+// starts for a while: 1 s, doubling with each failure up to 32 s.
 //
 // Thread: the loop thread. Owned by its Fetch; fills are freed only from tend() (the fetch's
 // timer), never inside a curl callback.
@@ -51,10 +51,9 @@ class RangeFillSet {
     void end_all(std::string_view why);
     // The fetch is closing: stops every fill without telling it.
     void stop_all();
-    // From the timer: frees ended fills, starts deferred ones, ends stalled ones (`planned_tick`:
-    // when this tick was due; see policy::StallWatch::stalled).
-    void tend(uint64_t now_ms, uint64_t planned_tick, const UpstreamRequest& request,
-              const std::optional<policy::Validator>& validator);
+    // From the timer: frees ended fills, starts deferred ones (each fill's resume engine watches
+    // it for stalls).
+    void tend(const UpstreamRequest& request, const std::optional<policy::Validator>& validator);
 
   private:
     std::vector<std::unique_ptr<RangeFill>> fills_;

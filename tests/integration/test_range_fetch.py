@@ -11,6 +11,8 @@ close behind the fill waits for it.
                  stops where it begins; origin bytes ~1x
     cut          the range fetch is cut mid-way: the client still gets correct bytes (the next
                  wake-up starts another range fetch or the fill gets there)
+    resumed      the range fetch is cut mid-way and resumes itself (the resume engine): its next
+                 request asks from one byte before the cut to the region's end, with If-Range
     changed      the object changed on the origin (If-Range fails, 200): the range fetch is not
                  used, the client gets the bytes of the version its 206 head announced
     off          --max-range-fetches 0: the far range waits for the fill, no Range request
@@ -160,6 +162,33 @@ class CutRangeFetchTest(RangeFetchCase):
         self.check_whole(fill, path)
         recs = self.origin_records(target, 3)
         self.assertIn("cut", [x["outcome"] for x in recs], recs)
+        self.assert_hit(target, content.sha256_of(path, SIZE))
+
+
+class ResumedRangeFetchTest(RangeFetchCase):
+    def test_a_cut_range_fetch_resumes_itself(self):
+        path = "/bytes/%d/cut-resume" % SIZE
+        # As above: the fill's response (stopped at 40 MiB) and the range fetch's are cut at
+        # 42 MiB. The range fetch's retry asks from 42 MiB - 1 (the overlap byte) and is not cut.
+        target = f"{path}?rate={RATE}&cut_at={42 * MiB}&cuts=2"
+        err = self.proxy.stderr_size()
+        fill = self.start_fill(target)
+        begin, end = 40 * MiB, 46 * MiB
+        r, seconds = self.get_range(target, begin, end)
+        self.check_range(r, path, begin, end)
+        self.assertLess(seconds, 3.5, "the range waited for the fill")
+        self.check_whole(fill, path)
+        recs = self.origin_records(target, 4)
+        ranged = sorted((x for x in recs if x["headers"].get("Range")), key=lambda x: x["index"])
+        self.assertGreaterEqual(len(ranged), 2, recs)
+        first, resume = ranged[0], ranged[1]
+        self.assertEqual(first["headers"]["Range"], f"bytes={40 * MiB}-{46 * MiB - 1}")
+        self.assertEqual(first["outcome"], "cut", first)
+        self.assertEqual(resume["headers"]["Range"], f"bytes={42 * MiB - 1}-{46 * MiB - 1}")
+        self.assertTrue(resume["headers"].get("If-Range"), "no If-Range on the resume")
+        self.assertEqual(resume["headers"]["If-Range"], first["headers"].get("If-Range"))
+        self.assertEqual(resume["outcome"], "complete", resume)
+        self.assertIn("separate range fetch done", self.proxy.stderr_text(err))
         self.assert_hit(target, content.sha256_of(path, SIZE))
 
 
