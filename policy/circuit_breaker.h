@@ -9,8 +9,8 @@
 // to `max_open_ms`). A probe that never reports (its client went away) is replaced after
 // `probe_timeout_ms`.
 //
-// What counts as a failure or a success is the caller's choice (proxy/upstream/host_health.h: a host
-// that cannot be reached, or answers 502/503/504, fails; any other answer succeeds).
+// What counts as a failure or a success is the caller's choice (proxy/upstream/host_health.h: a
+// host that cannot be reached, or answers 502/503/504, fails; any other answer succeeds).
 //
 // Units: milliseconds on the caller's monotonic clock. Pure: the caller passes `now`.
 #pragma once

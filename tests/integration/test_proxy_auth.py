@@ -205,15 +205,10 @@ class ProxyAuthTest(ProxyTestCase):
 
     # --- helpers -----------------------------------------------------------------------------
     def reload(self, expect, timeout=5.0):
-        mark = self.proxy.stderr_size()
-        os.kill(self.proxy.proc.pid, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.proxy.stderr_text(mark)
-            if expect in text:
-                return text
-            time.sleep(0.05)
-        self.fail(f"no {expect!r} after SIGHUP:\n{self.proxy.stderr_text(mark)}")
+        text = self.proxy.signal_and_wait(signal.SIGHUP, expect, timeout)
+        if text is None:
+            self.fail(f"no {expect!r} after SIGHUP")
+        return text
 
     def write_file(self, name, data):
         path = os.path.join(self.work, name)

@@ -62,15 +62,10 @@ class ReloadTest(ProxyTestCase):
 
     def signal(self, sig, expect, timeout=5.0):
         """Sends `sig` and waits for a log line containing `expect`; returns the log since."""
-        mark = self.proxy.stderr_size()
-        os.kill(self.proxy.proc.pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.proxy.stderr_text(mark)
-            if expect in text:
-                return text
-            time.sleep(0.05)
-        self.fail(f"no {expect!r} in the log after the signal:\n{self.proxy.stderr_text(mark)}")
+        text = self.proxy.signal_and_wait(sig, expect, timeout)
+        if text is None:
+            self.fail(f"no {expect!r} in the log after the signal")
+        return text
 
     def get_status(self, path):
         with RawConn(self.pport) as c:

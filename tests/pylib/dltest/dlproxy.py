@@ -129,6 +129,19 @@ class Dlproxy:
         except OSError:
             return ""
 
+    def signal_and_wait(self, sig, expect, timeout=5.0):
+        """Sends `sig` and waits for a log line containing `expect`: the log since the signal,
+        or None when it did not come in time."""
+        mark = self.stderr_size()
+        os.kill(self.proc.pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.stderr_text(mark)
+            if expect in text:
+                return text
+            time.sleep(0.05)
+        return None
+
     def admin(self, path, timeout=10):
         """GET `path` (/status, /metrics...) from the admin endpoint, directly (no proxy
         variables); the body as text. An HTTP error status raises urllib's HTTPError."""
