@@ -193,9 +193,12 @@ void Server::on_connection(int status) {
     }
 }
 
-void Server::on_connection_closed(ClientConnection* conn) {
+void Server::forget_connection(ClientConnection* conn) {
     connections_.erase(conn);
     metrics().client_connections.set(static_cast<int64_t>(connections_.size()));
+}
+
+void Server::on_connection_gone() {
     if (draining_) maybe_finish_shutdown();
 }
 

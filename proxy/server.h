@@ -73,7 +73,9 @@ class Server {
     // The same, parsed; set by start(). Requests addressed to it are forwarding loops.
     const policy::HostPort& bound_listen() const { return bound_listen_; }
 
-    void on_connection_closed(ClientConnection* conn);
+    // A closed connection, about to be deleted, then deleted (ClientConnection::close_cb).
+    void forget_connection(ClientConnection* conn);
+    void on_connection_gone();
 
     // SIGHUP: runs with `next` from now on (proxy/config/config_reload.h decided which keys
     // changed; the restart keys in it are the running ones). Loop thread.

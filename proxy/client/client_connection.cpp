@@ -34,7 +34,6 @@ ClientConnection::ClientConnection(Server& server)
 
 ClientConnection::~ClientConnection() {
     transfer_.reset();  // removes the easy handle from the multi
-    server_.on_connection_closed(this);
 }
 
 bool ClientConnection::accept(uv_stream_t* listener) {
@@ -342,7 +341,14 @@ void ClientConnection::close(std::string_view reason) {
 
 void ClientConnection::close_cb(uv_handle_t* handle) noexcept {
     auto* self = static_cast<ClientConnection*>(handle->data);
-    if (--self->open_handles_ == 0) delete self;
+    if (--self->open_handles_ > 0) return;
+    // The server hears of it only once every member is gone: the last connection's close may
+    // end a shutdown, which closes the fetches that members (finished cached responses, a
+    // resume) still detach from in their destructors.
+    Server& server = self->server_;
+    server.forget_connection(self);
+    delete self;
+    server.on_connection_gone();
 }
 
 void ClientConnection::drain() {
