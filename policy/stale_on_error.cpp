@@ -14,6 +14,8 @@ std::string_view to_string(StaleOnErrorReason r) {
             return "request stale-if-error";
         case StaleOnErrorReason::HostSetting:
             return "stale_if_error setting";
+        case StaleOnErrorReason::Disconnected:
+            return "disconnected, stale_if_disconnected setting";
         case StaleOnErrorReason::MustRevalidate:
             return "the response forbids serving it stale";
         case StaleOnErrorReason::NotAllowed:
@@ -23,21 +25,22 @@ std::string_view to_string(StaleOnErrorReason r) {
 }
 
 StaleOnError stale_on_error(const HeaderList& stored, const HeaderList& request,
-                            ResponseTimes times, int64_t now, bool host_allows) {
+                            ResponseTimes times, int64_t now, StaleHostSettings host) {
     FreshnessDecision freshness = evaluate_freshness(stored, request, times, now);
     if (freshness.state == Freshness::StaleMustRevalidate)
-        return {false, false, StaleOnErrorReason::MustRevalidate};
+        return {false, false, false, StaleOnErrorReason::MustRevalidate};
     // A response revalidated while fresh (the request asked for it) is stale by 0 seconds.
     const int64_t staleness = std::max<int64_t>(0, freshness.age - freshness.lifetime);
     auto covers = [&](const std::optional<uint64_t>& window) {
         return window && staleness <= static_cast<int64_t>(*window);
     };
     if (covers(parse_cache_control(stored).stale_if_error))
-        return {true, true, StaleOnErrorReason::ResponseDirective};
+        return {true, true, true, StaleOnErrorReason::ResponseDirective};
     if (covers(parse_cache_control(request).stale_if_error))
-        return {true, true, StaleOnErrorReason::RequestDirective};
-    if (host_allows) return {true, false, StaleOnErrorReason::HostSetting};
-    return {false, false, StaleOnErrorReason::NotAllowed};
+        return {true, true, true, StaleOnErrorReason::RequestDirective};
+    if (host.on_error) return {true, true, false, StaleOnErrorReason::HostSetting};
+    if (host.on_no_answer) return {false, true, false, StaleOnErrorReason::Disconnected};
+    return {false, false, false, StaleOnErrorReason::NotAllowed};
 }
 
 }  // namespace policy

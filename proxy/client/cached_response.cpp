@@ -45,7 +45,7 @@ CachedResponse::~CachedResponse() {
 
 void CachedResponse::start() {
     bool created = false;
-    fetch_ = &registry_.acquire(key_, request_, created, access_.stale_if_error);
+    fetch_ = &registry_.acquire(key_, request_, created, access_.stale);
     // A request that joins a running fetch is a hit when the object is already complete, and
     // a collapsed miss otherwise; the fetch's creator reports how the fetch went.
     if (!created && fetch_->state() == Fetch::State::Ready)

@@ -29,8 +29,9 @@ struct CacheAccess {
     // fetch is filling with (proxy/identity/hit_authorization.h).
     bool signed_url = false;
     // A complete stored object whose revalidation fails may be served stale (RFC 9111 §4.2.4):
-    // the host matches stale_if_error and the URL is not signed.
-    bool stale_if_error = false;
+    // the host matches stale_if_error (a 5xx or no answer) or stale_if_disconnected (no answer),
+    // and the URL is not signed.
+    policy::StaleHostSettings stale;
 };
 
 class CachedResponse final : public FetchListener, public HitAuthorizationListener {

@@ -145,9 +145,12 @@ void ClientConnection::start_forwarding() {
         CacheAccess access;
         access.signed_url = policy::key_drops_params(*target, server_.key_rules());
         // A signed URL gets no bytes the origin has not confirmed for it, stale or not.
-        access.stale_if_error =
-            !access.signed_url &&
-            policy::should_intercept(server_.config().stale_if_error, target->host);
+        if (!access.signed_url) {
+            access.stale.on_error =
+                policy::should_intercept(server_.config().stale_if_error, target->host);
+            access.stale.on_no_answer =
+                policy::should_intercept(server_.config().stale_if_disconnected, target->host);
+        }
         // A signed URL a redirect announced the content of is stored under that content
         // (`sha256:<hex>`): the same file from another repo, revision or host is one object.
         // Only signed URLs (those the key rules strip): their hits are authorised by the

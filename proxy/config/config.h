@@ -110,6 +110,10 @@ struct Config {
     // Hosts (patterns as for intercept, or "*") whose complete objects are served stale when
     // their revalidation fails (RFC 9111 §4.2.4); signed URLs never are (docs/model-hosts.md).
     std::vector<std::string> stale_if_error = policy::default_intercept_patterns();
+    // Hosts whose complete objects are served stale when their revalidation gets no answer at
+    // all (refused, reset, timed out), the disconnected cache of RFC 9111 §4.2.4; a 5xx is
+    // still passed on unless stale_if_error covers the host. Every host by default.
+    std::vector<std::string> stale_if_disconnected = {"*"};
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by
     // proxy/config/config_hosts.h: "HOST:PORT:ADDR[,ADDR]" pins a name to addresses

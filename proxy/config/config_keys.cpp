@@ -167,6 +167,13 @@ const std::array kKeys = {
          "serve a complete object stale when its revalidation fails, for hosts matching PATTERN "
          "(host, *.domain or * for all); repeatable, replaces the default list",
          "the model hosts", "never"}),
+    key<List<HostPatternItem>, Member<&Config::stale_if_disconnected>>(
+        "stale_if_disconnected",
+        {"PATTERN",
+         "serve a complete object stale when its revalidation gets no answer (refused, reset, "
+         "timed out), for hosts matching PATTERN (host, *.domain or * for all); repeatable, "
+         "replaces the default list",
+         "every host", "never"}),
     key<List<InterceptPattern>, Member<&Config::signed_range_hosts>>(
         "signed_range_hosts",
         {"PATTERN",

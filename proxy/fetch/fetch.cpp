@@ -77,11 +77,12 @@ std::string_view to_string(CacheResult r) {
     return "MISS";
 }
 
-Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request, bool stale_if_error)
+Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
+             policy::StaleHostSettings stale)
     : registry_(registry),
       key_(std::move(key)),
       request_(std::move(request)),
-      stale_if_error_(stale_if_error) {
+      stale_hosts_(stale) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
     const Config& config = registry_.config();
@@ -158,7 +159,7 @@ void Fetch::start(int64_t now) {
             purpose_ = Purpose::Revalidate;
             stale_on_error_ = policy::stale_on_error(object_.headers, request_.headers,
                                                      {object_.request_time, object_.response_time},
-                                                     now, stale_if_error_);
+                                                     now, stale_hosts_);
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
@@ -256,7 +257,7 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     if (head.partial) purpose_ = Purpose::Range;
     // A retryable status got here after the retries that fit (the engine): the client gets it.
     if (purpose_ == Purpose::Revalidate && status >= 500 &&
-        serve_stale("status " + std::to_string(status)))
+        serve_stale(policy::RevalidationFailure::ServerError, "status " + std::to_string(status)))
         return HeadAnswer::Taken;
     switch (purpose_) {
         case Purpose::Revalidate:
@@ -403,7 +404,8 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
             if (!cold_.hold_behind(listeners_)) plan_fill();  // the next missing run, or finish
             return;
         case ResumeEnd::RetriesExhausted:
-            if (serve_stale(outcome.detail)) return;
+            // No usable answer within the retries: disconnected (RFC 9111 §4.2.4).
+            if (serve_stale(policy::RevalidationFailure::NoAnswer, outcome.detail)) return;
             fail(FetchEnd::RetriesExhausted, outcome.detail);
             return;
         case ResumeEnd::ObjectChanged:

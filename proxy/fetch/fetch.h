@@ -96,14 +96,14 @@ class Fetch final : private ResumeOwner {
     enum class State { Starting, Ready, Failed, Handed };
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
-    // conditionals). `stale_if_error`: the host is in the stale_if_error setting, so a complete
-    // stored object whose revalidation fails (no answer, or a 5xx, once the retries that fit the
-    // client's patience are spent) is served stale instead, as RFC 9111 §4.2.4 allows unless the
-    // stored response forbids it (must-revalidate, no-cache...). A stale-if-error directive in
-    // the stored response or the request allows it too, at once (policy/stale_on_error.h).
-    // Call start() next.
+    // conditionals). `stale`: what the operator allows for the host when a complete stored
+    // object's revalidation fails (a 5xx: stale_if_error; no answer: stale_if_disconnected, once
+    // the retries that fit the client's patience are spent): the object is served stale instead,
+    // as RFC 9111 §4.2.4 allows unless the stored response forbids it (must-revalidate,
+    // no-cache...). A stale-if-error directive in the stored response or the request allows it
+    // too, at once (policy/stale_on_error.h). Call start() next.
     Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
-          bool stale_if_error = false);
+          policy::StaleHostSettings stale = {});
     ~Fetch();
     Fetch(const Fetch&) = delete;
     Fetch& operator=(const Fetch&) = delete;
@@ -237,8 +237,8 @@ class Fetch final : private ResumeOwner {
     // After a 304: writes object_'s merged headers and times to the store on a worker.
     void save_revalidated_headers();
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
-    bool serve_stale(std::string_view cause);
-    bool can_serve_stale() const;  // serve_stale would serve
+    bool serve_stale(policy::RevalidationFailure failure, std::string_view cause);
+    bool can_serve_stale(policy::RevalidationFailure failure) const;  // serve_stale would serve
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -298,7 +298,7 @@ class Fetch final : private ResumeOwner {
     CacheResult result_ = CacheResult::Miss;
     std::vector<FetchListener*> listeners_;
 
-    bool stale_if_error_ = false;
+    policy::StaleHostSettings stale_hosts_;
     // Whether a failed revalidation may serve the stored copy (policy/stale_on_error.h).
     policy::StaleOnError stale_on_error_;
     cache::ObjectInfo object_;

@@ -62,7 +62,7 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
 }
 
 Fetch& FetchRegistry::acquire(const std::string& primary, const UpstreamRequest& request,
-                              bool& created, bool stale_if_error) {
+                              bool& created, policy::StaleHostSettings stale) {
     const auto now = static_cast<int64_t>(std::time(nullptr));
     const std::string key = variants_.key_for(primary, request.headers);
     auto it = fetches_.find(key);
@@ -82,7 +82,7 @@ Fetch& FetchRegistry::acquire(const std::string& primary, const UpstreamRequest&
         it->second->close();
         fetches_.erase(it);
     }
-    auto* fetch = new Fetch(*this, key, request, stale_if_error);
+    auto* fetch = new Fetch(*this, key, request, stale);
     fetches_[key] = fetch;
     created = true;
     fetch->start(now);

@@ -15,6 +15,7 @@
 
 #include "cache/store.h"
 #include "policy/retry.h"
+#include "policy/stale_on_error.h"
 #include "policy/stall_watch.h"
 #include "proxy/config/config.h"
 #include "proxy/fetch/fill_status.h"
@@ -44,10 +45,10 @@ class FetchRegistry final : public StatusProvider {
     // The Fetch for `key`, created (and started) from `request` when none is active. When
     // responses of `key` are known to vary, the fetch is the one of the variant `request`
     // selects (variant_index.h).
-    // `created` tells whether this call made it; `stale_if_error` is the created fetch's
-    // (Fetch's constructor).
+    // `created` tells whether this call made it; `stale` is the created fetch's (Fetch's
+    // constructor).
     Fetch& acquire(const std::string& key, const UpstreamRequest& request, bool& created,
-                   bool stale_if_error = false);
+                   policy::StaleHostSettings stale = {});
 
     // RFC 9111 §4.4: an unsafe request changed the resource under `key` (and each of its
     // variants). A finished fetch of it

@@ -23,7 +23,8 @@ int64_t now_seconds() {
 bool Fetch::may_retry(const RetryPlan& plan) {
     // RFC 5861 §4: the origin or the client said a stale answer beats an error: no retries; the
     // engine ends at once and on_resume_end serves the stored copy.
-    if (stale_on_error_.at_once && can_serve_stale()) return false;
+    if (stale_on_error_.at_once && can_serve_stale(policy::RevalidationFailure::NoAnswer))
+        return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
 
@@ -80,15 +81,15 @@ void Fetch::on_timer() {
 }
 
 // A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when
-// a stale-if-error directive or the stale_if_error setting allows it (policy/stale_on_error.h,
-// docs/model-hosts.md).
-bool Fetch::can_serve_stale() const {
+// a stale-if-error directive, the stale_if_error setting or (no answer) the
+// stale_if_disconnected setting allows it (policy/stale_on_error.h, docs/model-hosts.md).
+bool Fetch::can_serve_stale(policy::RevalidationFailure failure) const {
     return purpose_ == Purpose::Revalidate && state_ == State::Starting &&
-           stale_on_error_.allowed && complete();
+           stale_on_error_.allows(failure) && complete();
 }
 
-bool Fetch::serve_stale(std::string_view cause) {
-    if (!can_serve_stale()) return false;
+bool Fetch::serve_stale(policy::RevalidationFailure failure, std::string_view cause) {
+    if (!can_serve_stale(failure)) return false;
     // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
     spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale ({})", key_,
                  cause, policy::to_string(stale_on_error_.reason));

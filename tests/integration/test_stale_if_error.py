@@ -3,8 +3,9 @@
 A complete stored object that is stale must be revalidated. When the origin cannot answer --
 connection refused, or a 5xx once the retries that fit the client's patience are spent -- dlproxy
 serves the stored copy (a logged note, no Warning field) for the hosts listed in stale_if_error:
-the model hosts by default, every host with `--stale-if-error '*'`. Otherwise, and whenever the
-stored response says must-revalidate, the client gets the error. Signed URLs are never served
+the model hosts by default, every host with `--stale-if-error '*'`. Without an answer at all (the
+cache is disconnected) every host in stale_if_disconnected (all by default) is served stale too.
+Otherwise, and whenever the stored response says must-revalidate, the client gets the error. Signed URLs are never served
 stale (test_model_host_keys.py: an unreachable CDN refuses the hit).
 """
 
@@ -83,7 +84,36 @@ class StaleForAllHosts(StaleCase):
         self.assertEqual([x["status"] for x in recs], [200, 304])
 
 
-class StaleOffByDefaultForOtherHosts(StaleCase):
+class DefaultsForOtherHosts(StaleCase):
+    """Every host: stale when disconnected (stale_if_disconnected = ["*"]); a 5xx is passed on."""
+
+    def test_disconnected_serves_stale(self):
+        path = f"/bytes/{SIZE}/stale-default-down"
+        target = path + "?cc=max-age=1"
+        self.fill_then_stale(target)
+        err = self.proxy.stderr_size()
+        r = self.with_origin_down(target)
+        self.assertEqual((r.status, r.sha256), (200, content.sha256_of(path, SIZE)))
+        self.assertIn("stale_if_disconnected setting", self.proxy.stderr_text(err))
+
+    def test_a_5xx_is_passed_on(self):
+        path = f"/bytes/{SIZE}/stale-default-503"
+        target = path + "?cc=max-age=1&status=503&status_after=1&times=always"
+        self.fill_then_stale(target)
+        r = self.get(target)
+        self.assertEqual(r.status, 503)
+
+    def test_must_revalidate_is_honoured_when_disconnected(self):
+        path = f"/bytes/{SIZE}/stale-default-must"
+        target = path + "?cc=max-age=1,proxy-revalidate"
+        self.fill_then_stale(target)
+        r = self.with_origin_down(target)
+        self.assertIn(r.status, (502, 504))
+
+
+class HostsOutsideBothLists(StaleCase):
+    proxy_args = ("--stale-if-disconnected", "elsewhere.example")
+
     def test_other_hosts_get_the_error(self):
         path = f"/bytes/{SIZE}/stale-default"
         target = path + "?cc=max-age=1"

@@ -26,8 +26,9 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
         std::string response_cc;
         HeaderList request;
         int64_t seconds_after;  // now - kT0
-        bool host_allows;
-        bool allowed;
+        StaleHostSettings host;  // {stale_if_error, stale_if_disconnected} match the host
+        bool on_error;           // a 5xx may be answered stale
+        bool on_no_answer;       // no answer may be
         bool at_once;
         StaleOnErrorReason reason;
     };
@@ -37,7 +38,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, stale-if-error=60",
          {},
          10,
-         false,
+         {false, false},
+         true,
          true,
          true,
          R::ResponseDirective},
@@ -45,7 +47,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, stale-if-error=60",
          {},
          60,
-         false,
+         {false, false},
+         true,
          true,
          true,
          R::ResponseDirective},
@@ -53,6 +56,7 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, stale-if-error=60",
          {},
          100,
+         {false, false},
          false,
          false,
          false,
@@ -61,6 +65,7 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, stale-if-error=60",
          {},
          100,
+         {true, false},
          true,
          true,
          false,
@@ -69,7 +74,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2",
          {{"Cache-Control", "stale-if-error=30"}},
          20,
-         false,
+         {false, false},
+         true,
          true,
          true,
          R::RequestDirective},
@@ -77,18 +83,57 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2",
          {{"Cache-Control", "stale-if-error=5"}},
          20,
+         {false, false},
          false,
          false,
          false,
          R::NotAllowed},
-        {"no directive, host listed", "max-age=2", {}, 1000, true, true, false, R::HostSetting},
-        {"no directive, host not listed", "max-age=2", {}, 10, false, false, false, R::NotAllowed},
+        {"no directive, host listed", "max-age=2", {}, 1000, {true, false}, true, true, false, R::HostSetting},
+        {"no directive, host not listed", "max-age=2", {}, 10, {false, false}, false, false, false, R::NotAllowed},
+        // RFC 9111 §4.2.4: a disconnected cache may serve stale; a 5xx is an answer.
+        {"no directive, disconnected host setting",
+         "max-age=2",
+         {},
+         100000,
+         {false, true},
+         false,
+         true,
+         false,
+         R::Disconnected},
+        {"stale_if_error covers disconnection too",
+         "max-age=2",
+         {},
+         10,
+         {true, true},
+         true,
+         true,
+         false,
+         R::HostSetting},
+        {"a directive wins over the disconnected setting: at once",
+         "max-age=2, stale-if-error=60",
+         {},
+         10,
+         {false, true},
+         true,
+         true,
+         true,
+         R::ResponseDirective},
+        {"must-revalidate wins over the disconnected setting",
+         "max-age=2, must-revalidate",
+         {},
+         10,
+         {false, true},
+         false,
+         false,
+         false,
+         R::MustRevalidate},
         // RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10, §5.2.2.4: never stale, directives or not.
         {"must-revalidate wins",
          "max-age=2, must-revalidate, stale-if-error=60",
          {},
          10,
-         true,
+         {true, false},
+         false,
          false,
          false,
          R::MustRevalidate},
@@ -96,7 +141,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, proxy-revalidate, stale-if-error=60",
          {},
          10,
-         true,
+         {true, false},
+         false,
          false,
          false,
          R::MustRevalidate},
@@ -104,7 +150,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "s-maxage=2, stale-if-error=60",
          {},
          10,
-         true,
+         {true, false},
+         false,
          false,
          false,
          R::MustRevalidate},
@@ -112,7 +159,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=100, no-cache, stale-if-error=60",
          {},
          10,
-         true,
+         {true, false},
+         false,
          false,
          false,
          R::MustRevalidate},
@@ -120,7 +168,8 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=100, stale-if-error=0",
          {{"Cache-Control", "no-cache"}},
          10,
-         false,
+         {false, false},
+         true,
          true,
          true,
          R::ResponseDirective},
@@ -128,6 +177,7 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          "max-age=2, stale-if-error=abc",
          {},
          10,
+         {false, false},
          false,
          false,
          false,
@@ -136,8 +186,11 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
     for (const auto& row : rows) {
         CAPTURE(row.name);
         auto d = stale_on_error(stored_with(row.response_cc), row.request, {kT0, kT0},
-                                kT0 + row.seconds_after, row.host_allows);
-        CHECK(d.allowed == row.allowed);
+                                kT0 + row.seconds_after, row.host);
+        CHECK(d.on_error == row.on_error);
+        CHECK(d.on_no_answer == row.on_no_answer);
+        CHECK(d.allows(RevalidationFailure::ServerError) == row.on_error);
+        CHECK(d.allows(RevalidationFailure::NoAnswer) == row.on_no_answer);
         CHECK(d.at_once == row.at_once);
         CHECK(d.reason == row.reason);
     }
