@@ -24,6 +24,13 @@ std::string_view to_string(StaleOnErrorReason r) {
     return "not allowed";
 }
 
+bool serve_while_revalidating(const HeaderList& stored, const FreshnessDecision& freshness) {
+    if (freshness.state != Freshness::Stale || freshness.reason != FreshnessReason::Expired)
+        return false;
+    const auto window = parse_cache_control(stored).stale_while_revalidate;
+    return window && freshness.age - freshness.lifetime <= static_cast<int64_t>(*window);
+}
+
 StaleOnError stale_on_error(const HeaderList& stored, const HeaderList& request,
                             ResponseTimes times, int64_t now, StaleHostSettings host) {
     FreshnessDecision freshness = evaluate_freshness(stored, request, times, now);

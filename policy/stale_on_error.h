@@ -43,9 +43,9 @@ enum class RevalidationFailure {
 };
 
 struct StaleOnError {
-    bool on_error = false;       // a 5xx may be answered with the stored copy
-    bool on_no_answer = false;   // no answer may be
-    bool at_once = false;  // a directive allowed it: serve on the first failure, no retries
+    bool on_error = false;      // a 5xx may be answered with the stored copy
+    bool on_no_answer = false;  // no answer may be
+    bool at_once = false;       // a directive allowed it: serve on the first failure, no retries
     StaleOnErrorReason reason = StaleOnErrorReason::NotAllowed;
 
     bool allows(RevalidationFailure f) const {
@@ -58,6 +58,13 @@ struct StaleHostSettings {
     bool on_error = false;      // the host matches stale_if_error
     bool on_no_answer = false;  // the host matches stale_if_disconnected
 };
+
+// RFC 5861 §3: a response that is stale by at most its stale-while-revalidate=N seconds may be
+// served at once while the cache revalidates it in the background. Only when it is stale merely
+// because it expired (FreshnessReason::Expired): never when the response forbids serving it
+// stale (must-revalidate, proxy-revalidate, no-cache, s-maxage: StaleMustRevalidate) or the
+// request asked for validation (no-cache, max-age, min-fresh).
+bool serve_while_revalidating(const HeaderList& stored, const FreshnessDecision& freshness);
 
 // Times as in evaluate_freshness.
 StaleOnError stale_on_error(const HeaderList& stored, const HeaderList& request,

@@ -79,10 +79,7 @@ std::string_view to_string(CacheResult r) {
 
 Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
              policy::StaleHostSettings stale)
-    : registry_(registry),
-      key_(std::move(key)),
-      request_(std::move(request)),
-      stale_hosts_(stale) {
+    : registry_(registry), key_(std::move(key)), request_(std::move(request)), stale_hosts_(stale) {
     uv_timer_init(registry_.loop(), &timer_);
     timer_.data = this;
     const Config& config = registry_.config();
@@ -156,6 +153,11 @@ void Fetch::start(int64_t now) {
                 become_ready(CacheResult::Hit);
                 return;
             }
+            if (policy::serve_while_revalidating(object_.headers, freshness)) {
+                become_ready(CacheResult::Hit);
+                revalidate_behind();
+                return;
+            }
             purpose_ = Purpose::Revalidate;
             stale_on_error_ = policy::stale_on_error(object_.headers, request_.headers,
                                                      {object_.request_time, object_.response_time},
@@ -225,6 +227,8 @@ bool Fetch::idle() const {
     const bool fetching = engine_->running() || engine_->retry_pending();
     // Background fill: a fill with bytes to go continues without clients.
     if (state_ == State::Ready && fetching && pipeline_.caching()) return false;
+    // A revalidation behind a stale-while-revalidate hit outlives its clients.
+    if (purpose_ == Purpose::RevalidateBehind && fetching) return false;
     // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
     if (state_ == State::Starting && identity_.refetched() && fetching) return false;
     return true;
@@ -253,6 +257,7 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     const int status = head.status;
     const std::string_view reason = head.reason;
     const policy::HeaderList& headers = head.headers;
+    if (purpose_ == Purpose::RevalidateBehind) return on_revalidated_behind(status, headers);
     // Every request for a run (a missing run, a resume) is answered as one.
     if (head.partial) purpose_ = Purpose::Range;
     // A retryable status got here after the retries that fit (the engine): the client gets it.
@@ -293,6 +298,8 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
                 become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit
                                                        : CacheResult::Miss);
             return HeadAnswer::Accept;
+        case Purpose::RevalidateBehind:  // answered above
+            break;
     }
     return HeadAnswer::Refuse;
 }
@@ -395,6 +402,10 @@ void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderL
 
 void Fetch::on_resume_end(const ResumeOutcome& outcome) {
     if (state_ == State::Failed || state_ == State::Handed || closing_) return;
+    if (purpose_ == Purpose::RevalidateBehind) {
+        on_revalidate_behind_end(outcome);
+        return;
+    }
     switch (outcome.end) {
         case ResumeEnd::Complete:  // the run is in (the engine resumed any early end)
             if (state_ != State::Ready) {

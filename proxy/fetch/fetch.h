@@ -239,6 +239,11 @@ class Fetch final : private ResumeOwner {
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
     bool serve_stale(policy::RevalidationFailure failure, std::string_view cause);
     bool can_serve_stale(policy::RevalidationFailure failure) const;  // serve_stale would serve
+    // stale-while-revalidate (fetch_revalidate_behind.cpp): the clients read the stored copy
+    // while a conditional request runs behind them.
+    void revalidate_behind();
+    HeadAnswer on_revalidated_behind(int status, const policy::HeaderList& headers);
+    void on_revalidate_behind_end(const ResumeOutcome& outcome);
     void schedule_replan();
 
     // Background fill (fetch_background.cpp): the last client has gone; continue or stop as
@@ -314,7 +319,14 @@ class Fetch final : private ResumeOwner {
     bool replan_ = false;
     FillPacer pacer_;         // paused for the disk or held for readers (fill_pacer.h)
     uint64_t run_begin_ = 0;  // where the running transfer began
-    enum class Purpose { Full, Revalidate, Range, ColdRange } purpose_ = Purpose::Full;
+    // RevalidateBehind: the clients are served the stored copy (stale-while-revalidate).
+    enum class Purpose {
+        Full,
+        Revalidate,
+        Range,
+        ColdRange,
+        RevalidateBehind
+    } purpose_ = Purpose::Full;
     uint64_t run_end_ = 0;      // end of the byte run the transfer is filling
     uint64_t next_ = 0;         // next byte offset the fill needs
     cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start

@@ -25,6 +25,8 @@ bool Fetch::may_retry(const RetryPlan& plan) {
     // engine ends at once and on_resume_end serves the stored copy.
     if (stale_on_error_.at_once && can_serve_stale(policy::RevalidationFailure::NoAnswer))
         return false;
+    // Behind a stale-while-revalidate hit: nobody waits, the next request past the window asks.
+    if (purpose_ == Purpose::RevalidateBehind) return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
 

@@ -287,6 +287,43 @@ class HttpCachingTest(ProxyTestCase):
         self.fill_then_stale(target)
         self.assertEqual(self.get(target, ["Cache-Control: stale-if-error=60"]).status, 503)
 
+    # RFC 5861 §3 ------------------------------------------------------------------------------
+    def test_stale_while_revalidate_serves_at_once_and_revalidates_behind(self):
+        cc = urllib.parse.quote("max-age=1, stale-while-revalidate=60")
+        target = f"/bytes/1000/swr.bin?cc={cc}"
+        self.fill_then_stale(target)
+        err = self.proxy.stderr_size()
+        mark = self.origin.mark()
+        t = time.monotonic()
+        self.assert_bytes(self.get(target), target)
+        self.assertIn("while it revalidates (stale-while-revalidate)",
+                      self.proxy.stderr_text(err))
+        got = self.assert_origin_requests(target, mark, 1)
+        self.assertEqual(got[0]["status"], 304, got)
+        self.assertTrue(got[0]["headers"].get("If-None-Match"), got)
+        self.assertLess(time.monotonic() - t, 5)
+        # The 304 refreshed the stored copy: fresh again, no origin request.
+        mark = self.origin.mark()
+        self.assert_bytes(self.get(target), target)
+        self.assert_origin_requests(target, mark, 0)
+
+    def test_stale_while_revalidate_keeps_the_copy_when_the_origin_fails_behind(self):
+        cc = urllib.parse.quote("max-age=1, stale-while-revalidate=60")
+        target = f"/bytes/1000/swr-503.bin?cc={cc}&status=503&status_after=1&times=always"
+        self.fill_then_stale(target)
+        mark = self.origin.mark()
+        self.assert_bytes(self.get(target), target)  # a 503 behind it changes nothing
+        got = self.assert_origin_requests(target, mark, 1)  # no retries behind a hit
+        self.assertEqual(got[0]["status"], 503)
+        self.assert_bytes(self.get(target), target)
+
+    def test_past_the_stale_while_revalidate_window_revalidates_first(self):
+        cc = urllib.parse.quote("max-age=1, stale-while-revalidate=1")
+        target = f"/bytes/1000/swr-past.bin?cc={cc}&status=503&status_after=1&times=always"
+        # Ages count whole seconds: after 3.5 s the age is at least 3, stale by at least 2.
+        self.fill_then_stale(target, 3.5)
+        self.assertEqual(self.get(target).status, 503)
+
     # RFC 9110 §15.2 ---------------------------------------------------------------------------
     def raw_get(self, target, headers=(), version="1.1"):
         """The proxy's answer as bytes: interim responses are visible here, not through curl."""

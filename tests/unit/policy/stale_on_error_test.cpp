@@ -25,7 +25,7 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
         const char* name;
         std::string response_cc;
         HeaderList request;
-        int64_t seconds_after;  // now - kT0
+        int64_t seconds_after;   // now - kT0
         StaleHostSettings host;  // {stale_if_error, stale_if_disconnected} match the host
         bool on_error;           // a 5xx may be answered stale
         bool on_no_answer;       // no answer may be
@@ -88,8 +88,24 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
          false,
          false,
          R::NotAllowed},
-        {"no directive, host listed", "max-age=2", {}, 1000, {true, false}, true, true, false, R::HostSetting},
-        {"no directive, host not listed", "max-age=2", {}, 10, {false, false}, false, false, false, R::NotAllowed},
+        {"no directive, host listed",
+         "max-age=2",
+         {},
+         1000,
+         {true, false},
+         true,
+         true,
+         false,
+         R::HostSetting},
+        {"no directive, host not listed",
+         "max-age=2",
+         {},
+         10,
+         {false, false},
+         false,
+         false,
+         false,
+         R::NotAllowed},
         // RFC 9111 §4.2.4: a disconnected cache may serve stale; a 5xx is an answer.
         {"no directive, disconnected host setting",
          "max-age=2",
@@ -193,6 +209,48 @@ TEST_CASE("policy/stale_on_error: stale-if-error windows (RFC 5861 §4, RFC 9111
         CHECK(d.allows(RevalidationFailure::NoAnswer) == row.on_no_answer);
         CHECK(d.at_once == row.at_once);
         CHECK(d.reason == row.reason);
+    }
+}
+
+TEST_CASE("policy/stale_on_error: stale-while-revalidate windows (RFC 5861 §3)") {
+    struct Row {
+        const char* name;
+        std::string response_cc;
+        HeaderList request;
+        int64_t seconds_after;  // now - kT0
+        bool serve;
+    };
+    const Row rows[] = {
+        {"fresh: no need", "max-age=100, stale-while-revalidate=60", {}, 10, false},
+        {"stale within the window", "max-age=1, stale-while-revalidate=4", {}, 3, true},
+        {"window edge (stale 4 s of 4)", "max-age=1, stale-while-revalidate=4", {}, 5, true},
+        {"past the window", "max-age=1, stale-while-revalidate=4", {}, 6, false},
+        {"no directive", "max-age=1", {}, 3, false},
+        {"must-revalidate wins",
+         "max-age=1, must-revalidate, stale-while-revalidate=60",
+         {},
+         3,
+         false},
+        {"s-maxage wins", "s-maxage=1, stale-while-revalidate=60", {}, 3, false},
+        {"no-cache wins", "max-age=100, no-cache, stale-while-revalidate=60", {}, 3, false},
+        {"request no-cache validates first",
+         "max-age=1, stale-while-revalidate=60",
+         {{"Cache-Control", "no-cache"}},
+         3,
+         false},
+        {"request max-age validates first",
+         "max-age=1, stale-while-revalidate=60",
+         {{"Cache-Control", "max-age=1"}},
+         3,
+         false},
+        {"invalid argument is ignored", "max-age=1, stale-while-revalidate=x", {}, 3, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        HeaderList stored = stored_with(row.response_cc);
+        auto freshness =
+            evaluate_freshness(stored, row.request, {kT0, kT0}, kT0 + row.seconds_after);
+        CHECK(serve_while_revalidating(stored, freshness) == row.serve);
     }
 }
 
