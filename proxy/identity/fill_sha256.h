@@ -23,6 +23,7 @@
 // taken only after job_done(), which the loop runs after the job's work returned.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What the end-to-end sha256 costs on a cold fill, and how long after the last byte its verdict
 comes (docs/model-hosts.md "Verification"): one body per round, downloaded cold through each
-dlproxy given, its sha256 announced by the origin (`Repr-Digest`), so every fill ends in a
-`verified` verdict. Per round and binary:
+dlproxy given from nginx serving one file (`/d/<tag>/body`, a unique URL per round), its sha256
+announced by nginx (`Repr-Digest`), so every fill ends in a `verified` verdict. Per round and
+binary:
   cpu        dlproxy's process CPU (utime + stime from /proc, all threads) over the whole fill and
              verdict, in s per GiB
   sha256     dlproxy_sha256_cpu_seconds_total over the round, s per GiB: the hashing alone (with
@@ -33,11 +34,30 @@ from dltest.benchkit import (  # noqa: E402
 from dltest.const import GiB  # noqa: E402
 from dltest.curl import curl_fetch  # noqa: E402
 from dltest.dlproxy import Dlproxy  # noqa: E402
-from dltest.origin import Origin  # noqa: E402
+from dltest.hashing import write_body  # noqa: E402
 from dltest.procfs import settle_cpu  # noqa: E402
-import content  # noqa: E402  (tests/origin)
+from dltest.webservers import Nginx  # noqa: E402
 
 VERIFIED = 'dlproxy_sha256_objects_total{verdict="verified"}'
+
+
+class DigestNginx(Nginx):
+    """Nginx with one more location: /d/<tag>/<name> is the file with `Repr-Digest: sha-256=:..:`
+    (the body's digest, RFC 9530) and an hour of freshness."""
+
+    def __init__(self, bench: Bench, root: Path, sha256_hex: str):
+        super().__init__(bench, root)
+        self.digest = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+    def config(self) -> str:
+        digest_location = (
+            f"        location ~ ^/d/[^/]+/(?<name>[^/]+)$ {{\n"
+            f"            alias {self.root}/$name;\n"
+            f"            add_header Cache-Control \"max-age=3600\" always;\n"
+            f"            add_header Repr-Digest \"sha-256=:{self.digest}:\" always;\n"
+            f"        }}\n")
+        anchor = "        location ~ ^/nostore/"
+        return super().config().replace(anchor, digest_location + anchor, 1)
 
 
 def parse_args():
@@ -57,10 +77,8 @@ def metrics(proxy: Dlproxy) -> dict:
         return out
 
 
-def one_round(proxy: Dlproxy, origin: Origin, size: int, tag: str) -> dict:
-    path = f"/bytes/{size}/{tag}"
-    digest = base64.b64encode(bytes.fromhex(content.sha256_of(path, size))).decode()
-    url = origin.url(f"{path}?hdr_Repr-Digest=sha-256=:{digest}:")
+def one_round(proxy: Dlproxy, origin: Nginx, size: int, tag: str) -> dict:
+    url = origin.url(f"/d/{tag}/body")
     pid = proxy.proc.pid
     before = metrics(proxy)
     cpu0 = settle_cpu(pid)
@@ -96,7 +114,10 @@ def run(args) -> int:
         binaries["baseline"] = args.baseline
     results: dict[str, list[dict]] = {name: [] for name in binaries}
     with Bench("sha256", args.keep) as bench:
-        origin = bench.adopt(Origin(str(bench.dir)).start())
+        root = bench.dir / "www"
+        root.mkdir()
+        sha256_hex = write_body(root / "body", args.size_bytes)
+        origin = DigestNginx(bench, root, sha256_hex).start()
         proxies = {name: bench.adopt(Dlproxy(str(bench.dir), ("--cache-size", "64GiB"), exe=exe,
                                              log_level="info").start())
                    for name, exe in binaries.items()}
