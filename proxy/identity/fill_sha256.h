@@ -11,7 +11,7 @@
 //   - OutOfOrder:  a chunk beyond the next one (a range fill, a cold range, a fill resumed
 //                  behind chunks already stored);
 //   - Rewritten:   a chunk already hashed was written again (lost on disk and filled anew);
-//   - WriteFailed: a write job failed, so what it hashed may not be what the disk holds;
+//   - WriteFailed: a write job failed (it hashed nothing: the hash would skip its chunks);
 //   - Overlap:     a write job was taken while another still held the context. Write jobs run
 //                  one at a time per fetch (chunk_pipeline.h), and libuv's pool has several
 //                  threads, so this is the guard that keeps one context from ever being
