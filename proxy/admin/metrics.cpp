@@ -122,8 +122,14 @@ std::string Metrics::render_prometheus() const {
     sample(out, "sha256_objects_total", label("verdict", "unverified"), sha256_unverified.value());
     sample(out, "sha256_objects_total", label("verdict", "mismatch"), sha256_mismatches.value());
     counter(out, "sha256_bytes_total", "Bytes hashed to verify complete objects.", sha256_bytes);
+    counter(out, "sha256_inline_bytes_total",
+            "Bytes hashed by the fill's write jobs as they wrote them (no read-back).",
+            sha256_inline_bytes);
+    counter(out, "sha256_readback_bytes_total",
+            "Bytes read back from the cache and hashed after a fill that was not one ordered pass.",
+            sha256_readback_bytes);
     header(out, "sha256_cpu_seconds_total", "counter",
-           "Worker CPU time spent reading back and hashing complete objects.");
+           "Worker CPU time spent hashing objects, while filling or reading them back.");
     sample(out, "sha256_cpu_seconds_total", "",
            detail::format_sample(static_cast<double>(sha256_cpu_us.value()) / 1e6));
     counter(out, "url_refreshes_total",

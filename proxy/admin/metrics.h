@@ -122,15 +122,18 @@ class Metrics {
     Counter hit_authorizations;  // signed-URL hits the origin accepted (hit_authorization.h)
     Counter hit_authorization_refusals;  // ...that it refused, or that nobody could check
     // Content identity (docs/model-hosts.md): objects whose sha256 was computed, by
-    // verdict; the bytes hashed and the CPU time it took (microseconds, rendered in seconds).
+    // verdict; the bytes hashed and the CPU time it took (microseconds, rendered in seconds);
+    // how the bytes were hashed: while filling, or read back after it.
     Counter sha256_verified;
     Counter sha256_unverified;
     Counter sha256_mismatches;
     Counter sha256_bytes;
     Counter sha256_cpu_us;
-    Counter url_refreshes;         // expired signed URLs replaced mid-fill
-    Counter url_refresh_failures;  // refreshes that found no usable new URL
-    Counter offline_answers;       // resolve URLs answered from the cache, origin unreachable
+    Counter sha256_inline_bytes;    // hashed by the fill's write jobs, as they wrote them
+    Counter sha256_readback_bytes;  // read back from the store and hashed
+    Counter url_refreshes;          // expired signed URLs replaced mid-fill
+    Counter url_refresh_failures;   // refreshes that found no usable new URL
+    Counter offline_answers;        // resolve URLs answered from the cache, origin unreachable
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index

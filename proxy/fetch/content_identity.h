@@ -4,8 +4,9 @@
 // - The announced sha256: what the content must hash to (a content key's, a redirect's, or the
 //   response's own Repr-Digest/Digest), 64 hex digits; empty when nothing announced one. The
 //   first announcement wins.
-// - The end-to-end check: whether the sha256 job runs, and whether a mismatch already caused
-//   the one refetch it is allowed.
+// - The end-to-end check: the sha256 computed while the fill writes the object in order
+//   (fill_sha256.h), whether the verdict job runs, and whether a mismatch already caused the one
+//   refetch it is allowed.
 // - A signed URL that expired mid-fill (a resume refused with 400/403/410) is renewed through
 //   the request that redirected to it, at most kMaxUrlRefreshes times per fill. The UrlRefresh
 //   is created inside a curl callback, so it starts from the fetch's next timer tick
@@ -20,6 +21,7 @@
 #include <string>
 #include <utility>
 
+#include "proxy/identity/fill_sha256.h"
 #include "proxy/identity/url_refresh.h"
 
 namespace proxy {
@@ -35,6 +37,9 @@ class ContentIdentity {
     void announce(std::string sha256) {
         if (announced_sha256_.empty()) announced_sha256_ = std::move(sha256);
     }
+
+    // The sha256 advanced by the fill's write jobs (Fetch::maybe_stage).
+    FillSha256& fill_sha256() { return fill_sha256_; }
 
     bool verifying() const { return verifying_; }
     void set_verifying(bool verifying) { verifying_ = verifying; }
@@ -72,6 +77,7 @@ class ContentIdentity {
 
   private:
     std::string announced_sha256_;
+    FillSha256 fill_sha256_;
     bool verifying_ = false;  // the sha256 job is running
     bool refetched_ = false;  // a mismatch already caused its one refetch
     uint32_t refreshes_ = 0;  // refreshes of an expired signed URL in this fill

@@ -364,6 +364,8 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     object_.chunk_size = store().options().chunk_size;
     object_.request_time = object_.response_time = object_.created = object_.last_access = now;
     object_recorded_ = false;
+    // Hashed as it is written, when the chunks come in order from byte 0 (fill_sha256.h).
+    identity_.fill_sha256().begin();
     record_object(head, now);
     origin_headers_ = policy::end_to_end(headers);
     if (auto sha = policy::announced_sha256(headers)) identity_.announce(*sha);

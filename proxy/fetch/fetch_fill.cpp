@@ -15,6 +15,23 @@
 
 namespace proxy {
 
+namespace {
+
+// Worker: the first hash.chunks chunks of `batch`, just written, into the fill's sha256.
+void hash_written(const FillSha256::Job& hash, const std::vector<ChunkPtr>& batch) {
+    const double cpu_before = hash.sha->cpu_seconds();
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < hash.chunks; ++i) {
+        hash.add(batch[i]->bytes);
+        bytes += batch[i]->bytes.size();
+    }
+    metrics().sha256_inline_bytes.add(bytes);
+    metrics().sha256_cpu_us.add(
+        static_cast<uint64_t>((hash.sha->cpu_seconds() - cpu_before) * 1e6));
+}
+
+}  // namespace
+
 ChunkPtr Fetch::memory_chunk(uint32_t index) const {
     return pipeline_.memory_chunk(index);
 }
@@ -101,22 +118,30 @@ void Fetch::maybe_stage() {
     if (recording_ || !object_recorded_) return;
     ChunkPipeline::StageBatch batch = pipeline_.take_stage_batch();
     if (!batch) return;
+    std::vector<uint32_t> indices;
+    indices.reserve(batch->size());
+    for (auto& c : *batch)
+        indices.push_back(c->index);
+    // The same job hashes the chunks that continue the fill's in-order sha256 (fill_sha256.h).
+    FillSha256::Job hash = identity_.fill_sha256().take(indices);
     auto result = std::make_shared<cache::Result<std::vector<cache::StagedChunk>>>();
     cache::Store* store = &registry_.store();
     cache::ObjectInfo object = object_;
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(),
-        [store, object, batch, result] {
+        [store, object, batch, result, hash] {
             std::vector<cache::ChunkWrite> writes;
             writes.reserve(batch->size());
             for (auto& c : *batch)
                 writes.push_back({c->index, c->bytes});
             *result = store->stage_chunks(object, writes);
+            if (*result && hash) hash_written(hash, *batch);
         },
-        [this, alive, result] {
+        [this, alive, result, hash] {
             if (alive.expired()) return;
             pipeline_.on_stage_job_done();
+            identity_.fill_sha256().job_done(hash, result->has_value());
             if (closing_) return;
             if (!*result) {
                 stop_caching(result->error());

@@ -21,6 +21,10 @@ int64_t now_seconds() {
     return static_cast<int64_t>(std::time(nullptr));
 }
 
+std::string_view how_hashed(const ContentVerdict& verdict) {
+    return verdict.read_back ? "read back" : "hashed while filling";
+}
+
 }  // namespace
 
 std::string_view Fetch::content_state() const {
@@ -34,12 +38,21 @@ void Fetch::verify_stored_content() {
         return;
     if (!object_.sha256.empty()) return;  // judged before
     identity_.set_verifying(true);
+    // Inline when the fill hashed every chunk in order as it wrote them; else read back.
+    std::shared_ptr<Sha256> hashed = identity_.fill_sha256().take_covering(object_.chunk_count());
+    if (!hashed)
+        spdlog::debug("fetch {}: sha256 by read-back: {}", key_,
+                      to_string(identity_.fill_sha256().gap()));
     std::weak_ptr<bool> alive = alive_;
     verify_content(
-        loop(), store(), object_, identity_.announced_sha256(),
+        loop(), store(), object_, identity_.announced_sha256(), std::move(hashed),
         [this, alive](ContentVerdict verdict) {
             metrics().sha256_bytes.add(verdict.bytes);
-            metrics().sha256_cpu_us.add(static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
+            // The inline hash counted its CPU time as it went (hash_written).
+            if (verdict.read_back) {
+                metrics().sha256_readback_bytes.add(verdict.bytes);
+                metrics().sha256_cpu_us.add(static_cast<uint64_t>(verdict.cpu_seconds * 1e6));
+            }
             if (alive.expired()) return;
             on_content_verdict(std::move(verdict));
         });
@@ -57,22 +70,23 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
     switch (verdict.check) {
         case cache::ContentCheck::Verified:
             metrics().sha256_verified.inc();
-            spdlog::info("fetch {}: sha256 verified: {} ({} bytes, {:.3f} s CPU)", key_,
-                         verdict.sha256, verdict.bytes, verdict.cpu_seconds);
+            spdlog::info("fetch {}: sha256 verified: {} ({} bytes, {}, {:.3f} s CPU)", key_,
+                         verdict.sha256, verdict.bytes, how_hashed(verdict), verdict.cpu_seconds);
             status_events().checked(request_.url, verdict.bytes, true, verdict.sha256);
             break;
         case cache::ContentCheck::Unverified:
             metrics().sha256_unverified.inc();
-            spdlog::info("fetch {}: sha256 {} (no digest announced to compare with)", key_,
-                         verdict.sha256);
+            spdlog::info("fetch {}: sha256 {} (no digest announced to compare with; {})", key_,
+                         verdict.sha256, how_hashed(verdict));
             status_events().checked(request_.url, verdict.bytes, false, verdict.sha256);
             break;
         case cache::ContentCheck::Mismatch:
             metrics().sha256_mismatches.inc();
             spdlog::error(
                 "fetch {}: SHA256 MISMATCH for {}: the origin announced {} but the {} bytes "
-                "received hash to {}; quarantined, never served as a hit; {}",
+                "received hash to {} ({}); quarantined, never served as a hit; {}",
                 key_, request_.url, identity_.announced_sha256(), verdict.bytes, verdict.sha256,
+                how_hashed(verdict),
                 identity_.refetched() ? "already fetched again once, giving up"
                                       : "fetching it once more");
             status_events().gave_up(request_.url, verdict.bytes, "sha256 mismatch");

@@ -1,42 +1,19 @@
 #include "proxy/identity/content_verifier.h"
 
-#include <openssl/evp.h>
-
-#include <ctime>
-#include <memory>
 #include <vector>
 
 #include "proxy/loop/worker.h"
 
 namespace proxy {
 
-namespace {
-
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-std::string to_hex(const unsigned char* bytes, unsigned size) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < size; ++i) {
-        out.push_back(kDigits[bytes[i] >> 4]);
-        out.push_back(kDigits[bytes[i] & 15]);
-    }
-    return out;
-}
-
-}  // namespace
-
 namespace detail {
 
 ContentVerdict hash_stored_object(cache::Store& store, const cache::ObjectInfo& object) {
     ContentVerdict v;
-    const double cpu_start = thread_cpu_seconds();
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return v;
+    v.read_back = true;
+    const double cpu_start = thread_cpu_seconds();  // the whole job: reads, XXH3 and sha256
+    Sha256 sha;
+    if (!sha.ok()) return v;
     std::vector<std::byte> buffer(object.chunk_size);
     for (uint64_t i = 0; i < object.chunk_count(); ++i) {
         auto n = store.read_chunk(object, static_cast<uint32_t>(i), buffer);
@@ -45,28 +22,41 @@ ContentVerdict hash_stored_object(cache::Store& store, const cache::ObjectInfo& 
             v.cpu_seconds = thread_cpu_seconds() - cpu_start;
             return v;
         }
-        EVP_DigestUpdate(ctx.get(), buffer.data(), *n);
-        v.bytes += *n;
+        sha.update(std::span<const std::byte>(buffer.data(), *n));
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned size = 0;
-    EVP_DigestFinal_ex(ctx.get(), digest, &size);
-    v.sha256 = to_hex(digest, size);
+    v.sha256 = sha.finish();
+    v.bytes = sha.bytes();
     v.cpu_seconds = thread_cpu_seconds() - cpu_start;
     return v;
 }
 
 }  // namespace detail
 
+namespace {
+
+ContentVerdict finish_inline(Sha256& sha) {
+    ContentVerdict v;
+    v.sha256 = sha.finish();
+    v.bytes = sha.bytes();
+    v.cpu_seconds = sha.cpu_seconds();
+    return v;
+}
+
+}  // namespace
+
 void verify_content(uv_loop_t* loop, cache::Store& store, const cache::ObjectInfo& object,
-                    const std::string& announced, std::function<void(ContentVerdict)> done) {
+                    const std::string& announced, std::shared_ptr<Sha256> hashed,
+                    std::function<void(ContentVerdict)> done) {
     auto verdict = std::make_shared<ContentVerdict>();
     cache::Store* s = &store;
     run_on_worker(
         loop,
-        [s, object, announced, verdict] {
-            *verdict = detail::hash_stored_object(*s, object);
-            if (verdict->sha256.empty()) return;
+        [s, object, announced, verdict, hashed = std::move(hashed)] {
+            *verdict = hashed ? finish_inline(*hashed) : detail::hash_stored_object(*s, object);
+            if (verdict->sha256.empty()) {
+                if (verdict->record) verdict->record = policy::fail(cache::Error{cache::Errc::Io});
+                return;
+            }
             verdict->check = announced.empty()              ? cache::ContentCheck::Unverified
                              : announced == verdict->sha256 ? cache::ContentCheck::Verified
                                                             : cache::ContentCheck::Mismatch;

@@ -10,6 +10,8 @@ CDN traffic from the imitation's log, verdicts from dlproxyctl, /metrics and the
                 verified, and the second repo's download takes no body byte from a CDN
     mismatch    a hub announcing a digest the bytes do not have: quarantined, fetched once
                 more, loud log, never served as a hit
+    inline      a cold download is hashed while it is written: no byte is read back for the
+                verdict; a fill completed after a restart of dlproxy is read back instead
     expiry      the signed URL expires while the body is cut mid-way: the resume's real 403
                 "Request has expired" makes dlproxy resolve again and continue at the same
                 byte; curl and the launcher never notice
@@ -20,8 +22,10 @@ CDN traffic from the imitation's log, verdicts from dlproxyctl, /metrics and the
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -129,6 +133,79 @@ class ContentIdentityTest(IdentityCase):
         # Quarantined: never a hit -- the next download takes the body from the CDN again.
         self.download(self.hf_url(f.name), f, attempts=1)
         self.assertEqual(self.cdn_bytes(f.object_id, mark), 3 * f.size)
+
+
+INLINE = "dlproxy_sha256_inline_bytes_total"
+READBACK = "dlproxy_sha256_readback_bytes_total"
+VERIFIED = 'dlproxy_sha256_objects_total{verdict="verified"}'
+
+
+class InlineHashTest(IdentityCase):
+    """Where the verdict's sha256 comes from: the fill's write jobs, or a read-back."""
+    check_fds = False  # the restart test starts a second dlproxy process
+
+    def counters(self):
+        m = self.metrics()
+        return m.get(INLINE, 0), m.get(READBACK, 0), m.get(VERIFIED, 0)
+
+    def stored(self, f):
+        return next((o for o in self.ls() if o["url"] == f"sha256:{f.sha256}"), None)
+
+    def test_cold_fill_is_hashed_while_filling(self):
+        f = model_hosts.hf_file("identity-inline-24M.safetensors")
+        inline, readback, verified = self.counters()
+        err_mark = self.proxy.stderr_size()
+        self.download(self.hf_url(f.name), f)
+        self.assertEqual(self.wait_metric(VERIFIED, verified + 1), verified + 1)
+        m = self.metrics()
+        # Every byte hashed once, by the jobs that wrote it; none read back for the verdict.
+        self.assertEqual(m.get(INLINE, 0) - inline, f.size)
+        self.assertEqual(m.get(READBACK, 0) - readback, 0)
+        self.assertRegex(self.proxy.stderr_text(err_mark),
+                         rf"sha256 verified: {f.sha256} \({f.size} bytes, hashed while filling")
+        self.assertEqual(self.stored(f)["content"], "verified")
+
+    def test_fill_finished_after_a_restart_is_read_back(self):
+        f = model_hosts.hf_file("identity-restart-24M.safetensors")
+        url = self.hf_url(f.name)
+        # 1. A slow first download, dlproxy killed once a few chunks are recorded (a crash:
+        # nothing is flushed at exit, the recorded chunks are what survives).
+        self.faults(f.object_id, rate=4_000_000)
+        out = os.path.join(self.work, "restart-first.bin")
+        first = threading.Thread(target=self.curl, args=(url, out), kwargs={"timeout": 30})
+        first.start()
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                obj = self.stored(f)
+                if obj and obj["bytes_present"] >= 4 * MiB:
+                    break
+                self.assertLess(time.monotonic(), deadline, "no chunk recorded in 20 s")
+                time.sleep(0.05)
+            self.proxy.proc.send_signal(signal.SIGKILL)
+            self.proxy.wait(10)
+        finally:
+            first.join(30)
+        obj = self.stored(f)
+        self.assertLess(obj["bytes_present"], f.size, "the object was complete before the kill")
+        self.assertNotEqual(obj["content"], "verified")
+        # 2. A new dlproxy on the same cache completes it from where it stopped: the hash
+        # cannot have covered the chunks written by the first process, so it reads them back.
+        self.faults(f.object_id)
+        cache_dir = self.proxy.cache_dir
+        self.proxy.stop()
+        type(self).proxy = Dlproxy(self.work, self.proxy_args, cache_dir=cache_dir).start()
+        err_mark = self.proxy.stderr_size()
+        mark = self.hosts.mark()
+        self.download(url, f, attempts=1)
+        self.assertEqual(self.wait_metric(VERIFIED, 1), 1)
+        self.assertLess(self.cdn_bytes(f.object_id, mark), f.size, "not resumed: refetched")
+        m = self.metrics()
+        self.assertEqual(m.get(INLINE, 0), 0)
+        self.assertEqual(m.get(READBACK, 0), f.size)
+        self.assertRegex(self.proxy.stderr_text(err_mark),
+                         rf"sha256 verified: {f.sha256} \({f.size} bytes, read back")
+        self.assertEqual(self.stored(f)["content"], "verified")
 
 
 class ExpiredUrlTest(IdentityCase):
