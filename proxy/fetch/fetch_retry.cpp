@@ -61,7 +61,7 @@ void Fetch::on_timer() {
     if (host_refusal_) {
         std::string why = std::move(*host_refusal_);
         host_refusal_.reset();
-        fail(FetchEnd::HostDown, std::move(why));
+        origin_failed(FetchEnd::HostDown, std::move(why));
         return;
     }
     range_fills_.tend(request_, validator());
