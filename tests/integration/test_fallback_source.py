@@ -10,7 +10,7 @@ a second, and then:
       download completes and its sha256 is exact; the log names B; the metrics count one fallback
       fill and its bytes; the client-visible gap (the longest wait between two reads) is printed.
   (b) the source serves other content: a path prefix on the source's URL makes B serve another
-      object -- another length (`/bytes/1000`), or the same length with another ETag
+      object -- another length (`/bytes/<2 x SIZE>`), or the same length with another ETag
       (`/bytes/<SIZE>`). No byte of it reaches the client (closed short, its prefix A's bytes) or
       the store: the chunks below the cut are kept, and once A is back a later download completes
       from them, asking A only for the rest.
@@ -66,7 +66,7 @@ class FallbackSourceTest(ProxyTestCase):
                 "--resolve", f"origin-none.test:{pa}:127.0.0.1",
                 "--resolve", f"mirror-b.test:{pb}:127.0.0.1",
                 "--fallback-source", f"origin-a.test = http://mirror-b.test:{pb}",
-                "--fallback-source", f"origin-len.test = http://mirror-b.test:{pb}/bytes/1000",
+                "--fallback-source", f"origin-len.test = http://mirror-b.test:{pb}/bytes/{2 * SIZE}",
                 "--fallback-source", f"origin-etag.test = http://mirror-b.test:{pb}/bytes/{SIZE}",
             )
             cls.start_proxy()
