@@ -22,7 +22,7 @@ bool Fetch::try_fallback(FetchEnd end, const std::string& detail) {
     // A source is compared with what is stored: an object whose head is not known yet has
     // nothing to compare with, a revalidation or a complete object has no bytes to fetch.
     if (closing_ || state_ == State::Failed || purpose_ == Purpose::Revalidate ||
-        object_.chunk_count() == 0 || complete())
+        present_.size() == 0 || complete())
         return false;
     if (!fallback_.next_source(request_.url, registry_.config().fallback_source, end, detail,
                                uv_now(loop())))

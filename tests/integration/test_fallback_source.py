@@ -59,15 +59,18 @@ class FallbackSourceTest(ProxyTestCase):
             cls.mirror.start()
             cls.origin.start()
             pa, pb = cls.pa, cls.pb = cls.origin.port, cls.mirror.port
+            mirror = f"http://mirror-b.test:{pb}"
             cls.proxy_args = FAST_RETRIES + (
                 "--resolve", f"origin-a.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-len.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-etag.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-none.test:{pa}:127.0.0.1",
                 "--resolve", f"mirror-b.test:{pb}:127.0.0.1",
-                "--fallback-source", f"origin-a.test = http://mirror-b.test:{pb}",
-                "--fallback-source", f"origin-len.test = http://mirror-b.test:{pb}/bytes/{2 * SIZE}",
-                "--fallback-source", f"origin-etag.test = http://mirror-b.test:{pb}/bytes/{SIZE}",
+                "--fallback-source", f"origin-a.test = {mirror}",
+                # A path prefix makes B serve another object: another length, or the same
+                # length under another ETag.
+                "--fallback-source", f"origin-len.test = {mirror}/bytes/{2 * SIZE}",
+                "--fallback-source", f"origin-etag.test = {mirror}/bytes/{SIZE}",
             )
             cls.start_proxy()
         except BaseException:
@@ -198,14 +201,14 @@ class FallbackSourceTest(ProxyTestCase):
         time.sleep(0.5)  # the last chunk commits of the failed fill
         mark = self.origin.mark()
         out = os.path.join(self.work, f"again-{tag}.bin")
-        r = curl_cli(self.pport, f"http://{host}:{self.pa}{path}", out, timeout=60)
+        r = curl_cli(self.pport, f"http://{host}:{self.pa}{target}", out, timeout=60)
         self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
         with open(out, "rb") as f:
             data = f.read()
         os.unlink(out)
         self.assertEqual(len(data), SIZE)
         self.assertEqual(sha256_bytes(data), content.sha256_of(path, SIZE))
-        ranges = self.origin.ranges_requested(path, mark)
+        ranges = self.origin.ranges_requested(target, mark)
         self.assertEqual(len(ranges), 1, ranges)
         m = re.fullmatch(r"bytes=(\d+)-(\d+)", ranges[0] or "")
         self.assertIsNotNone(m, f"A was asked for the whole object again: {ranges}")

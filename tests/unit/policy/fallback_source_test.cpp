@@ -152,5 +152,6 @@ TEST_CASE("policy/fallback_source: a source never sees the original host's crede
     std::vector<std::string> kept;
     for (const auto& h : policy::fallback_request_headers(client))
         kept.push_back(h.name + ": " + h.value);
-    CHECK(kept == std::vector<std::string>{"User-Agent: huggingface_hub/0.30", "Accept: */*"});
+    const std::vector<std::string> want = {"User-Agent: huggingface_hub/0.30", "Accept: */*"};
+    CHECK(kept == want);
 }
