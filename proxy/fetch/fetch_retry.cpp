@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "policy/fallback_source.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -18,6 +19,17 @@ int64_t now_seconds() {
     return static_cast<int64_t>(std::time(nullptr));
 }
 
+// Whether `entries` (config fallback_source) name a source for the host of `url`.
+bool has_fallback_source(const std::string& url, const std::vector<std::string>& entries) {
+    if (entries.empty()) return false;
+    auto target = policy::parse_absolute_target(url, true);
+    if (!target) return false;
+    std::vector<policy::FallbackSource> sources;
+    for (const auto& text : entries)
+        if (auto s = policy::parse_fallback_source(text)) sources.push_back(std::move(*s));
+    return !policy::fallback_targets(*target, sources).empty();
+}
+
 }  // namespace
 
 bool Fetch::may_retry(const RetryPlan& plan) {
@@ -27,6 +39,14 @@ bool Fetch::may_retry(const RetryPlan& plan) {
         return false;
     // Behind a stale-while-revalidate hit: nobody waits, the next request past the window asks.
     if (purpose_ == Purpose::RevalidateBehind) return false;
+    // With a fallback source for the host, the origin keeps the retries that fit half the
+    // clients' gap budget of silence; the other half is the source's (fetch_fallback.cpp).
+    // Without one it keeps them all: a fill may wait out a long outage in the background.
+    const Config& c = registry_.config();
+    if (state_ == State::Ready && !fallback_.active() &&
+        plan.silent_ms + plan.delay_ms > static_cast<uint64_t>(c.gap_budget * 1000 / 2) &&
+        has_fallback_source(request_.url, c.fallback_source))
+        return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
 
