@@ -30,6 +30,17 @@ bool has_fallback_source(const std::string& url, const std::vector<std::string>&
     return !policy::fallback_targets(*target, sources).empty();
 }
 
+// The most this outage can have cost the fill's clients so far: the backoff ceilings of the
+// retries before this one (their jittered delays were no longer, unless a Retry-After asked for
+// more), the failed attempt's own time, and the delay now planned. An upper bound that needs no
+// state: the engine keeps the outage's start to itself.
+uint64_t outage_bound_ms(const RetryPlan& plan, const policy::RetryConfig& retry) {
+    uint64_t ms = plan.silent_ms + plan.delay_ms;
+    for (uint32_t i = 0; i + 1 < plan.retry; ++i)
+        ms += policy::backoff_ceiling_ms(i, retry);
+    return ms;
+}
+
 }  // namespace
 
 bool Fetch::may_retry(const RetryPlan& plan) {
@@ -40,11 +51,11 @@ bool Fetch::may_retry(const RetryPlan& plan) {
     // Behind a stale-while-revalidate hit: nobody waits, the next request past the window asks.
     if (purpose_ == Purpose::RevalidateBehind) return false;
     // With a fallback source for the host, the origin keeps the retries that fit half the
-    // clients' gap budget of silence; the other half is the source's (fetch_fallback.cpp).
-    // Without one it keeps them all: a fill may wait out a long outage in the background.
+    // clients' gap budget; the other half is the source's (fetch_fallback.cpp). Without one it
+    // keeps them all: a fill may wait out a long outage in the background.
     const Config& c = registry_.config();
     if (state_ == State::Ready && !fallback_.active() &&
-        plan.silent_ms + plan.delay_ms > static_cast<uint64_t>(c.gap_budget * 1000 / 2) &&
+        outage_bound_ms(plan, registry_.retry()) > static_cast<uint64_t>(c.gap_budget * 500) &&
         has_fallback_source(request_.url, c.fallback_source))
         return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
