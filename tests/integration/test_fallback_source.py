@@ -58,23 +58,29 @@ class FallbackSourceTest(ProxyTestCase):
         cls.mirror = Origin(cls.mirror_dir, name="mirror")
         cls.work = tempfile.mkdtemp(prefix=f"dlproxy-it-{cls.__name__}-")
         cls.origin = Origin(cls.work)  # A
+        cls.late = Origin(cls.mirror_dir, name="late")  # C: down until test (d) starts it
         cls.proxy = None
         try:
             cls.mirror.start()
+            cls.late.start()
+            cls.late.kill9()  # its port is known and refuses connections
             cls.origin.start()
-            pa, pb = cls.pa, cls.pb = cls.origin.port, cls.mirror.port
+            pa, pb, pc = cls.pa, cls.pb, cls.pc = cls.origin.port, cls.mirror.port, cls.late.port
             mirror = f"http://mirror-b.test:{pb}"
             cls.proxy_args = cls.retry_args + (
                 "--resolve", f"origin-a.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-len.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-etag.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-none.test:{pa}:127.0.0.1",
+                "--resolve", f"origin-late.test:{pa}:127.0.0.1",
                 "--resolve", f"mirror-b.test:{pb}:127.0.0.1",
+                "--resolve", f"mirror-c.test:{pc}:127.0.0.1",
                 "--fallback-source", f"origin-a.test = {mirror}",
                 # A path prefix makes B serve another object: another length, or the same
                 # length under another ETag.
                 "--fallback-source", f"origin-len.test = {mirror}/bytes/{2 * SIZE}",
                 "--fallback-source", f"origin-etag.test = {mirror}/bytes/{SIZE}",
+                "--fallback-source", f"origin-late.test = http://mirror-c.test:{pc}",
             )
             cls.start_proxy()
         except BaseException:
@@ -85,6 +91,7 @@ class FallbackSourceTest(ProxyTestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         cls.mirror.stop()
+        cls.late.stop()
         if not os.environ.get("DLPROXY_KEEP_WORK"):
             shutil.rmtree(cls.mirror_dir, ignore_errors=True)
 
@@ -237,6 +244,43 @@ class FallbackSourceTest(ProxyTestCase):
         self.assertNotIn("fallback source", self.log_since_mark())
         self.assertIn("giving up: retries exhausted", self.log_since_mark())
 
+    def test_d_partial_continued_from_a_source_that_came_back(self):
+        """The source is down too: the fill ends as before (closed short, chunks kept). Once it
+        is up, a later download of the partial object, A still down, continues from it."""
+        path = f"/bytes/{SIZE}/fallback-late.bin"
+        target = f"{path}?rate={RATE}"
+        status, body, _ = self.download_killing_a("origin-late.test", target)
+        self.assertEqual(status, 200)
+        self.assertLess(len(body), SIZE, "closed short")
+        self.assertIsNone(content.find_mismatch(path, body, 0))
+        log = self.log_since_mark()
+        self.assertIn(f"asking fallback source http://mirror-c.test:{self.pc}", log)
+        self.assertIn("no fallback source could continue it", log)
+        self.assertNotIn("dropping the cached copy", log)
+
+        self.late.start()  # same port
+        try:
+            time.sleep(0.5)  # the last chunk commits of the failed fill
+            self.assertFalse(self.origin.alive())
+            out = os.path.join(self.work, "late.bin")
+            r = curl_cli(self.pport, f"http://origin-late.test:{self.pa}{target}", out,
+                         timeout=60)
+            self.assertEqual((r.rc, r.status), (0, 200), r.stderr)
+            with open(out, "rb") as f:
+                data = f.read()
+            os.unlink(out)
+            self.assertEqual(len(data), SIZE)
+            self.assertEqual(sha256_bytes(data), content.sha256_of(path, SIZE))
+            # C was asked only for what the store lacked, from a chunk boundary.
+            ranges = self.late.ranges_requested(target)
+            self.assertEqual(len(ranges), 1, ranges)
+            m = re.fullmatch(r"bytes=(\d+)-(\d+)", ranges[0] or "")
+            self.assertIsNotNone(m, ranges)
+            self.assertEqual(int(m.group(1)) % CHUNK, 0, ranges)
+            self.assertGreaterEqual(int(m.group(1)), 4 * CHUNK, ranges)
+        finally:
+            self.late.kill9()
+
 
 class FallbackDefaultRetriesTest(FallbackSourceTest):
     """(a) with the default retry settings (20 attempts, 600 s): without the fallback's cut-off
@@ -246,6 +290,7 @@ class FallbackDefaultRetriesTest(FallbackSourceTest):
     test_b_other_length_is_never_used = None
     test_b_other_etag_is_never_used = None
     test_c_without_the_key_nothing_changes = None
+    test_d_partial_continued_from_a_source_that_came_back = None
 
 
 if __name__ == "__main__":
