@@ -20,6 +20,7 @@ retries that fit half the gap budget, so the client still completes.
 """
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -102,10 +103,10 @@ class FallbackSourceTest(ProxyTestCase):
         self.mirror_mark = self.mirror.mark()
         self.err_mark = self.proxy.stderr_size()
 
-    def download_killing_a(self, host, path):
+    def download_killing_a(self, host, path, probe=None):
         """GETs http://<host>:<A's port><path> through the proxy, reading as a client does, and
-        kills A once KILL_AT bytes arrived. Returns (status, body, longest gap between reads in
-        seconds after the kill, complete: whether the body reached its Content-Length)."""
+        kills A once KILL_AT bytes arrived; calls `probe` once 4 MiB later. Returns (status,
+        body, longest gap between reads in seconds after the kill)."""
         conn = http.client.HTTPConnection(LOCALHOST, self.pport, timeout=30)
         conn.request("GET", f"http://{host}:{self.pa}{path}")
         resp = conn.getresponse()
@@ -125,6 +126,10 @@ class FallbackSourceTest(ProxyTestCase):
                 if killed_at is None and got >= KILL_AT:
                     self.origin.kill9()
                     killed_at = last = time.monotonic()
+                elif probe and got >= KILL_AT + 4 * MiB:
+                    probe()
+                    probe = None
+                    last = time.monotonic()  # the probe's time is not the proxy's gap
         except (http.client.IncompleteRead, ConnectionError, TimeoutError):
             pass
         finally:
@@ -145,7 +150,11 @@ class FallbackSourceTest(ProxyTestCase):
         target = f"{path}?rate={RATE}"
         fills0, bytes0 = self.metric("fallback_fills_total"), self.metric("fallback_bytes_total")
         t0 = time.monotonic()
-        status, body, gap = self.download_killing_a("origin-a.test", target)
+        fills = []
+
+        def probe():
+            fills.extend(json.loads(self.proxy.admin("/status"))["inflight_fills"])
+        status, body, gap = self.download_killing_a("origin-a.test", target, probe)
         elapsed = time.monotonic() - t0
         self.assertEqual(status, 200)
         self.assertEqual(len(body), SIZE, "the client did not get the whole object")
@@ -164,6 +173,10 @@ class FallbackSourceTest(ProxyTestCase):
         self.assertGreaterEqual(int(m.group(1)), KILL_AT - 4 * CHUNK, recs[0])
         self.assertEqual(int(m.group(2)), SIZE - 1, recs[0])
         self.assertNotIn("If-Range", recs[0]["headers"], recs[0])
+        # GET /status names the source while the fill runs from it.
+        ours = [f for f in fills if f["url"].endswith(target)]
+        self.assertEqual(len(ours), 1, fills)
+        self.assertEqual(ours[0]["fallback_source"], f"http://mirror-b.test:{self.pb}{target}")
         self.assertEqual(recs[0]["status"], 206, recs[0])
 
         log = self.log_since_mark()
