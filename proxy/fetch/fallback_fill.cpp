@@ -16,18 +16,22 @@ std::string describe(const policy::ContentFacts& f) {
 
 }  // namespace
 
+std::vector<policy::RequestTarget> FallbackFill::targets_for(
+    const std::string& original_url, const std::vector<std::string>& entries) {
+    if (entries.empty()) return {};
+    auto original = policy::parse_absolute_target(original_url, true);
+    if (!original) return {};
+    std::vector<policy::FallbackSource> sources;
+    for (const auto& text : entries)
+        if (auto s = policy::parse_fallback_source(text)) sources.push_back(std::move(*s));
+    return policy::fallback_targets(*original, sources);
+}
+
 bool FallbackFill::next_source(const std::string& original_url,
                                const std::vector<std::string>& entries, FetchEnd end,
                                std::string detail, uint64_t now_ms) {
     if (index_ == 0) {
-        // Parsed at each failure: entries were checked when the configuration loaded, and a
-        // SIGHUP that changes them applies to the next failure.
-        std::vector<policy::FallbackSource> sources;
-        for (const auto& text : entries)
-            if (auto s = policy::parse_fallback_source(text)) sources.push_back(std::move(*s));
-        auto original = policy::parse_absolute_target(original_url, true);
-        if (!original) return false;
-        targets_ = policy::fallback_targets(*original, sources);
+        targets_ = targets_for(original_url, entries);
         origin_end_ = end;
         origin_detail_ = std::move(detail);
     }

@@ -31,6 +31,12 @@ enum class FetchEnd;  // fetch.h
 
 class FallbackFill {
   public:
+    // The sources `entries` (config fallback_source) name for `original_url`, in configured
+    // order. Parsed at each call: entries were checked when the configuration loaded, and a
+    // SIGHUP that changes them applies to the next failure.
+    static std::vector<policy::RequestTarget> targets_for(const std::string& original_url,
+                                                          const std::vector<std::string>& entries);
+
     // The origin failed with `end` (`detail` for logs): takes the next source configured for
     // `original_url` in `entries` (config fallback_source, read now so that a reload applies to
     // the next failure). False when there is none, or every one was tried.

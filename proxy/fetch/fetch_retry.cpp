@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <ctime>
 
-#include "policy/fallback_source.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -17,17 +16,6 @@ namespace {
 
 int64_t now_seconds() {
     return static_cast<int64_t>(std::time(nullptr));
-}
-
-// Whether `entries` (config fallback_source) name a source for the host of `url`.
-bool has_fallback_source(const std::string& url, const std::vector<std::string>& entries) {
-    if (entries.empty()) return false;
-    auto target = policy::parse_absolute_target(url, true);
-    if (!target) return false;
-    std::vector<policy::FallbackSource> sources;
-    for (const auto& text : entries)
-        if (auto s = policy::parse_fallback_source(text)) sources.push_back(std::move(*s));
-    return !policy::fallback_targets(*target, sources).empty();
 }
 
 // The most this outage can have cost the fill's clients so far: the backoff ceilings of the
@@ -56,7 +44,7 @@ bool Fetch::may_retry(const RetryPlan& plan) {
     const Config& c = registry_.config();
     if (state_ == State::Ready && !fallback_.active() &&
         outage_bound_ms(plan, registry_.retry()) > static_cast<uint64_t>(c.gap_budget * 500) &&
-        has_fallback_source(request_.url, c.fallback_source))
+        !FallbackFill::targets_for(request_.url, c.fallback_source).empty())
         return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
