@@ -1,5 +1,7 @@
 #include "policy/fallback_source.h"
 
+#include "policy/byte_range.h"
+#include "policy/content_digest.h"
 #include "policy/header_list.h"
 #include "policy/text.h"
 
@@ -48,6 +50,29 @@ SameContent same_content(const ContentFacts& stored, const ContentFacts& source)
         *stored.validator == *source.validator)
         return SameContent::Yes;
     return SameContent::Unknown;
+}
+
+ContentFacts source_facts(int status, const HeaderList& response) {
+    ContentFacts facts;
+    if (status == 206) {
+        if (auto value = find_header(response, "content-range"))
+            if (auto cr = parse_content_range(*value); cr && cr->range)
+                facts.length = cr->complete_length;
+    } else if (status == 200 && !find_header(response, "transfer-encoding")) {
+        facts.length = content_length(response);
+    }
+    if (auto sha = announced_sha256(response)) facts.sha256 = std::move(*sha);
+    if (auto v = strong_validator(response); v && v->kind == Validator::Kind::ETag)
+        facts.validator = std::move(*v);
+    return facts;
+}
+
+HeaderList fallback_request_headers(const HeaderList& request) {
+    HeaderList out = end_to_end(request);
+    for (auto name : {"host", "authorization", "cookie", "range", "if-range", "if-match",
+                      "if-none-match", "if-modified-since", "if-unmodified-since"})
+        remove_header(out, name);
+    return out;
 }
 
 }  // namespace policy

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/cacheability.h"
+#include "policy/header_list.h"
 #include "policy/request_target.h"
 #include "tl/expected.hpp"
 
@@ -60,5 +61,18 @@ enum class SameContent {
 // Whether `source` serves the object `stored` was filled with (RFC 9110 §8.8.1: only strong
 // validators compare bytes; a weak one never proves identity).
 SameContent same_content(const ContentFacts& stored, const ContentFacts& source);
+
+// What a source's answer says about the object it serves: the complete length from
+// Content-Range (a 206) or Content-Length (a 200, not chunked), the sha256 it announces
+// (Repr-Digest, Digest, X-Linked-Etag: policy/content_digest.h) and its strong ETag. A
+// Last-Modified is left out even when strong: two servers' copies of one file share a date
+// far more often than they prove the same bytes.
+ContentFacts source_facts(int status, const HeaderList& response);
+
+// The fields a request to a source carries: the client's end-to-end fields minus those meant
+// for the original host alone -- its credentials (Authorization, Cookie) and its Host -- and
+// minus Range / If-Range / conditionals, which the fill sets itself. A mirror never sees a
+// token meant for huggingface.co.
+HeaderList fallback_request_headers(const HeaderList& request);
 
 }  // namespace policy

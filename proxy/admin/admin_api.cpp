@@ -252,7 +252,8 @@ AdminResponse AdminApi::status_page(double now) const {
                          {"rate_bytes_per_s", f.rate_bytes_per_s},
                          {"attempts", f.attempts},
                          {"memory_bytes", f.memory_bytes},
-                         {"state", f.state}});
+                         {"state", f.state},
+                         {"fallback_source", f.fallback_source}});
     }
     json cache = nullptr;
     if (cache_ != nullptr) {

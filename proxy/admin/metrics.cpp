@@ -141,6 +141,12 @@ std::string Metrics::render_prometheus() const {
     counter(out, "offline_answers_total",
             "Resolve URLs answered from the cache because their origin could not be reached.",
             offline_answers);
+    counter(out, "fallback_fills_total",
+            "Fills continued from a fallback source after their origin failed.", fallback_fills);
+    counter(out, "fallback_refusals_total",
+            "Fallback sources not used: other or unproven content, an error answer, a failure.",
+            fallback_refusals);
+    counter(out, "fallback_bytes_total", "Body bytes taken from fallback sources.", fallback_bytes);
     counter(out, "hit_authorizations_total",
             "Hits through a signed URL that the origin accepted before they were served.",
             hit_authorizations);

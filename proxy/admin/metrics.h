@@ -134,6 +134,9 @@ class Metrics {
     Counter url_refreshes;          // expired signed URLs replaced mid-fill
     Counter url_refresh_failures;   // refreshes that found no usable new URL
     Counter offline_answers;        // resolve URLs answered from the cache, origin unreachable
+    Counter fallback_fills;         // fills continued from a fallback source (its answer taken)
+    Counter fallback_refusals;      // fallback sources not used: other content, unproven, errors
+    Counter fallback_bytes;         // body bytes taken from fallback sources
 
     Gauge cache_bytes;         // body bytes present in the cache
     Gauge cache_objects;       // objects in the cache index

@@ -36,7 +36,9 @@ json totals(const Metrics& m) {
             {"sha256_unverified", m.sha256_unverified.value()},
             {"sha256_mismatches", m.sha256_mismatches.value()},
             {"url_refreshes", m.url_refreshes.value()},
-            {"offline_answers", m.offline_answers.value()}};
+            {"offline_answers", m.offline_answers.value()},
+            {"fallback_fills", m.fallback_fills.value()},
+            {"fallback_bytes", m.fallback_bytes.value()}};
 }
 
 json fill_json(const FillStatus& f) {
@@ -50,7 +52,8 @@ json fill_json(const FillStatus& f) {
             {"clients", f.clients},
             {"retry_in_ms", f.retry_in_ms ? json(*f.retry_in_ms) : json(nullptr)},
             {"content", f.content},
-            {"announced_sha256", f.announced_sha256}};
+            {"announced_sha256", f.announced_sha256},
+            {"fallback_source", f.fallback_source}};
 }
 
 json event_json(const RecoveryEvent& e) {

@@ -114,6 +114,10 @@ struct Config {
     // all (refused, reset, timed out), the disconnected cache of RFC 9111 §4.2.4; a 5xx is
     // still passed on unless stale_if_error covers the host. Every host by default.
     std::vector<std::string> stale_if_disconnected = {"*"};
+    // Fallback sources (policy/fallback_source.h, docs/recovery.md "Fallback sources"):
+    // "HOST = URL" entries; a fill from HOST whose origin fails continues from URL + the same
+    // path and query, for the bytes still missing, when that source proves the same content.
+    std::vector<std::string> fallback_source;
 
     // Upstream routing (docs/operations.md), in curl's syntax, validated by
     // proxy/config/config_hosts.h: "HOST:PORT:ADDR[,ADDR]" pins a name to addresses

@@ -8,6 +8,7 @@
 
 #include "policy/byte_size.h"
 #include "policy/cache_key.h"
+#include "policy/fallback_source.h"
 #include "policy/intercept.h"
 #include "proxy/admin/access_log.h"
 #include "proxy/config/config_hosts.h"
@@ -276,6 +277,11 @@ void HostPatternItem::check(const std::string& text, const std::string& what) {
 void KeyRuleItem::check(const std::string& text, const std::string& what) {
     if (auto rule = policy::parse_key_rule(text); !rule)
         throw ConfigError(what + ": '" + text + "': " + rule.error());
+}
+
+void FallbackSourceItem::check(const std::string& text, const std::string& what) {
+    if (auto source = policy::parse_fallback_source(text); !source)
+        throw ConfigError(what + ": '" + text + "': " + source.error());
 }
 
 void ProxyUrlItem::check(const std::string& text, const std::string& what) {

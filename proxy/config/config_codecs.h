@@ -249,6 +249,11 @@ struct HostPatternItem {
     static constexpr const char* kWhat = "host patterns";
     static void check(const std::string& text, const std::string& what);
 };
+// "HOST = URL": a fallback source (policy/fallback_source.h).
+struct FallbackSourceItem {
+    static constexpr const char* kWhat = "\"HOST = URL\" strings";
+    static void check(const std::string& text, const std::string& what);
+};
 struct KeyRuleItem {
     static constexpr const char* kWhat = "\"PATTERN = NAME, NAME\" strings";
     static void check(const std::string& text, const std::string& what);

@@ -174,6 +174,12 @@ const std::array kKeys = {
          "timed out), for hosts matching PATTERN (host, *.domain or * for all); repeatable, "
          "replaces the default list",
          "every host", "never"}),
+    key<List<FallbackSourceItem>, Member<&Config::fallback_source>>(
+        "fallback_source",
+        {"'HOST = URL'",
+         "when a fill from HOST fails (retries spent, breaker open), continue it from URL + the "
+         "same path, only if that source proves the same content; repeatable",
+         "none"}),
     key<List<InterceptPattern>, Member<&Config::signed_range_hosts>>(
         "signed_range_hosts",
         {"PATTERN",

@@ -12,7 +12,7 @@ namespace {
 
 // Everything read at use time (per request, per connection, per fill): a new value applies to
 // what starts after the reload.
-constexpr std::array<std::string_view, 31> kLiveKeys = {
+constexpr std::array<std::string_view, 32> kLiveKeys = {
     "allow",
     "auth_basic",
     "connect_ports",
@@ -44,6 +44,7 @@ constexpr std::array<std::string_view, 31> kLiveKeys = {
     "range_wait_distance",
     "max_range_fetches",
     "fill_ahead_window",
+    "fallback_source",
 };
 
 }  // namespace

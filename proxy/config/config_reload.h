@@ -6,7 +6,7 @@
 // by its rendering in --print-config, with the running value:
 //   live keys       take effect at once: the allow and intercept lists, the log level, the
 //                   limits and timeouts, stall, retry and breaker knobs, the range and pacing
-//                   knobs;
+//                   knobs, the fallback sources;
 //   restart keys    (listen addresses, the cache, the access log target, the CA and upstream
 //                   routing, the admin token, the memory budget, interception switched on when
 //                   it was off) keep their running value; the plan says which changed.

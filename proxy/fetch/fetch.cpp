@@ -183,8 +183,10 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     // Nothing has reached a client yet (a first request, or its retries): an origin whose
     // breaker is open fails it at once. Revalidations go ahead: a stale copy may still be
     // served if the origin cannot be reached.
+    // A fill continued from a fallback source asks the source (fetch_fallback.cpp).
     if (state_ != State::Ready && purpose_ != Purpose::Revalidate) {
-        HostVerdict verdict = host_health().admit(request_.url);
+        HostVerdict verdict =
+            host_health().admit(fallback_.active() ? fallback_.url() : request_.url);
         if (verdict.refused) {
             // Failed from the timer: start() runs before the first client is attached.
             retry_after_s_ = verdict.retry_after_s;
@@ -193,9 +195,10 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
             return;
         }
     }
-    UpstreamRequest req = request_;
+    UpstreamRequest req = fallback_.active() ? fallback_.request(request_) : request_;
     for (const auto& h : extra)
         req.headers.push_back(h);
+    if (fallback_.active() && run) run = fallback_.run(*run);
     run_begin_ = next_;
     pacer_.clear_hold();
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, engine_->attempt() + 1);
@@ -254,6 +257,7 @@ void Fetch::become_ready(CacheResult result) {
 
 HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     if (state_ == State::Failed) return HeadAnswer::Taken;
+    if (fallback_.active()) return on_fallback_head(head);
     const int status = head.status;
     const std::string_view reason = head.reason;
     const policy::HeaderList& headers = head.headers;
@@ -408,6 +412,11 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
         on_revalidate_behind_end(outcome);
         return;
     }
+    if (fallback_.active() && outcome.end != ResumeEnd::Complete) {
+        // Whatever a source's answer says, it ends as the origin's failure (fetch_fallback.cpp).
+        fallback_failed(std::string(to_string(outcome.end)) + ": " + outcome.detail);
+        return;
+    }
     switch (outcome.end) {
         case ResumeEnd::Complete:  // the run is in (the engine resumed any early end)
             if (state_ != State::Ready) {
@@ -419,7 +428,7 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
         case ResumeEnd::RetriesExhausted:
             // No usable answer within the retries: disconnected (RFC 9111 §4.2.4).
             if (serve_stale(policy::RevalidationFailure::NoAnswer, outcome.detail)) return;
-            fail(FetchEnd::RetriesExhausted, outcome.detail);
+            origin_failed(FetchEnd::RetriesExhausted, outcome.detail);
             return;
         case ResumeEnd::ObjectChanged:
             fail(FetchEnd::ObjectChanged, outcome.detail);

@@ -38,6 +38,7 @@
 #include "proxy/fetch/chunk_pipeline.h"
 #include "proxy/fetch/cold_range_start.h"
 #include "proxy/fetch/content_identity.h"
+#include "proxy/fetch/fallback_fill.h"
 #include "proxy/fetch/fill_pacer.h"
 #include "proxy/fetch/fill_status.h"
 #include "proxy/fetch/range_fill_set.h"
@@ -291,6 +292,19 @@ class Fetch final : private ResumeOwner {
     // This fill's share of the memory budget: its window, unwritten limit (fetch_memory.cpp).
     policy::FillMemory memory_limits() const;
 
+    // Fallback sources (fetch_fallback.cpp, fallback_fill.h). The origin failed with `end`:
+    // the fill continues from the first source configured for the host; false when there is
+    // none or this fill cannot use one (nothing stored to compare with, a revalidation).
+    bool try_fallback(FetchEnd end, const std::string& detail);
+    // The source's answer is judged before any byte of it is taken; a source that fails or
+    // differs gives way to the next, or ends the fill as the origin's failure would have.
+    HeadAnswer on_fallback_head(const ResumeHead& head);
+    void fallback_failed(std::string why);
+    void start_fallback();
+    policy::ContentFacts stored_facts() const;  // what the stored object is, for same_content
+    // The origin (or the source in use) failed with `end`: a fallback, else fail().
+    void origin_failed(FetchEnd end, std::string detail);
+
     static void timer_cb(uv_timer_t* timer) noexcept;
 
     FetchRegistry& registry_;
@@ -348,6 +362,7 @@ class Fetch final : private ResumeOwner {
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
     ContentIdentity identity_;  // sha256 and signed-URL refresh (content_identity.h)
+    FallbackFill fallback_;     // the source continuing a fill its origin failed
 };
 
 }  // namespace proxy

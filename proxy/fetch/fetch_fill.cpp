@@ -70,6 +70,10 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     }
     auto* bytes = reinterpret_cast<const std::byte*>(data);
     const size_t used = append_body(bytes, size);
+    if (fallback_.active()) {
+        fallback_.add_bytes(used);
+        metrics().fallback_bytes.add(used);
+    }
     if (next_ >= run_end_ && used < size) {
         // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
         retire_transfer();
@@ -322,7 +326,11 @@ void Fetch::finish_object() {
             maybe_commit();
             if (*result) {
                 object_ = **result;
-                spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
+                if (fallback_.bytes() > 0)
+                    spdlog::info("fetch {}: complete ({} bytes, {} from fallback source {})", key_,
+                                 object_.complete_length, fallback_.bytes(), fallback_.url());
+                else
+                    spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
                 status_events().stored(request_.url, object_.complete_length);
                 verify_stored_content();
             } else {

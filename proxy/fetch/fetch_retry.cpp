@@ -18,6 +18,17 @@ int64_t now_seconds() {
     return static_cast<int64_t>(std::time(nullptr));
 }
 
+// The most this outage can have cost the fill's clients so far: the backoff ceilings of the
+// retries before this one (their jittered delays were no longer, unless a Retry-After asked for
+// more), the failed attempt's own time, and the delay now planned. An upper bound that needs no
+// state: the engine keeps the outage's start to itself.
+uint64_t outage_bound_ms(const RetryPlan& plan, const policy::RetryConfig& retry) {
+    uint64_t ms = plan.silent_ms + plan.delay_ms;
+    for (uint32_t i = 0; i + 1 < plan.retry; ++i)
+        ms += policy::backoff_ceiling_ms(i, retry);
+    return ms;
+}
+
 }  // namespace
 
 bool Fetch::may_retry(const RetryPlan& plan) {
@@ -27,6 +38,14 @@ bool Fetch::may_retry(const RetryPlan& plan) {
         return false;
     // Behind a stale-while-revalidate hit: nobody waits, the next request past the window asks.
     if (purpose_ == Purpose::RevalidateBehind) return false;
+    // With a fallback source for the host, the origin keeps the retries that fit half the
+    // clients' gap budget; the other half is the source's (fetch_fallback.cpp). Without one it
+    // keeps them all: a fill may wait out a long outage in the background.
+    const Config& c = registry_.config();
+    if (state_ == State::Ready && !fallback_.active() &&
+        outage_bound_ms(plan, registry_.retry()) > static_cast<uint64_t>(c.gap_budget * 500) &&
+        !FallbackFill::targets_for(request_.url, c.fallback_source).empty())
+        return false;
     return state_ == State::Ready || retry_fits_before_head(plan);
 }
 
@@ -61,7 +80,7 @@ void Fetch::on_timer() {
     if (host_refusal_) {
         std::string why = std::move(*host_refusal_);
         host_refusal_.reset();
-        fail(FetchEnd::HostDown, std::move(why));
+        origin_failed(FetchEnd::HostDown, std::move(why));
         return;
     }
     range_fills_.tend(request_, validator());

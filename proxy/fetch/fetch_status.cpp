@@ -23,6 +23,7 @@ FillStatus Fetch::status() const {
     uint64_t elapsed_ms = uv_now(registry_.loop()) - started_ms_;
     if (started_ms_ != 0 && elapsed_ms > 0)
         s.rate_bytes_per_s = static_cast<double>(engine_->bytes_received()) * 1000.0 / elapsed_ms;
+    if (fallback_.accepted()) s.fallback_source = fallback_.url();
     switch (state_) {
         case State::Starting:
             s.state = purpose_ == Purpose::Revalidate ? "revalidating" : "starting";

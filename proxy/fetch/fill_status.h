@@ -25,6 +25,8 @@ struct FillStatus {
     // "unverified" or "mismatch"; and the sha256 the content must have, when announced.
     std::string content;
     std::string announced_sha256;
+    // The fallback source the fill continues from (docs/recovery.md "Fallback sources"), or "".
+    std::string fallback_source;
 };
 
 // The process's chunk buffers against --memory-budget (proxy/loop/memory_budget.h).

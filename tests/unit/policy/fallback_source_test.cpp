@@ -83,3 +83,75 @@ TEST_CASE("policy/fallback_source: same content (RFC 9110 §8.8.1: strong valida
         CHECK(policy::same_content(r.stored, r.source) == r.want);
     }
 }
+
+TEST_CASE("policy/fallback_source: what a source's answer says about its object") {
+    const std::string sha(64, 'c');
+    struct Row {
+        const char* what;
+        int status;
+        policy::HeaderList headers;
+        std::optional<uint64_t> length;
+        std::string sha256;
+        std::optional<std::string> etag;
+    };
+    const Row rows[] = {
+        {"206: the complete length of Content-Range",
+         206,
+         {{"Content-Range", "bytes 10-19/100"}, {"Content-Length", "10"}, {"ETag", "\"e1\""}},
+         100,
+         "",
+         "\"e1\""},
+        {"206 with an unknown length", 206, {{"Content-Range", "bytes 10-19/*"}}, {}, "", {}},
+        {"200: Content-Length", 200, {{"Content-Length", "100"}}, 100, "", {}},
+        {"200 chunked: no length",
+         200,
+         {{"Transfer-Encoding", "chunked"}, {"Content-Length", "100"}},
+         {},
+         "",
+         {}},
+        {"weak ETag: no validator",
+         200,
+         {{"Content-Length", "5"}, {"ETag", "W/\"e1\""}},
+         5,
+         "",
+         {}},
+        {"strong Last-Modified: not a validator across servers",
+         200,
+         {{"Content-Length", "5"},
+          {"Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"},
+          {"Date", "Tue, 02 Jan 2024 00:00:00 GMT"}},
+         5,
+         "",
+         {}},
+        {"X-Linked-Etag announces a sha256",
+         200,
+         {{"Content-Length", "5"}, {"X-Linked-Etag", "\"" + sha + "\""}},
+         5,
+         sha,
+         {}},
+    };
+    for (const Row& r : rows) {
+        CAPTURE(r.what);
+        ContentFacts f = policy::source_facts(r.status, r.headers);
+        CHECK(f.length == r.length);
+        CHECK(f.sha256 == r.sha256);
+        CHECK(f.validator.has_value() == r.etag.has_value());
+        if (f.validator && r.etag) CHECK(f.validator->value == *r.etag);
+    }
+}
+
+TEST_CASE("policy/fallback_source: a source never sees the original host's credentials") {
+    const policy::HeaderList client = {
+        {"Host", "huggingface.co"},  {"Authorization", "Bearer hf_secret"},
+        {"Cookie", "session=1"},     {"Proxy-Authorization", "Basic eDp5"},
+        {"Connection", "X-Hop"},     {"X-Hop", "1"},
+        {"Range", "bytes=0-"},       {"If-Range", "\"e1\""},
+        {"If-None-Match", "\"e1\""}, {"User-Agent", "huggingface_hub/0.30"},
+        {"Accept", "*/*"},
+    };
+    std::vector<std::string> kept;
+    for (const auto& h : policy::fallback_request_headers(client))
+        kept.push_back(h.name + ": " + h.value);
+    const std::vector<std::string> want = {"User-Agent: huggingface_hub/0.30", "Accept: */*"};
+    CHECK(kept == want);
+}

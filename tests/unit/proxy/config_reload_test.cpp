@@ -63,3 +63,13 @@ TEST_CASE("proxy/config_reload: interception can change or stop live, but not st
     auto change = plan_reload(on, fewer);
     CHECK(change.next.intercept == std::vector<std::string>{"example.org"});
 }
+
+TEST_CASE("proxy/config_reload: fallback sources change live") {
+    Config running;
+    Config loaded = running;
+    loaded.fallback_source = {"huggingface.co = https://hf-mirror.example"};
+    auto plan = plan_reload(running, loaded);
+    CHECK(plan.next.fallback_source == loaded.fallback_source);
+    CHECK(plan.applied.size() == 1);
+    CHECK(plan.need_restart.empty());
+}

@@ -220,6 +220,42 @@ TEST_CASE("proxy/config: every key of the table is a flag, a TOML key and a rend
     CHECK(help.exit_code == 0);  // (printed on stdout)
 }
 
+TEST_CASE("proxy/config: fallback_source entries, from TOML and repeated flags") {
+    Config c;
+    proxy::apply_toml(c, R"(
+fallback_source = ["huggingface.co = https://hf-mirror.example/hf", "cdn.example = http://10.0.0.5"]
+)",
+                      "f.toml");
+    CHECK(c.fallback_source ==
+          std::vector<std::string>{"huggingface.co = https://hf-mirror.example/hf",
+                                   "cdn.example = http://10.0.0.5"});
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "again.toml");
+    CHECK(again.fallback_source == c.fallback_source);
+    CHECK(Config{}.fallback_source.empty());
+
+    auto flags = parse({"--fallback-source", "hf.co = http://m.example", "--fallback-source",
+                        "huggingface.co = http://m.example"});
+    CHECK(flags.exit_code < 0);
+    CHECK(flags.config.fallback_source.size() == 2);
+    for (const char* bad : {"huggingface.co", "huggingface.co = ftp://m.example",
+                            "huggingface.co = https://huggingface.co/x"}) {
+        CAPTURE(bad);
+        try {
+            parse({"--fallback-source", bad});
+            FAIL("accepted");
+        } catch (const ConfigError& e) {
+            // The message names the flag and the entry, then what is wrong.
+            const std::string what = e.what();
+            CHECK(what.find("--fallback-source: '" + std::string(bad) + "': ") == 0);
+            CHECK(what.size() >
+                  std::string("--fallback-source: '").size() + std::string(bad).size() + 4);
+        }
+    }
+    CHECK_THROWS_AS(proxy::apply_toml(c, "fallback_source = [\"x.example\"]", "bad.toml"),
+                    ConfigError);
+}
+
 TEST_CASE("proxy/config: resolve, connect_to and the parent proxy") {
     Config c;
     proxy::apply_toml(c, R"(
