@@ -31,13 +31,13 @@ bool ClientConnection::authorize(const http1::RequestHead& head) {
     auth_hold_ = std::move(hold);
     state_ = State::ReadingBody;
     stop_reading();
-    read_blocked_ = true;
+    socket_.read_blocked = true;
     arm_deadline(Deadline::Credentials, server_.config().client_header_timeout);
     return false;
 }
 
 void ClientConnection::on_auth_verdict(bool allowed) {
-    if (closed_ || !auth_hold_) return;
+    if (socket_.closed || !auth_hold_) return;
     AuthHold hold = std::move(*auth_hold_);
     auth_hold_.reset();
     if (!allowed) {
@@ -49,7 +49,7 @@ void ClientConnection::on_auth_verdict(bool allowed) {
         return;
     }
     start_forwarding();
-    if (closed_ || state_ == State::Closing) return;
+    if (socket_.closed || state_ == State::Closing) return;
     if (!hold.body.empty() && !on_request_body(hold.body.data(), hold.body.size())) {
         send_error(400, "dlproxy: request body refused");
         return;
@@ -63,15 +63,15 @@ void ClientConnection::on_auth_verdict(bool allowed) {
         }
         return;
     }
-    read_blocked_ = false;
+    socket_.read_blocked = false;
     start_reading();
 }
 
 // RFC 9110 §15.5.8: 407 with the challenge. The connection closes after it (send_error), so a
 // client that retries with credentials opens a new one.
 void ClientConnection::refuse_proxy_auth() {
-    spdlog::debug("client {}: {} {}: proxy authentication required", client_address_,
-                  exchange_.method, exchange_.url);
+    spdlog::debug("client {}: {} {}: proxy authentication required", socket_.peer, exchange_.method,
+                  exchange_.url);
     send_error_with(407, "dlproxy: proxy authentication required",
                     {{"Proxy-Authenticate", server_.proxy_auth()->challenge()}});
 }

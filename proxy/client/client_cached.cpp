@@ -27,7 +27,7 @@ void ClientConnection::retire_cached() {
 }
 
 void ClientConnection::send_cached_head(int status, const policy::HeaderList& stored) {
-    if (closed_) return;
+    if (socket_.closed) return;
     deadline_.stop();
     exchange_.status = status;
     exchange_.head_sent = true;
@@ -64,7 +64,7 @@ void ClientConnection::send_cached_body(const char* data, size_t size) {
 // this, 200 slow clients each held a private copy of up to a high-water mark of body bytes
 // besides the chunk it came from (test_clients.py ManyClientsTest went past 256 MiB).
 void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size) {
-    if (closed_ || size == 0) return;
+    if (socket_.closed || size == 0) return;
     response_.flush();  // keep the byte order: batched body bytes first
     if (connect_.tls) {
         // Inside an intercepted tunnel the bytes are encrypted first, straight from the chunk.
@@ -78,10 +78,10 @@ void ClientConnection::send_cached_chunk(ChunkPtr chunk, size_t offset, size_t s
     // uv_write only reads the buffer; libuv's API is not const-correct.
     auto* data = const_cast<std::byte*>(w->chunk->bytes.data() + offset);
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data), static_cast<unsigned>(size));
-    queued_bytes_ += size;
+    socket_.queued_bytes += size;
     int rc = uv_write(&w->req, stream(), &buf, 1, &ClientConnection::chunk_write_cb);
     if (rc != 0) {
-        queued_bytes_ -= size;
+        socket_.queued_bytes -= size;
         delete w;
         close(uv_strerror(rc));
     }
@@ -128,8 +128,8 @@ void ClientConnection::on_cache_bypass(std::unique_ptr<UpstreamTransfer> transfe
                                        std::string_view reason, const policy::HeaderList& headers) {
     retire_cached();
     if (transfer) {
-        transfer_ = std::move(transfer);
-        transfer_->set_sink(*this);
+        pass_.transfer = std::move(transfer);
+        pass_.transfer->set_sink(*this);
         on_upstream_head(status, reason, headers);
         return;
     }

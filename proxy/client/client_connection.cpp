@@ -33,30 +33,30 @@ ClientConnection::ClientConnection(Server& server)
     : server_(server), parser_(*this, {.max_head_bytes = server.config().max_header_size}) {}
 
 ClientConnection::~ClientConnection() {
-    transfer_.reset();  // removes the easy handle from the multi
+    pass_.transfer.reset();  // removes the easy handle from the multi
 }
 
 bool ClientConnection::accept(uv_stream_t* listener) {
-    uv_tcp_init(server_.loop(), &tcp_);
+    uv_tcp_init(server_.loop(), &socket_.tcp);
     deadline_.init<ClientConnection, &ClientConnection::on_deadline>(server_.loop(), this);
     deferred_.init<ClientConnection, &ClientConnection::on_deferred>(server_.loop(), this);
-    tcp_.data = this;
+    socket_.tcp.data = this;
     open_handles_ = 3;
     if (uv_accept(listener, stream()) != 0) {
         close("accept failed");
         return false;
     }
-    uv_tcp_nodelay(&tcp_, 1);
+    uv_tcp_nodelay(&socket_.tcp, 1);
     sockaddr_storage ss{};
     int len = sizeof ss;
     std::vector<uint8_t> raw;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        client_address_ = format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
+    if (uv_tcp_getpeername(&socket_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        socket_.peer = format_socket_address(reinterpret_cast<const sockaddr*>(&ss));
         raw = address_bytes(reinterpret_cast<const sockaddr*>(&ss));
     }
     exchange_.started = std::chrono::steady_clock::now();
     if (!policy::address_allowed(server_.config().allow, raw)) {
-        spdlog::warn("client {} refused: not in the allow list", client_address_);
+        spdlog::warn("client {} refused: not in the allow list", socket_.peer);
         exchange_.status = 403;
         write(http1::format_error_response(
             403, "dlproxy: your address is not allowed to use this proxy", false));
@@ -71,14 +71,14 @@ bool ClientConnection::accept(uv_stream_t* listener) {
 }
 
 void ClientConnection::start_reading() {
-    if (reading_ || closed_ || client_eof_) return;
-    reading_ = true;
+    if (socket_.reading || socket_.closed || socket_.eof) return;
+    socket_.reading = true;
     uv_read_start(stream(), &ClientConnection::alloc_cb, &ClientConnection::read_cb);
 }
 
 void ClientConnection::stop_reading() {
-    if (!reading_) return;
-    reading_ = false;
+    if (!socket_.reading) return;
+    socket_.reading = false;
     uv_read_stop(stream());
 }
 
@@ -96,13 +96,13 @@ void ClientConnection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_
 
 void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     finished_cached_.clear();
-    if (closed_) return;
+    if (socket_.closed) return;
     if (nread < 0) {
         on_client_eof(nread);
         return;
     }
     if (nread == 0) return;
-    if (lingering_) return;  // discarding input after our final response
+    if (socket_.lingering) return;  // discarding input after our final response
     if (connect_.tls) {
         on_tls_input(buf->base, static_cast<size_t>(nread));
         return;
@@ -112,13 +112,14 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 
 // The client's end of the stream: a socket EOF or error, or a TLS close_notify (UV_EOF).
 void ClientConnection::on_client_eof(ssize_t nread) {
-    client_eof_ = true;
+    socket_.eof = true;
     stop_reading();
     if (state_ == State::Tunnel && connect_.tunnel && nread == UV_EOF) {
         connect_.tunnel->client_eof();
         return;
     }
-    if (lingering_ || state_ == State::Idle || state_ == State::ReadingHead || nread != UV_EOF) {
+    if (socket_.lingering || state_ == State::Idle || state_ == State::ReadingHead ||
+        nread != UV_EOF) {
         close(nread == UV_EOF ? "client closed" : uv_strerror(static_cast<int>(nread)));
         return;
     }
@@ -156,7 +157,7 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
         case http1::ParseStatus::Complete:
             // Whatever follows waits in the parser until the response is done.
             stop_reading();
-            read_blocked_ = true;
+            socket_.read_blocked = true;
             if (exchange_.cached_start_pending && exchange_.cached) {
                 exchange_.cached_start_pending = false;
                 exchange_.cached
@@ -166,14 +167,15 @@ void ClientConnection::on_parsed(http1::ParseStatus status) {
         case http1::ParseStatus::Error:
             break;
     }
-    if (state_ == State::Closing || closed_) return;  // we already answered and stopped parsing
+    if (state_ == State::Closing || socket_.closed)
+        return;  // we already answered and stopped parsing
     const http1::RequestError error = parser_.error();
     if (exchange_.url.empty())
         exchange_.url = parser_.head().url;  // the access log shows what was read
     if (error == http1::RequestError::ObsFold)
-        spdlog::info("client {}: obs-fold in the request header section", client_address_);
+        spdlog::info("client {}: obs-fold in the request header section", socket_.peer);
     else if (error == http1::RequestError::Malformed || error == http1::RequestError::Refused)
-        spdlog::debug("client {}: {}", client_address_, parser_.error_message());
+        spdlog::debug("client {}: {}", socket_.peer, parser_.error_message());
     send_error(http1::status_code(error), "dlproxy: " + parser_.error_message());
 }
 
@@ -200,11 +202,11 @@ bool ClientConnection::on_request_body(const char* data, size_t size) {
         auth_hold_->body.append(data, size);
         return true;
     }
-    if (state_ == State::Closing || !transfer_) return false;
-    transfer_->push_body(data, size);
-    if (transfer_->body_queued() >= server_.config().high_water_mark) {
+    if (state_ == State::Closing || !pass_.transfer) return false;
+    pass_.transfer->push_body(data, size);
+    if (pass_.transfer->body_queued() >= server_.config().high_water_mark) {
         stop_reading();
-        read_blocked_ = true;
+        socket_.read_blocked = true;
     }
     return true;
 }
@@ -215,7 +217,7 @@ bool ClientConnection::on_request_complete() {
         return true;
     }
     if (state_ == State::Closing) return false;
-    if (transfer_) transfer_->end_body();
+    if (pass_.transfer) pass_.transfer->end_body();
     if (state_ == State::ReadingBody) state_ = State::WaitingResponse;
     return true;
 }
@@ -226,7 +228,7 @@ void ClientConnection::write(std::string data) {
 }
 
 void ClientConnection::write_raw(std::string data) {
-    if (closed_ || data.empty()) return;
+    if (socket_.closed || data.empty()) return;
     if (connect_.tls) {
         write_encrypted(data);
         return;
@@ -238,12 +240,12 @@ void ClientConnection::write_raw(std::string data) {
 // Together with the unsent-bytes limit set on intercepted sockets (client_intercept.cpp) this
 // keeps the client's kernel from doing our transmit work: see docs/https.md, "Throughput".
 void ClientConnection::write_encrypted(std::string_view plain) {
-    while (!closed_ && !plain.empty()) {
+    while (!socket_.closed && !plain.empty()) {
         const std::string_view record = plain.substr(0, tls::TlsSession::kMaxRecordPlain);
         plain.remove_prefix(record.size());
         std::string wire;
         if (!connect_.tls->encrypt(record, wire)) {
-            spdlog::info("client {}: TLS {}", client_address_, connect_.tls->error());
+            spdlog::info("client {}: TLS {}", socket_.peer, connect_.tls->error());
             close("TLS write failed");
             return;
         }
@@ -252,11 +254,11 @@ void ClientConnection::write_encrypted(std::string_view plain) {
 }
 
 void ClientConnection::write_wire(std::string data) {
-    if (closed_ || data.empty()) return;
+    if (socket_.closed || data.empty()) return;
     auto* w = new WriteReq{{}, std::move(data), this};
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    queued_bytes_ += w->data.size();
+    socket_.queued_bytes += w->data.size();
     int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int status) {
         auto* w = static_cast<WriteReq*>(req->data);
         ClientConnection* self = w->conn;
@@ -265,44 +267,44 @@ void ClientConnection::write_wire(std::string data) {
         self->on_write_done(size, status);
     });
     if (rc != 0) {
-        queued_bytes_ -= w->data.size();
+        socket_.queued_bytes -= w->data.size();
         delete w;
         close(uv_strerror(rc));
     }
 }
 
 void ClientConnection::on_write_done(size_t size, int status) {
-    queued_bytes_ -= size;
+    socket_.queued_bytes -= size;
     finished_cached_.clear();
-    if (closed_) return;
+    if (socket_.closed) return;
     if (status != 0) {
         close(std::string("write failed: ") + uv_strerror(status));
         return;
     }
     const uint64_t low_water = server_.config().high_water_mark / 2;
-    if (queued_bytes_ < low_water) {
-        if (transfer_ || resume_) {
+    if (socket_.queued_bytes < low_water) {
+        if (pass_.running()) {
             // May deliver body bytes synchronously.
-            if (transfer_) transfer_->resume_download();
-            if (resume_) resume_->resume_download();
+            if (pass_.transfer) pass_.transfer->resume_download();
+            if (pass_.resume) pass_.resume->resume_download();
             response_.flush();
         }
         if (connect_.tunnel) connect_.tunnel->resume_reading();
         if (exchange_.cached) exchange_.cached->pump();
     }
-    if (close_after_flush_ && queued_bytes_ == 0) on_flushed_for_close();
+    if (socket_.close_after_flush && socket_.queued_bytes == 0) on_flushed_for_close();
 }
 
 void ClientConnection::close_after_flush() {
     state_ = State::Closing;
-    close_after_flush_ = true;
+    socket_.close_after_flush = true;
     send_tls_close_notify();
-    if (queued_bytes_ == 0) on_flushed_for_close();
+    if (socket_.queued_bytes == 0) on_flushed_for_close();
 }
 
 void ClientConnection::on_flushed_for_close() {
-    if (lingering_ || closed_) return;
-    lingering_ = true;
+    if (socket_.lingering || socket_.closed) return;
+    socket_.lingering = true;
     // FIN first, then drain the client's unread input briefly: closing with unread data would
     // send a reset that can destroy our response in flight.
     auto* req = new uv_shutdown_t{};
@@ -312,7 +314,7 @@ void ClientConnection::on_flushed_for_close() {
         close("shutdown failed");
         return;
     }
-    if (client_eof_) {
+    if (socket_.eof) {
         close("response sent");
         return;
     }
@@ -321,20 +323,21 @@ void ClientConnection::on_flushed_for_close() {
 }
 
 void ClientConnection::close(std::string_view reason) {
-    if (closed_) return;
-    closed_ = true;
+    if (socket_.closed) return;
+    socket_.closed = true;
     state_ = State::Closing;
-    spdlog::debug("client {}: closing: {}", client_address_, reason);
+    spdlog::debug("client {}: closing: {}", socket_.peer, reason);
     if (!exchange_.logged && !exchange_.method.empty()) log_access(RequestResult::Aborted);
-    if (transfer_) transfer_->detach();  // freed in the destructor, outside curl callbacks
-    finish_xorb_capture();               // what arrived of a xorb answer is stored
-    if (resume_) resume_->stop();
+    if (pass_.transfer)
+        pass_.transfer->detach();  // freed in the destructor, outside curl callbacks
+    finish_xorb_capture();         // what arrived of a xorb answer is stored
+    if (pass_.resume) pass_.resume->stop();
     retire_cached();
     if (connect_.tunnel) {
         connect_.tunnel->abandon();
         connect_.tunnel = nullptr;
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ClientConnection::close_cb);
+    uv_close(reinterpret_cast<uv_handle_t*>(&socket_.tcp), &ClientConnection::close_cb);
     deadline_.close(&ClientConnection::close_cb);
     deferred_.close(&ClientConnection::close_cb);
 }
@@ -359,7 +362,7 @@ void ClientConnection::drain() {
 }
 
 void ClientConnection::refuse_overloaded() {
-    if (closed_ || close_after_flush_) return;
+    if (socket_.closed || socket_.close_after_flush) return;
     exchange_.status = 503;
     exchange_.head_sent = true;
     write(
@@ -375,7 +378,7 @@ void ClientConnection::log_access(RequestResult result) {
     r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                               exchange_.started)
                         .count();
-    r.client = client_address_;
+    r.client = socket_.peer;
     r.result = to_string(result);  // words only at the edge: the log line and its label
     r.status = exchange_.status;
     r.bytes = exchange_.body_bytes;

@@ -24,15 +24,17 @@
 #include "policy/request_target.h"
 #include "proxy/admin/access_log.h"
 #include "proxy/client/cached_response.h"
+#include "proxy/client/client_socket.h"
 #include "proxy/client/connect_state.h"
 #include "proxy/client/exchange.h"
 #include "proxy/client/mirror_answer.h"
+#include "proxy/client/pass_through.h"
+#include "proxy/client/phase_deadline.h"
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
 #include "proxy/loop/loop_timer.h"
 #include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/upstream_transfer.h"
-#include "proxy/xet/xorb_capture.h"
 #include "proxy/xet/xorb_hit.h"
 
 namespace proxy {
@@ -102,7 +104,7 @@ class ClientConnection final : public UpstreamSink,
     // Sends `size` bytes of `chunk` from `offset` without copying them: the write holds the
     // chunk, so clients reading the same chunk share one buffer (client_cached.cpp).
     void send_cached_chunk(ChunkPtr chunk, size_t offset, size_t size);
-    uint64_t queued() const { return queued_bytes_ + response_.batched(); }
+    uint64_t queued() const { return socket_.queued_bytes + response_.batched(); }
     void finish_cached();
     void on_cached_waiting(bool waiting);
     // `retry_after_s` > 0: the origin's breaker is open; the client gets 503 with Retry-After.
@@ -145,7 +147,7 @@ class ClientConnection final : public UpstreamSink,
     void start_pass_through();
     // Xet xorb requests (client_xorb.cpp, docs/huggingface.md "Xorb cache"): true when the
     // request was taken (a cache lookup is under way); otherwise it is forwarded exactly, and
-    // xorb_capture_ stores its answer.
+    // pass_.xorb_capture stores its answer.
     bool start_xorb(const policy::RequestTarget& target);
     void on_xorb_answer(xet::XorbAnswer answer);
     void finish_xorb_capture();
@@ -198,16 +200,8 @@ class ClientConnection final : public UpstreamSink,
     // Writes the access-log line of the current request (once) and counts it in the metrics.
     void log_access(RequestResult result);
 
-    // Timers, one purpose each (client_timer.cpp).
-    // The deadline of the current phase; re-arming replaces it.
-    enum class Deadline {
-        NextRequest,   // the client must send (the rest of) a request head: keep-alive, 408
-        UpstreamHead,  // the origin must answer (or finish a held mirror answer): 504
-        OriginSilent,  // a pass-through body that stops coming is cut after stall_timeout
-        GapBudget,     // a cached response waiting for bytes: the client is closed short
-        Linger,        // after our FIN, unread input is drained this long
-        Credentials,   // a request held for its credentials' check (client_auth.cpp): 503
-    };
+    // Timers, one purpose each (client_timer.cpp): deadline_ is the current phase's deadline,
+    // armed with its purpose (phase_deadline.h); deferred_ is the next loop iteration.
     void arm_deadline(Deadline deadline, double seconds);
     void on_deadline();
     void on_upstream_late();  // no response head in time: 504
@@ -216,7 +210,7 @@ class ClientConnection final : public UpstreamSink,
     void defer();
     void on_deferred();
 
-    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+    uv_stream_t* stream() { return socket_.stream(); }
 
     static void alloc_cb(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
     static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -224,39 +218,28 @@ class ClientConnection final : public UpstreamSink,
     static void chunk_write_cb(uv_write_t* req, int status) noexcept;
     friend struct WriteReq;
 
+    // Fields, grouped: the socket and its end (client_socket.h), the two timers, the parser and
+    // writer, the current request (exchange.h) and its upstream side (pass_through.h), what a
+    // CONNECT made of the connection (connect_state.h).
     Server& server_;
-    uv_tcp_t tcp_{};
-    LoopTimer deadline_;  // the current phase's deadline (on_deadline)
-    Deadline deadline_purpose_ = Deadline::NextRequest;
-    LoopTimer deferred_;  // the next loop iteration (on_deferred)
-    int open_handles_ = 0;
+    ClientSocket socket_;
+    PhaseDeadline deadline_;       // the current phase's deadline (on_deadline)
+    LoopTimer deferred_;           // the next loop iteration (on_deferred)
+    int open_handles_ = 0;         // uv handles not yet closed (socket, both timers): 0 frees this
     http1::RequestParser parser_;  // also holds a paused message's pipelined successors
+    http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching
     State state_ = State::Idle;
-    std::string client_address_ = "-";
-    bool reading_ = false;
-    bool read_blocked_ = false;  // paused by backpressure or pipelining
+    bool drain_requested_ = false;  // Server shutdown: close after the current response
 
     // The current request (its head is parser_.head()) and what answers it (exchange.h).
     Exchange exchange_;
-    // The pass-through transfer of the current request (client_forwarding.cpp).
-    std::unique_ptr<UpstreamTransfer> transfer_;
-    std::unique_ptr<xet::XorbCapture> xorb_capture_;  // a xorb answer being stored
-    // Expires with this object: worker completions (the xorb lookup) check it first.
-    std::shared_ptr<char> alive_ = std::make_shared<char>();
+    PassThrough pass_;                   // its upstream side when passed through (pass_through.h)
+    std::optional<AuthHold> auth_hold_;  // its credentials being checked (client_auth.cpp)
     // Finished CachedResponses are freed at the next loop callback (deferred_), never while one
     // is on the call stack (finish_cached is reached from inside CachedResponse::pump).
     std::vector<std::unique_ptr<CachedResponse>> finished_cached_;
-    uint64_t queued_bytes_ = 0;
-    http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching
-    bool close_after_flush_ = false;
-    bool lingering_ = false;  // FIN sent; discarding input until EOF or a short timeout
-    bool closed_ = false;
-    bool client_eof_ = false;
-    bool drain_requested_ = false;
-
-    // The current response's transfer once it is resumable (it left transfer_).
-    std::unique_ptr<ResumableTransfer> resume_;
-    std::optional<AuthHold> auth_hold_;
+    // Expires with this object: worker completions (the xorb lookup) check it first.
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
 
     ConnectState connect_;  // a relayed tunnel, or the intercepted TLS session (connect_state.h)
 };

@@ -74,7 +74,7 @@ std::optional<policy::RequestTarget> ClientConnection::resolve_mirror_target(boo
         answered = true;
         const bool refused = mirrored.error() == policy::MirrorErrc::HostNotMirrored;
         if (refused)
-            spdlog::info("client {}: {} {} refused: host not mirrored", client_address_,
+            spdlog::info("client {}: {} {} refused: host not mirrored", socket_.peer,
                          exchange_.method, exchange_.url);
         send_error(refused ? 403 : 400,
                    "dlproxy: " + std::string(policy::to_string(mirrored.error())));
@@ -204,10 +204,10 @@ void ClientConnection::start_pass_through() {
         send_error(503, "dlproxy: " + verdict.reason, verdict.retry_after_s);
         return;
     }
-    transfer_ =
+    pass_.transfer =
         std::make_unique<UpstreamTransfer>(server_.curl(), *this, server_.config().high_water_mark);
-    if (!transfer_->start(req)) {
-        transfer_.reset();
+    if (!pass_.transfer->start(req)) {
+        pass_.transfer.reset();
         send_error(502, "dlproxy: could not start the upstream request");
         return;
     }
@@ -229,7 +229,7 @@ void ClientConnection::invalidate_after(int status, const policy::HeaderList& up
 
 void ClientConnection::on_upstream_head(int status, std::string_view reason,
                                         const policy::HeaderList& upstream_headers) {
-    if (closed_) return;
+    if (socket_.closed) return;
     deadline_.stop();
     exchange_.status = status;
     invalidate_after(status, upstream_headers);
@@ -237,7 +237,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
     if (server_.fetches())
         server_.fetches()->redirects().remember(exchange_.upstream_request, status,
                                                 upstream_headers);
-    if (transfer_) exchange_.upstream_address = transfer_->primary_address();
+    if (pass_.transfer) exchange_.upstream_address = pass_.transfer->primary_address();
     if (exchange_.mirror &&
         exchange_.mirror->hold(exchange_.method, status, reason, upstream_headers)) {
         // Sent whole once complete; a body that does not complete in this time is a 504.
@@ -245,7 +245,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
         return;
     }
     exchange_.head_sent = true;
-    if (xorb_capture_) xorb_capture_->on_head(status, upstream_headers);
+    if (pass_.xorb_capture) pass_.xorb_capture->on_head(status, upstream_headers);
     if (exchange_.mirror)
         response_.send_relayed_head(status, reason,
                                     exchange_.mirror->rewrite_head(upstream_headers));
@@ -253,7 +253,7 @@ void ClientConnection::on_upstream_head(int status, std::string_view reason,
         response_.send_relayed_head(status, reason, upstream_headers);
     if (exchange_.method == "GET" && status == 200 && response_.framing() == http1::Framing::Length)
         maybe_enable_resume(upstream_headers);  // the engine watches for stalls
-    if (resume_) return;
+    if (pass_.resume) return;
     // Not resumable: a body that stops coming is cut after stall_timeout instead of holding the
     // client (and its connection) forever.
     exchange_.last_upstream_byte_ms = uv_now(server_.loop());
@@ -281,7 +281,7 @@ void ClientConnection::check_pass_through_stall() {
 }
 
 UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, size_t size) {
-    if (closed_ || state_ == State::Closing) return BodyAction::Abort;
+    if (socket_.closed || state_ == State::Closing) return BodyAction::Abort;
     if (exchange_.mirror && exchange_.mirror->holding()) {
         if (exchange_.mirror->append(data, size)) return BodyAction::Accept;
         spdlog::warn("{} {}: mirror mode: JSON answer over {} bytes, not rewritten",
@@ -294,7 +294,7 @@ UpstreamSink::BodyAction ClientConnection::on_upstream_body(const char* data, si
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
     exchange_.body_bytes += size;
     exchange_.last_upstream_byte_ms = uv_now(server_.loop());
-    if (xorb_capture_) xorb_capture_->on_body(data, size);
+    if (pass_.xorb_capture) pass_.xorb_capture->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
 }
@@ -308,17 +308,17 @@ void ClientConnection::schedule_flush() {
 }
 
 void ClientConnection::on_upstream_body_drained() {
-    if (read_blocked_ && !parser_.message_complete()) {
-        read_blocked_ = false;
+    if (socket_.read_blocked && !parser_.message_complete()) {
+        socket_.read_blocked = false;
         start_reading();
     }
 }
 
 void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     finish_xorb_capture();  // what arrived is stored, also when the client has gone
-    if (closed_) return;
+    if (socket_.closed) return;
     deadline_.stop();
-    if (transfer_) exchange_.upstream_address = transfer_->primary_address();
+    if (pass_.transfer) exchange_.upstream_address = pass_.transfer->primary_address();
     if (result.ok()) {
         if (exchange_.mirror && exchange_.mirror->holding()) send_mirrored_answer();
         response_.finish_body();
@@ -338,9 +338,9 @@ void ClientConnection::on_upstream_done(const UpstreamResult& result) {
     spdlog::warn("{} {}: {} after {} body bytes: {}", exchange_.method, exchange_.url,
                  to_string(result.error), exchange_.body_bytes, result.message);
     log_access(RequestResult::Aborted);
-    close_after_flush_ = true;
+    socket_.close_after_flush = true;
     state_ = State::Closing;
-    if (queued_bytes_ == 0) close("upstream failed mid-body");
+    if (socket_.queued_bytes == 0) close("upstream failed mid-body");
     // else: closed from on_write_done after the queued bytes are flushed (on_flushed_for_close
     // sends FIN: the body is still short of its announced length or lacks its last chunk).
 }
@@ -355,20 +355,20 @@ void ClientConnection::finish_response() {
 }
 
 void ClientConnection::reset_for_next_request() {
-    xorb_capture_.reset();
-    resume_.reset();
+    pass_.xorb_capture.reset();
+    pass_.resume.reset();
     retire_cached();
-    transfer_.reset();
+    pass_.transfer.reset();
     exchange_ = Exchange{};  // its clock starts now
     state_ = State::Idle;
     arm_deadline(Deadline::NextRequest, server_.config().keepalive_timeout);
-    read_blocked_ = false;
+    socket_.read_blocked = false;
     on_parsed(parser_.resume());  // a pipelined request may be waiting
-    if (!read_blocked_ && state_ != State::Closing) start_reading();
+    if (!socket_.read_blocked && state_ != State::Closing) start_reading();
 }
 
 void ClientConnection::send_error(int status, std::string_view message, uint32_t retry_after_s) {
-    if (closed_) return;
+    if (socket_.closed) return;
     if (exchange_.head_sent) {
         close(message);
         return;
@@ -380,13 +380,13 @@ void ClientConnection::send_error(int status, std::string_view message, uint32_t
 
 void ClientConnection::send_error_with(int status, std::string_view message,
                                        const policy::HeaderList& extra) {
-    if (closed_) return;
+    if (socket_.closed) return;
     if (exchange_.head_sent) {
         close(message);
         return;
     }
     // A request refused mid-body may have a transfer under way: its answer must not follow ours.
-    if (transfer_) transfer_->detach();
+    if (pass_.transfer) pass_.transfer->detach();
     exchange_.status = status;
     exchange_.head_sent = true;
     write(http1::format_error_response(status, message, false, exchange_.method == "HEAD", extra));
@@ -397,7 +397,7 @@ void ClientConnection::send_error_with(int status, std::string_view message,
 // RFC 8586 / RFC 5842 §7.2: 508 Loop Detected; nothing is forwarded.
 bool ClientConnection::refuse_loop(bool loop, std::string_view why) {
     if (!loop) return false;
-    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", client_address_, exchange_.method,
+    spdlog::warn("client {}: {} {} refused: forwarding loop: {}", socket_.peer, exchange_.method,
                  exchange_.url, why);
     send_error(508, std::string("dlproxy: forwarding loop refused: ") + std::string(why));
     return true;
@@ -422,7 +422,7 @@ void ClientConnection::start_tunnel_with(std::string early_data) {
         return;
     const auto& ports = server_.config().connect_ports;
     if (std::find(ports.begin(), ports.end(), target->port) == ports.end()) {
-        spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", client_address_,
+        spdlog::info("client {}: CONNECT {} refused: port not in connect-ports", socket_.peer,
                      target->to_string());
         send_error(403, "dlproxy: CONNECT to port " + std::to_string(target->port) +
                             " is not allowed (see connect-ports)");
@@ -458,7 +458,7 @@ void ClientConnection::on_tunnel_failed(int status, std::string_view message) {
 bool ClientConnection::tunnel_write(const char* data, size_t size) {
     exchange_.body_bytes += size;
     write(std::string(data, size));
-    return queued_bytes_ < server_.config().high_water_mark;
+    return socket_.queued_bytes < server_.config().high_water_mark;
 }
 
 void ClientConnection::on_tunnel_upstream_eof() {

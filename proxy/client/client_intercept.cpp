@@ -3,8 +3,8 @@
 // After `200 Connection Established` the connection becomes a TLS server for the CONNECT
 // target. The TLS session runs over memory BIOs: ciphertext read from the socket goes in,
 // plaintext comes out into feed() (the same parser as plain requests), and write_raw()
-// encrypts every response byte before write_wire() queues it. queued_bytes_ counts ciphertext,
-// so the high-water mark and every pause/resume decision work unchanged.
+// encrypts every response byte before write_wire() queues it. socket_.queued_bytes counts
+// ciphertext, so the high-water mark and every pause/resume decision work unchanged.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -52,7 +52,7 @@ void ClientConnection::start_intercept(const policy::HostPort& target, std::stri
     log_access(RequestResult::Intercept);
     connect_.tls = std::move(session);
     connect_.intercepted = target;
-    limit_unsent_bytes(tcp_, client_address_);
+    limit_unsent_bytes(socket_.tcp, socket_.peer);
     // The parser stopped at the CONNECT (ParseStatus::Upgrade); the tunnel's requests start a
     // fresh HTTP/1.1 stream.
     parser_.reset();
@@ -69,24 +69,24 @@ void ClientConnection::on_tls_input(const char* data, size_t len) {
     write_wire(std::move(wire));  // handshake flight, tickets, or the alert before closing
     if (status == tls::TlsSession::Status::Failed) {
         // Logged once, here; the connection ends with it.
-        spdlog::info("client {}: TLS for {} failed: {}", client_address_,
+        spdlog::info("client {}: TLS for {} failed: {}", socket_.peer,
                      connect_.intercepted.to_string(), connect_.tls->error());
-        close_after_flush_ = true;
+        socket_.close_after_flush = true;
         state_ = State::Closing;
-        if (queued_bytes_ == 0) close("TLS error");
+        if (socket_.queued_bytes == 0) close("TLS error");
         return;
     }
     if (!was_done && connect_.tls->handshake_done())
-        spdlog::debug("client {}: TLS established for {}", client_address_,
+        spdlog::debug("client {}: TLS established for {}", socket_.peer,
                       connect_.intercepted.to_string());
     if (!plain.empty()) feed(plain.data(), plain.size());
-    if (status == tls::TlsSession::Status::Closed && !closed_) on_client_eof(UV_EOF);
+    if (status == tls::TlsSession::Status::Closed && !socket_.closed) on_client_eof(UV_EOF);
 }
 
 // Our close_notify ends a response framed by the connection's end (HTTP/1.0 or no length)
 // cleanly: without it a client cannot tell a complete body from a truncation attack.
 void ClientConnection::send_tls_close_notify() {
-    if (!connect_.tls || closed_) return;
+    if (!connect_.tls || socket_.closed) return;
     std::string wire;
     connect_.tls->shutdown(wire);
     write_wire(std::move(wire));

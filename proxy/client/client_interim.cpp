@@ -14,7 +14,7 @@ void ClientConnection::on_upstream_interim(int status, std::string_view reason,
 
 void ClientConnection::send_interim(int status, std::string_view reason,
                                     const policy::HeaderList& headers) {
-    if (closed_ || exchange_.head_sent ||
+    if (socket_.closed || exchange_.head_sent ||
         !policy::forwards_interim(status, parser_.head().http10()))
         return;
     // Mirror mode rewrites the final answer's links onto mirror URLs (mirror_answer.h); an

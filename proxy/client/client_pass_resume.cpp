@@ -31,7 +31,7 @@ void ClientConnection::maybe_enable_resume(const policy::HeaderList& upstream_he
         std::from_chars(length_header->data(), length_header->data() + length_header->size(),
                         length)
                 .ec != std::errc() ||
-        length == 0 || !transfer_) {
+        length == 0 || !pass_.transfer) {
         return;
     }
     const Config& config = server_.config();
@@ -42,11 +42,11 @@ void ClientConnection::maybe_enable_resume(const policy::HeaderList& upstream_he
     settings.resume_without_validator = config.resume_without_validator;
     UpstreamRequest request = exchange_.upstream_request;
     request.counts_for_breaker = false;  // resumes are retries of the same request
-    resume_ = std::make_unique<ResumableTransfer>(server_.curl(), server_.loop(),
-                                                  static_cast<ResumeOwner&>(*this), settings,
-                                                  exchange_.method + " " + exchange_.url);
-    resume_->adopt(std::move(transfer_), std::move(request),
-                   ResumeRun{0, length, std::move(validator), length});
+    pass_.resume = std::make_unique<ResumableTransfer>(server_.curl(), server_.loop(),
+                                                       static_cast<ResumeOwner&>(*this), settings,
+                                                       exchange_.method + " " + exchange_.url);
+    pass_.resume->adopt(std::move(pass_.transfer), std::move(request),
+                        ResumeRun{0, length, std::move(validator), length});
 }
 
 HeadAnswer ClientConnection::on_resume_head(const ResumeHead& head) {
@@ -57,17 +57,17 @@ HeadAnswer ClientConnection::on_resume_head(const ResumeHead& head) {
 }
 
 UpstreamSink::BodyAction ClientConnection::on_resume_body(const char* data, size_t size) {
-    if (closed_ || state_ == State::Closing) return BodyAction::Abort;
+    if (socket_.closed || state_ == State::Closing) return BodyAction::Abort;
     if (queued() >= server_.config().high_water_mark) return BodyAction::Pause;
     exchange_.body_bytes += size;
-    if (xorb_capture_) xorb_capture_->on_body(data, size);
+    if (pass_.xorb_capture) pass_.xorb_capture->on_body(data, size);
     response_.send_body(data, size);
     return BodyAction::Accept;
 }
 
 void ClientConnection::on_resume_end(const ResumeOutcome& outcome) {
     finish_xorb_capture();  // as on_upstream_done: what arrived is stored
-    if (closed_) return;
+    if (socket_.closed) return;
     if (outcome.end == ResumeEnd::Complete) {
         response_.finish_body();
         finish_response();  // may free the engine: nothing after
@@ -93,9 +93,9 @@ void ClientConnection::give_up_resume(std::string_view why) {
     spdlog::warn("{} {}: {} after {} body bytes; closing the client short", exchange_.method,
                  exchange_.url, why, exchange_.body_bytes);
     log_access(RequestResult::Aborted);
-    close_after_flush_ = true;
+    socket_.close_after_flush = true;
     state_ = State::Closing;
-    if (queued_bytes_ == 0) close("upstream failed mid-body");
+    if (socket_.queued_bytes == 0) close("upstream failed mid-body");
 }
 
 }  // namespace proxy

@@ -1,14 +1,25 @@
 // ClientConnection: its timers, one purpose each.
 //
-// - deadline_: the current phase's deadline, armed with its purpose (Deadline) and replaced
-//   when the phase changes: the next request head (keep-alive and header timeouts), the origin's
-//   response head, a pass-through body's silence, the gap budget of a cached response, the
-//   linger after our FIN, the check of its credentials. A connection is in one phase at a time,
-//   so it holds one deadline.
+// - deadline_ (phase_deadline.h): the deadline of the phase the connection is in, armed with
+//   that purpose and replaced when the phase changes; one phase at a time, so one deadline.
+//     NextRequest   armed on accept, when a request begins (client_header_timeout), after each
+//                   response (keepalive_timeout) and when an intercepted CONNECT starts its
+//                   handshake. Fires: an idle connection is closed, a partial head gets 408.
+//     UpstreamHead  armed when a request goes upstream (cached, passed through, xorb lookup) and
+//                   while a mirror answer is held whole; stopped by the head. Fires: 504.
+//     OriginSilent  armed by a pass-through head that the resume engine did not take, re-armed
+//                   by check_pass_through_stall while bytes come or the client is the slow one.
+//                   Fires: the client is closed short.
+//     GapBudget     armed while a cached response waits for bytes (on_cached_waiting), stopped
+//                   when they flow. Fires: the client is closed short (before any head: 504).
+//     Linger        armed after our FIN. Fires: the socket closes.
+//     Credentials   armed while ProxyAuth checks a request's credentials. Fires: 503.
+//   A tunnel stops it: the Tunnel has its own connect timeout (tunnel.h).
 // - deferred_: the next loop iteration, for work that must not run inside the callback that asks
 //   for it (freeing finished cached responses, starting a pass-through from a curl callback).
 // A pass-through response being resumed has no timer here: its resume engine
-// (proxy/upstream/resumable_transfer.h) keeps its own for backoff and the stall watch.
+// (proxy/upstream/resumable_transfer.h) keeps its own, for a deferred start or the backoff and
+// for the stall watch.
 #include <spdlog/spdlog.h>
 
 #include "proxy/client/client_connection.h"
@@ -17,19 +28,18 @@
 namespace proxy {
 
 void ClientConnection::arm_deadline(Deadline deadline, double seconds) {
-    if (closed_) return;
-    deadline_purpose_ = deadline;
-    deadline_.start_seconds(seconds);
+    if (socket_.closed) return;
+    deadline_.arm(deadline, seconds);
 }
 
 void ClientConnection::on_deadline() {
-    if (closed_) return;
-    switch (deadline_purpose_) {
+    if (socket_.closed) return;
+    switch (deadline_.purpose()) {
         case Deadline::NextRequest:
             if (state_ == State::Idle) {
                 close("keep-alive timeout");
             } else if (state_ == State::ReadingHead) {
-                spdlog::info("client {}: request headers not complete within {} s", client_address_,
+                spdlog::info("client {}: request headers not complete within {} s", socket_.peer,
                              server_.config().client_header_timeout);
                 send_error(408, "dlproxy: request headers not received in time");
             }
@@ -38,7 +48,8 @@ void ClientConnection::on_deadline() {
             on_upstream_late();
             return;
         case Deadline::OriginSilent:
-            if (transfer_ && exchange_.head_sent && !connect_.tunnel) check_pass_through_stall();
+            if (pass_.transfer && exchange_.head_sent && !connect_.tunnel)
+                check_pass_through_stall();
             return;
         case Deadline::GapBudget:
             if (exchange_.cached && exchange_.head_sent) {
@@ -58,7 +69,7 @@ void ClientConnection::on_deadline() {
             return;
         case Deadline::Credentials:
             if (auth_hold_) {
-                spdlog::warn("client {}: credentials not checked within {} s", client_address_,
+                spdlog::warn("client {}: credentials not checked within {} s", socket_.peer,
                              server_.config().client_header_timeout);
                 auth_hold_.reset();
                 send_error(503, "dlproxy: credentials could not be checked in time");
@@ -73,18 +84,18 @@ void ClientConnection::on_upstream_late() {
     spdlog::warn("{} {}: no response headers from origin within {} s", exchange_.method,
                  exchange_.url, server_.config().upstream_header_timeout);
     retire_cached();
-    if (transfer_) transfer_->detach();
-    transfer_.reset();
+    if (pass_.transfer) pass_.transfer->detach();
+    pass_.transfer.reset();
     send_error(504, "dlproxy: origin sent no response headers in time");
 }
 
 void ClientConnection::defer() {
-    if (!closed_) deferred_.start(0);
+    if (!socket_.closed) deferred_.start(0);
 }
 
 void ClientConnection::on_deferred() {
     finished_cached_.clear();
-    if (closed_) return;
+    if (socket_.closed) return;
     if (exchange_.pass_through_due) {
         exchange_.pass_through_due = false;
         start_pass_through();

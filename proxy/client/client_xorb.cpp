@@ -1,7 +1,7 @@
 // ClientConnection: Xet xorb requests served from the xorb cache or forwarded exactly and stored
 // (issue 15 item 2, docs/huggingface.md "Xorb cache"). The hooks elsewhere are one line each:
 // start_forwarding asks start_xorb first, and the pass-through callbacks hand the answer to
-// xorb_capture_ when it is set.
+// pass_.xorb_capture when it is set.
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -27,7 +27,7 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
         return false;
     // From here the request is a xorb request: if it is not answered from the cache, it is
     // forwarded exactly (signed_range_hosts) and its answer is stored.
-    xorb_capture_ = std::make_unique<xet::XorbCapture>(*xorb, std::string(*range));
+    pass_.xorb_capture = std::make_unique<xet::XorbCapture>(*xorb, std::string(*range));
     const auto now = static_cast<int64_t>(std::time(nullptr));
     // The signature cannot be checked here; an expiry can. An expired URL gets what the origin
     // says (a 403), never cached bytes (docs/huggingface.md "Who may read a cached xorb").
@@ -50,7 +50,7 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
 }
 
 void ClientConnection::on_xorb_answer(xet::XorbAnswer answer) {
-    if (closed_ || exchange_.head_sent || state_ == State::Closing) return;
+    if (socket_.closed || exchange_.head_sent || state_ == State::Closing) return;
     if (!answer.hit) {
         spdlog::debug("{} {}: xorb cache miss ({}): forwarded exactly", exchange_.method,
                       exchange_.url, answer.why);
@@ -59,7 +59,7 @@ void ClientConnection::on_xorb_answer(xet::XorbAnswer answer) {
         return;
     }
     deadline_.stop();
-    xorb_capture_.reset();
+    pass_.xorb_capture.reset();
     exchange_.cache_result = CacheResult::Hit;
     exchange_.status = 206;
     exchange_.head_sent = true;
@@ -71,10 +71,10 @@ void ClientConnection::on_xorb_answer(xet::XorbAnswer answer) {
 }
 
 void ClientConnection::finish_xorb_capture() {
-    if (!xorb_capture_ || !server_.fetches()) return;
-    xorb_capture_->finish(server_.loop(), server_.fetches()->store(),
-                          static_cast<int64_t>(std::time(nullptr)));
-    xorb_capture_.reset();
+    if (!pass_.xorb_capture || !server_.fetches()) return;
+    pass_.xorb_capture->finish(server_.loop(), server_.fetches()->store(),
+                               static_cast<int64_t>(std::time(nullptr)));
+    pass_.xorb_capture.reset();
 }
 
 }  // namespace proxy

@@ -94,7 +94,7 @@ class Tunnel {
     uv_getaddrinfo_t resolve_req_{};
     uv_connect_t connect_req_{};
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    uv_timer_t timer_{};  // the connect timeout (on_timeout_cb), stopped once established
     addrinfo* addresses_ = nullptr;
     addrinfo* next_address_ = nullptr;
     int last_error_ = 0;

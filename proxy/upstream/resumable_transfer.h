@@ -20,8 +20,14 @@
 //
 // Thread: the loop thread. Lifetime: owned by its owner. It may be destroyed anywhere except
 // inside on_resume_head / on_resume_body; on_resume_end is always the last thing the engine
-// does in a call, so the owner may destroy it there. Its two timers close asynchronously: the
-// loop must run once more after its destruction.
+// does in a call, so the owner may destroy it there. Its timers close asynchronously: the loop
+// must run once more after its destruction.
+//
+// Where to read it: the owner's side of the contract is resume_owner.h. resumable_transfer.cpp
+// holds the calls below, sending and the timers; resumable_transfer_retry.cpp every retry
+// decision (what fails, policy::classify, the owner's veto, the retry when due);
+// resumable_transfer_head.cpp the Range request for a run and the judgement of each answer's
+// head; resumable_transfer_body.cpp the held prefix, the overlap byte and recovery accounting.
 #pragma once
 
 #include <uv.h>
@@ -36,6 +42,7 @@
 #include "policy/resume.h"
 #include "policy/retry.h"
 #include "policy/stall_watch.h"
+#include "proxy/upstream/resume_owner.h"
 #include "proxy/upstream/upstream_transfer.h"
 
 namespace proxy {
@@ -53,88 +60,6 @@ struct ResumeSettings {
     // watch starts with the first accepted head; a resume is always watched.
     bool watch_first_head = false;
     uint64_t tick_ms = 250;  // stall checks: a stall is noticed at most this late
-};
-
-// The bytes a resumable download carries: [next, end) of one representation.
-struct ResumeRun {
-    uint64_t next = 0;                           // the first byte the owner still needs
-    uint64_t end = 0;                            // one past the last byte wanted
-    std::optional<policy::Validator> validator;  // sent as If-Range, expected of answers
-    std::optional<uint64_t> complete_length;     // expected of answers (Content-Range)
-};
-
-// Why a download ended. Strings only in logs (to_string).
-enum class ResumeEnd {
-    Complete,          // the run is delivered (or, with no run, the response ended cleanly)
-    ObjectChanged,     // evidence the object changed: validator, length, 416, overlap byte
-    ResumeRefused,     // the answer to a resume was an error or an unusable 2xx/416
-    RetriesExhausted,  // the failures went on past the retry policy or the owner's patience
-    NoValidator,       // a resume was due, and nothing proves the object unchanged
-    StartFailed,       // curl refused the request
-};
-std::string_view to_string(ResumeEnd e);
-
-struct ResumeOutcome {
-    ResumeEnd end = ResumeEnd::Complete;
-    int status = 0;      // the refused answer's status (ObjectChanged, ResumeRefused), else 0
-    std::string detail;  // for logs: the last failure, or why the answer was refused
-};
-
-// A failed attempt the engine means to retry, for the owner to veto (may_retry) and log.
-struct RetryPlan {
-    policy::FailureKind kind = policy::FailureKind::Reset;
-    int status = 0;  // HttpStatus: the status
-    std::string_view cause;
-    uint32_t retry = 0;           // 1 for the first retry of this outage
-    uint64_t delay_ms = 0;        // the backoff or the origin's Retry-After
-    uint64_t since_start_ms = 0;  // since the first request of this series was sent
-    uint64_t silent_ms = 0;       // since the last body byte (or the request) arrived
-    policy::RetryReason reason = policy::RetryReason::Transient;
-    uint64_t position = 0;  // the next byte the owner needs
-};
-
-// The answer to a request, before its body.
-struct ResumeHead {
-    int status = 0;
-    std::string_view reason;
-    const policy::HeaderList& headers;
-    // The request asked for a run (a resume, or a run started with one): accept_partial's verdict.
-    // nullopt for a request without a run: the owner judges it (and calls set_run to resume it).
-    std::optional<policy::PartialDecision> partial;
-};
-
-enum class HeadAnswer {
-    Accept,  // use the body: from the run's next byte (the engine drops what is held)
-    Refuse,  // end: ObjectChanged or ResumeRefused, as policy::judge_held_bytes says
-    Taken,   // the owner has dealt with it (stopped, restarted, released the transfer)
-};
-
-class ResumeOwner {
-  public:
-    virtual HeadAnswer on_resume_head(const ResumeHead& head) = 0;
-    // Body bytes in order, each byte once. Pause: the engine holds them (resume_download()).
-    virtual UpstreamSink::BodyAction on_resume_body(const char* data, size_t size) = 0;
-    // The download is over; nothing more comes. The owner may destroy the engine here.
-    virtual void on_resume_end(const ResumeOutcome& outcome) = 0;
-
-    // An interim (1xx) response before a head (RFC 9110 §15.2), raw, 100 Continue included.
-    virtual void on_resume_interim(int /*status*/, std::string_view /*reason*/,
-                                   const policy::HeaderList& /*headers*/) {}
-    // A retry is planned: false gives up instead (the owner's clients cannot wait that long).
-    virtual bool may_retry(const RetryPlan&) { return true; }
-    // A retry was scheduled (after the engine's log line and metrics).
-    virtual void on_retry_scheduled(const RetryPlan&) {}
-    // A retry is due for a request without a run: true when the owner started its own (it
-    // re-plans from scratch); false sends the same request again.
-    virtual bool restart_without_run() { return false; }
-    // Bytes flow again from `offset` after `outage_ms` of retries; `resent` bytes were sent
-    // twice (the overlap byte not counted).
-    virtual void on_recovered(uint64_t /*offset*/, uint64_t /*outage_ms*/, uint64_t /*resent*/) {}
-    // The owner's reader is slow (its silence is not the origin's): the stall watch waits.
-    virtual bool consumer_slow() const { return false; }
-
-  protected:
-    ~ResumeOwner() = default;
 };
 
 class ResumableTransfer final : private UpstreamSink {
@@ -201,9 +126,10 @@ class ResumableTransfer final : private UpstreamSink {
     void send();                             // starts the pending request now
     void send_resume();                      // a retry with a run: Range + If-Range
     void retire();                           // drops transfer_ (safe inside curl callbacks)
-    void wake_in(uint64_t ms);               // the pending start or retry, and retired transfers
+    void wake_in(uint64_t ms);               // the pending start or retry
     static void wake_cb(uv_timer_t* timer) noexcept;
     static void watch_cb(uv_timer_t* timer) noexcept;
+    static void reap_cb(uv_timer_t* timer) noexcept;
     void on_wake();
     void on_watch();
     // A failed attempt: a retry is scheduled (true), or not (false; logged and counted, and
