@@ -51,7 +51,8 @@ void CachedResponse::start() {
     if (!created && fetch_->state() == Fetch::State::Ready)
         result_ = fetch_->complete() ? CacheResult::Hit : CacheResult::Miss;
     joined_ = !created;
-    fetch_->attach(this);  // may call on_fetch_ready at once (fresh hit)
+    // may call on_fetch_ready at once (fresh hit)
+    fetch_->attach(this, policy::find_header(client_headers_, "range"));
 }
 
 void CachedResponse::finish() {

@@ -110,7 +110,9 @@ class Fetch final : private ResumeOwner {
 
     void start(int64_t now);
 
-    void attach(FetchListener* listener);
+    // `range`: the client's Range header, if any. A client whose range is all stored does not
+    // restart a stopped fill (serve_stored_range).
+    void attach(FetchListener* listener, std::optional<std::string_view> range = std::nullopt);
     void detach(FetchListener* listener);
 
     State state() const { return state_; }
@@ -277,6 +279,10 @@ class Fetch final : private ResumeOwner {
                                   const policy::HeaderList& headers);
     // A reader moved on or left: start the fill behind the cold run when none reads inside it.
     void release_fill_behind();
+    // A range (aligned, as ColdRangeStart keeps it) of a partial object is all held: its
+    // client reads the stored chunks and the origin is not asked; the fill behind waits as
+    // after a cold range. False (nothing changed) when a chunk of it is missing.
+    bool serve_stored_range(const std::optional<policy::ColdRange>& wanted);
 
     // Separate range fills (fetch_range.cpp).
     bool main_fill_running() const;
