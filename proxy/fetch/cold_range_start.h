@@ -43,6 +43,9 @@ class ColdRangeStart {
     // as after a cold range, the fill behind waits while a reader is inside it; once nobody
     // is, the background-fill thresholds for a range decide (policy::FillOrigin::ColdRange).
     void serve_stored(policy::ByteRange run);
+    // A client's range began a fill of a partial object: without clients it follows the
+    // thresholds for a range too, instead of bringing the rest of the object.
+    void began_with_range() { started_by_range_ = true; }
 
     // The cold run is in: true (the fill behind waits) while a listener reads inside it.
     bool hold_behind(const std::vector<FetchListener*>& listeners);

@@ -178,6 +178,7 @@ void Fetch::start(int64_t now) {
                 become_ready(CacheResult::Hit);
                 return;
             }
+            if (cold_.wanted()) cold_.began_with_range();
             purpose_ = Purpose::Range;
             plan_fill();
             return;
