@@ -166,9 +166,9 @@ void Fetch::start(int64_t now) {
             return;
         }
         if (to_policy(object_.validator)) {
-            // The client's range is all stored and fresh: read from the store, like a hit.
-            // Filling the rest from byte 0 (as below) would make the origin send what this
-            // client does not want and compete with its reads (issue 18: 73 vs 372 MB/s).
+            // The client's range is all stored and fresh: read from the store, like a hit. A
+            // fill of the missing runs from byte 0 would make the origin send what this client
+            // does not want, compete with its reads and delay its head (issue 18).
             auto freshness =
                 policy::evaluate_freshness(object_.headers, request_.headers,
                                            {object_.request_time, object_.response_time}, now);
@@ -178,9 +178,15 @@ void Fetch::start(int64_t now) {
                 become_ready(CacheResult::Hit);
                 return;
             }
-            if (cold_.wanted()) cold_.began_with_range();
+            // Otherwise the fill starts where the client's range misses a chunk, not at byte 0.
+            uint32_t from = 0;
+            if (cold_.wanted()) {
+                cold_.began_with_range();
+                from = static_cast<uint32_t>(
+                    std::min(object_.chunk_of(cold_.wanted()->begin), object_.chunk_count()));
+            }
             purpose_ = Purpose::Range;
-            plan_fill();
+            plan_fill(from);
             return;
         }
         // A partial object without a validator cannot be completed safely: start over.

@@ -213,7 +213,9 @@ class Fetch final : private ResumeOwner {
     void start_transfer(const policy::HeaderList& extra, std::string_view what,
                         std::optional<ResumeRun> run = std::nullopt);
     ResumeRun run(uint64_t from, uint64_t to) const;  // [from, to) of object_
-    void plan_fill();
+    // The next missing run from chunk `from` on (a client's range), or from byte 0 when none
+    // is missing after it.
+    void plan_fill(uint32_t from = 0);
     void become_ready(CacheResult result);
     // `run`: the part of the object the running transfer carries (a cold range); the whole
     // object when absent.

@@ -187,7 +187,10 @@ class StoredRangeTest(ColdRangeCase):
         # A range that is not all stored fills what it misses.
         mark = self.origin.mark()
         self.get_range(url, path, begin + 2 * MiB, 4 * MiB, self.proxy.port)
-        self.assertTrue(self.origin.wait_log(1, since=mark), "a range not all stored asks")
+        recs = self.origin.wait_log(1, since=mark)
+        self.assertTrue(recs, "a range not all stored asks the origin")
+        self.assertTrue(recs[0]["headers"].get("Range", "").startswith(f"bytes={68 * MiB}-"),
+                        f"from its first missing chunk, not byte 0: {self.ranges_since(mark)}")
         self.fills_idle(path)
         # A stored range that the client wants revalidated (no-cache) is not served on the
         # stored copy alone.
