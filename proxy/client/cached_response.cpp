@@ -51,7 +51,9 @@ void CachedResponse::start() {
     if (!created && fetch_->state() == Fetch::State::Ready)
         result_ = fetch_->complete() ? CacheResult::Hit : CacheResult::Miss;
     joined_ = !created;
-    fetch_->attach(this);  // may call on_fetch_ready at once (fresh hit)
+    // May call on_fetch_ready at once (fresh hit); the Range tells a stopped fill whether
+    // this client needs it.
+    fetch_->attach(this, policy::find_header(client_headers_, "range"));
 }
 
 void CachedResponse::finish() {
@@ -285,7 +287,9 @@ void CachedResponse::pump() {
         break;
     }
     pumping_ = false;
-    if (pos_ != started_at && fetch_) fetch_->reader_progress();
+    // A reader that has sent its last byte detaches below instead: its progress would start
+    // the fill behind a range it has just left (release_fill_behind) only to stop it again.
+    if (pos_ != started_at && fetch_ && pos_ < end_) fetch_->reader_progress();
     // Nobody holds the next byte: the fetch decides whether to wait for its fill or to fetch
     // the rest of this range separately (policy/range_wait.h).
     if (stalled && fetch_) fetch_->want_range(pos_, end_);

@@ -9,12 +9,20 @@ namespace proxy {
 
 void ColdRangeStart::remember(std::optional<std::string_view> range, uint64_t chunk_size,
                               bool enabled) {
-    if (range && enabled) plan_ = policy::plan_cold_range(*range, chunk_size);
+    if (range) wanted_ = policy::plan_cold_range(*range, chunk_size);
+    if (enabled) plan_ = wanted_;
 }
 
 void ColdRangeStart::started_object(policy::ByteRange run) {
     plan_.reset();
     run_ = run;
+    started_by_range_ = true;
+}
+
+void ColdRangeStart::serve_stored(policy::ByteRange run) {
+    plan_.reset();
+    run_ = run;
+    behind_waiting_ = true;
     started_by_range_ = true;
 }
 

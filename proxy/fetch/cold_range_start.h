@@ -36,6 +36,16 @@ class ColdRangeStart {
     // The origin's 206 started the object with `run`: the fill behind it waits for its readers.
     void started_object(policy::ByteRange run);
     bool started_by_range() const { return started_by_range_; }
+    // The first client's Range aligned out to whole chunks, whether or not it may be asked for
+    // (remember's `enabled`): what serve_stored looks for in the store.
+    const std::optional<policy::ColdRange>& wanted() const { return wanted_; }
+    // `run` (a client's range, aligned) is all stored: the client reads it from the store and,
+    // as after a cold range, the fill behind waits while a reader is inside it; once nobody
+    // is, the background-fill thresholds for a range decide (policy::FillOrigin::ColdRange).
+    void serve_stored(policy::ByteRange run);
+    // A client's range began a fill of a partial object: without clients it follows the
+    // thresholds for a range too, instead of bringing the rest of the object.
+    void began_with_range() { started_by_range_ = true; }
 
     // The cold run is in: true (the fill behind waits) while a listener reads inside it.
     bool hold_behind(const std::vector<FetchListener*>& listeners);
@@ -49,9 +59,10 @@ class ColdRangeStart {
     bool reader_inside(const std::vector<FetchListener*>& listeners) const;
 
     std::optional<policy::ColdRange> plan_;
-    std::optional<policy::ByteRange> run_;  // what the cold-range request brought
-    bool behind_waiting_ = false;           // the fill behind waits for its readers
-    bool started_by_range_ = false;         // a cold range began it (policy::FillOrigin::ColdRange)
+    std::optional<policy::ColdRange> wanted_;  // the first client's range, aligned
+    std::optional<policy::ByteRange> run_;     // what the cold-range request brought
+    bool behind_waiting_ = false;              // the fill behind waits for its readers
+    bool started_by_range_ = false;  // a cold range began it (policy::FillOrigin::ColdRange)
 };
 
 }  // namespace proxy

@@ -166,8 +166,27 @@ void Fetch::start(int64_t now) {
             return;
         }
         if (to_policy(object_.validator)) {
+            // The client's range is all stored and fresh: read from the store, like a hit. A
+            // fill of the missing runs from byte 0 would make the origin send what this client
+            // does not want, compete with its reads and delay its head (issue 18).
+            auto freshness =
+                policy::evaluate_freshness(object_.headers, request_.headers,
+                                           {object_.request_time, object_.response_time}, now);
+            if (freshness.state == policy::Freshness::Fresh && serve_stored_range(cold_.wanted())) {
+                spdlog::info("fetch {}: partial; the client's range is stored, served from it",
+                             key_);
+                become_ready(CacheResult::Hit);
+                return;
+            }
+            // Otherwise the fill starts where the client's range misses a chunk, not at byte 0.
+            uint32_t from = 0;
+            if (cold_.wanted()) {
+                cold_.began_with_range();
+                from = static_cast<uint32_t>(
+                    std::min(object_.chunk_of(cold_.wanted()->begin), object_.chunk_count()));
+            }
             purpose_ = Purpose::Range;
-            plan_fill();
+            plan_fill(from);
             return;
         }
         // A partial object without a validator cannot be completed safely: start over.
@@ -209,9 +228,17 @@ ResumeRun Fetch::run(uint64_t from, uint64_t to) const {
     return ResumeRun{from, to, validator(), object_.complete_length};
 }
 
-void Fetch::attach(FetchListener* listener) {
+void Fetch::attach(FetchListener* listener, std::optional<std::string_view> range) {
     listeners_.push_back(listener);
-    if (fill_stopped_) restart_fill();
+    if (fill_stopped_) {
+        // Only a client that needs a missing byte restarts the fill; one whose range is all
+        // stored reads it, and the fill waits behind it (as in start()).
+        if (state_ == State::Ready && range &&
+            serve_stored_range(policy::plan_cold_range(*range, object_.chunk_size)))
+            fill_stopped_ = false;
+        else
+            restart_fill();
+    }
     if (state_ == State::Ready) listener->on_fetch_ready(*this);
 }
 

@@ -111,7 +111,9 @@ class Fetch final : private ResumeOwner {
 
     void start(int64_t now);
 
-    void attach(FetchListener* listener);
+    // `range`: the client's Range header, if any. A client whose range is all stored does not
+    // restart a stopped fill (serve_stored_range).
+    void attach(FetchListener* listener, std::optional<std::string_view> range = std::nullopt);
     void detach(FetchListener* listener);
 
     State state() const { return state_; }
@@ -212,7 +214,9 @@ class Fetch final : private ResumeOwner {
     void start_transfer(const policy::HeaderList& extra, std::string_view what,
                         std::optional<ResumeRun> run = std::nullopt);
     ResumeRun run(uint64_t from, uint64_t to) const;  // [from, to) of object_
-    void plan_fill();
+    // The next missing run from chunk `from` on (a client's range), or from byte 0 when none
+    // is missing after it.
+    void plan_fill(uint32_t from = 0);
     void become_ready(CacheResult result);
     // `run`: the part of the object the running transfer carries (a cold range); the whole
     // object when absent.
@@ -278,6 +282,10 @@ class Fetch final : private ResumeOwner {
                                   const policy::HeaderList& headers);
     // A reader moved on or left: start the fill behind the cold run when none reads inside it.
     void release_fill_behind();
+    // A range (aligned, as ColdRangeStart keeps it) of a partial object is all held: its
+    // client reads the stored chunks and the origin is not asked; the fill behind waits as
+    // after a cold range. False (nothing changed) when a chunk of it is missing.
+    bool serve_stored_range(const std::optional<policy::ColdRange>& wanted);
 
     // Separate range fills (fetch_range.cpp).
     bool main_fill_running() const;

@@ -12,6 +12,8 @@
 // transfer engine: retries, resumes, separate range fills and readers are the main fill's own.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "policy/cacheability.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -77,6 +79,18 @@ HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
 
 void Fetch::release_fill_behind() {
     if (cold_.release_behind(listeners_)) plan_fill();
+}
+
+bool Fetch::serve_stored_range(const std::optional<policy::ColdRange>& wanted) {
+    if (!wanted || object_.complete_length == 0) return false;
+    const uint64_t end =
+        std::min(wanted->end.value_or(object_.complete_length), object_.complete_length);
+    if (wanted->begin >= end) return false;
+    const auto last = static_cast<uint32_t>(object_.chunk_of(end - 1));
+    for (auto i = static_cast<uint32_t>(object_.chunk_of(wanted->begin)); i <= last; ++i)
+        if (!held(i)) return false;
+    cold_.serve_stored({wanted->begin, end});
+    return true;
 }
 
 }  // namespace proxy

@@ -107,13 +107,17 @@ bool Fetch::fill_done() const {
 }
 
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
-void Fetch::plan_fill() {
+void Fetch::plan_fill(uint32_t from) {
     if (state_ == State::Failed || engine_->running() || engine_->retry_pending()) return;
     // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
     // ends, this runs again.
-    uint32_t first = 0;
-    while (first < present_.size() && (held(first) || range_fills_.claims(first)))
-        ++first;
+    auto first_missing = [this](uint32_t i) {
+        while (i < present_.size() && (held(i) || range_fills_.claims(i)))
+            ++i;
+        return i;
+    };
+    uint32_t first = first_missing(std::min(from, present_.size()));
+    if (first >= present_.size()) first = first_missing(0);
     if (first >= present_.size()) {
         finish_object();
         return;

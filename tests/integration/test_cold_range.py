@@ -18,8 +18,13 @@ nginx's slice module do); the fill continues behind it.
     no validator  the origin's 206 has no ETag and no Last-Modified: the object cannot be tied
                   together later, so dlproxy asks for the whole object as before; still exact
     ignored       an origin that ignores Range (200): used as the whole object; exact
+    stored range  the same range again, on the object still partial (the fill behind stopped):
+                  served from the stored chunks with no origin request, at once (the stopped
+                  fetch still writing) and once a new fetch reads the partial object from the
+                  store; a range not stored, or a client's no-cache, still asks the origin
 """
 
+import json
 import os
 import sys
 import time
@@ -137,6 +142,68 @@ class FallbackTest(ColdRangeCase):
         path = f"/bytes/{size}/cold-norange"
         self.get_range(self.origin.url(path + "?norange=1"), path, begin, length,
                        self.proxy.port)
+
+
+class StoredRangeTest(ColdRangeCase):
+    def fills_idle(self, path, timeout=20):
+        """Waits until /status lists no fill of `path` (its fetch stopped and wrote all)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fills = json.loads(self.proxy.admin("/status"))["inflight_fills"]
+            if not any(path in f["url"] for f in fills):
+                return
+            time.sleep(0.1)
+        self.fail(f"the fill of {path} is still listed after {timeout} s")
+
+    def ranges_since(self, mark):
+        return [r["headers"].get("Range") for r in self.origin.log_since(mark)]
+
+    def test_stored_range_of_a_partial_object(self):
+        # 248 MiB remain after the range: the fill behind stops when the client leaves
+        # (policy::FillOrigin::ColdRange), so the object stays partial.
+        size, begin, length = 256 * MiB, 128 * MiB + 4321, 8 * MiB
+        path = f"/bytes/{size}/stored-range"
+        url = self.origin.url(path + "?cc=max-age%3D3600")
+        mark = self.origin.mark()
+        self.get_range(url, path, begin, length, self.proxy.port)
+        self.assertEqual(len(self.ranges_since(mark)), 1, "the cold range: one request")
+        # At once (the stopped fetch may still be writing: the client joins it), then from a
+        # new fetch that finds the partial object in the store, then a range inside it.
+        self.get_range(url, path, begin, length, self.proxy.port)
+        self.fills_idle(path)
+        self.get_range(url, path, begin, length, self.proxy.port)
+        self.get_range(url, path, begin + MiB, 3 * MiB, self.proxy.port)
+        time.sleep(0.5)
+        self.assertEqual(len(self.ranges_since(mark)), 1,
+                         f"stored ranges must not reach the origin: {self.ranges_since(mark)}")
+        self.assertLess(self.sent(path, mark), 16 * MiB, "the object stays partial")
+
+    def test_what_is_not_stored_still_asks_the_origin(self):
+        size, begin, length = 256 * MiB, 64 * MiB, 4 * MiB
+        path = f"/bytes/{size}/stored-range-not"
+        url = self.origin.url(path + "?cc=max-age%3D3600")
+        self.get_range(url, path, begin, length, self.proxy.port)
+        self.fills_idle(path)
+        # A range that is not all stored fills what it misses.
+        mark = self.origin.mark()
+        self.get_range(url, path, begin + 2 * MiB, 4 * MiB, self.proxy.port)
+        recs = self.origin.wait_log(1, since=mark)
+        self.assertTrue(recs, "a range not all stored asks the origin")
+        self.assertTrue(recs[0]["headers"].get("Range", "").startswith(f"bytes={68 * MiB}-"),
+                        f"from its first missing chunk, not byte 0: {self.ranges_since(mark)}")
+        self.fills_idle(path)
+        # A stored range that the client wants revalidated (no-cache) is not served on the
+        # stored copy alone.
+        mark = self.origin.mark()
+        r = pycurl_request(self.proxy.port, url, keep_body=True,
+                           headers=[range_header(begin, MiB), "Cache-Control: no-cache"])
+        self.assertEqual(r.status, 206, r.status_line)
+        self.assertEqual(r.body, content(path, begin, MiB))
+        self.assertTrue(self.origin.wait_log(1, since=mark), "no-cache: the origin is asked")
+        # Both fills began with a client's range: they stop when it leaves instead of bringing
+        # the rest of the object (256 MiB) in the background.
+        self.fills_idle(path)
+        self.assertLess(self.sent(path, 0), 128 * MiB)
 
 
 if __name__ == "__main__":
