@@ -19,9 +19,9 @@ class TwoFills : public proxy::StatusProvider {
   public:
     std::vector<proxy::FillStatus> inflight_fills() const override {
         return {{"http://a/big", 1000, 5000, 250.5, 2, "transferring", "http://a/big", 0, 1,
-                 std::nullopt, "", ""},
+                 std::nullopt, "", "", ""},
                 {"http://a/chunked", 10, std::nullopt, 0, 1, "waiting_retry", "http://a/chunked", 0,
-                 0, 1500, "", ""}};
+                 0, 1500, "", "", ""}};
     }
 };
 

@@ -75,7 +75,7 @@ class ManyFills : public proxy::StatusProvider {
     std::vector<proxy::FillStatus> inflight_fills() const override {
         return std::vector<proxy::FillStatus>(
             40000, {"http://origin.test/" + std::string(80, 'x'), 1, 2, 3, 1, "transferring", "k",
-                    0, 1, std::nullopt, "", ""});
+                    0, 1, std::nullopt, "", "", ""});
     }
 };
 
