@@ -93,8 +93,13 @@ void CachedResponse::on_fetch_ready(Fetch& fetch) {
     }
     if (needs_authorization(fetch)) {
         if (authorization_) return;  // asked already; its answer calls here again
+        // An object stored by its content (`sha256:<hex>`) may have been filled from another
+        // host, whose validator this one does not know: ask for its first byte without one and
+        // compare the complete length (the redirect already named the same sha256).
+        std::optional<policy::Validator> validator;
+        if (!policy::sha256_of_content_key(key_)) validator = fetch.validator();
         authorization_ = std::make_unique<HitAuthorization>(
-            registry_.loop(), registry_.curl(), *this, request_, fetch.validator(),
+            registry_.loop(), registry_.curl(), *this, request_, validator,
             fetch.object().complete_length, registry_.config().high_water_mark);
         authorization_->start();
         return;

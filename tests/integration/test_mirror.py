@@ -103,7 +103,9 @@ class MirrorModeTest(ModelHostsCase):
                 mark = self.hosts.mark()
                 self.mirror_get(path, f.sha256)
                 second = self.cdn_bytes(f.object_id, mark)
-                self.assertEqual(second, 0, "the second download is a hit")
+                # A hit of an object stored by its sha256 is authorised by reading its first
+                # byte with the client's URL (docs/model-hosts.md "With authorisation").
+                self.assertLessEqual(second, 1, "the second download is a hit")
                 print(f"\nmirror {repo}: first download {first / MiB:.1f} MiB from the origin, "
                       f"second {second} bytes (hit ratio {1 - second / f.size:.3f})",
                       file=sys.stderr)
@@ -146,7 +148,8 @@ class MirrorModeTest(ModelHostsCase):
             self.assertEqual(hashlib.sha256(r.content).hexdigest(), a.sha256)
         mark = self.hosts.mark()
         self.mirror_get(f"/org/model/resolve/main/{a.name}", a.sha256)
-        self.assertEqual(self.cdn_bytes(a.object_id, mark), 0, "proxy first, mirror hit")
+        # At most the one byte the hit's authorisation reads.
+        self.assertLessEqual(self.cdn_bytes(a.object_id, mark), 1, "proxy first, mirror hit")
 
         b = model_hosts.hf_file("shared-b-3M.safetensors")
         self.mirror_get(f"/org/model/resolve/main/{b.name}", b.sha256)
@@ -154,7 +157,7 @@ class MirrorModeTest(ModelHostsCase):
         with self.session() as s:
             r = s.get(self.hf_url(b.name), timeout=60)
             self.assertEqual(hashlib.sha256(r.content).hexdigest(), b.sha256)
-        self.assertEqual(self.cdn_bytes(b.object_id, mark), 0, "mirror first, proxy hit")
+        self.assertLessEqual(self.cdn_bytes(b.object_id, mark), 1, "mirror first, proxy hit")
 
     def test_gated_repo_token_reaches_the_hub_only(self):
         # requests keeps Authorization across a redirect that stays on one host, and through the
@@ -213,7 +216,9 @@ class MirrorModeTest(ModelHostsCase):
         again = node_mirror_download(js, self.base, "org/model", f.name)
         self.assertEqual(again["sha256"], f.sha256)
         second = self.cdn_bytes(f.object_id, mark)
-        self.assertEqual(second, 0, "the second download is a hit")
+        # The JS client asks twice (its first-byte probe, then the file): each hit is authorised
+        # by reading one byte with the client's URL.
+        self.assertLessEqual(second, 2, "the second download is a hit")
         print(f"\nmirror @huggingface/hub plain file {f.size / MiB:.1f} MiB: origin bytes "
               f"{first} then {second}; {got['seconds']:.2f} s then {again['seconds']:.2f} s",
               file=sys.stderr)

@@ -50,9 +50,13 @@ class SignedUrlKeys(ModelHostsCase):
         recs = self.cdn_records(f, mark)
         sent = sum(r["bytes_sent"] for r in recs)
         self.assertLessEqual(sent, f.size // 100, recs)
-        # The hit was authorised: one conditional request with the client's own URL, 304.
-        self.assertEqual([(r["status"], r["headers"].get("If-None-Match")) for r in recs],
-                         [(304, f.etag)], recs)
+        # The hit was authorised: one request with the client's own URL. An object stored under
+        # its URL's key asks with its validator (304); one stored by its content (`sha256:`,
+        # the redirect announced it) may come from another host: its first byte, no validator.
+        self.assertEqual(len(recs), 1, recs)
+        h = recs[0]["headers"]
+        self.assertIn((recs[0]["status"], h.get("If-None-Match"), h.get("Range")),
+                      [(304, f.etag_on(recs[0]["host"]), None), (206, None, "bytes=0-0")], recs)
         return recs
 
     def test_xet_bridge_second_download_is_an_authorised_hit(self):

@@ -129,6 +129,11 @@ class File:
     def etag(self):  # the CDN's strong validator (S3 style: not the sha256)
         return '"' + hashlib.md5(self.seed).hexdigest() + '"'
 
+    def etag_on(self, host):
+        """The strong validator `host` sends: the legacy LFS CDN names an LFS object by its
+        sha256, the other CDNs by an S3-style MD5, so one file has two ETags on two hosts."""
+        return f'"{self.sha256}"' if host == "cdn-lfs.hf.co" else self.etag
+
     @property
     def last_modified(self):
         return content.last_modified_of(self.object_id, self.version)
@@ -463,7 +468,8 @@ class HostsHandler(origin.Handler):
         disposition = q.get("response-content-disposition") or q.get("b2ContentDisposition")
         if disposition:
             extra.append(("Content-Disposition", disposition))
-        self.serve_file(self.file, extra, ctype=q.get("response-content-type"))
+        self.serve_file(self.file, extra, etag=self.file.etag_on(self.host),
+                        ctype=q.get("response-content-type"))
 
     def serve_file(self, f, extra, etag=None, ctype=None):
         if ctype:
