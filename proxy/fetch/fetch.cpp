@@ -335,34 +335,6 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     return HeadAnswer::Refuse;
 }
 
-HeadAnswer Fetch::on_range_rejected(int status, std::string_view reason,
-                                    const policy::HeaderList& headers, policy::PartialReason why) {
-    // Mid-fill, a signed URL that expired: ask for a fresh one and continue at the same byte.
-    if (state_ == State::Ready && try_refresh_url(status)) return HeadAnswer::Taken;
-    if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
-        // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
-        // the origin's answer goes to the client, and the stored chunks stay -- an error status
-        // is no evidence that the object changed (policy::judge_held_bytes).
-        hand_over(status, reason, headers);
-        return HeadAnswer::Taken;
-    }
-    if (state_ != State::Ready && status == 200) {
-        // The stored partial copy is outdated and nobody has seen it: start afresh.
-        spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it", key_,
-                     policy::to_string(why));
-        present_ = cache::ChunkMap();
-        pipeline_.forget_memory();
-        purpose_ = Purpose::Full;
-        on_new_object(status, headers);
-        if (state_ != State::Handed) return HeadAnswer::Accept;
-        hand_over(status, reason, headers);
-        return HeadAnswer::Taken;
-    }
-    // The engine judges what the answer says about the held bytes (policy::judge_held_bytes):
-    // ObjectChanged or ResumeRefused, through on_resume_end.
-    return HeadAnswer::Refuse;
-}
-
 // A full (200) response for a new object: store it when allowed, otherwise hand it over.
 void Fetch::on_new_object(int status, const policy::HeaderList& headers,
                           std::optional<policy::ByteRange> run) {
