@@ -282,6 +282,18 @@ void Fetch::become_ready(CacheResult result) {
         l->on_fetch_ready(*this);
 }
 
+// The clients are answered from object_ at once; the record follows on a worker, fire-and-forget
+// (a commit must not run on the loop). Nothing waits for it: the headers and times set here are
+// what the store will hold, and should a request read the old record meanwhile, it merely
+// revalidates once more.
+void Fetch::refresh_from_304(const policy::HeaderList& headers) {
+    object_.headers = policy::merge_304(object_.headers, headers);
+    const int64_t now = now_seconds();
+    object_.request_time = now;
+    object_.response_time = now;
+    save_revalidated_headers();
+}
+
 HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     if (state_ == State::Failed) return HeadAnswer::Taken;
     if (fallback_.active()) return on_fallback_head(head);
@@ -298,16 +310,7 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
     switch (purpose_) {
         case Purpose::Revalidate:
             if (status == 304 && policy::matches_304(object_.headers, headers)) {
-                auto merged = policy::merge_304(object_.headers, headers);
-                int64_t now = now_seconds();
-                // The clients are answered from object_ at once; the record follows on a worker,
-                // fire-and-forget (a commit must not run on the loop). Nothing waits for it: the
-                // headers and times set here are what the store will hold, and should a request
-                // read the old record meanwhile, it merely revalidates once more.
-                object_.headers = merged;
-                object_.request_time = now;
-                object_.response_time = now;
-                save_revalidated_headers();
+                refresh_from_304(headers);
                 retire_transfer();
                 become_ready(CacheResult::Revalidated);
                 return HeadAnswer::Taken;

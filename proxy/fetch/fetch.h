@@ -239,6 +239,9 @@ class Fetch final : private ResumeOwner {
     bool retry_fits_before_head(const RetryPlan& plan) const;
     void notify_progress();
     void retire_transfer() { engine_->stop(); }  // safe inside curl callbacks
+    // After a 304 that matched: merges its headers into object_, renews its times and saves
+    // them (save_revalidated_headers).
+    void refresh_from_304(const policy::HeaderList& headers);
     // After a 304: writes object_'s merged headers and times to the store on a worker.
     void save_revalidated_headers();
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.

@@ -8,8 +8,6 @@
 // No retries: nobody waits for this answer.
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/validation.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
@@ -27,11 +25,7 @@ void Fetch::revalidate_behind() {
 
 HeadAnswer Fetch::on_revalidated_behind(int status, const policy::HeaderList& headers) {
     if (status == 304 && policy::matches_304(object_.headers, headers)) {
-        const auto now = static_cast<int64_t>(std::time(nullptr));
-        object_.headers = policy::merge_304(object_.headers, headers);
-        object_.request_time = now;
-        object_.response_time = now;
-        save_revalidated_headers();
+        refresh_from_304(headers);
         spdlog::info("fetch {}: revalidated behind a hit: 304, the stored copy is fresh again",
                      key_);
     } else {
