@@ -91,6 +91,8 @@ std::string_view to_string(ContentCheck check) {
             return "verified";
         case ContentCheck::Mismatch:
             return "mismatch";
+        case ContentCheck::MixedPending:
+            return "mixed sources, verdict pending";
     }
     return "unverified";
 }

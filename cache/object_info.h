@@ -25,7 +25,11 @@ enum class ObjectState : uint8_t { Partial = 0, Complete = 1 };
 // "Verification"). Unverified: no sha256 computed yet, or nothing announced to compare it with
 // (`sha256` then holds dlproxy's own hash). Verified: the sha256 of the stored bytes equals the
 // digest the origin announced. Mismatch: it differs — the object is quarantined, never a hit.
-enum class ContentCheck : uint8_t { Unverified = 0, Verified = 1, Mismatch = 2 };
+// MixedPending: a fallback source continued the fill (bytes from more than one server), and the
+// sha256 verdict is not in yet: no client gets the object's last byte before it (issue 16,
+// docs/recovery.md "Fallback sources"). Recorded before the first byte of the source is, so a
+// restart in between still verifies before serving.
+enum class ContentCheck : uint8_t { Unverified = 0, Verified = 1, Mismatch = 2, MixedPending = 3 };
 std::string_view to_string(ContentCheck check);
 
 // What a redirect told about the content behind it (X-Linked-Etag, X-Linked-Size, X-Repo-Commit,

@@ -143,7 +143,7 @@ Result<ObjectInfo> decode_object(Bytes bytes) {
         uint8_t check = r.u8();
         o.sha256 = r.str();
         o.announced_sha256 = r.str();
-        if (check > static_cast<uint8_t>(ContentCheck::Mismatch)) return bad_record();
+        if (check > static_cast<uint8_t>(ContentCheck::MixedPending)) return bad_record();
         o.content_check = static_cast<ContentCheck>(check);
         // Written as version 1 when all default: anything else would not round-trip.
         if (o.content_check == ContentCheck::Unverified && o.sha256.empty() &&

@@ -248,10 +248,14 @@ void CachedResponse::pump() {
     const uint64_t hwm = registry_.config().high_water_mark;
     bool stalled = false;
     const uint64_t started_at = pos_;
-    while (pos_ < end_ && conn_.queued() < hwm && !reading_disk_) {
+    // A mixed-source object's last byte waits for its sha256 verdict (Fetch::content_pending):
+    // a client never holds a complete copy the verdict could still refuse.
+    const uint64_t send_end =
+        fetch_->content_pending() && end_ == obj.complete_length && end_ > pos_ ? end_ - 1 : end_;
+    while (pos_ < send_end && conn_.queued() < hwm && !reading_disk_) {
         auto index = static_cast<uint32_t>(obj.chunk_of(pos_));
         uint64_t begin = obj.chunk_begin(index);
-        uint64_t length = obj.chunk_length(index);
+        uint64_t length = std::min(obj.chunk_length(index), send_end - begin);
         if (disk_chunk_ && disk_chunk_->index == index) {
             uint64_t from_disk = std::min(end_, begin + length) - pos_;
             bytes_from_cache_ += from_disk;
@@ -280,12 +284,13 @@ void CachedResponse::pump() {
             break;
         }
         auto live = fetch_->live_bytes(index);
-        if (live.size() > pos_ - begin) {
+        const uint64_t live_length = std::min<uint64_t>(live.size(), length);
+        if (live_length > pos_ - begin) {
             // Live bytes are copied (the fill buffer keeps changing), so a reader at the live
             // head queues only a little: the socket buffer holds the rest, and 100 slow readers
             // following fills do not each hold a high-water mark of copies.
             if (conn_.queued() >= kLiveQueueLimit) break;
-            send_from(live.data(), begin, live.size());
+            send_from(live.data(), begin, live_length);
             continue;
         }
         stalled = true;
@@ -298,6 +303,8 @@ void CachedResponse::pump() {
     // Nobody holds the next byte: the fetch decides whether to wait for its fill or to fetch
     // the rest of this range separately (policy/range_wait.h).
     if (stalled && fetch_) fetch_->want_range(pos_, end_);
+    // Held back for the verdict: waiting, as for the fill (the verdict's progress wakes it).
+    if (pos_ == send_end && send_end < end_) stalled = true;
     if (pos_ >= end_ && !reading_disk_) {
         waiting_ = false;
         Fetch* f = fetch_;

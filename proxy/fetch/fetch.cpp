@@ -165,6 +165,13 @@ void Fetch::start(int64_t now) {
             start_transfer(policy::conditional_headers(object_.headers), "revalidate");
             return;
         }
+        if (to_policy(object_.validator) && content_pending()) {
+            // Mixed sources (a fallback source continued it): a client's last byte waits for
+            // the sha256 verdict, which needs every byte, so the fill completes the object
+            // rather than only the client's range.
+            plan_fill();
+            return;
+        }
         if (to_policy(object_.validator)) {
             // The client's range is all stored and fresh: read from the store, like a hit. A
             // fill of the missing runs from byte 0 would make the origin send what this client

@@ -129,6 +129,12 @@ class Fetch final : private ResumeOwner {
     const std::string& announced_sha256() const { return identity_.announced_sha256(); }
     // "verifying" while the sha256 is computed, else the stored verdict (cache::ContentCheck).
     std::string_view content_state() const;
+    // Bytes of more than one server (a fallback source continued the fill) whose sha256 verdict
+    // is not in yet: a reader holds back the object's last byte until it is (issue 16 item 3),
+    // so a client never has a complete-looking copy that the verdict could still refuse.
+    bool content_pending() const {
+        return object_.content_check == cache::ContentCheck::MixedPending;
+    }
     // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
     // such as Set-Cookie), for the client whose request caused it; empty otherwise.
     const policy::HeaderList& origin_headers() const { return origin_headers_; }
@@ -177,6 +183,8 @@ class Fetch final : private ResumeOwner {
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
     void refetch_after_mismatch();
+    // Every listener gets on_fetch_failed(`why`): its client is closed short.
+    void close_listeners_short(std::string_view why);
     // A resume to a signed URL was refused (400/403/410): fetch a fresh URL through the request
     // that redirected to it. False when there is nothing to refresh with.
     bool try_refresh_url(int status);
@@ -312,6 +320,9 @@ class Fetch final : private ResumeOwner {
     HeadAnswer on_fallback_head(const ResumeHead& head);
     void fallback_failed(std::string why);
     void start_fallback();
+    // The source's first bytes are about to be taken: the record says MixedPending before any
+    // of them is (stage and commit wait for it, as for begin_object).
+    void mark_mixed_source();
     policy::ContentFacts stored_facts() const;  // what the stored object is, for same_content
     // The origin (or the source in use) failed with `end`: a fallback, else fail().
     void origin_failed(FetchEnd end, std::string detail);
@@ -357,7 +368,9 @@ class Fetch final : private ResumeOwner {
     cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
     uint32_t fill_index_ = 0;
 
-    bool recording_ = false;  // begin_object or mark_complete running on a worker
+    // begin_object, mark_complete or mark_mixed_source running on a worker: stage and commit
+    // wait for it.
+    bool recording_ = false;
 
     ColdRangeStart cold_;  // the first client's Range asked for first (cold_range_start.h)
 

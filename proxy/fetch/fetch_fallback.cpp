@@ -7,6 +7,7 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/worker.h"
 
 namespace proxy {
 
@@ -68,6 +69,7 @@ HeadAnswer Fetch::on_fallback_head(const ResumeHead& head) {
         return HeadAnswer::Taken;
     }
     const uint64_t after_ms = fallback_.accept(head.headers, uv_now(loop()));
+    mark_mixed_source();
     engine_->set_run(fallback_.run(run(next_, run_end_)));  // its resumes: If-Range, its ETag
     // A sha256 the source announces is checked at the end too, when the origin announced none.
     if (auto sha = policy::announced_sha256(head.headers)) identity_.announce(*sha);
@@ -81,6 +83,42 @@ HeadAnswer Fetch::on_fallback_head(const ResumeHead& head) {
     if (state_ != State::Ready)
         become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit : CacheResult::Miss);
     return HeadAnswer::Accept;
+}
+
+void Fetch::mark_mixed_source() {
+    if (content_pending() || !pipeline_.caching() || !object_recorded_) return;
+    object_.content_check = cache::ContentCheck::MixedPending;  // readers hold back from now
+    // A fallback is accepted only after the fill's object was recorded, and the record's
+    // worker jobs (begin_object, mark_complete) never overlap a fill's transfer.
+    recording_ = true;
+    auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
+    cache::Store* store = &registry_.store();
+    cache::ObjectInfo object = object_;
+    const std::string announced = identity_.announced_sha256();
+    std::weak_ptr<bool> alive = alive_;
+    run_on_worker(
+        loop(),
+        [store, object, announced, result] {
+            *result = store->set_content(object, cache::ContentCheck::MixedPending, "", announced);
+        },
+        [this, alive, result] {
+            if (alive.expired()) return;
+            recording_ = false;
+            if (closing_) return;
+            if (!*result) {
+                // Nothing of the source may be recorded without the mark: stop caching (the
+                // origin's chunks already written are still recorded) and keep serving. No
+                // verdict will come for an object not cached: its readers stop holding back.
+                object_.content_check = cache::ContentCheck::Unverified;
+                stop_caching(result->error());
+                notify_progress();
+            } else {
+                object_.content_check = (*result)->content_check;
+                maybe_stage();
+                maybe_commit();
+            }
+            if (idle()) registry_.release(*this);
+        });
 }
 
 void Fetch::fallback_failed(std::string why) {

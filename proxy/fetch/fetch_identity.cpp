@@ -63,6 +63,10 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
         identity_.set_verifying(false);
         spdlog::warn("fetch {}: cannot compute the sha256 of the stored object: {}", key_,
                      cache::to_string(verdict.record.error()));
+        // Readers of a mixed-source object held its last byte for this verdict: without one,
+        // they are closed short (their clients retry; the record stays MixedPending, so the
+        // next fetch of it tries the verdict again).
+        if (content_pending()) close_listeners_short("its sha256 could not be computed");
         if (!closing_ && idle()) registry_.release(*this);
         return;
     }
@@ -74,6 +78,7 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
                          verdict.sha256, verdict.bytes, how_hashed(verdict), verdict.cpu_seconds);
             status_events().checked(request_.url, verdict.bytes, true, verdict.sha256);
             break;
+        case cache::ContentCheck::MixedPending:  // not a verdict: verify_content never gives it
         case cache::ContentCheck::Unverified:
             metrics().sha256_unverified.inc();
             spdlog::info("fetch {}: sha256 {} (no digest announced to compare with; {})", key_,
@@ -94,6 +99,7 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
             break;
     }
     identity_.set_verifying(false);
+    if (!closing_) notify_progress();  // readers holding a mixed object's last byte go on
     if (!closing_ && idle()) registry_.release(*this);
 }
 
@@ -101,11 +107,15 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
 // retried, a complete-looking wrong one is not. Then, once, the object is fetched again from
 // byte 0 in the background (start() treats a quarantined record as absent and begin_object
 // replaces it).
-void Fetch::refetch_after_mismatch() {
+void Fetch::close_listeners_short(std::string_view why) {
     auto listeners = listeners_;
     listeners_.clear();
     for (auto* l : listeners)
-        l->on_fetch_failed(*this, "sha256 mismatch: the object is quarantined");
+        l->on_fetch_failed(*this, why);
+}
+
+void Fetch::refetch_after_mismatch() {
+    close_listeners_short("sha256 mismatch: the object is quarantined");
     if (identity_.refetched() || closing_) return;
     identity_.mark_refetched();
     state_ = State::Starting;

@@ -15,10 +15,18 @@ a second, and then:
       the store: the chunks below the cut are kept, and once A is back a later download completes
       from them, asking A only for the rest.
   (c) a host without a fallback_source: the fill fails as before and B is never asked.
+  (e) a lying source: same length, same ETag and the same announced sha256 (Repr-Digest) as A, but
+      other bytes. Its answer is taken (it names the same content), so the object has bytes from
+      two servers; its last byte waits for the sha256 verdict, which is a mismatch: the client
+      is closed short (never a complete wrong copy), the object is quarantined, and once A is
+      back a download is byte-exact.
+In (a) the verdict is in the log before the client has its last byte: an object with bytes
+from two servers is hashed before it counts as complete.
 FallbackDefaultRetriesTest runs (a) again with the default retry settings: the origin keeps the
 retries that fit half the gap budget, so the client still completes.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -28,6 +36,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 import dltest  # noqa: E402,F401  (first: tests/origin on sys.path; Debian's python3)
@@ -74,6 +83,7 @@ class FallbackSourceTest(ProxyTestCase):
                 "--resolve", f"origin-etag.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-none.test:{pa}:127.0.0.1",
                 "--resolve", f"origin-late.test:{pa}:127.0.0.1",
+                "--resolve", f"origin-lie.test:{pa}:127.0.0.1",
                 "--resolve", f"mirror-b.test:{pb}:127.0.0.1",
                 "--resolve", f"mirror-c.test:{pc}:127.0.0.1",
                 "--fallback-source", f"origin-a.test = {mirror}",
@@ -82,6 +92,8 @@ class FallbackSourceTest(ProxyTestCase):
                 "--fallback-source", f"origin-len.test = {mirror}/bytes/{2 * SIZE}",
                 "--fallback-source", f"origin-etag.test = {mirror}/bytes/{SIZE}",
                 "--fallback-source", f"origin-late.test = http://mirror-c.test:{pc}",
+                # The path prefix gives other bytes; the query (ETag, Repr-Digest) stays A's.
+                "--fallback-source", f"origin-lie.test = {mirror}/bytes/{SIZE}",
             )
             cls.start_proxy()
         except BaseException:
@@ -156,6 +168,10 @@ class FallbackSourceTest(ProxyTestCase):
             fills.extend(json.loads(self.proxy.admin("/status"))["inflight_fills"])
         status, body, gap = self.download_killing_a("origin-a.test", target, probe)
         elapsed = time.monotonic() - t0
+        # Bytes of two servers: the sha256 verdict came before the client's last byte.
+        self.assertRegex(self.log_since_mark(),
+                         r"fetch \S+: sha256 ([0-9a-f]{64} \(no digest announced|verified)",
+                         "the client had the whole object before its sha256 verdict")
         self.assertEqual(status, 200)
         self.assertEqual(len(body), SIZE, "the client did not get the whole object")
         self.assertEqual(sha256_bytes(body), content.sha256_of(path, SIZE))
@@ -295,6 +311,42 @@ class FallbackSourceTest(ProxyTestCase):
             self.late.kill9()
 
 
+    def test_e_lying_source_never_completes_a_client(self):
+        path = f"/bytes/{SIZE}/fallback-lie.bin"
+        digest = base64.b64encode(bytes.fromhex(content.sha256_of(path, SIZE))).decode()
+        query = urllib.parse.urlencode({"rate": RATE, "etag": "same-for-both",
+                                        "hdr_Repr-Digest": f"sha-256=:{digest}:"})
+        target = f"{path}?{query}"
+        status, body, _ = self.download_killing_a("origin-lie.test", target)
+        self.assertEqual(status, 200)
+        self.assertLess(len(body), SIZE, "a client got a complete copy that fails its sha256")
+        log = self.log_since_mark()
+        self.assertIn("continuing from fallback source", log)  # it named the same content
+        self.assertIn("SHA256 MISMATCH", log)
+        # Every byte the client got before the source's is A's.
+        self.assertIsNone(content.find_mismatch(path, body[:KILL_AT], 0))
+
+        # A is back: the quarantined object is fetched again from A, byte-exact.
+        self.origin.start()
+        deadline = time.monotonic() + 15
+        while True:
+            out = os.path.join(self.work, "lie.bin")
+            r = curl_cli(self.pport, f"http://origin-lie.test:{self.pa}{target}", out,
+                         timeout=60)
+            data = b""
+            if os.path.exists(out):
+                with open(out, "rb") as f:
+                    data = f.read()
+                os.unlink(out)
+            if r.rc == 0 and len(data) == SIZE:
+                break
+            # The background refetch (started while A was down) may still be failing.
+            self.assertLess(time.monotonic(), deadline, f"never byte-exact again: {r.stderr}")
+            time.sleep(0.5)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(sha256_bytes(data), content.sha256_of(path, SIZE))
+
+
 class FallbackDefaultRetriesTest(FallbackSourceTest):
     """(a) with the default retry settings (20 attempts, 600 s): without the fallback's cut-off
     the origin's backoff alone would outlast the gap budget and close the client short."""
@@ -304,6 +356,7 @@ class FallbackDefaultRetriesTest(FallbackSourceTest):
     test_b_other_etag_is_never_used = None
     test_c_without_the_key_nothing_changes = None
     test_d_partial_continued_from_a_source_that_came_back = None
+    test_e_lying_source_never_completes_a_client = None
 
 
 if __name__ == "__main__":

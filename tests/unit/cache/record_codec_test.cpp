@@ -187,7 +187,7 @@ TEST_CASE("cache/record_codec: content identity makes a version 2 record that ro
         CHECK(decode_object(std::span(bytes).first(n)).error() == Errc::BadRecord);
     // An unknown verdict, or a version 2 record with nothing in it (it would not round-trip).
     auto bad = bytes;
-    bad[bytes.size() - 2 * (4 + 64) - 1] = std::byte{3};
+    bad[bytes.size() - 2 * (4 + 64) - 1] = std::byte{4};
     CHECK(decode_object(bad).error() == Errc::BadRecord);
     ObjectInfo plain = sample_object();
     auto v1 = encode_object(plain);
@@ -196,6 +196,13 @@ TEST_CASE("cache/record_codec: content identity makes a version 2 record that ro
     for (int i = 0; i < 9; ++i)
         empty_v2.push_back(std::byte{0});  // verdict 0, two empty strings
     CHECK(decode_object(empty_v2).error() == Errc::BadRecord);
+    // A mixed-source object before its verdict: no sha256 yet, but not all default either.
+    ObjectInfo mixed = sample_object();
+    mixed.content_check = ContentCheck::MixedPending;
+    auto mixed_bytes = encode_object(mixed);
+    CHECK(std::to_integer<int>(mixed_bytes[0]) == kObjectIdentityVersion);
+    REQUIRE(decode_object(mixed_bytes).has_value());
+    CHECK(decode_object(mixed_bytes)->content_check == ContentCheck::MixedPending);
 }
 
 TEST_CASE("cache/record_codec: a resolve record round-trips and rejects truncation") {

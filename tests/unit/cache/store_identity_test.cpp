@@ -37,6 +37,33 @@ TEST_CASE(
     CHECK(replaced.sha256.empty());
 }
 
+TEST_CASE(
+    "cache/store_identity: a mixed-source mark set while partial stays through commits, "
+    "completion and a reopen, until the verdict replaces it") {
+    TempDir dir;
+    const std::string sha(64, 'd');
+    ObjectInfo object;
+    {
+        auto store = open_store(dir.path());
+        object = store->begin_object(head_for("https://origin.test/mixed", 40), 2000).value();
+        auto marked = store->set_content(object, ContentCheck::MixedPending, "", sha);
+        REQUIRE(marked.has_value());
+        CHECK_FALSE(marked->complete());
+        write_all_chunks(*store, object, pattern_bytes(40, 2));
+        object = store->mark_complete(object).value();
+        CHECK(object.content_check == ContentCheck::MixedPending);
+    }
+    auto store = open_store(dir.path());
+    auto found = store->lookup("https://origin.test/mixed").value();
+    REQUIRE(found.has_value());
+    CHECK(found->complete());
+    CHECK(found->content_check == ContentCheck::MixedPending);
+    CHECK(found->sha256.empty());
+    auto judged = store->set_content(*found, ContentCheck::Verified, sha, sha);
+    REQUIRE(judged.has_value());
+    CHECK(judged->content_check == ContentCheck::Verified);
+}
+
 TEST_CASE("cache/store_identity: resolve facts are kept by key across a reopen") {
     TempDir dir;
     ResolveFacts facts{std::string(64, 'a'), 40, "https://cdn-lfs.hf.co/r/f", "c0ffee", 1700000000};
