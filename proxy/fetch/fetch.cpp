@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "policy/byte_range.h"
 #include "policy/content_digest.h"
@@ -14,15 +13,12 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch_registry.h"
 #include "proxy/fetch/range_fill.h"
+#include "proxy/loop/clock.h"
 #include "proxy/upstream/host_health.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 std::optional<policy::Validator> to_policy(const cache::Validator& v) {
     if (!v.etag.empty()) return policy::Validator{policy::Validator::Kind::ETag, v.etag};
@@ -295,7 +291,7 @@ void Fetch::become_ready(CacheResult result) {
 // revalidates once more.
 void Fetch::refresh_from_304(const policy::HeaderList& headers) {
     object_.headers = policy::merge_304(object_.headers, headers);
-    const int64_t now = now_seconds();
+    const int64_t now = wall_seconds();
     object_.request_time = now;
     object_.response_time = now;
     save_revalidated_headers();
@@ -356,7 +352,7 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
         return;
     }
     select_variant(headers);
-    int64_t now = now_seconds();
+    int64_t now = wall_seconds();
     cache::ObjectHead head;
     head.key = key_;
     head.status = static_cast<uint16_t>(status);

@@ -3,8 +3,6 @@
 // URL (docs/model-hosts.md).
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/content_digest.h"
 #include "policy/intercept.h"
 #include "policy/request_target.h"
@@ -12,14 +10,11 @@
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
 #include "proxy/identity/content_verifier.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 std::string_view how_hashed(const ContentVerdict& verdict) {
     return verdict.read_back ? "read back" : "hashed while filling";
@@ -126,7 +121,7 @@ void Fetch::refetch_after_mismatch() {
     pipeline_.forget_memory();
     reads_.forget();
     engine_->reset_outage();
-    start(now_seconds());
+    start(wall_seconds());
 }
 
 bool Fetch::try_refresh_url(int status) {

@@ -4,19 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 // The most this outage can have cost the fill's clients so far: the backoff ceilings of the
 // retries before this one (their jittered delays were no longer, unless a Retry-After asked for
@@ -62,7 +58,7 @@ void Fetch::on_retry_scheduled(const RetryPlan& plan) {
 
 // A retry before any answer was used: plan again from what the store has.
 bool Fetch::restart_without_run() {
-    start(now_seconds());
+    start(wall_seconds());
     return true;
 }
 

@@ -9,11 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 #include <random>
 #include <utility>
 
 #include "proxy/admin/metrics.h"
+#include "proxy/loop/clock.h"
 #include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/resumable_transfer_timers.h"
 
@@ -26,10 +26,6 @@ uint64_t random_u64() {
     return rng();
 }
 
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
-
 }  // namespace
 
 bool ResumableTransfer::plan_retry(policy::FailureKind kind, int status,
@@ -40,7 +36,7 @@ bool ResumableTransfer::plan_retry(policy::FailureKind kind, int status,
     // Attempts and the deadline count per outage: a long download that recovers from many
     // separate faults is never given up for their total.
     auto decision = policy::classify(kind, status, retry_after, attempt_, now - outage_start_ms_,
-                                     settings_.retry, random_u64(), now_seconds());
+                                     settings_.retry, random_u64(), wall_seconds());
     RetryPlan plan{kind,
                    status,
                    cause,
