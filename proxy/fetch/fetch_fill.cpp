@@ -110,7 +110,7 @@ void Fetch::seal_chunk() {
 // leave memory without a page-cache copy). One job of each kind runs at a time per fetch, so
 // a commit covers exactly the chunks whose writes finished before it started.
 void Fetch::maybe_stage() {
-    if (stored_.recording() || !stored_.recorded()) return;
+    if (!stored_.writable()) return;
     ChunkPipeline::StageBatch batch = pipeline_.take_stage_batch();
     if (!batch) return;
     std::vector<uint32_t> indices;
@@ -221,7 +221,7 @@ std::optional<cache::StagedChunk> Fetch::staged(uint32_t index) const {
 }
 
 void Fetch::maybe_commit() {
-    if (stored_.recording() || !stored_.recorded()) return;
+    if (!stored_.writable()) return;
     ChunkPipeline::CommitBatch batch = pipeline_.take_commit_batch();
     if (!batch) return;
     auto result = std::make_shared<cache::Result<void>>();
