@@ -18,65 +18,57 @@ struct Owner {
     }
 };
 
-void close_and_check(uv_loop_t& loop, Owner& owner) {
-    owner.pacer.close([](uv_handle_t*) {});
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-}
-
-TEST_CASE("proxy/fetch/fill_pacer: the hold re-check repeats until the hold ends") {
+// A loop with the pacer's timer on it; at the end the handle is closed and the loop with it.
+struct OnLoop {
     uv_loop_t loop;
-    uv_loop_init(&loop);
     Owner owner;
-    owner.pacer.init<Owner, &Owner::recheck>(&loop, &owner);
+    OnLoop() {
+        uv_loop_init(&loop);
+        owner.pacer.init<Owner, &Owner::recheck>(&loop, &owner);
+    }
+    ~OnLoop() {
+        owner.pacer.close([](uv_handle_t*) {});
+        run();
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+    void run() { uv_run(&loop, UV_RUN_DEFAULT); }
+};
+
+TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the hold re-check repeats until the hold ends") {
     owner.release_after = 3;
     owner.pacer.hold_for_readers(uv_now(&loop));
     CHECK(owner.pacer.held_for_readers());
     CHECK(owner.pacer.paused());
     const uint64_t began = uv_now(&loop);
-    uv_run(&loop, UV_RUN_DEFAULT);  // returns once clear() stopped the re-check
+    run();  // returns once clear() stopped the re-check
     CHECK(owner.rechecks == 3);
     CHECK(uv_now(&loop) - began >= 3 * FillPacer::kRecheckMs);
     CHECK_FALSE(owner.pacer.held_for_readers());
-    close_and_check(loop, owner);
 }
 
-TEST_CASE("proxy/fetch/fill_pacer: a disk pause or a cleared hold arms nothing") {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Owner owner;
-    owner.pacer.init<Owner, &Owner::recheck>(&loop, &owner);
+TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a disk pause or a cleared hold arms nothing") {
     owner.pacer.pause_for_disk();
     CHECK(owner.pacer.paused_for_disk());
     owner.pacer.hold_for_readers(uv_now(&loop));
     owner.pacer.clear_hold();  // a new transfer starts
     CHECK(owner.pacer.paused_for_disk());
-    uv_run(&loop, UV_RUN_DEFAULT);  // nothing active: returns at once
+    run();  // nothing active: returns at once
     CHECK(owner.rechecks == 0);
-    close_and_check(loop, owner);
 }
 
-TEST_CASE("proxy/fetch/fill_pacer: a stopped fill holds no pause until a client restarts it") {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Owner owner;
-    owner.pacer.init<Owner, &Owner::recheck>(&loop, &owner);
+TEST_CASE_FIXTURE(
+    OnLoop, "proxy/fetch/fill_pacer: a stopped fill holds no pause until a client restarts it") {
     owner.pacer.hold_for_readers(uv_now(&loop));
     owner.pacer.stop();
     CHECK(owner.pacer.stopped());
     CHECK_FALSE(owner.pacer.paused());
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run();
     CHECK(owner.rechecks == 0);
     owner.pacer.clear_stop();
     CHECK_FALSE(owner.pacer.stopped());
-    close_and_check(loop, owner);
 }
 
-TEST_CASE("proxy/fetch/fill_pacer: the times it keeps go into the decision") {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Owner owner;
-    owner.pacer.init<Owner, &Owner::recheck>(&loop, &owner);
+TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the times it keeps go into the decision") {
     owner.pacer.reader_progressed(1000);
     owner.pacer.hold_for_readers(1500);
     policy::FillPaceInput in;
@@ -90,7 +82,6 @@ TEST_CASE("proxy/fetch/fill_pacer: the times it keeps go into the decision") {
     owner.pacer.reader_progressed(1500 + in.max_hold_ms);
     CHECK(owner.pacer.decide(in, 1500 + in.max_hold_ms) == policy::FillPace::Breathe);
     owner.pacer.clear();
-    close_and_check(loop, owner);
 }
 
 }  // namespace

@@ -19,45 +19,40 @@ struct Owner {
     }
 };
 
-void close_and_check(uv_loop_t& loop, Owner& owner) {
-    owner.deferred.close([](uv_handle_t*) {});
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-}
-
-TEST_CASE("proxy/loop/deferred_call: posts before the run collapse into one run") {
+// A loop with the owner's call on it; at the end the handle is closed and the loop with it.
+struct OnLoop {
     uv_loop_t loop;
-    uv_loop_init(&loop);
     Owner owner;
-    owner.deferred.init<Owner, &Owner::run>(&loop, &owner);
+    OnLoop() {
+        uv_loop_init(&loop);
+        owner.deferred.init<Owner, &Owner::run>(&loop, &owner);
+    }
+    ~OnLoop() {
+        owner.deferred.close([](uv_handle_t*) {});
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+    void run() { uv_run(&loop, UV_RUN_DEFAULT); }
+};
+
+TEST_CASE_FIXTURE(OnLoop, "proxy/loop/deferred_call: posts before the run collapse into one run") {
     owner.deferred.post();
     owner.deferred.post();
     CHECK(owner.runs == 0);  // not inside the caller
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run();
     CHECK(owner.runs == 1);
-    close_and_check(loop, owner);
 }
 
-TEST_CASE("proxy/loop/deferred_call: a post from inside the run runs it again") {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Owner owner;
-    owner.deferred.init<Owner, &Owner::run>(&loop, &owner);
+TEST_CASE_FIXTURE(OnLoop, "proxy/loop/deferred_call: a post from inside the run runs it again") {
     owner.repost = 2;
     owner.deferred.post();
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run();
     CHECK(owner.runs == 3);
-    close_and_check(loop, owner);
 }
 
-TEST_CASE("proxy/loop/deferred_call: nothing runs without a post") {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Owner owner;
-    owner.deferred.init<Owner, &Owner::run>(&loop, &owner);
-    uv_run(&loop, UV_RUN_DEFAULT);
+TEST_CASE_FIXTURE(OnLoop, "proxy/loop/deferred_call: nothing runs without a post") {
+    run();
     CHECK(owner.runs == 0);
-    close_and_check(loop, owner);
 }
 
 }  // namespace
