@@ -182,7 +182,8 @@ class Fetch final : private ResumeOwner {
     // Content identity (fetch_identity.cpp, docs/model-hosts.md).
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
-    void refetch_after_mismatch();
+    // `computed`: what the quarantined copy hashed to.
+    void refetch_after_mismatch(const std::string& computed);
     // Every listener gets on_fetch_failed(`why`): its client is closed short.
     void close_listeners_short(std::string_view why);
     // A resume to a signed URL was refused (400/403/410): fetch a fresh URL through the request
