@@ -228,6 +228,10 @@ void CachedResponse::send_head(Fetch& fetch) {
     }
     if (status != 204)  // RFC 9110 §8.6: never on a 204
         headers.push_back({"Content-Length", std::to_string(range.length())});
+    // A client joining a fill still running reads what is held already: that decides its
+    // result (a HIT for a range read from the store), not how the fill began.
+    if (joined_ && result_ == CacheResult::Miss && status != 204)
+        result_ = fetch.held_result(range.begin, range.end);
     pos_ = range.begin;
     end_ = range.end;
     head_sent_ = true;

@@ -141,6 +141,10 @@ class Fetch final : private ResumeOwner {
     bool complete() const { return present_.size() > 0 && present_.all_present(); }
     // Every chunk is here (on disk, written, or in memory): nothing more comes from the origin.
     bool fill_done() const;
+    // The result of a client joining this fill that reads bytes [from, to): Hit when every
+    // chunk of them is held already (stored, written or in memory), PartialHit when the first
+    // is, Miss otherwise -- not the fill's own result, which tells how the fill began.
+    CacheResult held_result(uint64_t from, uint64_t to) const;
 
     // Reader access, by chunk index. A chunk is readable from memory (just filled, maybe not yet
     // on disk), from disk (recorded in the index: read and verify it with the store), or partly

@@ -99,6 +99,16 @@ bool Fetch::held(uint32_t index) const {
     return present_.contains(index) || pipeline_.holds(index);
 }
 
+CacheResult Fetch::held_result(uint64_t from, uint64_t to) const {
+    if (to <= from || present_.size() == 0) return result_;
+    const auto first = static_cast<uint32_t>(object_.chunk_of(from));
+    const auto last = static_cast<uint32_t>(object_.chunk_of(to - 1));
+    if (!held(first)) return CacheResult::Miss;
+    for (uint32_t i = first + 1; i <= last && i < present_.size(); ++i)
+        if (!held(i)) return CacheResult::PartialHit;
+    return CacheResult::Hit;
+}
+
 bool Fetch::fill_done() const {
     if (present_.size() == 0) return false;
     for (uint32_t i = 0; i < present_.size(); ++i)
