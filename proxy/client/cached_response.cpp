@@ -272,6 +272,13 @@ void CachedResponse::pump() {
             continue;
         }
         if (auto chunk = fetch_->memory_chunk(index)) {
+            // A hit read from the chunks a fill just kept in memory is from the cache all the
+            // same (the status page's "saved" read 0 B for a hit right after a small fill).
+            if (result() == CacheResult::Hit) {
+                const uint64_t from_memory = std::min(end_, begin + length) - pos_;
+                bytes_from_cache_ += from_memory;
+                metrics().bytes_from_cache.add(from_memory);
+            }
             send_chunk(chunk, begin, length);
             continue;
         }
