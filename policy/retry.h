@@ -2,7 +2,9 @@
 // long (DESIGN.md, "Resume"). What the next attempt asks for is resume.h.
 //
 // Backoff is exponential with full jitter (the AWS Architecture Blog's "Exponential Backoff And
-// Jitter"): the delay before retry n is uniform in [0, min(max_delay, base * factor^n)]. The
+// Jitter"): the delay before retry n is uniform in [0, min(max_delay, base * factor^n)] -- except
+// the first retry after a connection broke mid-transfer (Reset, EarlyEof, Http2Stream at
+// attempt 0), which goes at once. The
 // randomness is a parameter, so every schedule is a deterministic table test; the caller passes
 // a fresh 64-bit random number for each decision.
 //

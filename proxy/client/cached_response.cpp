@@ -227,6 +227,10 @@ void CachedResponse::send_head(Fetch& fetch) {
     }
     if (status != 204)  // RFC 9110 §8.6: never on a 204
         headers.push_back({"Content-Length", std::to_string(range.length())});
+    // A client joining a fill still running reads what is held already: that decides its
+    // result (a HIT for a range read from the store), not how the fill began.
+    if (joined_ && result_ == CacheResult::Miss && status != 204)
+        result_ = fetch.held_result(range.begin, range.end);
     pos_ = range.begin;
     end_ = range.end;
     head_sent_ = true;
@@ -267,6 +271,13 @@ void CachedResponse::pump() {
             continue;
         }
         if (auto chunk = fetch_->memory_chunk(index)) {
+            // A hit read from the chunks a fill just kept in memory is from the cache all the
+            // same (the status page's "saved" read 0 B for a hit right after a small fill).
+            if (result() == CacheResult::Hit) {
+                const uint64_t from_memory = std::min(end_, begin + length) - pos_;
+                bytes_from_cache_ += from_memory;
+                metrics().bytes_from_cache.add(from_memory);
+            }
             send_chunk(chunk, begin, length);
             continue;
         }

@@ -44,7 +44,17 @@ class ContentIdentity {
     bool verifying() const { return verifying_; }
     void set_verifying(bool verifying) { verifying_ = verifying; }
     bool refetched() const { return refetched_; }
-    void mark_refetched() { refetched_ = true; }
+    // This fill is the one refetch after a mismatch; `mismatched` is what the quarantined copy
+    // hashed to (empty when unknown).
+    void mark_refetched(std::string mismatched) {
+        refetched_ = true;
+        mismatched_sha256_ = std::move(mismatched);
+    }
+    // The refetch hashed to `sha256` as well: the origin sends these bytes every time, so its
+    // announcement is what is wrong (or its content is), not the transfer.
+    bool same_mismatch_again(const std::string& sha256) const {
+        return refetched_ && !sha256.empty() && sha256 == mismatched_sha256_;
+    }
 
     // No refresh runs and this fill has refreshes left.
     bool may_refresh() const { return !refresh_ && refreshes_ < kMaxUrlRefreshes; }
@@ -78,9 +88,10 @@ class ContentIdentity {
   private:
     std::string announced_sha256_;
     FillSha256 fill_sha256_;
-    bool verifying_ = false;  // the sha256 job is running
-    bool refetched_ = false;  // a mismatch already caused its one refetch
-    uint32_t refreshes_ = 0;  // refreshes of an expired signed URL in this fill
+    bool verifying_ = false;         // the sha256 job is running
+    bool refetched_ = false;         // a mismatch already caused its one refetch
+    std::string mismatched_sha256_;  // what the copy quarantined before the refetch hashed to
+    uint32_t refreshes_ = 0;         // refreshes of an expired signed URL in this fill
     std::unique_ptr<UrlRefresh> refresh_;
     std::unique_ptr<UrlRefresh> retired_;  // freed from the deferred call, never in curl's call
     bool start_due_ = false;               // refresh_ starts from the deferred call

@@ -92,7 +92,7 @@ void Fetch::start(int64_t now) {
         spdlog::warn("cache lookup failed for {}: {}", key_, cache::to_string(found.error()));
     } else if (*found && (*found)->content_check == cache::ContentCheck::Mismatch) {
         // This fetch is the refetch: a second mismatch quarantines again, with no third try.
-        identity_.mark_refetched();
+        identity_.mark_refetched((*found)->sha256);
         spdlog::info(
             "fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
             key_);

@@ -135,6 +135,10 @@ class Fetch final : private ResumeOwner {
     bool complete() const { return stored_.complete(); }
     // Every chunk is here (on disk, written, or in memory): nothing more comes from the origin.
     bool fill_done() const;
+    // The result of a client joining this fill that reads bytes [from, to): Hit when every
+    // chunk of them is held already (stored, written or in memory), PartialHit when the first
+    // is, Miss otherwise -- not the fill's own result, which tells how the fill began.
+    CacheResult held_result(uint64_t from, uint64_t to) const;
 
     // Reader access, by chunk index. A chunk is readable from memory (just filled, maybe not yet
     // on disk), from disk (recorded in the index: read and verify it with the store), or partly
@@ -176,7 +180,8 @@ class Fetch final : private ResumeOwner {
     // Content identity (fetch_identity.cpp, docs/model-hosts.md).
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
-    void refetch_after_mismatch();
+    // `computed`: what the quarantined copy hashed to.
+    void refetch_after_mismatch(const std::string& computed);
     // Every listener gets on_fetch_failed(`why`): its client is closed short.
     void close_listeners_short(std::string_view why);
     // A resume to a signed URL was refused (400/403/410): fetch a fresh URL through the request

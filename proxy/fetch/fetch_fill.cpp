@@ -17,7 +17,8 @@ namespace proxy {
 
 namespace {
 
-// Worker: the first hash.chunks chunks of `batch`, just written, into the fill's sha256.
+// Worker: the first hash.chunks chunks of `batch` into the fill's sha256, beside their write
+// (they count only once the write succeeded: FillSha256::job_done).
 void hash_written(const FillSha256::Job& hash, const std::vector<ChunkPtr>& batch) {
     const double cpu_before = hash.sha->cpu_seconds();
     uint64_t bytes = 0;
@@ -117,38 +118,53 @@ void Fetch::maybe_stage() {
     indices.reserve(batch->size());
     for (auto& c : *batch)
         indices.push_back(c->index);
-    // The same job hashes the chunks that continue the fill's in-order sha256 (fill_sha256.h).
+    // The chunks that continue the fill's in-order sha256 (fill_sha256.h) are hashed by a job
+    // of their own beside the write of the same batch, on another pool thread: hashed inside the
+    // write job, each batch waited for its write and then its hash, and a cold fill from a fast
+    // origin ran 25 % slower (issue 18). The batch is done when both are; the next batch waits
+    // for that, so the memory held is bounded as before.
     FillSha256::Job hash = identity_.fill_sha256().take(indices);
     auto result = std::make_shared<cache::Result<std::vector<cache::StagedChunk>>>();
+    auto hashed = std::make_shared<bool>(false);
+    auto pending = std::make_shared<int>(hash ? 2 : 1);
     cache::Store* store = &registry_.store();
     cache::ObjectInfo object = stored_.object();
     std::weak_ptr<bool> alive = alive_;
+    auto done = [this, alive, result, hash, hashed, pending] {
+        if (--*pending > 0) return;  // the other job of this batch is still running
+        if (alive.expired()) return;
+        pipeline_.on_stage_job_done();
+        identity_.fill_sha256().job_done(hash, result->has_value() && *hashed);
+        if (closing_) return;
+        if (!*result) {
+            stop_caching(result->error());
+        } else if (pipeline_.caching()) {
+            pipeline_.on_written(**result);
+            trim_memory();
+            maybe_resume();
+            maybe_commit();
+            maybe_stage();
+        }
+        if (idle()) registry_.release(*this);
+    };
+    if (hash && !run_on_worker(
+                    loop(),
+                    [hash, batch, hashed] {
+                        hash_written(hash, *batch);
+                        *hashed = true;
+                    },
+                    done))
+        --*pending;  // not queued: the inline hash ends (job_done sees nothing hashed)
     run_on_worker(
         loop(),
-        [store, object, batch, result, hash] {
+        [store, object, batch, result] {
             std::vector<cache::ChunkWrite> writes;
             writes.reserve(batch->size());
             for (auto& c : *batch)
                 writes.push_back({c->index, c->bytes});
             *result = store->stage_chunks(object, writes);
-            if (*result && hash) hash_written(hash, *batch);
         },
-        [this, alive, result, hash] {
-            if (alive.expired()) return;
-            pipeline_.on_stage_job_done();
-            identity_.fill_sha256().job_done(hash, result->has_value());
-            if (closing_) return;
-            if (!*result) {
-                stop_caching(result->error());
-            } else if (pipeline_.caching()) {
-                pipeline_.on_written(**result);
-                trim_memory();
-                maybe_resume();
-                maybe_commit();
-                maybe_stage();
-            }
-            if (idle()) registry_.release(*this);
-        });
+        done);
 }
 
 void Fetch::stop_caching(const cache::Error& error) {

@@ -83,6 +83,20 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
             break;
         case cache::ContentCheck::Mismatch:
             metrics().sha256_mismatches.inc();
+            if (identity_.same_mismatch_again(verdict.sha256)) {
+                // The origin sent the same bytes twice: its announcement is what is wrong (some
+                // Civitai hashes are) or its content is. The cache never serves them, but the
+                // clients reading them get them as the origin sent them, as without dlproxy;
+                // closing them short would fail every download of the file.
+                spdlog::error(
+                    "fetch {}: SHA256 MISMATCH for {} again: the origin announced {} but sent "
+                    "the same {} bytes hashing to {} twice; quarantined, never served as a hit; "
+                    "its readers get the origin's bytes as sent",
+                    key_, request_.url, identity_.announced_sha256(), verdict.bytes,
+                    verdict.sha256);
+                status_events().gave_up(request_.url, verdict.bytes, "sha256 mismatch");
+                break;
+            }
             spdlog::error(
                 "fetch {}: SHA256 MISMATCH for {}: the origin announced {} but the {} bytes "
                 "received hash to {} ({}); quarantined, never served as a hit; {}",
@@ -91,7 +105,7 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
                 identity_.refetched() ? "already fetched again once, giving up"
                                       : "fetching it once more");
             status_events().gave_up(request_.url, verdict.bytes, "sha256 mismatch");
-            refetch_after_mismatch();
+            refetch_after_mismatch(verdict.sha256);
             break;
     }
     identity_.set_verifying(false);
@@ -110,10 +124,10 @@ void Fetch::close_listeners_short(std::string_view why) {
         l->on_fetch_failed(*this, why);
 }
 
-void Fetch::refetch_after_mismatch() {
+void Fetch::refetch_after_mismatch(const std::string& computed) {
     close_listeners_short("sha256 mismatch: the object is quarantined");
     if (identity_.refetched() || closing_) return;
-    identity_.mark_refetched();
+    identity_.mark_refetched(computed);
     outcome_.restart();
     stored_.forget();
     pipeline_.forget_memory();

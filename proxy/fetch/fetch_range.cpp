@@ -104,6 +104,16 @@ bool Fetch::held(uint32_t index) const {
     return stored_.present().contains(index) || pipeline_.holds(index);
 }
 
+CacheResult Fetch::held_result(uint64_t from, uint64_t to) const {
+    if (to <= from || stored_.present().size() == 0) return outcome_.result();
+    const auto first = static_cast<uint32_t>(object().chunk_of(from));
+    const auto last = static_cast<uint32_t>(object().chunk_of(to - 1));
+    if (!held(first)) return CacheResult::Miss;
+    for (uint32_t i = first + 1; i <= last && i < stored_.present().size(); ++i)
+        if (!held(i)) return CacheResult::PartialHit;
+    return CacheResult::Hit;
+}
+
 bool Fetch::fill_done() const {
     if (stored_.present().size() == 0) return false;
     for (uint32_t i = 0; i < stored_.present().size(); ++i)

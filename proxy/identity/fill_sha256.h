@@ -2,8 +2,9 @@
 // "Verification"), so that a cold download from byte 0 is judged without reading it back.
 //
 // The hash covers chunks 0, 1, 2, ... in order, each exactly once, as the fill's write jobs hand
-// them to the store: the job that writes a batch of chunks also hashes the ones take() gave it,
-// on the worker, once their write succeeded (Fetch::maybe_stage). The loop side decides which
+// them to the store: a worker job beside the one that writes a batch of chunks hashes the ones
+// take() gave it, and they count once both jobs ended and the write succeeded
+// (Fetch::maybe_stage). The loop side decides which
 // chunks continue the hash; anything else ends the inline hash of this fill for good and the
 // read-back (content_verifier.h) judges the object, as before:
 //   - NotBegun:    the fill did not start a new object at byte 0 (it completes a stored partial
@@ -18,9 +19,9 @@
 //                  advanced by two threads at once, should that rule change;
 //   - HandedOver:  the context went to the verdict (take_covering).
 //
-// Thread: the loop thread, except Job::add, which runs in the worker job take() was asked for.
+// Thread: the loop thread, except Job::add, which runs in the hash job take() was asked for.
 // The context is shared with that job (it lives until both are done with it); the next job is
-// taken only after job_done(), which the loop runs after the job's work returned.
+// taken only after job_done(), which the loop runs after the hash and the write returned.
 #pragma once
 
 #include <cstddef>
@@ -52,7 +53,7 @@ class FillSha256 {
     // The chunks one write job is about to write, in its order: what the job hashes (maybe
     // nothing). Ends the inline hash when they do not continue it.
     Job take(std::span<const uint32_t> indices);
-    // The job ended; `written`: its writes succeeded (and it hashed what take() gave it).
+    // The batch ended; `written`: its writes succeeded and it hashed what take() gave it.
     void job_done(const Job& job, bool written);
 
     // Every one of `chunk_count` chunks hashed in order and no job running: hands the context

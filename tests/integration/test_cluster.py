@@ -249,11 +249,17 @@ class ClusterTest(unittest.TestCase):
         body = bytearray()
         killed = None
         attempts = 0
-        while len(body) < size and attempts < 3:  # the launcher's retry: a new request, 3 attempts
+        while len(body) < size and attempts < 4:  # the launcher's retry: a new request, 4 attempts
             attempts += 1
             headers = {"Range": f"bytes={len(body)}-"} if body else {}
             try:
                 with session.get(url, headers=headers, stream=True, timeout=30) as r:
+                    if body and r.status_code == 502:
+                        # HAProxy's own answer when the retry reached the dying instance's
+                        # socket before its health check marked it down (seen under load): the
+                        # launcher retries a 5xx, after a pause.
+                        time.sleep(0.5)
+                        continue
                     self.assertEqual(r.status_code, 206 if body else 200)
                     if body:
                         self.assertEqual(r.headers["Content-Range"],

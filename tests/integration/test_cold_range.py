@@ -26,7 +26,9 @@ nginx's slice module do); the fill continues behind it.
 
 import json
 import os
+import re
 import sys
+import threading
 import time
 import unittest
 
@@ -177,6 +179,44 @@ class StoredRangeTest(ColdRangeCase):
         self.assertEqual(len(self.ranges_since(mark)), 1,
                          f"stored ranges must not reach the origin: {self.ranges_since(mark)}")
         self.assertLess(self.sent(path, mark), 16 * MiB, "the object stays partial")
+        # The access log says what each read: the cold range a MISS, every stored one a HIT
+        # (also the one that joined the first range's fetch while it still wrote).
+        results = re.findall(r"result=(\S+) .*url=\"[^\"]*" + re.escape(path),
+                             self.proxy.stderr_text(0))
+        self.assertEqual(results, ["MISS", "HIT", "HIT", "HIT"], results)
+
+    def test_a_client_joining_a_fill_reads_held_bytes_as_a_hit(self):
+        # A full download paced at 16 MB/s; a second client asks for a range the fill has
+        # already brought (a HIT: nothing of it comes from the origin for it), and a third for
+        # one it has not reached yet (a MISS: it waits for the fill).
+        size = 64 * MiB
+        path = f"/bytes/{size}/joiner-held"
+        url = self.origin.url(path + "?rate=16000000&cc=max-age%3D3600")
+        full = {}
+
+        def download():
+            full["r"] = pycurl_request(self.proxy.port, url, keep_body=True)
+        t = threading.Thread(target=download)
+        t.start()
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                fills = json.loads(self.proxy.admin("/status"))["inflight_fills"]
+                done = [f["bytes_done"] for f in fills if path in f["url"]]
+                if done and done[0] >= 16 * MiB:
+                    break
+                self.assertLess(time.monotonic(), deadline, "the fill never reached 16 MiB")
+                time.sleep(0.05)
+            self.get_range(url, path, 2 * MiB, 4 * MiB, self.proxy.port)
+            self.get_range(url, path, 56 * MiB, 4 * MiB, self.proxy.port)
+        finally:
+            t.join(30)
+        self.assertEqual(full["r"].status, 200)
+        self.assertEqual(sha256_bytes(full["r"].body), sha256_bytes(content(path, 0, size)))
+        results = re.findall(r"result=(\S+) .*url=\"[^\"]*" + re.escape(path),
+                             self.proxy.stderr_text(0))
+        # In the order they ended: the two ranges, then the download they joined.
+        self.assertEqual(results, ["HIT", "MISS", "MISS"], results)
 
     def test_what_is_not_stored_still_asks_the_origin(self):
         size, begin, length = 256 * MiB, 64 * MiB, 4 * MiB

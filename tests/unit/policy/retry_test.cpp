@@ -95,6 +95,30 @@ TEST_CASE("policy/retry: backoff ceiling and full jitter") {
     CHECK(classify(K::Reset, 0, {}, 5, 0, zero, 12345, kNow).delay_ms == 0);
 }
 
+TEST_CASE("policy/retry: the first resume after a broken connection goes at once") {
+    RetryConfig config;
+    struct Row {
+        K kind;
+        uint32_t attempt;
+        uint64_t delay;
+    };
+    // random = 200: the jittered delay is 200 wherever backoff applies.
+    const Row rows[] = {{K::Reset, 0, 0},       {K::EarlyEof, 0, 0},   {K::Http2Stream, 0, 0},
+                        {K::Reset, 1, 200},     {K::EarlyEof, 2, 200}, {K::ConnectFailed, 0, 200},
+                        {K::DnsFailed, 0, 200}, {K::Stall, 0, 200},    {K::Timeout, 0, 200},
+                        {K::TlsError, 0, 200}};
+    for (const auto& row : rows) {
+        INFO(to_string(row.kind), " attempt ", row.attempt);
+        auto d = classify(row.kind, 0, {}, row.attempt, 0, config, 200, kNow);
+        CHECK(d.retry);
+        CHECK(d.reason == R::Transient);
+        CHECK(d.delay_ms == row.delay);
+    }
+    // A 503's Retry-After is still honoured, and a status is no broken connection.
+    CHECK(classify(K::HttpStatus, 503, "2", 0, 0, config, 200, kNow).delay_ms == 2000);
+    CHECK(classify(K::HttpStatus, 502, {}, 0, 0, config, 200, kNow).delay_ms == 200);
+}
+
 TEST_CASE("policy/retry: attempts and deadline") {
     RetryConfig config;
     config.max_attempts = 4;
