@@ -6,7 +6,6 @@
 
 #include <malloc.h>
 
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "proxy/config/config.h"
 #include "proxy/config/config_reload.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/clock.h"
 #include "proxy/server.h"
 
 namespace {
@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
     }
     if (auto orphans = (*store)->remove_orphan_files(); orphans && *orphans > 0)
         spdlog::info("cache: removed {} orphaned body file(s)", *orphans);
-    const double start_time =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double start_time = proxy::wall_seconds_f();
 
     uv_loop_t loop;
     uv_loop_init(&loop);

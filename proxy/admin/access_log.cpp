@@ -6,19 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 
 #include "proxy/admin/status_events.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
 namespace {
-
-double now_seconds() {
-    using namespace std::chrono;
-    return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 // "127.0.0.1:5000" → "127.0.0.1", "[::1]:5000" → "::1"; anything else unchanged.
 std::string_view client_address(std::string_view client) {
@@ -120,10 +115,10 @@ void AccessLog::write(const AccessRecord& r) {
     if (!logger_) return;
     switch (format_) {
         case AccessLogFormat::Squid:
-            logger_->info("{}", format_squid_line(r, recovered, now_seconds()));
+            logger_->info("{}", format_squid_line(r, recovered, wall_seconds_f()));
             return;
         case AccessLogFormat::Json:
-            logger_->info("{}", format_json_line(r, recovered, now_seconds()));
+            logger_->info("{}", format_json_line(r, recovered, wall_seconds_f()));
             return;
         case AccessLogFormat::Native:
             break;

@@ -4,13 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <memory>
 #include <utility>
 
 #include "proxy/admin/admin_api.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/http1/response_head.h"
+#include "proxy/loop/clock.h"
 #include "proxy/loop/worker.h"
 
 namespace proxy {
@@ -33,11 +33,6 @@ std::vector<uint8_t> address_bytes(const sockaddr_storage& ss) {
         return {p, p + 16};
     }
     return {};
-}
-
-double now_seconds() {
-    using namespace std::chrono;
-    return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -132,7 +127,7 @@ bool AdminConnection::on_request_complete() {
     std::string from = format_socket_address(reinterpret_cast<const sockaddr*>(&peer));
     AdminReply reply{AdminResponse{}};
     try {
-        reply = server_.api().route(request, now_seconds());
+        reply = server_.api().route(request, wall_seconds_f());
     } catch (const std::exception& e) {  // no exception may cross into libuv
         reply = internal_error(e);
     }

@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <vector>
 
 #include "proxy/admin/status_snapshot.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
@@ -29,11 +29,6 @@ struct EventStream::WriteReq {
 };
 
 namespace {
-
-double now_seconds() {
-    using namespace std::chrono;
-    return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 constexpr std::string_view kHead =
     "HTTP/1.1 200 OK\r\n"
@@ -91,7 +86,7 @@ bool EventStream::adopt(uv_os_fd_t fd) {
     }
     std::string first(kHead);
     first +=
-        detail::sse_frame("snapshot", snapshot_.render(0, now_seconds()), snapshot_.last_seq());
+        detail::sse_frame("snapshot", snapshot_.render(0, wall_seconds_f()), snapshot_.last_seq());
     send(*s, std::move(first));
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)))
         uv_timer_start(&timer_, &tick_cb, tick_ms_, tick_ms_);
@@ -116,7 +111,7 @@ void EventStream::on_tick() {
     uint64_t after = sent_seq_;
     sent_seq_ = snapshot_.last_seq();
     std::string frame =
-        detail::sse_frame("update", snapshot_.render(after, now_seconds()), sent_seq_);
+        detail::sse_frame("update", snapshot_.render(after, wall_seconds_f()), sent_seq_);
     std::vector<Stream*> open(streams_.begin(), streams_.end());
     for (auto* s : open)
         send(*s, frame);

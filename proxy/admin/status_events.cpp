@@ -1,16 +1,11 @@
 #include "proxy/admin/status_events.h"
+#include "proxy/loop/clock.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace proxy {
 
 namespace {
-
-double now_seconds() {
-    using namespace std::chrono;
-    return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string bounded(std::string_view text) {
     return std::string(text.substr(0, StatusEvents::kMaxText));
@@ -42,7 +37,7 @@ RecoveryEvent& StatusEvents::push(RecoveryKind kind, std::string_view url, uint6
     if (events_.size() >= event_capacity_) events_.pop_front();
     RecoveryEvent& e = events_.emplace_back();
     e.seq = ++seq_;
-    e.time = now_seconds();
+    e.time = wall_seconds_f();
     e.kind = kind;
     e.url = bounded(url);
     e.offset = offset;
@@ -80,7 +75,7 @@ void StatusEvents::checked(std::string_view url, uint64_t bytes, bool verified,
 
 bool StatusEvents::finished(FinishedDownload download) {
     download.seq = ++seq_;
-    download.time = now_seconds();
+    download.time = wall_seconds_f();
     if (download.url.size() > kMaxText) download.url.resize(kMaxText);
     double began = download.time - download.duration_ms / 1000.0;
     download.recovered = std::any_of(events_.begin(), events_.end(), [&](const RecoveryEvent& e) {

@@ -4,8 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/byte_range.h"
 #include "policy/content_digest.h"
 #include "policy/freshness.h"
@@ -14,6 +12,7 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/client/client_connection.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/clock.h"
 #include "proxy/loop/worker.h"
 
 namespace proxy {
@@ -169,7 +168,7 @@ void CachedResponse::send_head(Fetch& fetch) {
     policy::HeaderList headers = first_client ? fetch.origin_headers() : obj.headers;
     // RFC 9111 §5.1: the first client gets the origin's Age as received; a response served
     // from storage (or from a fill another request started) carries its current_age (§4.2.3).
-    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    const int64_t now = wall_seconds();
     if (!first_client) {
         int64_t age = policy::current_age(obj.headers, obj.request_time, obj.response_time, now);
         policy::remove_header(headers, "age");

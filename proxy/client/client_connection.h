@@ -32,7 +32,7 @@
 #include "proxy/client/phase_deadline.h"
 #include "proxy/http1/request_parser.h"
 #include "proxy/http1/response_writer.h"
-#include "proxy/loop/loop_timer.h"
+#include "proxy/loop/deferred_call.h"
 #include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/upstream_transfer.h"
 #include "proxy/xet/xorb_hit.h"
@@ -224,7 +224,7 @@ class ClientConnection final : public UpstreamSink,
     Server& server_;
     ClientSocket socket_;
     PhaseDeadline deadline_;       // the current phase's deadline (on_deadline)
-    LoopTimer deferred_;           // the next loop iteration (on_deferred)
+    DeferredCall deferred_;        // the next loop iteration (on_deferred)
     int open_handles_ = 0;         // uv handles not yet closed (socket, both timers): 0 frees this
     http1::RequestParser parser_;  // also holds a paused message's pipelined successors
     http1::ResponseWriter response_{*this};  // framing, Via/Connection, body batching

@@ -15,7 +15,8 @@
 //     Linger        armed after our FIN. Fires: the socket closes.
 //     Credentials   armed while ProxyAuth checks a request's credentials. Fires: 503.
 //   A tunnel stops it: the Tunnel has its own connect timeout (tunnel.h).
-// - deferred_: the next loop iteration, for work that must not run inside the callback that asks
+// - deferred_ (proxy/loop/deferred_call.h): the next loop iteration, for work that must not run
+// inside the callback that asks
 //   for it (freeing finished cached responses, starting a pass-through from a curl callback).
 // A pass-through response being resumed has no timer here: its resume engine
 // (proxy/upstream/resumable_transfer.h) keeps its own, for a deferred start or the backoff and
@@ -90,7 +91,7 @@ void ClientConnection::on_upstream_late() {
 }
 
 void ClientConnection::defer() {
-    if (!socket_.closed) deferred_.start(0);
+    if (!socket_.closed) deferred_.post();
 }
 
 void ClientConnection::on_deferred() {

@@ -4,13 +4,12 @@
 // pass_.xorb_capture when it is set.
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "cache/store.h"
 #include "policy/exact_forward.h"
 #include "policy/xorb_request.h"
 #include "proxy/client/client_connection.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/clock.h"
 #include "proxy/server.h"
 
 namespace proxy {
@@ -28,7 +27,7 @@ bool ClientConnection::start_xorb(const policy::RequestTarget& target) {
     // From here the request is a xorb request: if it is not answered from the cache, it is
     // forwarded exactly (signed_range_hosts) and its answer is stored.
     pass_.xorb_capture = std::make_unique<xet::XorbCapture>(*xorb, std::string(*range));
-    const auto now = static_cast<int64_t>(std::time(nullptr));
+    const auto now = wall_seconds();
     // The signature cannot be checked here; an expiry can. An expired URL gets what the origin
     // says (a 403), never cached bytes (docs/huggingface.md "Who may read a cached xorb").
     if (auto expiry = policy::signed_url_expiry(target.path, now);
@@ -72,8 +71,7 @@ void ClientConnection::on_xorb_answer(xet::XorbAnswer answer) {
 
 void ClientConnection::finish_xorb_capture() {
     if (!pass_.xorb_capture || !server_.fetches()) return;
-    pass_.xorb_capture->finish(server_.loop(), server_.fetches()->store(),
-                               static_cast<int64_t>(std::time(nullptr)));
+    pass_.xorb_capture->finish(server_.loop(), server_.fetches()->store(), wall_seconds());
     pass_.xorb_capture.reset();
 }
 

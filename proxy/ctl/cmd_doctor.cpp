@@ -25,6 +25,7 @@
 #include "policy/http_date.h"
 #include "proxy/ctl/commands.h"
 #include "proxy/ctl/http_client.h"
+#include "proxy/loop/clock.h"
 #include "proxy/tls/certificate_authority.h"
 
 namespace ctl {
@@ -245,7 +246,7 @@ std::vector<Check> run_checks(const Context& ctx, const DoctorOptions& options) 
         clock.detail = "no Date header to compare with";
         clock.fix = "give --test-url https://<a model host>/ to compare with a real origin";
     } else {
-        double skew = static_cast<double>(now_seconds() - *when);
+        double skew = static_cast<double>(proxy::wall_seconds() - *when);
         clock.detail = "this machine is " + std::to_string(static_cast<long long>(skew)) +
                        " s from " + through.url + "'s Date";
         if (std::fabs(skew) > options.max_skew) {

@@ -16,6 +16,7 @@
 #include "proxy/admin/cache_admin.h"
 #include "proxy/ctl/commands.h"
 #include "proxy/ctl/http_client.h"
+#include "proxy/loop/clock.h"
 
 namespace ctl {
 
@@ -66,7 +67,7 @@ cache::ObjectHead head_from_origin(const ImportOptions& opt, const std::string& 
     head.proxy = opt.proxy;
     head.connect_timeout_ms = 10000;
     head.timeout_ms = 60000;
-    int64_t request_time = now_seconds();
+    int64_t request_time = proxy::wall_seconds();
     HttpReply reply = perform(head);
     if (!reply.answered()) {
         throw CtlError(opt.proxy.empty() ? kProblem : kUnavailable,
@@ -104,7 +105,7 @@ cache::ObjectHead head_from_origin(const ImportOptions& opt, const std::string& 
         h.validator.last_modified = std::string(*lm);
     h.complete_length = file_size;
     h.request_time = request_time;
-    h.response_time = now_seconds();
+    h.response_time = proxy::wall_seconds();
     return h;
 }
 
@@ -119,7 +120,7 @@ int run_import(const Context& ctx, const ImportOptions& opt) {
     cache::ObjectHead head = head_from_origin(opt, *key, in.size);
 
     auto store = ctx.open_store(/*read_only=*/false);
-    auto object = store->begin_object(head, now_seconds());
+    auto object = store->begin_object(head, proxy::wall_seconds());
     if (!object) {
         throw CtlError(kProblem, "cannot create the object: " + cache::to_string(object.error()));
     }

@@ -9,6 +9,7 @@
 #include "proxy/admin/cache_admin.h"
 #include "proxy/ctl/commands.h"
 #include "proxy/ctl/http_client.h"
+#include "proxy/loop/clock.h"
 
 namespace ctl {
 
@@ -115,7 +116,8 @@ int run_purge(const Context& ctx, const PurgeOptions& opt) {
     auto answer = via_admin(ctx, "/cache/purge", body);
     if (!answer) {
         auto store = ctx.open_store(/*read_only=*/false);
-        auto removed = or_throw(proxy::StoreCacheAdmin(*store).purge(filter, now_seconds()));
+        auto removed =
+            or_throw(proxy::StoreCacheAdmin(*store).purge(filter, proxy::wall_seconds()));
         answer =
             json{{"purged", removed.objects}, {"bytes_freed", removed.bytes}, {"via", "store"}};
     }

@@ -102,11 +102,6 @@ std::string utc_time(int64_t unix_seconds) {
     return buf;
 }
 
-int64_t now_seconds() {
-    using namespace std::chrono;
-    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
-}
-
 double now_monotonic() {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();

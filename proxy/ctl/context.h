@@ -62,8 +62,6 @@ cache::ObjectInfo require_object(const cache::Store& store, std::string_view tar
 std::string human_size(uint64_t bytes);
 // "2025-06-01T12:00:05Z"; "-" for 0.
 std::string utc_time(int64_t unix_seconds);
-// Seconds since the epoch, now.
-int64_t now_seconds();
 double now_monotonic();
 // "42%": bytes_present of complete_length, rounded down (100% only when complete).
 std::string percent_present(const cache::ObjectInfo& object);

@@ -9,9 +9,9 @@
 //   refetch it is allowed.
 // - A signed URL that expired mid-fill (a resume refused with 400/403/410) is renewed through
 //   the request that redirected to it, at most kMaxUrlRefreshes times per fill. The UrlRefresh
-//   is created inside a curl callback, so it starts from the fetch's next timer tick
-//   (take_due_start), and when it is done it is freed from a later tick (free_retired), never
-//   inside its own callback.
+//   is created inside a curl callback, so it starts from the fetch's deferred call
+//   (take_due_start), and when it is done it is freed from the next deferred call (free_retired),
+//   never inside its own callback.
 //
 // Thread: the loop thread. Owned by its Fetch.
 #pragma once
@@ -59,14 +59,14 @@ class ContentIdentity {
     // No refresh runs and this fill has refreshes left.
     bool may_refresh() const { return !refresh_ && refreshes_ < kMaxUrlRefreshes; }
     bool refreshing() const { return refresh_ != nullptr; }
-    // `refresh` begins at `now_ms`; it starts from the next timer tick.
+    // `refresh` begins at `now_ms`; it starts from the fetch's deferred call.
     void begin_refresh(std::unique_ptr<UrlRefresh> refresh, uint64_t now_ms) {
         ++refreshes_;
         started_ms_ = now_ms;
         refresh_ = std::move(refresh);
         start_due_ = true;
     }
-    // From the timer: true once when a refresh was begun; start_refresh() follows.
+    // From the deferred call: true once when a refresh was begun; start_refresh() follows.
     bool take_due_start() { return std::exchange(start_due_, false); }
     // Sends the refresh's request; false (and the refresh dropped) when it could not start.
     bool start_refresh() {
@@ -82,7 +82,7 @@ class ContentIdentity {
         retired_ = std::move(refresh_);
         return now_ms - started_ms_;
     }
-    // From the timer: frees a refresh that has ended.
+    // From the deferred call: frees a refresh that has ended.
     void free_retired() { retired_.reset(); }
 
   private:
@@ -93,8 +93,8 @@ class ContentIdentity {
     std::string mismatched_sha256_;  // what the copy quarantined before the refetch hashed to
     uint32_t refreshes_ = 0;         // refreshes of an expired signed URL in this fill
     std::unique_ptr<UrlRefresh> refresh_;
-    std::unique_ptr<UrlRefresh> retired_;  // freed from the timer, never in curl's call
-    bool start_due_ = false;               // refresh_ starts from the next timer tick
+    std::unique_ptr<UrlRefresh> retired_;  // freed from the deferred call, never in curl's call
+    bool start_due_ = false;               // refresh_ starts from the deferred call
     uint64_t started_ms_ = 0;
 };
 

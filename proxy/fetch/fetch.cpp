@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "policy/byte_range.h"
 #include "policy/content_digest.h"
@@ -14,15 +13,12 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch_registry.h"
 #include "proxy/fetch/range_fill.h"
+#include "proxy/loop/clock.h"
 #include "proxy/upstream/host_health.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 std::optional<policy::Validator> to_policy(const cache::Validator& v) {
     if (!v.etag.empty()) return policy::Validator{policy::Validator::Kind::ETag, v.etag};
@@ -43,45 +39,11 @@ cache::Validator to_cache(const std::optional<policy::Validator>& v) {
 
 }  // namespace
 
-std::string_view to_string(FetchEnd e) {
-    switch (e) {
-        case FetchEnd::ObjectChanged:
-            return "object changed on the origin";
-        case FetchEnd::ResumeRefused:
-            return "the origin refused the resume";
-        case FetchEnd::RetriesExhausted:
-            return "retries exhausted";
-        case FetchEnd::NoValidator:
-            return "cannot resume without a validator";
-        case FetchEnd::Unusable:
-            return "origin response unusable";
-        case FetchEnd::StartFailed:
-            return "could not start the upstream request";
-        case FetchEnd::HostDown:
-            return "origin unavailable";
-    }
-    return "failed";
-}
-
-std::string_view to_string(CacheResult r) {
-    switch (r) {
-        case CacheResult::Hit:
-            return "HIT";
-        case CacheResult::Miss:
-            return "MISS";
-        case CacheResult::PartialHit:
-            return "PARTIAL_HIT";
-        case CacheResult::Revalidated:
-            return "REVALIDATED";
-    }
-    return "MISS";
-}
-
 Fetch::Fetch(FetchRegistry& registry, std::string key, UpstreamRequest request,
              policy::StaleHostSettings stale)
-    : registry_(registry), key_(std::move(key)), request_(std::move(request)), stale_hosts_(stale) {
-    uv_timer_init(registry_.loop(), &timer_);
-    timer_.data = this;
+    : registry_(registry), key_(std::move(key)), request_(std::move(request)), stale_(stale) {
+    deferred_.init<Fetch, &Fetch::run_deferred>(registry_.loop(), this);
+    pacer_.init<Fetch, &Fetch::recheck_held_fill>(registry_.loop(), this);
     const Config& config = registry_.config();
     ResumeSettings settings;
     settings.retry = registry_.retry();
@@ -110,7 +72,7 @@ Fetch::~Fetch() {
 }
 
 std::optional<policy::Validator> Fetch::validator() const {
-    return to_policy(object_.validator);
+    return to_policy(object().validator);
 }
 
 cache::Store& Fetch::store() {
@@ -122,7 +84,6 @@ uv_loop_t* Fetch::loop() {
 
 void Fetch::start(int64_t now) {
     if (started_ms_ == 0) started_ms_ = uv_now(loop());
-    uv_timer_start(&timer_, &Fetch::timer_cb, kTickMs, kTickMs);
     // An object being invalidated on a worker (it changed on the origin) is as good as gone.
     auto found = registry_.invalidating(key_)
                      ? cache::Result<std::optional<cache::ObjectInfo>>(std::nullopt)
@@ -136,49 +97,48 @@ void Fetch::start(int64_t now) {
             "fetch {}: the stored object is quarantined (sha256 mismatch); fetching it again",
             key_);
     } else if (*found) {
-        object_ = **found;
-        registry_.with_pending_revalidation(object_);
-        object_recorded_ = true;
-        auto map = store().present_chunks(object_);
-        if (map) present_ = *map;
+        stored_.adopt(**found);
+        registry_.with_pending_revalidation(stored_.object());
+        auto map = store().present_chunks(object());
+        if (map) stored_.set_present(*map);
         // Every chunk recorded is as good as complete, even when the record still says Partial
         // (a crash between the last chunk commit and mark_complete): serve it and fix the record.
-        if (map && present_.size() == object_.chunk_count() && present_.all_present()) {
+        if (map && stored_.present().size() == object().chunk_count() &&
+            stored_.present().all_present()) {
             finish_object();
             verify_stored_content();  // an object completed before it could be hashed
             auto freshness =
-                policy::evaluate_freshness(object_.headers, request_.headers,
-                                           {object_.request_time, object_.response_time}, now);
+                policy::evaluate_freshness(object().headers, request_.headers,
+                                           {object().request_time, object().response_time}, now);
             if (freshness.state == policy::Freshness::Fresh) {
                 become_ready(CacheResult::Hit);
                 return;
             }
-            if (policy::serve_while_revalidating(object_.headers, freshness)) {
+            if (policy::serve_while_revalidating(object().headers, freshness)) {
                 become_ready(CacheResult::Hit);
                 revalidate_behind();
                 return;
             }
-            purpose_ = Purpose::Revalidate;
-            stale_on_error_ = policy::stale_on_error(object_.headers, request_.headers,
-                                                     {object_.request_time, object_.response_time},
-                                                     now, stale_hosts_);
-            start_transfer(policy::conditional_headers(object_.headers), "revalidate");
+            cursor_.set_purpose(Purpose::Revalidate);
+            stale_.decide(object().headers, request_.headers,
+                          {object().request_time, object().response_time}, now);
+            start_transfer(policy::conditional_headers(object().headers), "revalidate");
             return;
         }
-        if (to_policy(object_.validator) && content_pending()) {
+        if (to_policy(object().validator) && content_pending()) {
             // Mixed sources (a fallback source continued it): a client's last byte waits for
             // the sha256 verdict, which needs every byte, so the fill completes the object
             // rather than only the client's range.
             plan_fill();
             return;
         }
-        if (to_policy(object_.validator)) {
+        if (to_policy(object().validator)) {
             // The client's range is all stored and fresh: read from the store, like a hit. A
             // fill of the missing runs from byte 0 would make the origin send what this client
             // does not want, compete with its reads and delay its head (issue 18).
             auto freshness =
-                policy::evaluate_freshness(object_.headers, request_.headers,
-                                           {object_.request_time, object_.response_time}, now);
+                policy::evaluate_freshness(object().headers, request_.headers,
+                                           {object().request_time, object().response_time}, now);
             if (freshness.state == policy::Freshness::Fresh && serve_stored_range(cold_.wanted())) {
                 spdlog::info("fetch {}: partial; the client's range is stored, served from it",
                              key_);
@@ -190,17 +150,17 @@ void Fetch::start(int64_t now) {
             if (cold_.wanted()) {
                 cold_.began_with_range();
                 from = static_cast<uint32_t>(
-                    std::min(object_.chunk_of(cold_.wanted()->begin), object_.chunk_count()));
+                    std::min(object().chunk_of(cold_.wanted()->begin), object().chunk_count()));
             }
-            purpose_ = Purpose::Range;
+            cursor_.set_purpose(Purpose::Range);
             plan_fill(from);
             return;
         }
         // A partial object without a validator cannot be completed safely: start over.
     }
     if (start_cold_range()) return;
-    purpose_ = Purpose::Full;
-    next_ = 0;
+    cursor_.set_purpose(Purpose::Full);
+    cursor_.start_at(0);
     start_transfer({}, "fetch");
 }
 
@@ -210,14 +170,13 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     // breaker is open fails it at once. Revalidations go ahead: a stale copy may still be
     // served if the origin cannot be reached.
     // A fill continued from a fallback source asks the source (fetch_fallback.cpp).
-    if (state_ != State::Ready && purpose_ != Purpose::Revalidate) {
+    if (outcome_.state() != State::Ready && cursor_.purpose() != Purpose::Revalidate) {
         HostVerdict verdict =
             host_health().admit(fallback_.active() ? fallback_.url() : request_.url);
         if (verdict.refused) {
-            // Failed from the timer: start() runs before the first client is attached.
-            retry_after_s_ = verdict.retry_after_s;
-            host_refusal_ = std::move(verdict.reason);
-            uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+            // Failed from the deferred call: start() runs before the first client is attached.
+            outcome_.refuse_start(std::move(verdict.reason), verdict.retry_after_s);
+            deferred_.post();
             return;
         }
     }
@@ -225,28 +184,28 @@ void Fetch::start_transfer(const policy::HeaderList& extra, std::string_view wha
     for (const auto& h : extra)
         req.headers.push_back(h);
     if (fallback_.active() && run) run = fallback_.run(*run);
-    run_begin_ = next_;
+    cursor_.transfer_started();
     pacer_.clear_hold();
     spdlog::debug("fetch {}: {} (attempt {})", key_, what, engine_->attempt() + 1);
     engine_->start(std::move(req), std::move(run));  // a refused start ends it (StartFailed)
 }
 
 ResumeRun Fetch::run(uint64_t from, uint64_t to) const {
-    return ResumeRun{from, to, validator(), object_.complete_length};
+    return ResumeRun{from, to, validator(), object().complete_length};
 }
 
 void Fetch::attach(FetchListener* listener, std::optional<std::string_view> range) {
     listeners_.push_back(listener);
-    if (fill_stopped_) {
+    if (pacer_.stopped()) {
         // Only a client that needs a missing byte restarts the fill; one whose range is all
         // stored reads it, and the fill waits behind it (as in start()).
-        if (state_ == State::Ready && range &&
-            serve_stored_range(policy::plan_cold_range(*range, object_.chunk_size)))
-            fill_stopped_ = false;
+        if (outcome_.state() == State::Ready && range &&
+            serve_stored_range(policy::plan_cold_range(*range, object().chunk_size)))
+            pacer_.clear_stop();
         else
             restart_fill();
     }
-    if (state_ == State::Ready) listener->on_fetch_ready(*this);
+    if (outcome_.state() == State::Ready) listener->on_fetch_ready(*this);
 }
 
 void Fetch::detach(FetchListener* listener) {
@@ -258,16 +217,16 @@ void Fetch::detach(FetchListener* listener) {
 }
 
 bool Fetch::idle() const {
-    if (!listeners_.empty() || pipeline_.busy() || recording_ || engine_->start_pending() ||
-        identity_.verifying() || identity_.refreshing())
+    if (!listeners_.empty() || pipeline_.busy() || stored_.recording() ||
+        engine_->start_pending() || identity_.verifying() || identity_.refreshing())
         return false;
     const bool fetching = engine_->running() || engine_->retry_pending();
     // Background fill: a fill with bytes to go continues without clients.
-    if (state_ == State::Ready && fetching && pipeline_.caching()) return false;
+    if (outcome_.state() == State::Ready && fetching && pipeline_.caching()) return false;
     // A revalidation behind a stale-while-revalidate hit outlives its clients.
-    if (purpose_ == Purpose::RevalidateBehind && fetching) return false;
+    if (cursor_.purpose() == Purpose::RevalidateBehind && fetching) return false;
     // The refetch after a sha256 mismatch starts without clients (fetch_identity.cpp).
-    if (state_ == State::Starting && identity_.refetched() && fetching) return false;
+    if (outcome_.state() == State::Starting && identity_.refetched() && fetching) return false;
     return true;
 }
 
@@ -276,47 +235,51 @@ void Fetch::close() {
     closing_ = true;
     engine_->stop();
     range_fills_.stop_all();
-    uv_timer_stop(&timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-             [](uv_handle_t* h) { delete static_cast<Fetch*>(h->data); });
+    // Its two handles close one after the other; the second's close callback frees it (libuv
+    // frees nothing before its close callback). Both callbacks receive the fetch as `data`.
+    deferred_.close([](uv_handle_t* h) {
+        static_cast<Fetch*>(h->data)->pacer_.close(
+            [](uv_handle_t* h) { delete static_cast<Fetch*>(h->data); });
+    });
 }
 
 void Fetch::become_ready(CacheResult result) {
-    state_ = State::Ready;
-    result_ = result;
+    outcome_.become_ready(result);
     auto listeners = listeners_;
     for (auto* l : listeners)
         l->on_fetch_ready(*this);
 }
 
-// The clients are answered from object_ at once; the record follows on a worker, fire-and-forget
+// The clients are answered from object() at once; the record follows on a worker, fire-and-forget
 // (a commit must not run on the loop). Nothing waits for it: the headers and times set here are
 // what the store will hold, and should a request read the old record meanwhile, it merely
 // revalidates once more.
 void Fetch::refresh_from_304(const policy::HeaderList& headers) {
-    object_.headers = policy::merge_304(object_.headers, headers);
-    const int64_t now = now_seconds();
-    object_.request_time = now;
-    object_.response_time = now;
+    cache::ObjectInfo& stored = stored_.object();
+    stored.headers = policy::merge_304(stored.headers, headers);
+    const int64_t now = wall_seconds();
+    stored.request_time = now;
+    stored.response_time = now;
     save_revalidated_headers();
 }
 
 HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
-    if (state_ == State::Failed) return HeadAnswer::Taken;
+    if (outcome_.state() == State::Failed) return HeadAnswer::Taken;
     if (fallback_.active()) return on_fallback_head(head);
     const int status = head.status;
     const std::string_view reason = head.reason;
     const policy::HeaderList& headers = head.headers;
-    if (purpose_ == Purpose::RevalidateBehind) return on_revalidated_behind(status, headers);
+    if (cursor_.purpose() == Purpose::RevalidateBehind)
+        return on_revalidated_behind(status, headers);
     // Every request for a run (a missing run, a resume) is answered as one.
-    if (head.partial) purpose_ = Purpose::Range;
+    if (head.partial) cursor_.set_purpose(Purpose::Range);
     // A retryable status got here after the retries that fit (the engine): the client gets it.
-    if (purpose_ == Purpose::Revalidate && status >= 500 &&
+    if (cursor_.purpose() == Purpose::Revalidate && status >= 500 &&
         serve_stale(policy::RevalidationFailure::ServerError, "status " + std::to_string(status)))
         return HeadAnswer::Taken;
-    switch (purpose_) {
+    switch (cursor_.purpose()) {
         case Purpose::Revalidate:
-            if (status == 304 && policy::matches_304(object_.headers, headers)) {
+            if (status == 304 && policy::matches_304(object().headers, headers)) {
                 refresh_from_304(headers);
                 retire_transfer();
                 become_ready(CacheResult::Revalidated);
@@ -325,7 +288,7 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
             [[fallthrough]];
         case Purpose::Full:
             on_new_object(status, headers);
-            if (state_ != State::Handed) return HeadAnswer::Accept;
+            if (outcome_.state() != State::Handed) return HeadAnswer::Accept;
             hand_over(status, reason, headers);
             return HeadAnswer::Taken;
         case Purpose::ColdRange:
@@ -335,9 +298,9 @@ HeadAnswer Fetch::on_resume_head(const ResumeHead& head) {
                 return on_range_rejected(
                     status, reason, headers,
                     head.partial ? head.partial->reason : policy::PartialReason::UnexpectedStatus);
-            if (state_ != State::Ready)
-                become_ready(object_.bytes_present > 0 ? CacheResult::PartialHit
-                                                       : CacheResult::Miss);
+            if (outcome_.state() != State::Ready)
+                become_ready(object().bytes_present > 0 ? CacheResult::PartialHit
+                                                        : CacheResult::Miss);
             return HeadAnswer::Accept;
         case Purpose::RevalidateBehind:  // answered above
             break;
@@ -352,11 +315,11 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     auto length = policy::body_length(status, headers);
     if (!decision.store || !length || registry_.config().cache_size == 0) {
         spdlog::debug("fetch {}: not cached ({})", key_, policy::to_string(decision.reason));
-        state_ = State::Handed;
+        outcome_.hand_over();
         return;
     }
     select_variant(headers);
-    int64_t now = now_seconds();
+    int64_t now = wall_seconds();
     cache::ObjectHead head;
     head.key = key_;
     head.status = static_cast<uint16_t>(status);
@@ -368,29 +331,26 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     head.response_time = now;
     // Readers need only the head and the geometry now; the index record (an LMDB commit with
     // its fsync) is made on a worker, and chunks filled meanwhile wait for it in memory.
-    object_ = cache::ObjectInfo{};
-    object_.key = key_;
-    object_.status = head.status;
-    object_.headers = head.headers;
-    object_.validator = head.validator;
-    object_.complete_length = head.complete_length;
-    object_.chunk_size = store().options().chunk_size;
-    object_.request_time = object_.response_time = object_.created = object_.last_access = now;
-    object_recorded_ = false;
+    cache::ObjectInfo fresh;
+    fresh.key = key_;
+    fresh.status = head.status;
+    fresh.headers = head.headers;
+    fresh.validator = head.validator;
+    fresh.complete_length = head.complete_length;
+    fresh.chunk_size = store().options().chunk_size;
+    fresh.request_time = fresh.response_time = fresh.created = fresh.last_access = now;
+    stored_.begin_new(std::move(fresh), policy::end_to_end(headers));
     // Hashed as it is written, when the chunks come in order from byte 0 (fill_sha256.h).
     identity_.fill_sha256().begin();
     record_object(head, now);
-    origin_headers_ = policy::end_to_end(headers);
     if (auto sha = policy::announced_sha256(headers)) identity_.announce(*sha);
-    present_ = cache::ChunkMap(static_cast<uint32_t>(object_.chunk_count()));
     pipeline_.forget_memory();
-    next_ = run ? run->begin : 0;
-    run_end_ = run ? run->end : object_.complete_length;
-    fill_index_ = static_cast<uint32_t>(object_.chunk_of(next_));
-    fill_.clear();
-    engine_->set_run(this->run(next_, run_end_));  // this answer's body, from next_
+    const uint64_t from = run ? run->begin : 0;
+    cursor_.begin_run(from, run ? run->end : object().complete_length,
+                      static_cast<uint32_t>(object().chunk_of(from)));
+    engine_->set_run(this->run(from, cursor_.run_end()));  // this answer's body, from `from`
     become_ready(CacheResult::Miss);
-    if (object_.complete_length == 0) {
+    if (object().complete_length == 0) {
         retire_transfer();
         finish_object();
     }
@@ -416,8 +376,8 @@ void Fetch::hand_over(int status, std::string_view reason, const policy::HeaderL
 }
 
 void Fetch::on_resume_end(const ResumeOutcome& outcome) {
-    if (state_ == State::Failed || state_ == State::Handed || closing_) return;
-    if (purpose_ == Purpose::RevalidateBehind) {
+    if (outcome_.state() == State::Failed || outcome_.state() == State::Handed || closing_) return;
+    if (cursor_.purpose() == Purpose::RevalidateBehind) {
         on_revalidate_behind_end(outcome);
         return;
     }
@@ -428,7 +388,7 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
     }
     switch (outcome.end) {
         case ResumeEnd::Complete:  // the run is in (the engine resumed any early end)
-            if (state_ != State::Ready) {
+            if (outcome_.state() != State::Ready) {
                 fail(FetchEnd::Unusable, "origin response could not be used");
                 return;
             }
@@ -455,8 +415,8 @@ void Fetch::on_resume_end(const ResumeOutcome& outcome) {
 }
 
 void Fetch::fail(FetchEnd end, std::string detail) {
-    if (state_ == State::Failed) return;
-    if (state_ != State::Ready &&
+    if (outcome_.state() == State::Failed) return;
+    if (outcome_.state() != State::Ready &&
         (end == FetchEnd::RetriesExhausted || end == FetchEnd::StartFailed) &&
         try_offline_answer(detail))
         return;
@@ -465,9 +425,8 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     spdlog::warn("fetch {}: giving up: {}; {}", key_, why,
                  invalidate ? "dropping the cached copy"
                             : "keeping the " + std::to_string(bytes_held()) + " bytes held");
-    status_events().gave_up(request_.url, next_, why);
-    state_ = State::Failed;
-    end_ = end;
+    status_events().gave_up(request_.url, cursor_.next(), why);
+    outcome_.fail(end);
     retire_transfer();
     range_fills_.end_all("the fill failed");
     auto listeners = listeners_;
@@ -479,7 +438,7 @@ void Fetch::fail(FetchEnd end, std::string detail) {
     // disk, and the next request resumes after them.
     if (invalidate) {
         drop_pending_writes();
-        if (object_recorded_) registry_.remove_object(key_, object_);
+        if (stored_.recorded()) registry_.remove_object(key_, object());
     }
     if (listeners_.empty() && !pipeline_.busy()) registry_.release(*this);
 }

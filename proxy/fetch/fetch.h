@@ -13,8 +13,16 @@
 // what an answer means for the stored object.
 //
 // Clients never own a Fetch: they attach as FetchListeners and read through the accessors.
+// Its state is kept in named parts, each with its contract in its header: the outcome towards
+// the clients (fetch_outcome.h), the stored object (stored_object.h), where the main fill stands
+// (fill_cursor.h), its pace (fill_pacer.h), the chunks between the origin and the index
+// (chunk_pipeline.h), separate range fills (range_fill_set.h), a cold range's start
+// (cold_range_start.h), the stale allowance (stale_allowance.h), content identity
+// (content_identity.h) and a fallback source (fallback_fill.h). Its timers are listed in
+// fetch_deferred.cpp.
+//
 // Thread: the loop thread. Lifetime: owned by the registry; destroyed (deferred, through its
-// timer's close callback) once no listener is attached and no fill or write is in progress.
+// handles' close callbacks) once no listener is attached and no fill or write is in progress.
 #pragma once
 
 #include <uv.h>
@@ -28,7 +36,6 @@
 #include <string>
 #include <vector>
 
-#include "cache/aligned_bytes.h"
 #include "cache/store.h"
 #include "policy/cacheability.h"
 #include "policy/cold_range.h"
@@ -39,9 +46,14 @@
 #include "proxy/fetch/cold_range_start.h"
 #include "proxy/fetch/content_identity.h"
 #include "proxy/fetch/fallback_fill.h"
+#include "proxy/fetch/fetch_outcome.h"
+#include "proxy/fetch/fill_cursor.h"
 #include "proxy/fetch/fill_pacer.h"
 #include "proxy/fetch/fill_status.h"
 #include "proxy/fetch/range_fill_set.h"
+#include "proxy/fetch/stale_allowance.h"
+#include "proxy/fetch/stored_object.h"
+#include "proxy/loop/deferred_call.h"
 #include "proxy/upstream/resumable_transfer.h"
 
 namespace proxy {
@@ -50,24 +62,6 @@ class FetchRegistry;
 class Fetch;
 class RangeFill;
 struct ContentVerdict;
-
-// How a response was served, for the access log and metrics.
-enum class CacheResult { Hit, Miss, PartialHit, Revalidated };
-std::string_view to_string(CacheResult r);
-
-// Why a fill ended without its object (Fetch::fail). It alone decides what becomes of the stored
-// chunks: only ObjectChanged invalidates them (policy::judge_held_bytes); every other end keeps
-// every verified chunk for the next request to resume after. Strings exist only in logs.
-enum class FetchEnd {
-    ObjectChanged,     // evidence the object changed on the origin (validator, length, overlap)
-    ResumeRefused,     // the origin answered a resume with an error or an unusable 206/416
-    RetriesExhausted,  // the transfer kept failing (or no time was left) and retries gave up
-    NoValidator,       // a resume is needed and nothing proves the object unchanged
-    Unusable,          // the origin's first answer could not be used
-    StartFailed,       // the upstream request could not be started
-    HostDown,          // the origin's circuit breaker is open (proxy/upstream/host_health.h)
-};
-std::string_view to_string(FetchEnd e);
 
 class FetchListener {
   public:
@@ -94,7 +88,7 @@ class FetchListener {
 
 class Fetch final : private ResumeOwner {
   public:
-    enum class State { Starting, Ready, Failed, Handed };
+    using State = FetchState;
 
     // `request`: GET of the object with the first client's end-to-end headers (no Range, no
     // conditionals). `stale`: what the operator allows for the host when a complete stored
@@ -116,14 +110,14 @@ class Fetch final : private ResumeOwner {
     void attach(FetchListener* listener, std::optional<std::string_view> range = std::nullopt);
     void detach(FetchListener* listener);
 
-    State state() const { return state_; }
+    State state() const { return outcome_.state(); }
     const std::string& key() const { return key_; }
     // The request this fetch sends upstream: its first client's (URL included).
     const UpstreamRequest& request() const { return request_; }
     // The stored object's strong validator, for If-Range and for authorising hits.
     std::optional<policy::Validator> validator() const;
-    const cache::ObjectInfo& object() const { return object_; }
-    CacheResult result() const { return result_; }
+    const cache::ObjectInfo& object() const { return stored_.object(); }
+    CacheResult result() const { return outcome_.result(); }
     // The sha256 this object must have (a content key's, a redirect's or the response's own
     // Repr-Digest/Digest), 64 hex digits; empty when nothing announced one.
     const std::string& announced_sha256() const { return identity_.announced_sha256(); }
@@ -133,12 +127,12 @@ class Fetch final : private ResumeOwner {
     // is not in yet: a reader holds back the object's last byte until it is (issue 16 item 3),
     // so a client never has a complete-looking copy that the verdict could still refuse.
     bool content_pending() const {
-        return object_.content_check == cache::ContentCheck::MixedPending;
+        return object().content_check == cache::ContentCheck::MixedPending;
     }
     // The origin's own end-to-end head for a fresh fill (with the fields a cache does not store,
     // such as Set-Cookie), for the client whose request caused it; empty otherwise.
-    const policy::HeaderList& origin_headers() const { return origin_headers_; }
-    bool complete() const { return present_.size() > 0 && present_.all_present(); }
+    const policy::HeaderList& origin_headers() const { return stored_.origin_headers(); }
+    bool complete() const { return stored_.complete(); }
     // Every chunk is here (on disk, written, or in memory): nothing more comes from the origin.
     bool fill_done() const;
     // The result of a client joining this fill that reads bytes [from, to): Hit when every
@@ -150,7 +144,7 @@ class Fetch final : private ResumeOwner {
     // on disk), from disk (recorded in the index: read and verify it with the store), or partly
     // from the live fill buffer; otherwise it is still to come.
     ChunkPtr memory_chunk(uint32_t index) const;
-    bool on_disk(uint32_t index) const { return present_.contains(index); }
+    bool on_disk(uint32_t index) const { return stored_.on_disk(index); }
     // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
     std::optional<cache::StagedChunk> staged(uint32_t index) const;
     std::span<const std::byte> live_bytes(uint32_t index) const;
@@ -201,17 +195,16 @@ class Fetch final : private ResumeOwner {
     bool idle() const;
     // Fetching from the origin with no client attached (fetch_background.cpp).
     bool filling_without_clients() const;
-    void close();  // deferred delete via the timer's close callback
+    void close();  // deferred delete via the close callbacks of its handles
 
     // Set when the fetch failed because its origin's breaker is open (FetchEnd::HostDown):
     // the Retry-After for the 503 its clients get. 0 otherwise.
-    uint32_t host_down_retry_after() const {
-        return end_ == FetchEnd::HostDown ? retry_after_s_ : 0;
-    }
+    uint32_t host_down_retry_after() const { return outcome_.host_down_retry_after(); }
 
   private:
     friend class RangeFill;
     using BodyAction = UpstreamSink::BodyAction;
+    using Purpose = FillCursor::Purpose;
 
     // ResumeOwner: the engine's events (fetch.cpp, fetch_fill.cpp, fetch_retry.cpp).
     HeadAnswer on_resume_head(const ResumeHead& head) override;
@@ -226,7 +219,7 @@ class Fetch final : private ResumeOwner {
     // If-Range, judged by the engine).
     void start_transfer(const policy::HeaderList& extra, std::string_view what,
                         std::optional<ResumeRun> run = std::nullopt);
-    ResumeRun run(uint64_t from, uint64_t to) const;  // [from, to) of object_
+    ResumeRun run(uint64_t from, uint64_t to) const;  // [from, to) of object()
     // The next missing run from chunk `from` on (a client's range), or from byte 0 when none
     // is missing after it.
     void plan_fill(uint32_t from = 0);
@@ -247,15 +240,17 @@ class Fetch final : private ResumeOwner {
     // accept_partial rejected the answer to a Range request.
     HeadAnswer on_range_rejected(int status, std::string_view reason,
                                  const policy::HeaderList& headers, policy::PartialReason why);
-    void on_timer();
+    // The fetch's deferred call and hold re-check (fetch_deferred.cpp).
+    void run_deferred();
+    void recheck_held_fill();
     // Before any client has a head, retries must fit the client's patience.
     bool retry_fits_before_head(const RetryPlan& plan) const;
     void notify_progress();
     void retire_transfer() { engine_->stop(); }  // safe inside curl callbacks
-    // After a 304 that matched: merges its headers into object_, renews its times and saves
-    // them (save_revalidated_headers).
+    // After a 304 that matched: merges its headers into the stored object, renews its times and
+    // saves them (save_revalidated_headers).
     void refresh_from_304(const policy::HeaderList& headers);
-    // After a 304: writes object_'s merged headers and times to the store on a worker.
+    // After a 304: writes the stored object's merged headers and times to the store on a worker.
     void save_revalidated_headers();
     // A revalidation failed (`cause`): serves the stored object when allowed; false otherwise.
     bool serve_stale(policy::RevalidationFailure failure, std::string_view cause);
@@ -311,7 +306,7 @@ class Fetch final : private ResumeOwner {
     bool recent(uint32_t index, std::optional<uint64_t> lead,
                 const policy::FillMemory& limits) const;
     std::optional<uint64_t> lead_reader() const;  // the furthest listener's read_position()
-    void wake_held_fill();          // a fill held for its clients re-decides from the timer
+    void wake_held_fill();          // a fill held for its clients re-decides from the deferred call
     policy::FillPace pace() const;  // policy::decide_fill_pace for this fill
     // This fill's share of the memory budget: its window, unwritten limit (fetch_memory.cpp).
     policy::FillMemory memory_limits() const;
@@ -332,66 +327,29 @@ class Fetch final : private ResumeOwner {
     // The origin (or the source in use) failed with `end`: a fallback, else fail().
     void origin_failed(FetchEnd end, std::string detail);
 
-    static void timer_cb(uv_timer_t* timer) noexcept;
-
     FetchRegistry& registry_;
     std::string key_;
     UpstreamRequest request_;
-    State state_ = State::Starting;
-    std::optional<FetchEnd> end_;              // why it failed, once state_ is Failed
-    uint32_t retry_after_s_ = 0;               // FetchEnd::HostDown: when the client may try again
-    std::optional<std::string> host_refusal_;  // the breaker refused: fail on the next tick
-    CacheResult result_ = CacheResult::Miss;
+    FetchOutcome outcome_;  // starting, ready, handed over or failed, and why (fetch_outcome.h)
     std::vector<FetchListener*> listeners_;
-
-    policy::StaleHostSettings stale_hosts_;
-    // Whether a failed revalidation may serve the stored copy (policy/stale_on_error.h).
-    policy::StaleOnError stale_on_error_;
-    cache::ObjectInfo object_;
-    policy::HeaderList origin_headers_;
-    bool object_recorded_ = false;  // begin_object done (or the object came from the store)
-    bool stored_complete_ = false;
-    cache::ChunkMap present_;
+    StaleAllowance stale_;    // whether a failed revalidation may serve the stored copy
+    StoredObject stored_;     // the record, its present chunks, its record jobs (stored_object.h)
     ChunkPipeline pipeline_;  // memory, writes and commits of the chunks (chunk_pipeline.h)
     SharedReads reads_;       // see shared_read()
 
-    // The upstream requests (retries, resumes, stall watch) and what they are for.
+    // The upstream requests (retries, resumes, stall watch); what they are for is in cursor_.
     std::unique_ptr<ResumableTransfer> engine_;
-    bool replan_ = false;
-    FillPacer pacer_;         // paused for the disk or held for readers (fill_pacer.h)
-    uint64_t run_begin_ = 0;  // where the running transfer began
-    // RevalidateBehind: the clients are served the stored copy (stale-while-revalidate).
-    enum class Purpose {
-        Full,
-        Revalidate,
-        Range,
-        ColdRange,
-        RevalidateBehind
-    } purpose_ = Purpose::Full;
-    uint64_t run_end_ = 0;      // end of the byte run the transfer is filling
-    uint64_t next_ = 0;         // next byte offset the fill needs
-    cache::AlignedBytes fill_;  // the chunk being filled: chunk_of(next_), from its start
-    uint32_t fill_index_ = 0;
-
-    // begin_object, mark_complete or mark_mixed_source running on a worker: stage and commit
-    // wait for it.
-    bool recording_ = false;
-
-    ColdRangeStart cold_;  // the first client's Range asked for first (cold_range_start.h)
-
+    FillCursor cursor_;         // purpose, run, next byte, the chunk being filled (fill_cursor.h)
+    FillPacer pacer_;           // paused for the disk, held for readers, stopped (fill_pacer.h)
+    ColdRangeStart cold_;       // the first client's Range asked for first (cold_range_start.h)
     RangeFillSet range_fills_;  // separate range fills and their back-off (range_fill_set.h)
-
-    // The timer ticks every kTickMs while the fetch lives: range fills, a held fill, a fresh
-    // URL's request, a replan, a refused start -- what must not run inside curl callbacks.
-    static constexpr uint64_t kTickMs = 250;
-    uv_timer_t timer_{};
-    uint64_t started_ms_ = 0;    // when this fetch started, for the rate in status()
-    bool fill_stopped_ = false;  // stopped without clients; restart_fill() on the next attach
-    bool closing_ = false;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-
     ContentIdentity identity_;  // sha256 and signed-URL refresh (content_identity.h)
     FallbackFill fallback_;     // the source continuing a fill its origin failed
+
+    DeferredCall deferred_;    // what must not run inside curl callbacks (fetch_deferred.cpp)
+    uint64_t started_ms_ = 0;  // when this fetch started, for the rate in status()
+    bool closing_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace proxy

@@ -11,8 +11,8 @@ namespace proxy {
 
 // Fetching, or about to fetch again, with bytes still to go.
 bool Fetch::filling() const {
-    return state_ == State::Ready && pipeline_.caching() && !closing_ &&
-           (engine_->active() || replan_);
+    return outcome_.state() == State::Ready && pipeline_.caching() && !closing_ &&
+           (engine_->active() || cursor_.replan_due());
 }
 
 bool Fetch::filling_without_clients() const {
@@ -21,8 +21,8 @@ bool Fetch::filling_without_clients() const {
 
 uint64_t Fetch::bytes_held() const {
     uint64_t bytes = 0;
-    for (uint32_t i = 0; i < present_.size(); ++i)
-        if (held(i)) bytes += object_.chunk_length(i);
+    for (uint32_t i = 0; i < stored_.present().size(); ++i)
+        if (held(i)) bytes += object().chunk_length(i);
     return bytes;
 }
 
@@ -35,7 +35,7 @@ void Fetch::on_last_detach() {
     if (!filling() && !behind) return;
     uint32_t running = registry_.fills_without_clients(this);
     auto decision = policy::decide_background_fill(
-        registry_.config().background_fill, bytes_held(), object_.complete_length, running,
+        registry_.config().background_fill, bytes_held(), object().complete_length, running,
         cold_.started_by_range() ? policy::FillOrigin::ColdRange : policy::FillOrigin::WholeObject);
     if (decision.keep_filling) {
         spdlog::info("fetch {}: no clients left; filling in the background ({})", key_,
@@ -50,18 +50,17 @@ void Fetch::on_last_detach() {
 // cache keeps a partial object that a later request completes with a Range fill.
 void Fetch::stop_fill(std::string_view why) {
     spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
-                 bytes_held(), object_.complete_length, why);
-    replan_ = false;
-    pacer_.clear();
-    retire_transfer();  // safe inside a curl callback; a pending retry is dropped too
-    fill_.clear();      // a chunk not yet complete is fetched again later
-    fill_stopped_ = true;
+                 bytes_held(), object().complete_length, why);
+    cursor_.cancel_replan();
+    pacer_.stop();
+    retire_transfer();     // safe inside a curl callback; a pending retry is dropped too
+    cursor_.drop_chunk();  // a chunk not yet complete is fetched again later
 }
 
 // A client attached to a fetch whose fill was stopped: fetch the missing chunks again.
 void Fetch::restart_fill() {
-    fill_stopped_ = false;
-    if (state_ != State::Ready || engine_->running() || engine_->retry_pending() ||
+    pacer_.clear_stop();
+    if (outcome_.state() != State::Ready || engine_->running() || engine_->retry_pending() ||
         !pipeline_.caching())
         return;
     spdlog::info("fetch {}: a client is back; filling again", key_);

@@ -28,8 +28,8 @@ void Fetch::remember_cold_range() {
 
 bool Fetch::start_cold_range() {
     if (!cold_.plan()) return false;
-    purpose_ = Purpose::ColdRange;
-    next_ = cold_.plan()->begin;
+    cursor_.set_purpose(Purpose::ColdRange);
+    cursor_.start_at(cold_.plan()->begin);
     const std::string range = policy::format_cold_range(*cold_.plan());
     spdlog::info("fetch {}: not cached; asking the origin for the client's range first ({})", key_,
                  range);
@@ -51,9 +51,9 @@ HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
     }
     if (status == 200) {  // the origin ignores Range: this is the whole object
         cold_.drop_plan();
-        purpose_ = Purpose::Full;
+        cursor_.set_purpose(Purpose::Full);
         on_new_object(status, headers);
-        if (state_ != State::Handed) return HeadAnswer::Accept;
+        if (outcome_.state() != State::Handed) return HeadAnswer::Accept;
         hand_over(status, reason, headers);
         return HeadAnswer::Taken;
     }
@@ -71,8 +71,8 @@ HeadAnswer Fetch::on_cold_range_head(int status, std::string_view reason,
         key_, answer.usable() ? "not storable" : policy::to_string(answer.reason));
     cold_.drop_plan();
     retire_transfer();
-    purpose_ = Purpose::Full;
-    next_ = 0;
+    cursor_.set_purpose(Purpose::Full);
+    cursor_.start_at(0);
     start_transfer({}, "fetch");
     return HeadAnswer::Taken;
 }
@@ -82,12 +82,12 @@ void Fetch::release_fill_behind() {
 }
 
 bool Fetch::serve_stored_range(const std::optional<policy::ColdRange>& wanted) {
-    if (!wanted || object_.complete_length == 0) return false;
+    if (!wanted || object().complete_length == 0) return false;
     const uint64_t end =
-        std::min(wanted->end.value_or(object_.complete_length), object_.complete_length);
+        std::min(wanted->end.value_or(object().complete_length), object().complete_length);
     if (wanted->begin >= end) return false;
-    const auto last = static_cast<uint32_t>(object_.chunk_of(end - 1));
-    for (auto i = static_cast<uint32_t>(object_.chunk_of(wanted->begin)); i <= last; ++i)
+    const auto last = static_cast<uint32_t>(object().chunk_of(end - 1));
+    for (auto i = static_cast<uint32_t>(object().chunk_of(wanted->begin)); i <= last; ++i)
         if (!held(i)) return false;
     cold_.serve_stored({wanted->begin, end});
     return true;

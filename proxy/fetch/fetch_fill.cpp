@@ -38,8 +38,8 @@ ChunkPtr Fetch::memory_chunk(uint32_t index) const {
 }
 
 std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
-    if (state_ != State::Ready) return {};
-    if (index == fill_index_ && engine_->running()) return {fill_.data(), fill_.size()};
+    if (outcome_.state() != State::Ready) return {};
+    if (index == cursor_.chunk_index() && engine_->running()) return cursor_.chunk_bytes();
     return range_fills_.live_bytes(index);
 }
 
@@ -49,18 +49,16 @@ void Fetch::end_read(uint32_t index, const ChunkPtr& chunk) {
 }
 
 void Fetch::chunk_lost(uint32_t index) {
-    if (!present_.contains(index)) return;
-    present_.reset(index);
     // The store made the record Partial when it dropped the chunk; once the chunk is filled
     // again, finish_object() must mark it complete.
-    object_.state = cache::ObjectState::Partial;
+    if (!stored_.lose_chunk(index)) return;
     spdlog::warn("fetch {}: chunk {} unreadable on disk; fetching it again", key_, index);
     if (!engine_->running() && !engine_->retry_pending()) plan_fill();
 }
 
 // Body bytes in order, each once: the engine dropped those of a resumed answer already held.
 UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
-    if (state_ != State::Ready || closing_) return BodyAction::Abort;
+    if (outcome_.state() != State::Ready || closing_) return BodyAction::Abort;
     if (pipeline_.caching() && disk_behind()) {
         pacer_.pause_for_disk();
         return BodyAction::Pause;
@@ -75,7 +73,7 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
         fallback_.add_bytes(used);
         metrics().fallback_bytes.add(used);
     }
-    if (next_ >= run_end_ && used < size) {
+    if (cursor_.next() >= cursor_.run_end() && used < size) {
         // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
         retire_transfer();
         schedule_replan();
@@ -86,30 +84,23 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
 
 size_t Fetch::append_body(const std::byte* data, size_t size) {
     size_t used = 0;
-    while (used < size && next_ < run_end_) {
-        auto chunk_len = static_cast<size_t>(object_.chunk_length(fill_index_));
-        size_t n =
-            fill_.fill_to(chunk_len, data + used,
-                          static_cast<size_t>(std::min<uint64_t>(size - used, run_end_ - next_)));
-        used += n;
-        next_ += n;
-        if (fill_.size() == chunk_len) seal_chunk();
+    while (used < size && cursor_.in_run()) {
+        auto chunk_len = static_cast<size_t>(object().chunk_length(cursor_.chunk_index()));
+        used += cursor_.take(data + used, size - used, chunk_len);
+        if (cursor_.chunk_full(chunk_len)) seal_chunk();
     }
     return used;
 }
 
 void Fetch::seal_chunk() {
-    auto chunk = std::make_shared<Chunk>();
-    chunk->index = fill_index_;
-    chunk->bytes = std::move(fill_);
-    if (!held(fill_index_)) pipeline_.add(chunk);  // a range fill may have filled it meanwhile
-    ++fill_index_;
-    fill_ = {};
+    ChunkPtr chunk = cursor_.seal();
+    if (!held(chunk->index)) pipeline_.add(chunk);  // a range fill may have filled it meanwhile
     maybe_stage();
-    if (next_ < run_end_ && (held(fill_index_) || range_fills_.claims(fill_index_))) {
+    if (cursor_.next() < cursor_.run_end() &&
+        (held(cursor_.chunk_index()) || range_fills_.claims(cursor_.chunk_index()))) {
         // A range fill has (or is fetching) what comes next: end this run here and plan the
         // next one, which skips what is held or claimed.
-        run_end_ = next_;
+        cursor_.end_run_here();
         retire_transfer();
         schedule_replan();
     }
@@ -120,7 +111,7 @@ void Fetch::seal_chunk() {
 // leave memory without a page-cache copy). One job of each kind runs at a time per fetch, so
 // a commit covers exactly the chunks whose writes finished before it started.
 void Fetch::maybe_stage() {
-    if (recording_ || !object_recorded_) return;
+    if (!stored_.writable()) return;
     ChunkPipeline::StageBatch batch = pipeline_.take_stage_batch();
     if (!batch) return;
     std::vector<uint32_t> indices;
@@ -137,7 +128,7 @@ void Fetch::maybe_stage() {
     auto hashed = std::make_shared<bool>(false);
     auto pending = std::make_shared<int>(hash ? 2 : 1);
     cache::Store* store = &registry_.store();
-    cache::ObjectInfo object = object_;
+    cache::ObjectInfo object = stored_.object();
     std::weak_ptr<bool> alive = alive_;
     auto done = [this, alive, result, hash, hashed, pending] {
         if (--*pending > 0) return;  // the other job of this batch is still running
@@ -217,13 +208,14 @@ void Fetch::maybe_resume() {
 
 bool Fetch::recent(uint32_t index, std::optional<uint64_t> lead,
                    const policy::FillMemory& limits) const {
-    if (policy::within_lead_window(object_.chunk_begin(index),
-                                   object_.chunk_begin(index) + object_.chunk_length(index), lead,
+    if (policy::within_lead_window(object().chunk_begin(index),
+                                   object().chunk_begin(index) + object().chunk_length(index), lead,
                                    limits.window))
         return true;
     // Under memory pressure nothing else is kept: readers following closely read it from disk.
     if (!limits.keep_recent) return false;
-    if (index < fill_index_ && index + policy::kRecentChunks >= fill_index_) return true;
+    if (index < cursor_.chunk_index() && index + policy::kRecentChunks >= cursor_.chunk_index())
+        return true;
     return range_fills_.running_near(index, policy::kRecentChunks);
 }
 
@@ -235,7 +227,7 @@ void Fetch::trim_memory() {
     const policy::FillMemory limits = memory_limits();
     const bool caching = pipeline_.caching();
     pipeline_.drop_memory_if([&](uint32_t index) {
-        bool written = !caching || present_.contains(index) || pipeline_.written(index);
+        bool written = !caching || stored_.present().contains(index) || pipeline_.written(index);
         return written && !recent(index, lead, limits);
     });
 }
@@ -245,12 +237,12 @@ std::optional<cache::StagedChunk> Fetch::staged(uint32_t index) const {
 }
 
 void Fetch::maybe_commit() {
-    if (recording_ || !object_recorded_) return;
+    if (!stored_.writable()) return;
     ChunkPipeline::CommitBatch batch = pipeline_.take_commit_batch();
     if (!batch) return;
     auto result = std::make_shared<cache::Result<void>>();
     cache::Store* store = &registry_.store();
-    cache::ObjectInfo object = object_;
+    cache::ObjectInfo object = stored_.object();
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(), [store, object, batch, result] { *result = store->commit_chunks(object, *batch); },
@@ -276,7 +268,7 @@ void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
     if (closing_) return;
     if (recorded) {
         for (auto& c : chunks)
-            present_.set(c.index);
+            stored_.chunk_recorded(c.index);
     } else if (!result) {
         stop_caching(result.error());
     }
@@ -289,7 +281,7 @@ void Fetch::on_committed(const std::vector<cache::StagedChunk>& chunks,
 }
 
 void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
-    recording_ = true;
+    stored_.begin_record_job();
     auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
     cache::Store* store = &registry_.store();
     std::weak_ptr<bool> alive = alive_;
@@ -297,8 +289,8 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
         loop(), [store, head, now, result] { *result = store->begin_object(head, now); },
         [this, alive, result] {
             if (alive.expired()) return;
-            recording_ = false;
-            if (*result && end_ == FetchEnd::ObjectChanged) {
+            stored_.end_record_job();
+            if (*result && outcome_.end() == FetchEnd::ObjectChanged) {
                 // fail() found the object changed on the origin before this record existed:
                 // drop the record of the old version.
                 registry_.remove_object(key_, **result);
@@ -307,8 +299,7 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
             }
             if (closing_) return;
             if (*result) {
-                object_ = **result;
-                object_recorded_ = true;
+                stored_.adopt(**result);
                 maybe_stage();
                 // A zero-length object has no chunk commit to finish it: finish it here.
                 finish_object();
@@ -324,30 +315,34 @@ void Fetch::record_object(const cache::ObjectHead& head, int64_t now) {
 void Fetch::finish_object() {
     // Not complete(): that is false for a zero-length object, which has no chunks at all. The
     // store refuses to mark an object complete whose recorded bytes fall short.
-    if (!present_.all_present() || object_.complete() || recording_ || !object_recorded_) return;
+    if (!stored_.present().all_present() || object().complete() || stored_.recording() ||
+        !stored_.recorded())
+        return;
     // The body's bytes are on disk; the record's state changes on a worker (an LMDB commit).
-    recording_ = true;
+    stored_.begin_record_job();
     auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
     cache::Store* store = &registry_.store();
-    cache::ObjectInfo object = object_;
+    cache::ObjectInfo object = stored_.object();
     std::weak_ptr<bool> alive = alive_;
     run_on_worker(
         loop(), [store, object, result] { *result = store->mark_complete(object); },
         [this, alive, result, registry = &registry_] {
             registry->after_complete();
             if (alive.expired()) return;
-            recording_ = false;
+            stored_.end_record_job();
             if (closing_) return;
             maybe_stage();
             maybe_commit();
             if (*result) {
-                object_ = **result;
+                stored_.object() = **result;
                 if (fallback_.bytes() > 0)
                     spdlog::info("fetch {}: complete ({} bytes, {} from fallback source {})", key_,
-                                 object_.complete_length, fallback_.bytes(), fallback_.url());
+                                 stored_.object().complete_length, fallback_.bytes(),
+                                 fallback_.url());
                 else
-                    spdlog::info("fetch {}: complete ({} bytes)", key_, object_.complete_length);
-                status_events().stored(request_.url, object_.complete_length);
+                    spdlog::info("fetch {}: complete ({} bytes)", key_,
+                                 stored_.object().complete_length);
+                status_events().stored(request_.url, stored_.object().complete_length);
                 verify_stored_content();
             } else {
                 spdlog::warn("fetch {}: cannot mark complete: {}", key_,
@@ -360,7 +355,7 @@ void Fetch::finish_object() {
 
 void Fetch::save_revalidated_headers() {
     cache::Store* store = &registry_.store();
-    auto object = object_;
+    auto object = stored_.object();
     auto result = std::make_shared<cache::Result<cache::ObjectInfo>>(cache::ObjectInfo{});
     auto key = key_;  // the fetch may be gone when this completes: log with a copy
     FetchRegistry* registry = &registry_;  // outlives every fetch and worker completion
@@ -385,23 +380,23 @@ void Fetch::save_revalidated_headers() {
 HeadAnswer Fetch::on_range_rejected(int status, std::string_view reason,
                                     const policy::HeaderList& headers, policy::PartialReason why) {
     // Mid-fill, a signed URL that expired: ask for a fresh one and continue at the same byte.
-    if (state_ == State::Ready && try_refresh_url(status)) return HeadAnswer::Taken;
-    if (state_ != State::Ready && status != 200 && status != 206 && status != 416) {
+    if (outcome_.state() == State::Ready && try_refresh_url(status)) return HeadAnswer::Taken;
+    if (outcome_.state() != State::Ready && status != 200 && status != 206 && status != 416) {
         // Forbidden or gone now (an expired signed URL's 403, a 404, a 5xx after the retries):
         // the origin's answer goes to the client, and the stored chunks stay -- an error status
         // is no evidence that the object changed (policy::judge_held_bytes).
         hand_over(status, reason, headers);
         return HeadAnswer::Taken;
     }
-    if (state_ != State::Ready && status == 200) {
+    if (outcome_.state() != State::Ready && status == 200) {
         // The stored partial copy is outdated and nobody has seen it: start afresh.
         spdlog::info("fetch {}: stored copy changed on the origin ({}); replacing it", key_,
                      policy::to_string(why));
-        present_ = cache::ChunkMap();
+        stored_.drop_chunks();
         pipeline_.forget_memory();
-        purpose_ = Purpose::Full;
+        cursor_.set_purpose(Purpose::Full);
         on_new_object(status, headers);
-        if (state_ != State::Handed) return HeadAnswer::Accept;
+        if (outcome_.state() != State::Handed) return HeadAnswer::Accept;
         hand_over(status, reason, headers);
         return HeadAnswer::Taken;
     }

@@ -3,8 +3,6 @@
 // URL (docs/model-hosts.md).
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/content_digest.h"
 #include "policy/intercept.h"
 #include "policy/request_target.h"
@@ -12,14 +10,11 @@
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
 #include "proxy/identity/content_verifier.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 std::string_view how_hashed(const ContentVerdict& verdict) {
     return verdict.read_back ? "read back" : "hashed while filling";
@@ -29,23 +24,24 @@ std::string_view how_hashed(const ContentVerdict& verdict) {
 
 std::string_view Fetch::content_state() const {
     if (identity_.verifying()) return "verifying";
-    return cache::to_string(object_.content_check);
+    return cache::to_string(object().content_check);
 }
 
 // Runs once a fill (or a hit on an object never hashed) has every chunk recorded.
 void Fetch::verify_stored_content() {
-    if (identity_.verifying() || !object_.complete() || !object_recorded_ || !pipeline_.caching())
+    if (identity_.verifying() || !object().complete() || !stored_.recorded() ||
+        !pipeline_.caching())
         return;
-    if (!object_.sha256.empty()) return;  // judged before
+    if (!object().sha256.empty()) return;  // judged before
     identity_.set_verifying(true);
     // Inline when the fill hashed every chunk in order as it wrote them; else read back.
-    std::shared_ptr<Sha256> hashed = identity_.fill_sha256().take_covering(object_.chunk_count());
+    std::shared_ptr<Sha256> hashed = identity_.fill_sha256().take_covering(object().chunk_count());
     if (!hashed)
         spdlog::debug("fetch {}: sha256 by read-back: {}", key_,
                       to_string(identity_.fill_sha256().gap()));
     std::weak_ptr<bool> alive = alive_;
     verify_content(
-        loop(), store(), object_, identity_.announced_sha256(), std::move(hashed),
+        loop(), store(), object(), identity_.announced_sha256(), std::move(hashed),
         [this, alive](ContentVerdict verdict) {
             metrics().sha256_bytes.add(verdict.bytes);
             // The inline hash counted its CPU time as it went (hash_written).
@@ -70,7 +66,7 @@ void Fetch::on_content_verdict(ContentVerdict verdict) {
         if (!closing_ && idle()) registry_.release(*this);
         return;
     }
-    if (verdict.record->generation == object_.generation) object_ = *verdict.record;
+    if (verdict.record->generation == object().generation) stored_.object() = *verdict.record;
     switch (verdict.check) {
         case cache::ContentCheck::Verified:
             metrics().sha256_verified.inc();
@@ -132,15 +128,12 @@ void Fetch::refetch_after_mismatch(const std::string& computed) {
     close_listeners_short("sha256 mismatch: the object is quarantined");
     if (identity_.refetched() || closing_) return;
     identity_.mark_refetched(computed);
-    state_ = State::Starting;
-    result_ = CacheResult::Miss;
-    object_recorded_ = false;
-    stored_complete_ = false;
-    present_ = cache::ChunkMap();
+    outcome_.restart();
+    stored_.forget();
     pipeline_.forget_memory();
     reads_.forget();
     engine_->reset_outage();
-    start(now_seconds());
+    start(wall_seconds());
 }
 
 bool Fetch::try_refresh_url(int status) {
@@ -154,7 +147,7 @@ bool Fetch::try_refresh_url(int status) {
     spdlog::info(
         "fetch {}: resume at byte {} refused with status {} (an expired signed URL); asking {} "
         "for a fresh one",
-        key_, next_, status, redirect->request.url);
+        key_, cursor_.next(), status, redirect->request.url);
     std::weak_ptr<bool> alive = alive_;
     identity_.begin_refresh(std::make_unique<UrlRefresh>(
                                 registry_.curl(), *redirect, registry_.config().high_water_mark,
@@ -163,17 +156,17 @@ bool Fetch::try_refresh_url(int status) {
                                     on_url_refreshed(result);
                                 }),
                             uv_now(loop()));
-    // Started from the timer: this runs inside a curl callback (libcurl refuses
+    // Started from the deferred call: this runs inside a curl callback (libcurl refuses
     // curl_multi_add_handle there).
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
+    deferred_.post();
     return true;
 }
 
 void Fetch::on_url_refreshed(const RefreshResult& result) {
-    // We are inside its callback: freed from the timer.
+    // We are inside its callback: freed from the deferred call.
     const uint64_t took_ms = identity_.end_refresh(uv_now(loop()));
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, 1000);
-    if (state_ == State::Failed || closing_) return;
+    deferred_.post();
+    if (outcome_.state() == State::Failed || closing_) return;
     if (result.outcome != RefreshOutcome::Refreshed) {
         metrics().url_refresh_failures.inc();
         fail(FetchEnd::ResumeRefused, "the signed URL expired and no fresh one was had: " +
@@ -186,13 +179,15 @@ void Fetch::on_url_refreshed(const RefreshResult& result) {
     request_.url = result.location;
     engine_->request().url = result.location;
     metrics().url_refreshes.inc();
-    spdlog::info("fetch {}: fresh signed URL in {} ms; resuming at byte {}", key_, took_ms, next_);
-    engine_->resume_now();  // from next_ with Range + If-Range
+    spdlog::info("fetch {}: fresh signed URL in {} ms; resuming at byte {}", key_, took_ms,
+                 cursor_.next());
+    engine_->resume_now();  // from cursor_.next() with Range + If-Range
 }
 
 bool Fetch::try_offline_answer(std::string_view why) {
     const OfflineAnswers mode = registry_.config().offline_answers;
-    if (mode == OfflineAnswers::Off || state_ == State::Ready || listeners_.empty()) return false;
+    if (mode == OfflineAnswers::Off || outcome_.state() == State::Ready || listeners_.empty())
+        return false;
     auto target = policy::parse_absolute_target(request_.url, true);
     if (!target) return false;
     if (mode == OfflineAnswers::ModelHosts &&
@@ -213,16 +208,12 @@ bool Fetch::try_offline_answer(std::string_view why) {
     auto map = store().present_chunks(object);
     if (!map || !map->all_present()) return false;
     retire_transfer();
-    object_ = object;
-    present_ = *map;
-    object_recorded_ = true;
-    stored_complete_ = true;
-    origin_headers_.clear();
+    stored_.answer_from(object, *map);
     // What the redirect would have told the client about the file (huggingface_hub reads these
     // from a resolve answer; a 200 carries them just as well).
     auto add = [&](std::string_view name, std::string value) {
-        if (!policy::find_header(object_.headers, name))
-            object_.headers.push_back({std::string(name), std::move(value)});
+        if (!policy::find_header(stored_.object().headers, name))
+            stored_.object().headers.push_back({std::string(name), std::move(value)});
     };
     add("X-Linked-Etag", "\"" + facts->sha256 + "\"");
     if (facts->size != 0) add("X-Linked-Size", std::to_string(facts->size));
@@ -231,7 +222,7 @@ bool Fetch::try_offline_answer(std::string_view why) {
     spdlog::warn(
         "fetch {}: the origin cannot be reached ({}); answering from the cache: sha256:{} "
         "({} bytes, verified)",
-        key_, why, facts->sha256, object_.complete_length);
+        key_, why, facts->sha256, stored_.object().complete_length);
     become_ready(CacheResult::Hit);
     return true;
 }

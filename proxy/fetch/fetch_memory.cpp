@@ -20,7 +20,7 @@ policy::FillMemory Fetch::memory_limits() const {
     in.fills = registry_.running_fills();
     in.pressure = memory.pressure();
     in.chunk_size =
-        object_.chunk_size ? object_.chunk_size : registry_.store().options().chunk_size;
+        object().chunk_size ? object().chunk_size : registry_.store().options().chunk_size;
     in.window = registry_.config().fill_ahead_window;
     in.max_unwritten = kMaxUnwrittenBytes;
     in.recent_bytes = policy::kRecentChunks * in.chunk_size;
@@ -28,7 +28,7 @@ policy::FillMemory Fetch::memory_limits() const {
 }
 
 uint64_t Fetch::memory_held() const {
-    return fill_.capacity() + pipeline_.memory_bytes();
+    return cursor_.chunk_capacity() + pipeline_.memory_bytes();
 }
 
 uint32_t FetchRegistry::running_fills() const {

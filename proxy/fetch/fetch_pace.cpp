@@ -15,8 +15,8 @@ std::optional<uint64_t> Fetch::lead_reader() const {
 
 policy::FillPace Fetch::pace() const {
     policy::FillPaceInput in;
-    in.fill_position = next_;
-    in.run_begin = run_begin_;
+    in.fill_position = cursor_.next();
+    in.run_begin = cursor_.run_begin();
     in.lead = lead_reader();
     in.window = memory_limits().window;  // the fill's share of the memory budget
     return pacer_.decide(in, uv_now(registry_.loop()));
@@ -29,11 +29,11 @@ void Fetch::reader_progress() {
 }
 
 // Called from CachedResponse::pump (which must not be re-entered: a resumed transfer may deliver
-// bytes at once) and from detach: the resumption waits for the timer (next loop iteration),
-// whose on_timer runs maybe_resume. Not while a retry waits: that timer keeps its backoff.
+// bytes at once) and from detach: the resumption waits for the deferred call (next loop
+// iteration), which runs maybe_resume. Not while a retry waits: the engine resumes then.
 void Fetch::wake_held_fill() {
     if (pacer_.held_for_readers() && engine_->running() && !engine_->retry_pending())
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
+        deferred_.post();
 }
 
 }  // namespace proxy

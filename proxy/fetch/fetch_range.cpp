@@ -20,18 +20,20 @@
 namespace proxy {
 
 bool Fetch::main_fill_running() const {
-    return engine_->active() || replan_;
+    return engine_->active() || cursor_.replan_due();
 }
 
 void Fetch::want_range(uint64_t from, uint64_t to) {
     const Config& config = registry_.config();
-    if (state_ != State::Ready || closing_ || !pipeline_.caching() || fill_stopped_ ||
-        config.max_range_fetches == 0 || from >= to || from >= object_.complete_length)
+    if (outcome_.state() != State::Ready || closing_ || !pipeline_.caching() || pacer_.stopped() ||
+        config.max_range_fetches == 0 || from >= to || from >= object().complete_length)
         return;
     if (range_fills_.blocked(uv_now(loop()))) return;
-    auto first = static_cast<uint32_t>(object_.chunk_of(from));
+    auto first = static_cast<uint32_t>(object().chunk_of(from));
     const bool main_running = main_fill_running();
-    if (held(first) || range_fills_.claims(first) || (main_running && first == fill_index_)) return;
+    if (held(first) || range_fills_.claims(first) ||
+        (main_running && first == cursor_.chunk_index()))
+        return;
     // Without a strong validator for If-Range, a second request could return a different
     // version of the object: its bytes would be spliced into this one.
     auto v = validator();
@@ -39,18 +41,20 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
     policy::RangeWaitInput in;
     in.wanted = from;
     // The main fill is heading there when its current run (or the retry of it) covers `from`.
-    if ((engine_->running() || engine_->retry_pending()) && first > fill_index_ && from < run_end_)
-        in.fill_position = next_;
+    if ((engine_->running() || engine_->retry_pending()) && first > cursor_.chunk_index() &&
+        from < cursor_.run_end())
+        in.fill_position = cursor_.next();
     in.wait_distance = config.range_wait_distance;
     in.max_fetches = config.max_range_fetches;
     in.fetches_running = range_fills_.running();
     auto decision = policy::decide_range_wait(in);
     if (!decision.fetch_separately) return;
 
-    auto last = static_cast<uint32_t>(object_.chunk_of(std::min(to, object_.complete_length) - 1));
+    auto last =
+        static_cast<uint32_t>(object().chunk_of(std::min(to, object().complete_length) - 1));
     uint32_t end = first;
     while (end <= last && !held(end) && !range_fills_.claims(end) &&
-           !(main_running && end == fill_index_))
+           !(main_running && end == cursor_.chunk_index()))
         ++end;
     spdlog::info(
         "fetch {}: a client needs byte {}, the fill is at {}: fetching chunks {}..{} "
@@ -59,7 +63,7 @@ void Fetch::want_range(uint64_t from, uint64_t to) {
         policy::to_string(decision.reason));
     RangeFill& fill = range_fills_.add(*this, first, end);
     if (registry_.curl().in_action()) {
-        uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);  // curl refuses new handles here
+        deferred_.post();  // curl refuses new handles here: started from the deferred call
         return;
     }
     RangeFillSet::start(fill, request_, v);
@@ -86,9 +90,10 @@ void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view 
             "fetch {}: separate range fetch ended at chunk {}: {}{}{}; the main fill takes "
             "over",
             key_, fill.position(), to_string(why), detail.empty() ? "" : ": ", detail);
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);  // freed from the timer
+    deferred_.post();  // freed from the deferred call, outside its own callbacks
     // Chunks it did not fill are the main fill's again; if that is idle, it plans now.
-    if (state_ == State::Ready && !fill_stopped_ && !main_fill_running() && !listeners_.empty())
+    if (outcome_.state() == State::Ready && !pacer_.stopped() && !main_fill_running() &&
+        !listeners_.empty())
         schedule_replan();
 }
 
@@ -96,51 +101,50 @@ void Fetch::range_fill_over(RangeFill& fill, RangeFillEnd why, std::string_view 
 
 // Recorded, written and waiting for its record, or in memory waiting to be written.
 bool Fetch::held(uint32_t index) const {
-    return present_.contains(index) || pipeline_.holds(index);
+    return stored_.present().contains(index) || pipeline_.holds(index);
 }
 
 CacheResult Fetch::held_result(uint64_t from, uint64_t to) const {
-    if (to <= from || present_.size() == 0) return result_;
-    const auto first = static_cast<uint32_t>(object_.chunk_of(from));
-    const auto last = static_cast<uint32_t>(object_.chunk_of(to - 1));
+    if (to <= from || stored_.present().size() == 0) return outcome_.result();
+    const auto first = static_cast<uint32_t>(object().chunk_of(from));
+    const auto last = static_cast<uint32_t>(object().chunk_of(to - 1));
     if (!held(first)) return CacheResult::Miss;
-    for (uint32_t i = first + 1; i <= last && i < present_.size(); ++i)
+    for (uint32_t i = first + 1; i <= last && i < stored_.present().size(); ++i)
         if (!held(i)) return CacheResult::PartialHit;
     return CacheResult::Hit;
 }
 
 bool Fetch::fill_done() const {
-    if (present_.size() == 0) return false;
-    for (uint32_t i = 0; i < present_.size(); ++i)
+    if (stored_.present().size() == 0) return false;
+    for (uint32_t i = 0; i < stored_.present().size(); ++i)
         if (!held(i)) return false;
     return true;
 }
 
 // Chooses the next run of missing chunks and asks for it with Range + If-Range.
 void Fetch::plan_fill(uint32_t from) {
-    if (state_ == State::Failed || engine_->running() || engine_->retry_pending()) return;
+    if (outcome_.state() == State::Failed || engine_->running() || engine_->retry_pending()) return;
     // Chunks a range fill is fetching are skipped like held ones (fetch_range.cpp); when it
     // ends, this runs again.
     auto first_missing = [this](uint32_t i) {
-        while (i < present_.size() && (held(i) || range_fills_.claims(i)))
+        while (i < stored_.present().size() && (held(i) || range_fills_.claims(i)))
             ++i;
         return i;
     };
-    uint32_t first = first_missing(std::min(from, present_.size()));
-    if (first >= present_.size()) first = first_missing(0);
-    if (first >= present_.size()) {
+    uint32_t first = first_missing(std::min(from, stored_.present().size()));
+    if (first >= stored_.present().size()) first = first_missing(0);
+    if (first >= stored_.present().size()) {
         finish_object();
         return;
     }
     uint32_t last = first;
-    while (last < present_.size() && !held(last) && !range_fills_.claims(last))
+    while (last < stored_.present().size() && !held(last) && !range_fills_.claims(last))
         ++last;
-    purpose_ = Purpose::Range;
-    next_ = object_.chunk_begin(first);
-    run_end_ = std::min<uint64_t>(object_.chunk_begin(last), object_.complete_length);
-    fill_index_ = first;
-    fill_.clear();
-    start_transfer({}, "fill missing range", run(next_, run_end_));
+    cursor_.set_purpose(Purpose::Range);
+    cursor_.begin_run(object().chunk_begin(first),
+                      std::min<uint64_t>(object().chunk_begin(last), object().complete_length),
+                      first);
+    start_transfer({}, "fill missing range", run(cursor_.next(), cursor_.run_end()));
 }
 
 }  // namespace proxy

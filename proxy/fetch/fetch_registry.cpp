@@ -2,11 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/freshness.h"
 #include "policy/vary.h"
 #include "proxy/fetch/fetch.h"
+#include "proxy/loop/clock.h"
 #include "proxy/loop/worker.h"
 
 namespace proxy {
@@ -63,7 +62,7 @@ std::vector<cache::ObjectId> FetchRegistry::objects_in_use() const {
 
 Fetch& FetchRegistry::acquire(const std::string& primary, const UpstreamRequest& request,
                               bool& created, policy::StaleHostSettings stale) {
-    const auto now = static_cast<int64_t>(std::time(nullptr));
+    const auto now = wall_seconds();
     const std::string key = variants_.key_for(primary, request.headers);
     auto it = fetches_.find(key);
     if (it != fetches_.end() && it->second->state() != Fetch::State::Failed &&
@@ -224,7 +223,7 @@ void FetchRegistry::check_budget() {
     uint64_t budget = config_.cache_size;
     // Fills that start between now and the worker's snapshot are not in `in_use`; a second of
     // margin covers the clock's granularity.
-    const int64_t fill_since = static_cast<int64_t>(std::time(nullptr)) - 1;
+    const int64_t fill_since = wall_seconds() - 1;
     run_on_worker(
         loop_,
         [store, budget, in_use, fill_since, result] {

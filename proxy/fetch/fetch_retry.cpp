@@ -1,22 +1,17 @@
-// Fetch: its part in retries (the engine, proxy/upstream/resumable_transfer.h, does them), and
-// the timer that runs what must not run inside curl callbacks: range fills, a fill held for its
-// clients, the request for a fresh signed URL, a replan, a start the breaker refused.
+// Fetch: its part in retries (the engine, proxy/upstream/resumable_transfer.h, does them) and
+// serving the stored copy when a revalidation fails.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "proxy/admin/metrics.h"
 #include "proxy/fetch/fetch.h"
 #include "proxy/fetch/fetch_registry.h"
+#include "proxy/loop/clock.h"
 
 namespace proxy {
 
 namespace {
-
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
 
 // The most this outage can have cost the fill's clients so far: the backoff ceilings of the
 // retries before this one (their jittered delays were no longer, unless a Retry-After asked for
@@ -34,19 +29,18 @@ uint64_t outage_bound_ms(const RetryPlan& plan, const policy::RetryConfig& retry
 bool Fetch::may_retry(const RetryPlan& plan) {
     // RFC 5861 §4: the origin or the client said a stale answer beats an error: no retries; the
     // engine ends at once and on_resume_end serves the stored copy.
-    if (stale_on_error_.at_once && can_serve_stale(policy::RevalidationFailure::NoAnswer))
-        return false;
+    if (stale_.at_once() && can_serve_stale(policy::RevalidationFailure::NoAnswer)) return false;
     // Behind a stale-while-revalidate hit: nobody waits, the next request past the window asks.
-    if (purpose_ == Purpose::RevalidateBehind) return false;
+    if (cursor_.purpose() == Purpose::RevalidateBehind) return false;
     // With a fallback source for the host, the origin keeps the retries that fit half the
     // clients' gap budget; the other half is the source's (fetch_fallback.cpp). Without one it
     // keeps them all: a fill may wait out a long outage in the background.
     const Config& c = registry_.config();
-    if (state_ == State::Ready && !fallback_.active() &&
+    if (outcome_.state() == State::Ready && !fallback_.active() &&
         outage_bound_ms(plan, registry_.retry()) > static_cast<uint64_t>(c.gap_budget * 500) &&
         !FallbackFill::targets_for(request_.url, c.fallback_source).empty())
         return false;
-    return state_ == State::Ready || retry_fits_before_head(plan);
+    return outcome_.state() == State::Ready || retry_fits_before_head(plan);
 }
 
 bool Fetch::retry_fits_before_head(const RetryPlan& plan) const {
@@ -57,12 +51,12 @@ bool Fetch::retry_fits_before_head(const RetryPlan& plan) const {
 }
 
 void Fetch::on_retry_scheduled(const RetryPlan& plan) {
-    status_events().cut(request_.url, next_, plan.retry, plan.delay_ms, plan.cause);
+    status_events().cut(request_.url, cursor_.next(), plan.retry, plan.delay_ms, plan.cause);
 }
 
 // A retry before any answer was used: plan again from what the store has.
 bool Fetch::restart_without_run() {
-    start(now_seconds());
+    start(wall_seconds());
     return true;
 }
 
@@ -70,58 +64,22 @@ void Fetch::on_recovered(uint64_t offset, uint64_t outage_ms, uint64_t resent) {
     status_events().resumed(request_.url, offset, static_cast<double>(outage_ms) / 1000.0, resent);
 }
 
-void Fetch::timer_cb(uv_timer_t* timer) noexcept {
-    static_cast<Fetch*>(timer->data)->on_timer();
-}
-
-void Fetch::on_timer() {
-    if (closing_) return;
-    identity_.free_retired();
-    if (host_refusal_) {
-        std::string why = std::move(*host_refusal_);
-        host_refusal_.reset();
-        origin_failed(FetchEnd::HostDown, std::move(why));
-        return;
-    }
-    range_fills_.tend(request_, validator());
-    if (identity_.take_due_start()) {
-        if (!identity_.start_refresh()) {
-            metrics().url_refresh_failures.inc();
-            fail(FetchEnd::ResumeRefused, "could not start the request for a fresh signed URL");
-        }
-        return;
-    }
-    if (identity_.refreshing()) return;  // the fill waits for a fresh URL
-    if (replan_) {
-        replan_ = false;
-        plan_fill();
-        return;
-    }
-    // A fill held for its clients runs again when they catch up, leave or stop reading.
-    if (pacer_.held_for_readers()) maybe_resume();
-}
-
 // A revalidation that failed (no answer, or 5xx after the retries) serves the stored copy when
 // a stale-if-error directive, the stale_if_error setting or (no answer) the
 // stale_if_disconnected setting allows it (policy/stale_on_error.h, docs/model-hosts.md).
 bool Fetch::can_serve_stale(policy::RevalidationFailure failure) const {
-    return purpose_ == Purpose::Revalidate && state_ == State::Starting &&
-           stale_on_error_.allows(failure) && complete();
+    return cursor_.purpose() == Purpose::Revalidate && outcome_.state() == State::Starting &&
+           stale_.allows(failure) && complete();
 }
 
 bool Fetch::serve_stale(policy::RevalidationFailure failure, std::string_view cause) {
     if (!can_serve_stale(failure)) return false;
     // RFC 9111 §4.2.4 allows this without a Warning (RFC 9111 dropped Warning); the log says it.
     spdlog::warn("fetch {}: revalidation failed ({}); serving the stored copy stale ({})", key_,
-                 cause, policy::to_string(stale_on_error_.reason));
+                 cause, policy::to_string(stale_.reason()));
     retire_transfer();
     become_ready(CacheResult::Hit);
     return true;
-}
-
-void Fetch::schedule_replan() {
-    replan_ = true;
-    uv_timer_start(&timer_, &Fetch::timer_cb, 0, kTickMs);
 }
 
 }  // namespace proxy

@@ -19,12 +19,12 @@ void Fetch::revalidate_behind() {
         "fetch {}: serving the stored copy stale while it revalidates "
         "(stale-while-revalidate)",
         key_);
-    purpose_ = Purpose::RevalidateBehind;
-    start_transfer(policy::conditional_headers(object_.headers), "revalidate behind a hit");
+    cursor_.set_purpose(Purpose::RevalidateBehind);
+    start_transfer(policy::conditional_headers(object().headers), "revalidate behind a hit");
 }
 
 HeadAnswer Fetch::on_revalidated_behind(int status, const policy::HeaderList& headers) {
-    if (status == 304 && policy::matches_304(object_.headers, headers)) {
+    if (status == 304 && policy::matches_304(object().headers, headers)) {
         refresh_from_304(headers);
         spdlog::info("fetch {}: revalidated behind a hit: 304, the stored copy is fresh again",
                      key_);

@@ -27,7 +27,7 @@ void Fetch::select_variant(const policy::HeaderList& headers) {
 void Fetch::on_resume_interim(int status, std::string_view reason,
                               const policy::HeaderList& headers) {
     // Only before the first answer: the clients of a running fill already have their head.
-    if (state_ != State::Starting) return;
+    if (outcome_.state() != State::Starting) return;
     auto listeners = listeners_;
     for (auto* l : listeners)
         l->on_fetch_interim(status, reason, headers);

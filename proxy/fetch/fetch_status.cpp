@@ -14,19 +14,19 @@ FillStatus Fetch::status() const {
     s.content = content_state();
     s.announced_sha256 = identity_.announced_sha256();
     if (engine_->retry_pending()) s.retry_in_ms = engine_->retry_due_in_ms();
-    if (state_ == State::Ready || stored_complete_) {
-        s.total = object_.complete_length;
-        for (uint32_t i = 0; i < present_.size(); ++i)
-            if (held(i)) s.bytes_done += object_.chunk_length(i);
-        s.bytes_done += fill_.size();
+    if (outcome_.state() == State::Ready || stored_.stored_complete()) {
+        s.total = object().complete_length;
+        for (uint32_t i = 0; i < stored_.present().size(); ++i)
+            if (held(i)) s.bytes_done += object().chunk_length(i);
+        s.bytes_done += cursor_.chunk_bytes().size();
     }
     uint64_t elapsed_ms = uv_now(registry_.loop()) - started_ms_;
     if (started_ms_ != 0 && elapsed_ms > 0)
         s.rate_bytes_per_s = static_cast<double>(engine_->bytes_received()) * 1000.0 / elapsed_ms;
     if (fallback_.accepted()) s.fallback_source = fallback_.url();
-    switch (state_) {
+    switch (outcome_.state()) {
         case State::Starting:
-            s.state = purpose_ == Purpose::Revalidate ? "revalidating" : "starting";
+            s.state = cursor_.purpose() == Purpose::Revalidate ? "revalidating" : "starting";
             break;
         case State::Failed:
             s.state = "failed";
@@ -43,7 +43,7 @@ FillStatus Fetch::status() const {
                 s.state = "waiting_for_clients";
             else if (engine_->active())
                 s.state = "transferring";
-            else if (pipeline_.busy() || recording_)
+            else if (pipeline_.busy() || stored_.recording())
                 s.state = "writing";
             else
                 s.state = "serving";  // nothing to fetch: clients read what is stored

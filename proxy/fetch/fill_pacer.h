@@ -1,41 +1,75 @@
-// FillPacer: why a Fetch's main upstream transfer is paused, and the times that decide when it
-// runs again (policy/fill_pace.h decides; docs/many-clients.md "Each client at its own pace").
+// FillPacer: why a Fetch's main upstream transfer is paused or stopped, and the times that
+// decide when it runs again (policy/fill_pace.h decides; docs/many-clients.md "Each client at
+// its own pace").
 //
 // A fill pauses for one of two reasons: the disk is behind (sealed chunks wait in memory past
 // the fill's share of the memory budget), or the fill ran a window ahead of its furthest client
 // and is held for its readers. The pacer records which, when the hold began, when a reader last
 // sent body bytes and when a held fill last breathed; Fetch asks it for a decision with the
 // positions only it knows (fill position, run start, lead reader, window) and resumes the
-// transfer itself.
+// transfer itself. A fill stops when its last client left and background_fill said so (stop);
+// a client attaching again restarts it (fetch_background.cpp).
 //
-// A value with no handles: times are uv_now milliseconds passed in. Thread: the loop thread.
-// Owned by its Fetch.
+// Its one timer, the hold re-check: armed by hold_for_readers(), every kRecheckMs while the fill
+// is held for its readers; stopped when the hold ends (clear, clear_hold). Firing calls the
+// owner's re-check (Fetch::recheck_held_fill): a held fill runs again when its readers caught
+// up, left or stopped reading, or to breathe -- events no reader reports by itself. A disk pause
+// needs no timer: the write jobs' completions resume the fill.
+//
+// Times are uv_now milliseconds passed in. Thread: the loop thread. Owned by its Fetch, which
+// init()s it before use and close()s it like any uv handle. Not copyable or movable.
 #pragma once
+
+#include <uv.h>
 
 #include <cstdint>
 #include <optional>
 
 #include "policy/fill_pace.h"
+#include "proxy/loop/loop_timer.h"
 
 namespace proxy {
 
 class FillPacer {
   public:
+    static constexpr uint64_t kRecheckMs = 250;
+
+    // `Recheck` is called on `owner` by the hold re-check.
+    template <class Owner, void (Owner::*Recheck)()>
+    void init(uv_loop_t* loop, Owner* owner) {
+        recheck_.init<Owner, Recheck>(loop, owner);
+    }
+    // As LoopTimer::close: `closed` receives the handle with `data` pointing at the owner.
+    void close(uv_close_cb closed) { recheck_.close(closed); }
+
     // The disk is behind: the transfer pauses until the writes catch up.
     void pause_for_disk() { paused_for_disk_ = true; }
     // The fill is a window ahead of its furthest client: the transfer pauses from `now_ms`.
     void hold_for_readers(uint64_t now_ms) {
         held_for_readers_ = true;
         held_since_ms_ = now_ms;
+        if (!recheck_.active()) recheck_.start_every(kRecheckMs);
     }
     bool paused_for_disk() const { return paused_for_disk_; }
     bool held_for_readers() const { return held_for_readers_; }
     bool paused() const { return paused_for_disk_ || held_for_readers_; }
 
     // The transfer runs again (resumed, replaced or stopped): neither pause holds any more.
-    void clear() { paused_for_disk_ = held_for_readers_ = false; }
+    void clear() {
+        paused_for_disk_ = false;
+        end_hold();
+    }
     // A new transfer starts: it is not held for readers (a disk pause is judged on its bytes).
-    void clear_hold() { held_for_readers_ = false; }
+    void clear_hold() { end_hold(); }
+
+    // The fill stopped without clients: no pause holds; the next client's attach restarts it.
+    void stop() {
+        clear();
+        stopped_ = true;
+    }
+    bool stopped() const { return stopped_; }
+    // A client attached: the fill is no longer stopped (restarted, or waiting behind its range).
+    void clear_stop() { stopped_ = false; }
 
     // A listener sent body bytes at `now_ms`.
     void reader_progressed(uint64_t now_ms) { reader_progress_ms_ = now_ms; }
@@ -53,11 +87,18 @@ class FillPacer {
     }
 
   private:
+    void end_hold() {
+        held_for_readers_ = false;
+        recheck_.stop();
+    }
+
     bool paused_for_disk_ = false;
     bool held_for_readers_ = false;            // held a window ahead of its furthest client
     uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
     uint64_t held_since_ms_ = 0;               // when held_for_readers_ was set
     std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
+    bool stopped_ = false;                     // stopped without clients (stop)
+    LoopTimer recheck_;                        // the hold re-check, while held_for_readers_
 };
 
 }  // namespace proxy

@@ -75,7 +75,7 @@ bool RangeFill::start(UpstreamRequest request, const policy::Validator& validato
 void RangeFill::stop() {
     over_ = true;
     paused_ = false;
-    if (engine_) engine_->stop();  // freed with this object, from the fetch's timer
+    if (engine_) engine_->stop();  // freed with this object, from the fetch's deferred call
     fill_ = {};
 }
 

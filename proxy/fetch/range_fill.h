@@ -10,7 +10,7 @@
 // budget. A stall, a refusal or a give-up ends it: its unfilled chunks are no longer claimed and
 // the main fill, which stopped where they begin, fetches them in its turn.
 //
-// Thread: the loop thread. Lifetime: owned by its Fetch, freed from the Fetch's timer.
+// Thread: the loop thread. Lifetime: owned by its Fetch, freed from the Fetch's deferred call.
 #pragma once
 
 #include <cstdint>

@@ -5,10 +5,11 @@
 // gets a range fill of its own (policy/range_wait.h) and plans the main fill around the chunks
 // the set claims; the set owns the fills, starts, resumes, stops and frees them (each fill's own
 // resume engine retries its cuts and watches it for stalls). After a failed range fill no new one
-// starts for a while: 1 s, doubling with each failure up to 32 s.
+// starts for a while: 1 s, doubling with each failure up to 32 s. The back-off is a deadline,
+// not a timer: want_range asks blocked() when a reader needs a region.
 //
 // Thread: the loop thread. Owned by its Fetch; fills are freed only from tend() (the fetch's
-// timer), never inside a curl callback.
+// deferred call), never inside a curl callback.
 #pragma once
 
 #include <cstdint>
@@ -51,8 +52,8 @@ class RangeFillSet {
     void end_all(std::string_view why);
     // The fetch is closing: stops every fill without telling it.
     void stop_all();
-    // From the timer: frees ended fills, starts deferred ones (each fill's resume engine watches
-    // it for stalls).
+    // From the deferred call: frees ended fills, starts deferred ones (each fill's resume engine
+    // watches it for stalls).
     void tend(const UpstreamRequest& request, const std::optional<policy::Validator>& validator);
 
   private:

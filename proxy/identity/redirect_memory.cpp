@@ -2,11 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "policy/cache_key.h"
 #include "policy/content_digest.h"
 #include "policy/request_target.h"
+#include "proxy/loop/clock.h"
 #include "proxy/loop/worker.h"
 
 namespace proxy {
@@ -101,7 +100,7 @@ void RedirectMemory::persist(const RememberedRedirect& r) {
         previous.seen = 0;
         if (previous == facts) return;
     }
-    facts.seen = static_cast<int64_t>(std::time(nullptr));
+    facts.seen = wall_seconds();
     if (persisted_.size() >= capacity_) persisted_.clear();  // a hint cache: start over
     persisted_[r.resolve_key] = facts;
     cache::Store* store = &store_;

@@ -32,6 +32,9 @@ class LoopTimer {
     // One expiry `ms` from now (0: the next loop iteration), replacing a pending one.
     void start(uint64_t ms) { uv_timer_start(&timer_, &LoopTimer::timer_cb, ms, 0); }
     void start_seconds(double seconds) { start(static_cast<uint64_t>(seconds * 1000)); }
+    // An expiry every `ms` from now until stop(), replacing a pending one: for a check that
+    // repeats while a condition lasts (the owner stops it when the condition ends).
+    void start_every(uint64_t ms) { uv_timer_start(&timer_, &LoopTimer::timer_cb, ms, ms); }
     void stop() { uv_timer_stop(&timer_); }
     bool active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_)); }
     void close(uv_close_cb closed) {

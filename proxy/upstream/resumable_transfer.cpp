@@ -73,16 +73,16 @@ ResumableTransfer::~ResumableTransfer() {
 void ResumableTransfer::start(UpstreamRequest request, std::optional<ResumeRun> run) {
     stop();
     request_ = std::move(request);
-    run_ = std::move(run);
-    if (attempt_ == 0) series_start_ms_ = uv_now(loop_);
-    have_last_byte_ = false;
-    position_ = run_ ? run_->next : 0;
-    if (run_) {
+    progress_.run = std::move(run);
+    clock_.start(uv_now(loop_));
+    progress_.have_last_byte = false;
+    progress_.position = progress_.run ? progress_.run->next : 0;
+    if (progress_.run) {
         prepare_ranged(true);
     } else {
         sent_ = request_;
-        ranged_ = false;
-        plan_ = {};
+        answer_.ranged = false;
+        answer_.plan = {};
     }
     send();
 }
@@ -92,26 +92,27 @@ void ResumableTransfer::adopt(std::unique_ptr<UpstreamTransfer> transfer, Upstre
     stop();
     request_ = std::move(request);
     sent_ = request_;
-    run_ = std::move(run);
-    position_ = run_->next;
-    have_last_byte_ = false;
-    ranged_ = false;
+    progress_.run = std::move(run);
+    progress_.position = progress_.run->next;
+    progress_.have_last_byte = false;
+    answer_.ranged = false;
     head_accepted_ = true;
     transfer_ = std::move(transfer);
     transfer_->set_sink(static_cast<UpstreamSink&>(*this));
     ++generation_;
     ++requests_;
     const uint64_t now = uv_now(loop_);
-    series_start_ms_ = last_byte_ms_ = last_tick_ms_ = now;
+    clock_.adopt(now);
+    last_tick_ms_ = now;
     stall_.begin_request(now);
     uv_timer_start(&timers_->watch, &watch_cb, settings_.tick_ms, settings_.tick_ms);
 }
 
 void ResumableTransfer::set_run(ResumeRun run) {
-    run_ = std::move(run);
-    position_ = run_->next;
-    have_last_byte_ = false;
-    run_set_in_head_ = true;
+    progress_.run = std::move(run);
+    progress_.position = progress_.run->next;
+    progress_.have_last_byte = false;
+    progress_.set_in_head = true;
 }
 
 void ResumableTransfer::resume_now() {
@@ -135,14 +136,14 @@ std::unique_ptr<UpstreamTransfer> ResumableTransfer::release() {
 void ResumableTransfer::resume_download() {
     if (!paused_ || !transfer_) return;
     paused_ = false;
-    last_byte_ms_ = uv_now(loop_);
-    stall_.resume_after_pause(last_byte_ms_);  // the watch counts from the resumption
-    transfer_->resume_download();              // may deliver bytes at once
+    const uint64_t now = uv_now(loop_);
+    clock_.heard(now);
+    stall_.resume_after_pause(now);  // the watch counts from the resumption
+    transfer_->resume_download();    // may deliver bytes at once
 }
 
 void ResumableTransfer::reset_outage() {
-    attempt_ = 0;
-    series_start_ms_ = uv_now(loop_);
+    clock_.reset(uv_now(loop_));
 }
 
 uint64_t ResumableTransfer::retry_due_in_ms() const {
@@ -160,19 +161,20 @@ void ResumableTransfer::send() {
         return;
     }
     pending_ = Pending::None;
-    sent_.counts_for_breaker = request_.counts_for_breaker && attempt_ == 0;
+    sent_.counts_for_breaker = request_.counts_for_breaker && clock_.attempt() == 0;
     transfer_ = std::make_unique<UpstreamTransfer>(multi_, static_cast<UpstreamSink&>(*this),
                                                    settings_.high_water_mark);
     ++generation_;
     ++requests_;
     paused_ = false;
-    prefix_.skip = 0;
-    answer_resent_ = 0;
-    prefix_.check_overlap = false;
+    answer_.prefix.skip = 0;
+    answer_.resent = 0;
+    answer_.prefix.check_overlap = false;
     const uint64_t now = uv_now(loop_);
-    last_byte_ms_ = last_tick_ms_ = now;
+    clock_.heard(now);
+    last_tick_ms_ = now;
     stall_.begin_request(now);
-    spdlog::debug("{}: request {} (attempt {})", label_, requests_, attempt_ + 1);
+    spdlog::debug("{}: request {} (attempt {})", label_, requests_, clock_.attempt() + 1);
     if (!transfer_->start(sent_)) {
         transfer_.reset();
         end(ResumeEnd::StartFailed, 0, "could not start the upstream request");

@@ -43,6 +43,8 @@
 #include "policy/retry.h"
 #include "policy/stall_watch.h"
 #include "proxy/upstream/resume_owner.h"
+#include "proxy/upstream/retry_clock.h"
+#include "proxy/upstream/run_progress.h"
 #include "proxy/upstream/upstream_transfer.h"
 
 namespace proxy {
@@ -100,9 +102,9 @@ class ResumableTransfer final : private UpstreamSink {
     bool active() const { return running() || pending_ != Pending::None; }
     bool paused() const { return paused_; }
     uint64_t retry_due_in_ms() const;
-    uint64_t position() const { return position_; }
-    const std::optional<ResumeRun>& run() const { return run_; }
-    uint32_t attempt() const { return attempt_; }                // retries in the current outage
+    uint64_t position() const { return progress_.position; }
+    const std::optional<ResumeRun>& run() const { return progress_.run; }
+    uint32_t attempt() const { return clock_.attempt(); }        // retries in the current outage
     uint32_t requests() const { return requests_; }              // requests sent, all attempts
     uint64_t bytes_received() const { return bytes_received_; }  // body bytes, all attempts
     const policy::StallWatch& stall() const { return stall_; }
@@ -122,7 +124,7 @@ class ResumableTransfer final : private UpstreamSink {
     void on_upstream_body_drained() override {}
     void on_upstream_done(const UpstreamResult& result) override;
 
-    void prepare_ranged(bool always_range);  // sent_ and plan_ for the run from position_
+    void prepare_ranged(bool always_range);  // sent_ and answer_ for the run from its position
     void send();                             // starts the pending request now
     void send_resume();                      // a retry with a run: Range + If-Range
     void retire();                           // drops transfer_ (safe inside curl callbacks)
@@ -149,15 +151,10 @@ class ResumableTransfer final : private UpstreamSink {
     std::string label_;
     Timers* timers_;  // closes asynchronously: outlives this object
 
-    UpstreamRequest request_;       // without the engine's Range / If-Range
-    UpstreamRequest sent_;          // what the current or pending request asks
-    std::optional<ResumeRun> run_;  // what the body is, once known
-    policy::ResumePlan plan_;       // the current request's, for accept_partial
-    bool ranged_ = false;           // the current request asked for the run
-    policy::HeldPrefix prefix_;     // leading bytes of the current answer already delivered
-    uint64_t position_ = 0;         // next byte of the run the owner needs
-    bool have_last_byte_ = false;   // prefix_.overlap_byte is the byte before position_
-    bool run_set_in_head_ = false;
+    UpstreamRequest request_;     // without the engine's Range / If-Range
+    UpstreamRequest sent_;        // what the current or pending request asks
+    RunProgress progress_;        // the run, the next byte the owner needs (run_progress.h)
+    AnswerCheck answer_;          // what the current request asked, what of its answer is held
     bool head_accepted_ = false;  // some answer's body was accepted: watch every request
     bool paused_ = false;
 
@@ -168,13 +165,9 @@ class ResumableTransfer final : private UpstreamSink {
 
     policy::StallWatch stall_;
     uint64_t last_tick_ms_ = 0;
-    uint32_t attempt_ = 0;
-    uint64_t series_start_ms_ = 0;  // the first request of the current series
-    uint64_t outage_start_ms_ = 0;  // the first failure of the current outage
-    uint64_t last_byte_ms_ = 0;
+    RetryClock clock_;  // attempts, series, outage, last heard (retry_clock.h)
     uint32_t requests_ = 0;
     uint64_t bytes_received_ = 0;
-    uint64_t answer_resent_ = 0;  // bytes of the current answer sent twice (overlap excluded)
 };
 
 }  // namespace proxy

@@ -15,7 +15,7 @@ namespace proxy {
 UpstreamSink::BodyAction ResumableTransfer::on_upstream_body(const char* data, size_t size) {
     // The bytes of the answer the owner already has; the last of them must equal its last one.
     // On a copy: a Pause leaves them all to be delivered again.
-    policy::HeldPrefix prefix = prefix_;
+    policy::HeldPrefix prefix = answer_.prefix;
     auto step =
         policy::drop_held_prefix(prefix, reinterpret_cast<const unsigned char*>(data), size);
     if (step.mismatch) {
@@ -34,25 +34,24 @@ UpstreamSink::BodyAction ResumableTransfer::on_upstream_body(const char* data, s
         return action;
     }
     if (action == BodyAction::Abort) return action;
-    prefix_ = prefix;
+    answer_.prefix = prefix;
     metrics().discarded_bytes.add(step.dropped);
     const uint64_t now = uv_now(loop_);
     bytes_received_ += size;
     if (gen != generation_) return action;  // the owner stopped or restarted it
-    last_byte_ms_ = now;
+    clock_.heard(now);
     stall_.on_bytes(now);
     if (left == 0) return action;
-    position_ += left;
-    prefix_.overlap_byte = static_cast<unsigned char>(rest[left - 1]);
-    have_last_byte_ = true;
-    if (attempt_ > 0) {  // bytes flow again: the outage is over
-        const uint64_t outage_ms = now - outage_start_ms_;
+    progress_.position += left;
+    answer_.prefix.overlap_byte = static_cast<unsigned char>(rest[left - 1]);
+    progress_.have_last_byte = true;
+    if (clock_.in_outage()) {  // bytes flow again: the outage is over
+        const uint32_t attempts = clock_.attempt();
+        const uint64_t outage_ms = clock_.recovered(now);
         metrics().recovery_seconds.observe(static_cast<double>(outage_ms) / 1000.0);
-        spdlog::info("{}: resumed at offset {} after {} attempt(s)", label_, position_ - left,
-                     attempt_);
-        attempt_ = 0;
-        series_start_ms_ = now;
-        owner_.on_recovered(position_ - left, outage_ms, answer_resent_);
+        spdlog::info("{}: resumed at offset {} after {} attempt(s)", label_,
+                     progress_.position - left, attempts);
+        owner_.on_recovered(progress_.position - left, outage_ms, answer_.resent);
     }
     return action;
 }

@@ -12,25 +12,27 @@
 
 namespace proxy {
 
-// The request for the run from position_: one byte early when the byte before is held (the
+// The request for the run from progress_.position: one byte early when the byte before is held (the
 // overlap check), the range up to the run's end, If-Range with the validator. `always_range`:
 // a run the owner asked for (it may start at 0 and end before the object does); a resume from
 // byte 0 asks for the object plainly.
 void ResumableTransfer::prepare_ranged(bool always_range) {
-    plan_ = policy::plan_resume(position_, run_->validator);
-    if (!have_last_byte_) plan_.request_from = position_;
-    plan_.headers.clear();
-    if (always_range || position_ > 0) {
-        plan_.headers.push_back({"Range", policy::format_range_header(
-                                              policy::ByteRange{plan_.request_from, run_->end})});
-        if (run_->validator) plan_.headers.push_back({"If-Range", run_->validator->value});
+    answer_.plan = policy::plan_resume(progress_.position, progress_.run->validator);
+    if (!progress_.have_last_byte) answer_.plan.request_from = progress_.position;
+    answer_.plan.headers.clear();
+    if (always_range || progress_.position > 0) {
+        answer_.plan.headers.push_back(
+            {"Range", policy::format_range_header(
+                          policy::ByteRange{answer_.plan.request_from, progress_.run->end})});
+        if (progress_.run->validator)
+            answer_.plan.headers.push_back({"If-Range", progress_.run->validator->value});
     }
     sent_ = request_;
     policy::remove_header(sent_.headers, "range");
     policy::remove_header(sent_.headers, "if-range");
-    for (const auto& h : plan_.headers)
+    for (const auto& h : answer_.plan.headers)
         sent_.headers.push_back(h);
-    ranged_ = true;
+    answer_.ranged = true;
 }
 
 void ResumableTransfer::on_upstream_head(int status, std::string_view reason,
@@ -43,8 +45,10 @@ void ResumableTransfer::on_upstream_head(int status, std::string_view reason,
             return;  // its body is dropped
     }
     std::optional<policy::PartialDecision> partial;
-    if (ranged_) partial = policy::accept_partial(plan_, status, headers, run_->complete_length);
-    run_set_in_head_ = false;
+    if (answer_.ranged)
+        partial =
+            policy::accept_partial(answer_.plan, status, headers, progress_.run->complete_length);
+    progress_.set_in_head = false;
     const HeadAnswer answer = owner_.on_resume_head({status, reason, headers, partial});
     if (gen != generation_) return;  // the owner stopped, restarted or took the transfer
     const bool rejected = partial && partial->action == policy::PartialAction::Reject;
@@ -52,27 +56,29 @@ void ResumableTransfer::on_upstream_head(int status, std::string_view reason,
         retire();
         return;
     }
-    if (answer == HeadAnswer::Refuse || (rejected && !run_set_in_head_)) {
+    if (answer == HeadAnswer::Refuse || (rejected && !progress_.set_in_head)) {
         refuse(status, headers,
                partial ? partial->reason : policy::PartialReason::UnexpectedStatus);
         return;
     }
     head_accepted_ = true;
-    if (run_set_in_head_ || !partial) return;  // the body starts the run: nothing held
-    prefix_.skip = partial->skip_bytes;
-    prefix_.check_overlap = partial->action == policy::PartialAction::Append && prefix_.skip > 0;
-    answer_resent_ = prefix_.skip - (prefix_.check_overlap ? 1 : 0);
-    if (partial->action == policy::PartialAction::Restart && prefix_.skip > 0)
+    if (progress_.set_in_head || !partial) return;  // the body starts the run: nothing held
+    answer_.prefix.skip = partial->skip_bytes;
+    answer_.prefix.check_overlap =
+        partial->action == policy::PartialAction::Append && answer_.prefix.skip > 0;
+    answer_.resent = answer_.prefix.skip - (answer_.prefix.check_overlap ? 1 : 0);
+    if (partial->action == policy::PartialAction::Restart && answer_.prefix.skip > 0)
         spdlog::info("{}: origin ignored Range; discarding the first {} bytes", label_,
-                     prefix_.skip);
+                     answer_.prefix.skip);
 }
 
 void ResumableTransfer::refuse(int status, const policy::HeaderList& headers,
                                policy::PartialReason why) {
     retire();
     policy::HeldBytesVerdict verdict;
-    if (ranged_ && run_)
-        verdict = policy::judge_held_bytes(plan_, status, headers, run_->complete_length);
+    if (answer_.ranged && progress_.run)
+        verdict =
+            policy::judge_held_bytes(answer_.plan, status, headers, progress_.run->complete_length);
     end(verdict.action == policy::HeldBytes::Invalidate ? ResumeEnd::ObjectChanged
                                                         : ResumeEnd::ResumeRefused,
         status,

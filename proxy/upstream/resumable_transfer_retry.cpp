@@ -9,11 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 #include <random>
 #include <utility>
 
 #include "proxy/admin/metrics.h"
+#include "proxy/loop/clock.h"
 #include "proxy/upstream/resumable_transfer.h"
 #include "proxy/upstream/resumable_transfer_timers.h"
 
@@ -26,43 +26,40 @@ uint64_t random_u64() {
     return rng();
 }
 
-int64_t now_seconds() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
-
 }  // namespace
 
 bool ResumableTransfer::plan_retry(policy::FailureKind kind, int status,
                                    std::optional<std::string_view> retry_after,
                                    std::string_view cause, std::string* why_not) {
     const uint64_t now = uv_now(loop_);
-    if (attempt_ == 0) outage_start_ms_ = now;
+    clock_.failed(now);
     // Attempts and the deadline count per outage: a long download that recovers from many
     // separate faults is never given up for their total.
-    auto decision = policy::classify(kind, status, retry_after, attempt_, now - outage_start_ms_,
-                                     settings_.retry, random_u64(), now_seconds());
+    auto decision =
+        policy::classify(kind, status, retry_after, clock_.attempt(), clock_.outage_ms(now),
+                         settings_.retry, random_u64(), wall_seconds());
     RetryPlan plan{kind,
                    status,
                    cause,
-                   attempt_ + 1,
+                   clock_.attempt() + 1,
                    decision.delay_ms,
-                   now - series_start_ms_,
-                   now - last_byte_ms_,
+                   clock_.series_ms(now),
+                   clock_.silent_ms(now),
                    decision.reason,
-                   position_};
+                   progress_.position};
     if (!decision.retry || !owner_.may_retry(plan)) {
         std::string reason = decision.retry ? "no time left for another"
                                             : std::string(policy::to_string(decision.reason));
         metrics().give_ups.inc();
         spdlog::warn("{}: {} at offset {} after {} attempt(s); giving up ({})", label_, cause,
-                     position_, attempt_ + 1, reason);
+                     progress_.position, clock_.attempt() + 1, reason);
         if (why_not) *why_not = decision.retry ? std::string() : " (" + reason + ")";
         return false;
     }
-    ++attempt_;
+    clock_.retry();
     metrics().retries.inc();
-    spdlog::warn("{}: {} at offset {}; retry {} in {} ms ({})", label_, cause, position_, attempt_,
-                 decision.delay_ms, policy::to_string(decision.reason));
+    spdlog::warn("{}: {} at offset {}; retry {} in {} ms ({})", label_, cause, progress_.position,
+                 clock_.attempt(), decision.delay_ms, policy::to_string(decision.reason));
     retire();
     pending_ = Pending::Retry;
     wake_in(std::max<uint64_t>(decision.delay_ms, 1));
@@ -79,7 +76,7 @@ void ResumableTransfer::fail(policy::FailureKind kind, std::string_view cause) {
 void ResumableTransfer::on_upstream_done(const UpstreamResult& result) {
     retire();  // out of the multi; freed from a timer
     if (result.ok()) {
-        if (run_ && position_ < run_->end) {
+        if (progress_.run && progress_.position < progress_.run->end) {
             fail(policy::FailureKind::EarlyEof, "response ended early");
             return;
         }
@@ -119,7 +116,7 @@ void ResumableTransfer::on_wake() {
     if (pending == Pending::Start) {
         send();
     } else if (pending == Pending::Retry) {
-        if (run_)
+        if (progress_.run)
             send_resume();
         else if (!owner_.restart_without_run()) {
             sent_ = request_;
@@ -129,15 +126,16 @@ void ResumableTransfer::on_wake() {
 }
 
 void ResumableTransfer::send_resume() {
-    if (position_ > 0 && !run_->validator && !settings_.resume_without_validator) {
+    if (progress_.position > 0 && !progress_.run->validator &&
+        !settings_.resume_without_validator) {
         end(ResumeEnd::NoValidator, 0,
             "the origin sent no ETag or Last-Modified to check the object against "
             "(resume_without_validator is off)");
         return;
     }
     prepare_ranged(false);
-    if (position_ > 0) metrics().resumes.inc();
-    spdlog::debug("{}: resume from byte {}", label_, plan_.request_from);
+    if (progress_.position > 0) metrics().resumes.inc();
+    spdlog::debug("{}: resume from byte {}", label_, answer_.plan.request_from);
     send();
 }
 
