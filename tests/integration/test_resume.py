@@ -181,6 +181,11 @@ class ResumeCase(ProxyTestCase):
         self.assertIsNone(ranged_start(recs[0]), f"the first request had a Range: {recs[0]}")
         self.assertEqual(len(lines), len(recs) - 1, f"retries logged: {lines}; requests: {recs}")
         for (_, offset, _, _), rec in zip(lines, recs[1:]):
+            if offset == 0:
+                # A reset can reach dlproxy before any byte the origin wrote (SO_LINGER 0 drops
+                # the unsent ones): nothing is held, so the retry asks for the whole object.
+                self.assertIsNone(ranged_start(rec), rec)
+                continue
             self.assert_resume_request(rec, path, size, offset - 1)
         return lines
 
@@ -231,7 +236,7 @@ class CutTest(ResumeCase):
                                                                  "&cut_mode=rst")
                 self.assert_resumes_match_log(target, path, SIZE, recs, err_mark)
                 for prev, rec in zip(recs, recs[1:]):
-                    start = ranged_start(rec)
+                    start = ranged_start(rec) or 0  # none: reset before any byte arrived
                     self.assertGreaterEqual(start, prev["served"][0], (prev, rec))
                     self.assertLessEqual(start, prev["served"][0] + prev["bytes_sent"] - 1,
                                          (prev, rec))
