@@ -48,6 +48,8 @@ def parse_args():
 
 def body_file(proxy: Dlproxy, url: str) -> Path:
     ctl = Path(proxy.exe).parent / "ctl" / "dlproxyctl"
+    if not ctl.exists():  # a binary copied elsewhere (e.g. a baseline): the build's dlproxyctl
+        ctl = REPO / "build" / "proxy" / "ctl" / "dlproxyctl"
     r = subprocess.run([str(ctl), "--cache-dir", proxy.cache_dir, "show", "--json", url],
                        capture_output=True, text=True, timeout=30, env=clean_env())
     if r.returncode != 0:
