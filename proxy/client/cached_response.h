@@ -78,6 +78,8 @@ class CachedResponse final : public FetchListener, public HitAuthorizationListen
     bool send_from(const std::byte* chunk_data, uint64_t chunk_begin, uint64_t chunk_length);
     // The same from a whole chunk, without copying its bytes.
     void send_chunk(const ChunkPtr& chunk, uint64_t chunk_begin, uint64_t chunk_length);
+    // `bytes` about to be sent came from the cache: this response's count and the metric.
+    void count_from_cache(uint64_t bytes);
 
     ClientConnection& conn_;
     FetchRegistry& registry_;
