@@ -1,20 +1,12 @@
 // Store: writing, verifying and reading chunks.
 #include <spdlog/spdlog.h>
-#include <xxhash.h>
 
 #include <cerrno>
 
+#include "cache/chunk_hash.h"
 #include "cache/store.h"
 
 namespace cache {
-
-namespace {
-
-uint64_t hash_of(std::span<const std::byte> bytes) {
-    return XXH3_64bits(bytes.data(), bytes.size());
-}
-
-}  // namespace
 
 Result<void> Store::write_chunk(const ObjectInfo& object, uint32_t index,
                                 std::span<const std::byte> bytes) {
@@ -40,7 +32,7 @@ Result<std::vector<StagedChunk>> Store::stage_chunks(const ObjectInfo& object,
             return fail(Errc::InvalidArgument);
         }
         extents.push_back({object.chunk_begin(c.index), c.bytes});
-        staged.push_back({c.index, static_cast<uint32_t>(c.bytes.size()), hash_of(c.bytes)});
+        staged.push_back({c.index, static_cast<uint32_t>(c.bytes.size()), chunk_hash(c.bytes)});
     }
     if (auto written = files_.write(object.id, extents, /*sync=*/false); !written) {
         if (written.error() == Errc::NoSpace) discard_unrecorded(object, chunks);
@@ -134,7 +126,7 @@ Result<size_t> Store::read_chunk(const ObjectInfo& object, uint32_t index,
     }
     if (!read) return policy::fail(read.error());
 
-    uint64_t actual = hash_of(bytes);
+    uint64_t actual = chunk_hash(bytes);
     if (actual != record.xxh3) {
         spdlog::warn("cache: chunk {} of {}: expected xxh3 {:016x}, actual {:016x}; dropped", index,
                      object.key, record.xxh3, actual);
@@ -154,7 +146,7 @@ Result<size_t> Store::read_staged_chunk(const ObjectInfo& object, const StagedCh
     if (auto read = files_.read(object.id, object.chunk_begin(staged.index), bytes); !read) {
         return policy::fail(read.error());
     }
-    if (hash_of(bytes) != staged.hash) return fail(Errc::ChecksumMismatch);
+    if (chunk_hash(bytes) != staged.hash) return fail(Errc::ChecksumMismatch);
     return bytes.size();
 }
 

@@ -1,10 +1,10 @@
 // Store: sparse objects made of extents at any offsets (Xet xorbs; extent_record.h).
 #include <spdlog/spdlog.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "cache/chunk_hash.h"
 #include "cache/store.h"
 
 namespace cache {
@@ -47,7 +47,7 @@ detail::ExtentRecord record_for(std::span<const std::byte> bytes, uint32_t piece
     r.hashes.reserve(r.piece_count());
     for (uint64_t at = 0; at < bytes.size(); at += piece) {
         auto p = bytes.subspan(at, std::min<uint64_t>(piece, bytes.size() - at));
-        r.hashes.push_back(XXH3_64bits(p.data(), p.size()));
+        r.hashes.push_back(chunk_hash(p));
     }
     return r;
 }
@@ -156,8 +156,7 @@ Result<void> Store::read_extents(const ObjectInfo& object,
             if (piece_extent != &e || piece_begin != begin) {
                 piece.resize(end - begin);
                 auto read = files_.read(object.id, begin, piece);
-                const bool bad =
-                    read && XXH3_64bits(piece.data(), piece.size()) != e.record.hashes[k];
+                const bool bad = read && chunk_hash(piece) != e.record.hashes[k];
                 if (!read || bad) {
                     if (read || read.error() == Errc::Missing) {
                         spdlog::warn("cache: extent {}+{} of {}: piece at {} {}; dropped", e.start,

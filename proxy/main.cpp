@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cache/chunk_hash.h"
 #include "cache/store.h"
 #include "proxy/admin/admin_api.h"
 #include "proxy/admin/admin_server.h"
@@ -154,6 +155,8 @@ int main(int argc, char** argv) {
     }
     if (auto orphans = (*store)->remove_orphan_files(); orphans && *orphans > 0)
         spdlog::info("cache: removed {} orphaned body file(s)", *orphans);
+    spdlog::debug("cache: chunk checksums are XXH3-64 ({} build)",
+                  cache::chunk_hash_implementation());
     const double start_time = proxy::wall_seconds_f();
 
     uv_loop_t loop;

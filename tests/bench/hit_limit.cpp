@@ -16,7 +16,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <array>
 #include <condition_variable>
@@ -27,6 +26,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "cache/chunk_hash.h"
 
 namespace {
 
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
             const size_t want = (s.length + 4095) & ~size_t{4095};
             ssize_t n = ::pread(file, s.data, want, static_cast<off_t>(offset));
             if (n < static_cast<ssize_t>(s.length)) die("pread");
-            sink ^= XXH3_64bits(s.data, s.length);
+            sink ^= cache::chunk_hash({reinterpret_cast<const std::byte*>(s.data), s.length});
             ring.set(i, true);
         }
         if (sink == 42) std::fprintf(stderr, "\n");  // keeps the hashes from being optimised out
