@@ -82,6 +82,12 @@ struct Config {
     // its origin cannot be reached: "model-hosts" (the default: only the hosts `intercept`
     // decrypts by default), "all", or "off" (docs/model-hosts.md "Offline").
     OfflineAnswers offline_answers = OfflineAnswers::ModelHosts;
+    // Which complete objects get a sha256 (docs/model-hosts.md "Verification"): "announced"
+    // (false, the default) hashes those whose digest was announced (a sha256: key, a redirect's
+    // X-Linked-Etag, Repr-Digest/Digest) and those filled from two servers; "all" (true) also
+    // every other object, whose hash is then only shown (dlproxyctl, the status page), never
+    // compared: SHA-256 cost 0.6 CPU s/GiB here even with the CPU's SHA extensions.
+    bool content_sha256_all = false;
 
     // HTTPS (docs/https.md). CONNECTs to hosts matching `intercept` are decrypted with a leaf
     // certificate from the local CA and served like http requests; every other CONNECT is

@@ -155,6 +155,18 @@ struct Durability {
     static std::string render(const T& v) { return quoted(v ? "sync" : "nosync"); }
 };
 
+// content_sha256: "announced" | "all" onto Config::content_sha256_all.
+struct ContentSha256 {
+    using T = bool;
+    static constexpr Arity arity = Arity::One;
+    static T parse(const std::string& text, const std::string& what);
+    static void from_toml(T& v, const toml::node& n, const std::string& w) {
+        v = parse(toml_string(n, w), w);
+    }
+    static void from_flag(T& v, const Values& in, const std::string& w) { v = parse(in.back(), w); }
+    static std::string render(const T& v) { return quoted(v ? "all" : "announced"); }
+};
+
 // offline_answers: "off" | "model-hosts" | "all".
 struct Offline {
     using T = OfflineAnswers;

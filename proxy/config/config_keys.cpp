@@ -137,6 +137,11 @@ const std::array kKeys = {
         "retry_deadline", {"SECONDS", "give up a fill after retrying this long"}),
     key<Switch, Member<&Config::resume_without_validator>>(
         "resume_without_validator", {"", "resume responses without ETag/Last-Modified", "off"}),
+    key<ContentSha256, Member<&Config::content_sha256_all>>(
+        "content_sha256",
+        {"WHICH",
+         "announced: sha256 of objects whose digest was announced (and of mixed-source fills); "
+         "all: of every complete object"}),
     key<Offline, Member<&Config::offline_answers>>(
         "offline_answers",
         {"MODE",

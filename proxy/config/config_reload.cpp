@@ -12,7 +12,7 @@ namespace {
 
 // Everything read at use time (per request, per connection, per fill): a new value applies to
 // what starts after the reload.
-constexpr std::array<std::string_view, 32> kLiveKeys = {
+constexpr std::array<std::string_view, 33> kLiveKeys = {
     "allow",
     "auth_basic",
     "connect_ports",
@@ -38,6 +38,7 @@ constexpr std::array<std::string_view, 32> kLiveKeys = {
     "breaker_window",
     "breaker_open",
     "background_fill",
+    "content_sha256",
     "background_fill_min_percent",
     "background_fill_max_remaining",
     "max_background_fills",

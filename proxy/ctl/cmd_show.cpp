@@ -83,7 +83,8 @@ int run_show(const Context& ctx, const std::string& target) {
     row("body file", body_file);
     // The end-to-end check (docs/model-hosts.md "Verification").
     std::string content(cache::to_string(o.content_check));
-    if (o.sha256.empty()) content += " (sha256 not computed yet)";
+    if (o.sha256.empty())
+        content += " (no sha256: none was announced to check it against, or not computed yet)";
     if (o.content_check == cache::ContentCheck::Mismatch) content += ": quarantined, never a hit";
     row("content", content);
     if (!o.sha256.empty()) row("sha256", o.sha256);

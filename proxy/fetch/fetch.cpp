@@ -106,7 +106,10 @@ void Fetch::start(int64_t now) {
         if (map && stored_.present().size() == object().chunk_count() &&
             stored_.present().all_present()) {
             finish_object();
-            verify_stored_content();  // an object completed before it could be hashed
+            // An object completed before it could be hashed: its stored head may be what
+            // announced its digest.
+            if (auto sha = policy::announced_sha256(object().headers)) identity_.announce(*sha);
+            verify_stored_content();
             auto freshness =
                 policy::evaluate_freshness(object().headers, request_.headers,
                                            {object().request_time, object().response_time}, now);
@@ -340,10 +343,14 @@ void Fetch::on_new_object(int status, const policy::HeaderList& headers,
     fresh.chunk_size = store().options().chunk_size;
     fresh.request_time = fresh.response_time = fresh.created = fresh.last_access = now;
     stored_.begin_new(std::move(fresh), policy::end_to_end(headers));
-    // Hashed as it is written, when the chunks come in order from byte 0 (fill_sha256.h).
-    identity_.fill_sha256().begin();
-    record_object(head, now);
     if (auto sha = policy::announced_sha256(headers)) identity_.announce(*sha);
+    // Hashed as it is written, when the chunks come in order from byte 0 (fill_sha256.h), if
+    // anything wants its sha256 (a mixed-source fill decided later is read back instead).
+    if (wants_sha256())
+        identity_.fill_sha256().begin();
+    else
+        identity_.fill_sha256().skip();
+    record_object(head, now);
     pipeline_.forget_memory();
     const uint64_t from = run ? run->begin : 0;
     cursor_.begin_run(from, run ? run->end : object().complete_length,

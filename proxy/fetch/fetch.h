@@ -178,6 +178,9 @@ class Fetch final : private ResumeOwner {
     uint64_t memory_held() const;
 
     // Content identity (fetch_identity.cpp, docs/model-hosts.md).
+    // Whether this object gets a sha256: a digest was announced to check it against, it was
+    // filled from two servers, or content_sha256 is "all".
+    bool wants_sha256() const;
     void verify_stored_content();
     void on_content_verdict(ContentVerdict verdict);
     // `computed`: what the quarantined copy hashed to.

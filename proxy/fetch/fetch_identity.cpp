@@ -27,12 +27,20 @@ std::string_view Fetch::content_state() const {
     return cache::to_string(object().content_check);
 }
 
+bool Fetch::wants_sha256() const {
+    return registry_.config().content_sha256_all || !identity_.announced_sha256().empty() ||
+           content_pending();
+}
+
 // Runs once a fill (or a hit on an object never hashed) has every chunk recorded.
 void Fetch::verify_stored_content() {
     if (identity_.verifying() || !object().complete() || !stored_.recorded() ||
         !pipeline_.caching())
         return;
     if (!object().sha256.empty()) return;  // judged before
+    // Without an announced digest the hash could only be shown, never compared: each read of
+    // a chunk is checked against its XXH3 all the same (content_sha256 = "all" hashes anyway).
+    if (!wants_sha256()) return;
     identity_.set_verifying(true);
     // Inline when the fill hashed every chunk in order as it wrote them; else read back.
     std::shared_ptr<Sha256> hashed = identity_.fill_sha256().take_covering(object().chunk_count());

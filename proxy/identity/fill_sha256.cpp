@@ -10,6 +10,11 @@ void FillSha256::begin() {
     if (!sha_->ok()) sha_.reset();
 }
 
+void FillSha256::skip() {
+    next_ = 0;
+    end(Gap::NotWanted);
+}
+
 FillSha256::Job FillSha256::take(std::span<const uint32_t> indices) {
     if (!sha_ || indices.empty()) return {};
     if (in_job_) {
@@ -53,6 +58,8 @@ std::string_view to_string(FillSha256::Gap gap) {
     switch (gap) {
         case FillSha256::Gap::None:
             return "none";
+        case FillSha256::Gap::NotWanted:
+            return "no digest was announced to check it against";
         case FillSha256::Gap::NotBegun:
             return "the fill did not start the object at byte 0";
         case FillSha256::Gap::OutOfOrder:

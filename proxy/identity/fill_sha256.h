@@ -7,6 +7,8 @@
 // (Fetch::maybe_stage). The loop side decides which
 // chunks continue the hash; anything else ends the inline hash of this fill for good and the
 // read-back (content_verifier.h) judges the object, as before:
+//   - NotWanted:   nothing announced a digest and content_sha256 is "announced" (the default):
+//                  no hash is made, none of its CPU spent (Fetch::wants_sha256);
 //   - NotBegun:    the fill did not start a new object at byte 0 (it completes a stored partial
 //                  object, e.g. after a restart of dlproxy, or a complete one is hit unhashed);
 //   - OutOfOrder:  a chunk beyond the next one (a range fill, a cold range, a fill resumed
@@ -36,7 +38,7 @@ namespace proxy {
 
 class FillSha256 {
   public:
-    enum class Gap { None, NotBegun, OutOfOrder, Rewritten, WriteFailed, Overlap, HandedOver };
+    enum class Gap { None, NotWanted, NotBegun, OutOfOrder, Rewritten, WriteFailed, Overlap, HandedOver };
 
     // What one write job hashes: the first `chunks` chunks of its batch, in batch order.
     struct Job {
@@ -50,6 +52,8 @@ class FillSha256 {
     // A new object is filled from byte 0 (Fetch::on_new_object): hash from chunk 0 afresh. A job
     // still running for an earlier object keeps its own context, which is then dropped.
     void begin();
+    // A new object is filled from byte 0 that nobody wants a sha256 of: no context (NotWanted).
+    void skip();
     // The chunks one write job is about to write, in its order: what the job hashes (maybe
     // nothing). Ends the inline hash when they do not continue it.
     Job take(std::span<const uint32_t> indices);

@@ -192,6 +192,22 @@ TEST_CASE("proxy/config: cache durability") {
     CHECK_THROWS_AS(parse({"--cache-durability", "none"}), ConfigError);
 }
 
+TEST_CASE("proxy/config: which objects get a sha256") {
+    Config c;
+    CHECK_FALSE(c.content_sha256_all);  // announced digests only
+    proxy::apply_toml(c, "content_sha256 = \"all\"", "x.toml");
+    CHECK(c.content_sha256_all);
+    Config again;
+    proxy::apply_toml(again, c.to_toml(), "rendered.toml");
+    CHECK(again.content_sha256_all);
+    Config bad;
+    CHECK_THROWS_AS(proxy::apply_toml(bad, "content_sha256 = \"some\"", "x.toml"), ConfigError);
+    CHECK_THROWS_AS(proxy::apply_toml(bad, "content_sha256 = true", "x.toml"), ConfigError);
+    CHECK(parse({"--content-sha256", "all"}).config.content_sha256_all);
+    CHECK_FALSE(parse({"--content-sha256", "announced"}).config.content_sha256_all);
+    CHECK_THROWS_AS(parse({"--content-sha256", "none"}), ConfigError);
+}
+
 TEST_CASE("proxy/config: a negative zero renders as 0 (fuzz finding 10)") {
     Config c;
     proxy::apply_toml(c, "grace_period = -0e300\nbackground_fill_min_percent = -0.0\n", "x.toml");

@@ -119,3 +119,23 @@ TEST_CASE("proxy/fill_sha256: an empty object is covered by the empty hash") {
     REQUIRE(sha);
     CHECK(sha->finish() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
+
+TEST_CASE("proxy/fill_sha256: a skipped fill hashes nothing, and a job of the object before it "
+          "does not revive the hash") {
+    const std::vector<std::vector<std::byte>> chunks{bytes_of("a"), bytes_of("b")};
+    FillSha256 fill;
+    fill.begin();
+    auto earlier = write(fill, {0}, chunks);  // still running when the next object starts
+    fill.skip();
+    CHECK(fill.gap() == Gap::NotWanted);
+    const std::vector<uint32_t> both{0, 1}, first{0};
+    CHECK_FALSE(fill.take(both));
+    fill.job_done(earlier, true);
+    CHECK_FALSE(fill.take(first));
+    CHECK_FALSE(fill.take_covering(2));
+    CHECK(fill.gap() == Gap::NotWanted);
+    CHECK(fill.hashed_chunks() == 0);
+    fill.begin();  // the next object wants one again
+    fill.job_done(write(fill, {0, 1}, chunks), true);
+    CHECK(fill.take_covering(2));
+}
