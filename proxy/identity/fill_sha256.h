@@ -38,7 +38,16 @@ namespace proxy {
 
 class FillSha256 {
   public:
-    enum class Gap { None, NotWanted, NotBegun, OutOfOrder, Rewritten, WriteFailed, Overlap, HandedOver };
+    enum class Gap {
+        None,
+        NotWanted,
+        NotBegun,
+        OutOfOrder,
+        Rewritten,
+        WriteFailed,
+        Overlap,
+        HandedOver
+    };
 
     // What one write job hashes: the first `chunks` chunks of its batch, in batch order.
     struct Job {
