@@ -288,12 +288,22 @@ void CachedResponse::pump() {
             read_from_disk(index);
             break;
         }
+        // A reader at the live head queues only a little: the socket buffer holds the rest, so
+        // it stays close to the fill, and 100 slow readers following fills do not each pin a
+        // high-water mark of chunks.
+        if (auto live = fetch_->live_chunk(index)) {
+            // The main fill's chunk only grows: its bytes so far go out without a copy.
+            const uint64_t live_length = std::min<uint64_t>(live->bytes.size(), length);
+            if (live_length > pos_ - begin) {
+                if (conn_.queued() >= kLiveQueueLimit) break;
+                send_chunk(live, begin, live_length);
+                continue;
+            }
+        }
         auto live = fetch_->live_bytes(index);
         const uint64_t live_length = std::min<uint64_t>(live.size(), length);
         if (live_length > pos_ - begin) {
-            // Live bytes are copied (the fill buffer keeps changing), so a reader at the live
-            // head queues only a little: the socket buffer holds the rest, and 100 slow readers
-            // following fills do not each hold a high-water mark of copies.
+            // A range fill's buffer is reused: its bytes are copied.
             if (conn_.queued() >= kLiveQueueLimit) break;
             send_from(live.data(), begin, live_length);
             continue;

@@ -148,6 +148,10 @@ class Fetch final : private ResumeOwner {
     // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
     std::optional<cache::StagedChunk> staged(uint32_t index) const;
     std::span<const std::byte> live_bytes(uint32_t index) const;
+    // The main fill's chunk being filled, when it is `index`: its bytes so far may be sent
+    // without a copy (they never change; fill_cursor.h). Null otherwise (a range fill's live
+    // bytes are only in live_bytes).
+    ChunkPtr live_chunk(uint32_t index) const;
     // Chunks read from disk and verified by one client, offered to the others while any
     // client still holds them: clients reading in step share one buffer.
     ChunkPtr shared_read(uint32_t index) const { return reads_.shared(index); }

@@ -82,6 +82,12 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     return BodyAction::Accept;
 }
 
+ChunkPtr Fetch::live_chunk(uint32_t index) const {
+    if (outcome_.state() != State::Ready) return nullptr;
+    if (index == cursor_.chunk_index() && engine_->running()) return cursor_.live_chunk();
+    return nullptr;
+}
+
 size_t Fetch::append_body(const std::byte* data, size_t size) {
     size_t used = 0;
     while (used < size && cursor_.in_run()) {

@@ -4,7 +4,10 @@
 //
 // A run is [next, end) of the object: plan_fill chooses one (the next missing chunks), a fresh
 // answer sets one (the whole object, or a cold range). Body bytes fill the chunk being filled,
-// chunk_index(), up to its length; seal() hands it out and the next chunk starts empty. A run
+// chunk_index(), up to its length; seal() hands it out and the next chunk starts empty. The
+// chunk being filled is shared (live_chunk): readers at the live head send its bytes without
+// copying them, so its bytes are only ever appended — a chunk dropped or ended is let go, never
+// cleared and reused, and a reader still sending from it keeps it alive. A run
 // may end early (end_run_here: a range fill holds what follows, or the origin sent more than
 // asked); the next run is then planned from the fetch's deferred call (want_replan).
 //
@@ -42,7 +45,7 @@ class FillCursor {
         next_ = from;
         run_end_ = to;
         chunk_index_ = index;
-        chunk_.clear();
+        chunk_.reset();
     }
     // The next request starts at `from`; its answer sets the run (on_new_object).
     void start_at(uint64_t from) { next_ = from; }
@@ -57,16 +60,23 @@ class FillCursor {
     void end_run_here() { run_end_ = next_; }
 
     uint32_t chunk_index() const { return chunk_index_; }
-    std::span<const std::byte> chunk_bytes() const { return {chunk_.data(), chunk_.size()}; }
-    size_t chunk_capacity() const { return chunk_.capacity(); }
+    std::span<const std::byte> chunk_bytes() const {
+        return chunk_ ? std::span<const std::byte>(chunk_->bytes) : std::span<const std::byte>();
+    }
+    size_t chunk_capacity() const { return chunk_ ? chunk_->bytes.capacity() : 0; }
+    // The chunk being filled (null before its first byte): its bytes up to the size a reader
+    // sees never change.
+    ChunkPtr live_chunk() const { return chunk_; }
     // Takes bytes of `data` [0, size) into the chunk being filled, up to `chunk_length` (its
     // length in the object) and the run's end; returns how many it took.
     size_t take(const std::byte* data, size_t size, size_t chunk_length);
-    bool chunk_full(size_t chunk_length) const { return chunk_.size() == chunk_length; }
+    bool chunk_full(size_t chunk_length) const {
+        return chunk_ && chunk_->bytes.size() == chunk_length;
+    }
     // The chunk being filled is complete: it is handed out; the next one starts empty.
     std::shared_ptr<Chunk> seal();
     // The fill stopped: a chunk not yet complete is fetched again later.
-    void drop_chunk() { chunk_.clear(); }
+    void drop_chunk() { chunk_.reset(); }
 
     // The next run is to be planned from the fetch's deferred call (Fetch::run_deferred).
     void want_replan() { replan_ = true; }
@@ -80,7 +90,7 @@ class FillCursor {
     uint64_t run_begin_ = 0;  // where the running transfer began
     uint64_t run_end_ = 0;    // end of the byte run the transfer is filling
     uint32_t chunk_index_ = 0;
-    cache::AlignedBytes chunk_;  // the chunk being filled: chunk_index_, from its start
+    std::shared_ptr<Chunk> chunk_;  // the chunk being filled: chunk_index_, from its start
     bool replan_ = false;
 };
 

@@ -88,3 +88,34 @@ TEST_CASE("proxy/fetch/fill_cursor: a replan is taken once, or cancelled") {
     c.cancel_replan();
     CHECK_FALSE(c.take_replan());
 }
+
+TEST_CASE("proxy/fetch/fill_cursor: a reader's view of the live chunk never changes") {
+    FillCursor c;
+    c.begin_run(0, 100, 0);
+    CHECK_FALSE(c.live_chunk());  // nothing taken yet
+    auto data = bytes(100);
+    c.take(data.data(), 3, 8);
+    auto live = c.live_chunk();
+    REQUIRE(live);
+    CHECK(live->index == 0);
+    CHECK(live->bytes.size() == 3);
+    const std::byte* seen = live->bytes.data();
+    c.take(data.data() + 3, 2, 8);  // appended: the first 3 bytes stay where they are
+    CHECK(live->bytes.data() == seen);
+    CHECK(live->bytes.size() == 5);
+    // The fill stops: the chunk is let go, not cleared for reuse; the next bytes go elsewhere.
+    c.drop_chunk();
+    CHECK_FALSE(c.live_chunk());
+    auto other = bytes(8, 200);
+    c.begin_run(0, 100, 0);
+    c.take(other.data(), 8, 8);
+    CHECK(live->bytes.size() == 5);
+    CHECK(live->bytes.data()[0] == std::byte{0});
+    CHECK(live->bytes.data()[4] == std::byte{4});
+    // Sealing hands out the very chunk readers share.
+    auto now_live = c.live_chunk();
+    auto sealed = c.seal();
+    CHECK(sealed.get() == now_live.get());
+    CHECK(sealed->bytes.data()[0] == std::byte{200});
+    CHECK_FALSE(c.live_chunk());
+}

@@ -120,8 +120,9 @@ TEST_CASE("proxy/fill_sha256: an empty object is covered by the empty hash") {
     CHECK(sha->finish() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
-TEST_CASE("proxy/fill_sha256: a skipped fill hashes nothing, and a job of the object before it "
-          "does not revive the hash") {
+TEST_CASE(
+    "proxy/fill_sha256: a skipped fill hashes nothing, and a job of the object before it "
+    "does not revive the hash") {
     const std::vector<std::vector<std::byte>> chunks{bytes_of("a"), bytes_of("b")};
     FillSha256 fill;
     fill.begin();
