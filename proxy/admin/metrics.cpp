@@ -114,6 +114,9 @@ std::string Metrics::render_prometheus() const {
             range_fetches);
     counter(out, "discarded_bytes_total", "Bytes received from origins and thrown away.",
             discarded_bytes);
+    counter(out, "fill_disk_pauses_total",
+            "Times a fill paused its upstream transfer because the cache's writes were behind.",
+            fill_disk_pauses);
     counter(out, "checksum_failures_total", "Cached chunks that failed verification on read.",
             checksum_failures);
     header(out, "sha256_objects_total", "counter",

@@ -60,6 +60,7 @@ void Fetch::chunk_lost(uint32_t index) {
 UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     if (outcome_.state() != State::Ready || closing_) return BodyAction::Abort;
     if (pipeline_.caching() && disk_behind()) {
+        if (!pacer_.paused_for_disk()) metrics().fill_disk_pauses.inc();
         pacer_.pause_for_disk();
         return BodyAction::Pause;
     }

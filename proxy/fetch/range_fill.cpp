@@ -117,6 +117,7 @@ bool RangeFill::may_retry(const RetryPlan& plan) {
 UpstreamSink::BodyAction RangeFill::on_resume_body(const char* data, size_t size) {
     if (over_) return UpstreamSink::BodyAction::Abort;
     if (fetch_.pipeline_.caching() && fetch_.disk_behind()) {
+        if (!paused_) metrics().fill_disk_pauses.inc();
         paused_ = true;
         return UpstreamSink::BodyAction::Pause;
     }
