@@ -13,8 +13,14 @@ URL per round, so every hit is a first hit right after its fill), and curl strai
 hit_limit serving that URL's body file. Reports MB/s (curl's own timing) and CPU s/GiB (dlproxy's
 process; hit_limit's own rusage), medians, and the ratio dlproxy / limit.
 
+--alternatives adds hit_limit's other modes to every round (the order rotates): `mapped` (verified
+without copying into the socket: mmap + mlock, XXH3 in place, sendfile), `sendfile` (unverified,
+from the page cache, after dropping it as a fill leaves it) and `sendfile-warm` (unverified, the
+file left in the page cache: nginx's first hit, whose cache file was written buffered).
+
     python3 tests/bench/bench_hit_limit.py [--size 1GiB] [--runs 5] [--dlproxy BIN]
                                            [--hit-limit build/tests/bench/hit_limit]
+                                           [--alternatives]
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ REPO = Path(__file__).resolve().parents[2]
 def parse_args():
     p = bench_parser(__doc__, size="1GiB", runs=5)
     p.add_argument("--hit-limit", type=Path, default=REPO / "build/tests/bench/hit_limit")
+    p.add_argument("--alternatives", action="store_true",
+                   help="also hit_limit's mapped, sendfile and sendfile-warm modes")
     return parse_bench_args(p)
 
 
@@ -61,8 +69,12 @@ def body_file(proxy: Dlproxy, url: str) -> Path:
     return Path(path)
 
 
-def limit_round(exe: Path, body: Path, size: int) -> dict:
-    p = subprocess.Popen([str(exe), str(body), str(size)], stdout=subprocess.PIPE, text=True)
+ALTERNATIVES = ("mapped", "sendfile", "sendfile-warm")
+
+
+def limit_round(exe: Path, body: Path, size: int, mode: str = "direct") -> dict:
+    p = subprocess.Popen([str(exe), str(body), str(size), mode], stdout=subprocess.PIPE,
+                         text=True)
     try:
         line = p.stdout.readline()
         if not line.startswith("listening on "):
@@ -92,6 +104,8 @@ def run(args) -> int:
     if not args.hit_limit.exists():
         raise BenchError(f"{args.hit_limit} not built (ninja -C build tests/bench/hit_limit)")
     results: dict[str, list[dict]] = {"dlproxy": [], "limit": []}
+    if args.alternatives:
+        results.update({mode: [] for mode in ALTERNATIVES})
     with Bench("hit_limit", args.keep) as bench:
         root = bench.dir / "www"
         root.mkdir()
@@ -105,10 +119,18 @@ def run(args) -> int:
             body = body_file(proxy, url)
             legs = [("dlproxy", lambda: dlproxy_round(proxy, url, args.size_bytes)),
                     ("limit", lambda: limit_round(args.hit_limit, body, args.size_bytes))]
-            for name, leg in (legs if i % 2 == 0 else reversed(legs)):
+            if args.alternatives:
+                legs += [(mode, lambda mode=mode: limit_round(args.hit_limit, body,
+                                                              args.size_bytes, mode))
+                         for mode in ALTERNATIVES]
+            # dlproxy's hit and the limit alternate; the alternatives come after both, since
+            # they bring the file into the page cache (mapped and sendfile drop it first, and
+            # sendfile-warm reads what sendfile left there).
+            first = legs[:2] if i % 2 == 0 else legs[1::-1]
+            for name, leg in first + legs[2:]:
                 results[name].append(leg())
-            print(f"  round {i}: dlproxy {results['dlproxy'][-1]['mb_s']:.0f} MB/s, "
-                  f"limit {results['limit'][-1]['mb_s']:.0f} MB/s", flush=True)
+            print(f"  round {i}: " + ", ".join(f"{name} {results[name][-1]['mb_s']:.0f} MB/s"
+                                               for name in results), flush=True)
     rows = []
     for name, runs in results.items():
         rows.append([name, fmt(median(r["mb_s"] for r in runs), ".0f"),

@@ -6,14 +6,27 @@
 // as dlproxy's worker reads overlap its sends. No event loop, no HTTP parsing beyond the end of
 // the request head, no cache index: the floor under dlproxy's hit, to measure it against.
 //
-//   hit_limit FILE LENGTH
+//   hit_limit FILE LENGTH [MODE]
 // Prints `listening on 127.0.0.1:PORT` once it accepts, answers the first connection's request
 // with `200` and LENGTH bytes of FILE from offset 0, then prints `cpu_seconds S` (user + system
 // of the whole process) and exits. Binds 127.0.0.1 only.
+//
+// MODE is how the bytes get from the file to the socket:
+//   direct         (default) as above: O_DIRECT read, XXH3, send; what dlproxy's hit does.
+//   mapped         verified without a copy into the socket: each chunk is mapped and locked in
+//                  the page cache (mmap + mlock: the pages cannot be evicted and read again
+//                  between the check and the send), hashed where it lies, then `sendfile`d.
+//   sendfile       not verified: `sendfile` of the page cache, as nginx serves its cache files.
+//   sendfile-warm  the same with the file left in the page cache (the others drop it first, as
+//                  it is right after dlproxy's O_DIRECT fill): nginx's own first hit, whose
+//                  cache file was just written through the page cache.
+// The three alternatives measure the levers a verified hit has left (docs/benchmarks.md).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -82,16 +95,25 @@ void send_all(int fd, const void* data, size_t length) {
     }
 }
 
+void serve_direct(int client, int file, uint64_t length);
+void serve_from_page_cache(int client, int file, uint64_t length, bool verify);
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: hit_limit FILE LENGTH\n");
+    const std::string mode = argc == 4 ? argv[3] : "direct";
+    if ((argc != 3 && argc != 4) ||
+        (mode != "direct" && mode != "mapped" && mode != "sendfile" && mode != "sendfile-warm")) {
+        std::fprintf(stderr,
+                     "usage: hit_limit FILE LENGTH [direct|mapped|sendfile|sendfile-warm]\n");
         return 2;
     }
     const uint64_t length = std::strtoull(argv[2], nullptr, 10);
-    int file = ::open(argv[1], O_RDONLY | O_DIRECT);
+    int file = ::open(argv[1], O_RDONLY | (mode == "direct" ? O_DIRECT : 0));
     if (file < 0) die("open");
+    // Right after dlproxy's fill none of the file is in the page cache: keep it that way.
+    if (mode == "mapped" || mode == "sendfile")
+        (void)::posix_fadvise(file, 0, 0, POSIX_FADV_DONTNEED);
 
     int listener = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -117,6 +139,27 @@ int main(int argc, char** argv) {
                                "\r\nConnection: close\r\n\r\n";
     send_all(client, answer.data(), answer.size());
 
+    if (mode != "direct") {
+        serve_from_page_cache(client, file, length, mode == "mapped");
+    } else {
+        serve_direct(client, file, length);
+    }
+    ::shutdown(client, SHUT_WR);
+    while (::recv(client, buf, sizeof buf, 0) > 0) {
+    }
+    ::close(client);
+
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    std::printf("cpu_seconds %.3f\n", cpu);
+    return 0;
+}
+
+namespace {
+
+void serve_direct(int client, int file, uint64_t length) {
     Ring ring;
     const size_t chunks = static_cast<size_t>((length + kChunk - 1) / kChunk);
     std::thread reader([&] {
@@ -141,15 +184,39 @@ int main(int argc, char** argv) {
         ring.set(i, false);
     }
     reader.join();
-    ::shutdown(client, SHUT_WR);
-    while (::recv(client, buf, sizeof buf, 0) > 0) {
-    }
-    ::close(client);
-
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-    std::printf("cpu_seconds %.3f\n", cpu);
-    return 0;
 }
+
+void sendfile_all(int client, int file, uint64_t offset, size_t length) {
+    auto at = static_cast<off_t>(offset);
+    while (length > 0) {
+        ssize_t n = ::sendfile(client, file, &at, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) die("sendfile");
+        length -= static_cast<size_t>(n);
+    }
+}
+
+void serve_from_page_cache(int client, int file, uint64_t length, bool verify) {
+    uint64_t sink = 0;
+    for (uint64_t offset = 0; offset < length; offset += kChunk) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, length - offset));
+        // One descriptor for the whole file: the kernel's readahead builds up; ask for more.
+        (void)::posix_fadvise(file, static_cast<off_t>(offset + kChunk), 8 * kChunk,
+                              POSIX_FADV_WILLNEED);
+        if (!verify) {
+            sendfile_all(client, file, offset, n);
+            continue;
+        }
+        void* map = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, file, static_cast<off_t>(offset));
+        if (map == MAP_FAILED) die("mmap");
+        if (::mlock(map, n) != 0) die("mlock");
+        sink ^= cache::chunk_hash({static_cast<const std::byte*>(map), n});
+        // sendfile takes references to the locked pages, the very bytes just checked.
+        sendfile_all(client, file, offset, n);
+        ::munlock(map, n);
+        ::munmap(map, n);
+    }
+    if (sink == 42) std::fprintf(stderr, "\n");  // keeps the hashes from being optimised out
+}
+
+}  // namespace
