@@ -33,6 +33,13 @@ void counter(std::string& out, std::string_view name, std::string_view help, con
     sample(out, name, "", c.value());
 }
 
+// A counter kept in microseconds, exposed in seconds (the Prometheus base unit).
+void seconds_counter(std::string& out, std::string_view name, std::string_view help,
+                     const Counter& microseconds) {
+    header(out, name, "counter", help);
+    sample(out, name, "", detail::format_sample(static_cast<double>(microseconds.value()) / 1e6));
+}
+
 void gauge(std::string& out, std::string_view name, std::string_view help, const Gauge& g) {
     header(out, name, "gauge", help);
     sample(out, name, "", std::to_string(g.value()));
@@ -117,6 +124,9 @@ std::string Metrics::render_prometheus() const {
     counter(out, "fill_disk_pauses_total",
             "Times a fill paused its upstream transfer because the cache's writes were behind.",
             fill_disk_pauses);
+    seconds_counter(out, "fill_disk_pause_seconds_total",
+                    "Time fills spent paused because the cache's writes were behind.",
+                    fill_disk_pause_us);
     counter(out, "checksum_failures_total", "Cached chunks that failed verification on read.",
             checksum_failures);
     header(out, "sha256_objects_total", "counter",
@@ -131,10 +141,9 @@ std::string Metrics::render_prometheus() const {
     counter(out, "sha256_readback_bytes_total",
             "Bytes read back from the cache and hashed after a fill that was not one ordered pass.",
             sha256_readback_bytes);
-    header(out, "sha256_cpu_seconds_total", "counter",
-           "Worker CPU time spent hashing objects, while filling or reading them back.");
-    sample(out, "sha256_cpu_seconds_total", "",
-           detail::format_sample(static_cast<double>(sha256_cpu_us.value()) / 1e6));
+    seconds_counter(out, "sha256_cpu_seconds_total",
+                    "Worker CPU time spent hashing objects, while filling or reading them back.",
+                    sha256_cpu_us);
     counter(out, "url_refreshes_total",
             "Expired signed URLs replaced mid-fill through the request that redirected to them.",
             url_refreshes);

@@ -115,6 +115,7 @@ class Metrics {
     Counter give_ups;             // fills abandoned after the retry budget ran out
     Counter discarded_bytes;      // bytes received but thrown away (a 200 answering a resume)
     Counter fill_disk_pauses;     // fills' transfers paused because the cache's writes were behind
+    Counter fill_disk_pause_us;   // how long those pauses lasted (until the fill resumed)
     Counter checksum_failures;    // cached chunks that failed verification on read
     Counter range_fetches;        // separate upstream range fetches ahead of a fill
     Counter stalls;               // transfers that went silent mid-body (policy/stall_watch.h)

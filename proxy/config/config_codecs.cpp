@@ -161,18 +161,6 @@ void Switch::from_toml(bool& v, const toml::node& n, const std::string& w) {
     v = n.as_boolean()->get();
 }
 
-bool Durability::parse(const std::string& text, const std::string& what) {
-    if (text == "sync") return true;
-    if (text == "nosync") return false;
-    throw ConfigError(what + ": '" + text + "' is not one of sync, nosync");
-}
-
-bool ContentSha256::parse(const std::string& text, const std::string& what) {
-    if (text == "announced") return false;
-    if (text == "all") return true;
-    throw ConfigError(what + ": '" + text + "' is not one of announced, all");
-}
-
 OfflineAnswers Offline::parse(const std::string& text, const std::string& what) {
     if (text == "off") return OfflineAnswers::Off;
     if (text == "model-hosts") return OfflineAnswers::ModelHosts;

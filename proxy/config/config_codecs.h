@@ -15,8 +15,11 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/address_list.h"
@@ -143,29 +146,38 @@ struct Switch {
     static std::string render(const T& v) { return v ? "true" : "false"; }
 };
 
-// cache_durability: "sync" | "nosync" onto Config::cache_sync.
-struct Durability {
-    using T = bool;
-    static constexpr Arity arity = Arity::One;
-    static T parse(const std::string& text, const std::string& what);
-    static void from_toml(T& v, const toml::node& n, const std::string& w) {
-        v = parse(toml_string(n, w), w);
-    }
-    static void from_flag(T& v, const Values& in, const std::string& w) { v = parse(in.back(), w); }
-    static std::string render(const T& v) { return quoted(v ? "sync" : "nosync"); }
+// A word usable as a template argument (TwoWords).
+template <size_t N>
+struct Word {
+    constexpr Word(const char (&text)[N]) { std::copy_n(text, N, chars); }  // NOLINT: implicit
+    char chars[N]{};
+    std::string_view view() const { return {chars, N - 1}; }
 };
 
-// content_sha256: "announced" | "all" onto Config::content_sha256_all.
-struct ContentSha256 {
+// A bool written as one of two words: `Yes` for true, `No` for false.
+template <Word Yes, Word No>
+struct TwoWords {
     using T = bool;
     static constexpr Arity arity = Arity::One;
-    static T parse(const std::string& text, const std::string& what);
+    static T parse(const std::string& text, const std::string& what) {
+        if (text == Yes.view()) return true;
+        if (text == No.view()) return false;
+        throw ConfigError(what + ": '" + text + "' is not one of " + std::string(Yes.view()) +
+                          ", " + std::string(No.view()));
+    }
     static void from_toml(T& v, const toml::node& n, const std::string& w) {
         v = parse(toml_string(n, w), w);
     }
     static void from_flag(T& v, const Values& in, const std::string& w) { v = parse(in.back(), w); }
-    static std::string render(const T& v) { return quoted(v ? "all" : "announced"); }
+    static std::string render(const T& v) {
+        return quoted(std::string(v ? Yes.view() : No.view()));
+    }
 };
+
+// cache_durability: "sync" | "nosync" onto Config::cache_sync.
+using Durability = TwoWords<"sync", "nosync">;
+// content_sha256: "all" | "announced" onto Config::content_sha256_all.
+using ContentSha256 = TwoWords<"all", "announced">;
 
 // offline_answers: "off" | "model-hosts" | "all".
 struct Offline {

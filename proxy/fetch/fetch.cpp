@@ -199,6 +199,8 @@ ResumeRun Fetch::run(uint64_t from, uint64_t to) const {
 
 void Fetch::attach(FetchListener* listener, std::optional<std::string_view> range) {
     listeners_.push_back(listener);
+    // The fill was about to stop after its current chunk: a client is back, it goes on.
+    if (pacer_.finishing_chunk()) pacer_.clear_stop();
     if (pacer_.stopped()) {
         // Only a client that needs a missing byte restarts the fill; one whose range is all
         // stored reads it, and the fill waits behind it (as in start()).

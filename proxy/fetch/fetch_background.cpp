@@ -49,6 +49,21 @@ void Fetch::on_last_detach() {
 // Stops asking the origin; chunks already complete are still written and recorded, so the
 // cache keeps a partial object that a later request completes with a Range fill.
 void Fetch::stop_fill(std::string_view why) {
+    // A chunk partly received is finished first while its transfer runs: dropping it would throw
+    // away bytes already here, and the next reader of that chunk would ask the origin for it
+    // again (a cold range's last chunk, whose client left with its first bytes). At most one
+    // chunk more comes from the origin; seal_chunk() stops the fill then.
+    const uint32_t index = cursor_.chunk_index();
+    if (!cursor_.chunk_bytes().empty() && engine_->running() && !pacer_.held_for_readers() &&
+        !pacer_.finishing_chunk() &&
+        cursor_.run_end() >= object().chunk_begin(index) + object().chunk_length(index)) {
+        spdlog::info(
+            "fetch {}: no clients left; finishing chunk {} ({} of {} bytes) before "
+            "stopping the fill ({})",
+            key_, index, cursor_.chunk_bytes().size(), object().chunk_length(index), why);
+        pacer_.finish_chunk_then_stop();
+        return;
+    }
     spdlog::info("fetch {}: no clients left; stopping the fill at {} of {} bytes ({})", key_,
                  bytes_held(), object().complete_length, why);
     cursor_.cancel_replan();

@@ -61,10 +61,11 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     if (outcome_.state() != State::Ready || closing_) return BodyAction::Abort;
     if (pipeline_.caching() && disk_behind()) {
         if (!pacer_.paused_for_disk()) metrics().fill_disk_pauses.inc();
-        pacer_.pause_for_disk();
+        pacer_.pause_for_disk(uv_hrtime());
         return BodyAction::Pause;
     }
-    if (pipeline_.caching() && pace() == policy::FillPace::Hold) {
+    // Without clients a chunk being finished (stop_fill) is not held for any reader.
+    if (pipeline_.caching() && !pacer_.finishing_chunk() && pace() == policy::FillPace::Hold) {
         pacer_.hold_for_readers(uv_now(loop()));
         return BodyAction::Pause;
     }
@@ -74,6 +75,7 @@ UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
         fallback_.add_bytes(used);
         metrics().fallback_bytes.add(used);
     }
+    if (pacer_.stopped()) return BodyAction::Accept;  // its transfer is retired already
     if (cursor_.next() >= cursor_.run_end() && used < size) {
         // More than the run asked for (a 200 to a ranged request): take what we need, stop it.
         retire_transfer();
@@ -91,7 +93,8 @@ ChunkPtr Fetch::live_chunk(uint32_t index) const {
 
 size_t Fetch::append_body(const std::byte* data, size_t size) {
     size_t used = 0;
-    while (used < size && cursor_.in_run()) {
+    // A fill stopped while sealing (its last chunk finished, stop_fill) takes nothing more.
+    while (used < size && cursor_.in_run() && !pacer_.stopped()) {
         auto chunk_len = static_cast<size_t>(object().chunk_length(cursor_.chunk_index()));
         used += cursor_.take(data + used, size - used, chunk_len);
         if (cursor_.chunk_full(chunk_len)) seal_chunk();
@@ -103,6 +106,10 @@ void Fetch::seal_chunk() {
     ChunkPtr chunk = cursor_.seal();
     if (!held(chunk->index)) pipeline_.add(chunk);  // a range fill may have filled it meanwhile
     maybe_stage();
+    if (pacer_.finishing_chunk()) {
+        stop_fill("the chunk in progress is complete");
+        return;
+    }
     if (cursor_.next() < cursor_.run_end() &&
         (held(cursor_.chunk_index()) || range_fills_.claims(cursor_.chunk_index()))) {
         // A range fill has (or is fetching) what comes next: end this run here and plan the
@@ -207,6 +214,7 @@ void Fetch::maybe_resume() {
         if (p == policy::FillPace::Breathe) pacer_.breathed(uv_now(loop()));
     }
     if (pacer_.paused() && !held && engine_->running()) {
+        metrics().fill_disk_pause_us.add(pacer_.disk_pause_ns(uv_hrtime()) / 1000);
         pacer_.clear();
         engine_->resume_download();  // its stall watch counts from the resumption
     }

@@ -42,8 +42,15 @@ class FillPacer {
     // As LoopTimer::close: `closed` receives the handle with `data` pointing at the owner.
     void close(uv_close_cb closed) { recheck_.close(closed); }
 
-    // The disk is behind: the transfer pauses until the writes catch up.
-    void pause_for_disk() { paused_for_disk_ = true; }
+    // The disk is behind: the transfer pauses until the writes catch up. `now_ns`: uv_hrtime().
+    void pause_for_disk(uint64_t now_ns) {
+        if (!paused_for_disk_) disk_paused_since_ns_ = now_ns;
+        paused_for_disk_ = true;
+    }
+    // How long the current disk pause has lasted at `now_ns`; 0 when there is none.
+    uint64_t disk_pause_ns(uint64_t now_ns) const {
+        return paused_for_disk_ ? now_ns - disk_paused_since_ns_ : 0;
+    }
     // The fill is a window ahead of its furthest client: the transfer pauses from `now_ms`.
     void hold_for_readers(uint64_t now_ms) {
         held_for_readers_ = true;
@@ -66,10 +73,19 @@ class FillPacer {
     void stop() {
         clear();
         stopped_ = true;
+        finishing_chunk_ = false;
     }
     bool stopped() const { return stopped_; }
-    // A client attached: the fill is no longer stopped (restarted, or waiting behind its range).
-    void clear_stop() { stopped_ = false; }
+    // The last client left while a chunk was partly received: the transfer runs until that
+    // chunk is complete, then the fill stops (Fetch::stop_fill), so its bytes are not lost.
+    void finish_chunk_then_stop() { finishing_chunk_ = true; }
+    bool finishing_chunk() const { return finishing_chunk_; }
+    // A client attached: the fill is no longer stopped, nor about to stop (restarted, or
+    // waiting behind its range).
+    void clear_stop() {
+        stopped_ = false;
+        finishing_chunk_ = false;
+    }
 
     // A listener sent body bytes at `now_ms`.
     void reader_progressed(uint64_t now_ms) { reader_progress_ms_ = now_ms; }
@@ -93,11 +109,13 @@ class FillPacer {
     }
 
     bool paused_for_disk_ = false;
+    uint64_t disk_paused_since_ns_ = 0;        // when paused_for_disk_ was set
     bool held_for_readers_ = false;            // held a window ahead of its furthest client
     uint64_t reader_progress_ms_ = 0;          // when a listener last sent body bytes
     uint64_t held_since_ms_ = 0;               // when held_for_readers_ was set
     std::optional<uint64_t> breath_since_ms_;  // when a held fill last ran after max_hold_ms
     bool stopped_ = false;                     // stopped without clients (stop)
+    bool finishing_chunk_ = false;             // stops once the chunk being filled is complete
     LoopTimer recheck_;                        // the hold re-check, while held_for_readers_
 };
 

@@ -185,6 +185,28 @@ class StoredRangeTest(ColdRangeCase):
                              self.proxy.stderr_text(0))
         self.assertEqual(results, ["MISS", "HIT", "HIT", "HIT"], results)
 
+    def test_the_last_chunk_of_a_cold_range_is_finished_after_its_client_left(self):
+        # The range ends 4321 bytes into a chunk, and the origin is slow (4 MB/s): the client
+        # has its last byte about a quarter of a second before that chunk is complete. The fill
+        # stops once the client left, but finishes the chunk first, so the same range again is
+        # read from the store instead of asking the origin for the chunk once more.
+        # 250 MiB remain after it: the fill behind stops when the client leaves.
+        size, begin, length = 256 * MiB, 128 * MiB + 4321, 2 * MiB
+        path = f"/bytes/{size}/last-chunk"
+        url = self.origin.url(path + "?rate=4000000&cc=max-age%3D3600")
+        mark = self.origin.mark()
+        err_mark = self.proxy.stderr_size()
+        self.get_range(url, path, begin, length, self.proxy.port)
+        self.fills_idle(path)
+        self.assertRegex(self.proxy.stderr_text(err_mark),
+                         r"last-chunk\S*: no clients left; finishing chunk 130 \(\d+ of 1048576 bytes\)")
+        self.get_range(url, path, begin, length, self.proxy.port)
+        time.sleep(0.3)
+        self.assertEqual(len(self.ranges_since(mark)), 1,
+                         f"the stored range reached the origin: {self.ranges_since(mark)}")
+        # One chunk more than the client's range, no more: the fill stopped after it.
+        self.assertLessEqual(self.sent(path, mark), 3 * MiB)
+
     def test_a_client_joining_a_fill_reads_held_bytes_as_a_hit(self):
         # A full download paced at 16 MB/s; a second client asks for a range the fill has
         # already brought (a HIT: nothing of it comes from the origin for it), and a third for

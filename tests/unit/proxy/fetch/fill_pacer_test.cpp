@@ -47,13 +47,18 @@ TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the hold re-check repeats unt
 }
 
 TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a disk pause or a cleared hold arms nothing") {
-    owner.pacer.pause_for_disk();
+    CHECK(owner.pacer.disk_pause_ns(1000) == 0);  // not paused
+    owner.pacer.pause_for_disk(1000);
     CHECK(owner.pacer.paused_for_disk());
+    owner.pacer.pause_for_disk(5000);  // still the same pause: it began at 1000
+    CHECK(owner.pacer.disk_pause_ns(9000) == 8000);
     owner.pacer.hold_for_readers(uv_now(&loop));
     owner.pacer.clear_hold();  // a new transfer starts
     CHECK(owner.pacer.paused_for_disk());
     run();  // nothing active: returns at once
     CHECK(owner.rechecks == 0);
+    owner.pacer.clear();
+    CHECK(owner.pacer.disk_pause_ns(20000) == 0);
 }
 
 TEST_CASE_FIXTURE(
@@ -86,3 +91,15 @@ TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the times it keeps go into th
 
 }  // namespace
 }  // namespace proxy
+
+TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a chunk being finished before a stop") {
+    owner.pacer.finish_chunk_then_stop();
+    CHECK(owner.pacer.finishing_chunk());
+    CHECK_FALSE(owner.pacer.stopped());
+    owner.pacer.clear_stop();  // a client came back: the fill goes on
+    CHECK_FALSE(owner.pacer.finishing_chunk());
+    owner.pacer.finish_chunk_then_stop();
+    owner.pacer.stop();  // the chunk is complete: stopped, nothing left to finish
+    CHECK(owner.pacer.stopped());
+    CHECK_FALSE(owner.pacer.finishing_chunk());
+}
