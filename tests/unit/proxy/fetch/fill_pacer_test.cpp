@@ -89,9 +89,6 @@ TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the times it keeps go into th
     owner.pacer.clear();
 }
 
-}  // namespace
-}  // namespace proxy
-
 TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a chunk being finished before a stop") {
     owner.pacer.finish_chunk_then_stop();
     CHECK(owner.pacer.finishing_chunk());
@@ -103,3 +100,6 @@ TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a chunk being finished before
     CHECK(owner.pacer.stopped());
     CHECK_FALSE(owner.pacer.finishing_chunk());
 }
+
+}  // namespace
+}  // namespace proxy
