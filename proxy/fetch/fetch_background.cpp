@@ -54,8 +54,8 @@ void Fetch::stop_fill(std::string_view why) {
     // again (a cold range's last chunk, whose client left with its first bytes). At most one
     // chunk more comes from the origin; seal_chunk() stops the fill then.
     const uint32_t index = cursor_.chunk_index();
-    if (!cursor_.chunk_bytes().empty() && engine_->running() && !pacer_.held_for_readers() &&
-        !pacer_.finishing_chunk() &&
+    if (pipeline_.caching() && !cursor_.chunk_bytes().empty() && engine_->running() &&
+        !pacer_.held_for_readers() && !pacer_.finishing_chunk() &&
         cursor_.run_end() >= object().chunk_begin(index) + object().chunk_length(index)) {
         spdlog::info(
             "fetch {}: no clients left; finishing chunk {} ({} of {} bytes) before "
