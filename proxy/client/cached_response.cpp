@@ -300,7 +300,7 @@ void CachedResponse::pump() {
                 continue;
             }
         }
-        auto live = fetch_->live_bytes(index);
+        auto live = fetch_->range_fill_bytes(index);
         const uint64_t live_length = std::min<uint64_t>(live.size(), length);
         if (live_length > pos_ - begin) {
             // A range fill's buffer is reused: its bytes are copied.

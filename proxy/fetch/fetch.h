@@ -147,11 +147,11 @@ class Fetch final : private ResumeOwner {
     bool on_disk(uint32_t index) const { return stored_.on_disk(index); }
     // A chunk written but not yet recorded: readable with Store::read_staged_chunk.
     std::optional<cache::StagedChunk> staged(uint32_t index) const;
-    std::span<const std::byte> live_bytes(uint32_t index) const;
     // The main fill's chunk being filled, when it is `index`: its bytes so far may be sent
-    // without a copy (they never change; fill_cursor.h). Null otherwise (a range fill's live
-    // bytes are only in live_bytes).
+    // without a copy (they never change; fill_cursor.h). Null otherwise.
     ChunkPtr live_chunk(uint32_t index) const;
+    // What a range fill has of chunk `index` so far (its buffer is reused: copy the bytes).
+    std::span<const std::byte> range_fill_bytes(uint32_t index) const;
     // Chunks read from disk and verified by one client, offered to the others while any
     // client still holds them: clients reading in step share one buffer.
     ChunkPtr shared_read(uint32_t index) const { return reads_.shared(index); }

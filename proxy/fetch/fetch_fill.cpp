@@ -37,9 +37,8 @@ ChunkPtr Fetch::memory_chunk(uint32_t index) const {
     return pipeline_.memory_chunk(index);
 }
 
-std::span<const std::byte> Fetch::live_bytes(uint32_t index) const {
+std::span<const std::byte> Fetch::range_fill_bytes(uint32_t index) const {
     if (outcome_.state() != State::Ready) return {};
-    if (index == cursor_.chunk_index() && engine_->running()) return cursor_.chunk_bytes();
     return range_fills_.live_bytes(index);
 }
 
@@ -60,8 +59,7 @@ void Fetch::chunk_lost(uint32_t index) {
 UpstreamSink::BodyAction Fetch::on_resume_body(const char* data, size_t size) {
     if (outcome_.state() != State::Ready || closing_) return BodyAction::Abort;
     if (pipeline_.caching() && disk_behind()) {
-        if (!pacer_.paused_for_disk()) metrics().fill_disk_pauses.inc();
-        pacer_.pause_for_disk(uv_hrtime());
+        if (pacer_.pause_for_disk(uv_hrtime())) metrics().fill_disk_pauses.inc();
         return BodyAction::Pause;
     }
     // Without clients a chunk being finished (stop_fill) is not held for any reader.

@@ -43,9 +43,12 @@ class FillPacer {
     void close(uv_close_cb closed) { recheck_.close(closed); }
 
     // The disk is behind: the transfer pauses until the writes catch up. `now_ns`: uv_hrtime().
-    void pause_for_disk(uint64_t now_ns) {
-        if (!paused_for_disk_) disk_paused_since_ns_ = now_ns;
+    // True when this starts a pause (not already paused for the disk).
+    bool pause_for_disk(uint64_t now_ns) {
+        if (paused_for_disk_) return false;
+        disk_paused_since_ns_ = now_ns;
         paused_for_disk_ = true;
+        return true;
     }
     // How long the current disk pause has lasted at `now_ns`; 0 when there is none.
     uint64_t disk_pause_ns(uint64_t now_ns) const {

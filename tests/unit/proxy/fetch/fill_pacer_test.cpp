@@ -48,9 +48,9 @@ TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: the hold re-check repeats unt
 
 TEST_CASE_FIXTURE(OnLoop, "proxy/fetch/fill_pacer: a disk pause or a cleared hold arms nothing") {
     CHECK(owner.pacer.disk_pause_ns(1000) == 0);  // not paused
-    owner.pacer.pause_for_disk(1000);
+    CHECK(owner.pacer.pause_for_disk(1000));
     CHECK(owner.pacer.paused_for_disk());
-    owner.pacer.pause_for_disk(5000);  // still the same pause: it began at 1000
+    CHECK_FALSE(owner.pacer.pause_for_disk(5000));  // still the same pause: it began at 1000
     CHECK(owner.pacer.disk_pause_ns(9000) == 8000);
     owner.pacer.hold_for_readers(uv_now(&loop));
     owner.pacer.clear_hold();  // a new transfer starts
